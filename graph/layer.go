@@ -1,0 +1,59 @@
+package graph
+
+import (
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Layer is one declared layer of a network with its static accounting. Every report
+// (summary, FLOPs table, DOT export, memory estimate) reads these records; nothing else
+// counts parameters or operations.
+type Layer struct {
+	Name  string // unique within the network, e.g. "conv1" or "layer2.0.bn1"
+	Type  string // "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Linear", "ReLU", "Flatten", "BatchNorm2D", "Add"
+	Block string // the enclosing block ("layer2.0"), empty at the top level
+
+	InShape  tensor.Shape // shape of the first input, batch included
+	OutShape tensor.Shape // shape of the output, batch included
+
+	Trainable int // trainable parameters (weights, biases, BatchNorm scale and shift)
+	Buffers   int // non-trainable state saved with the weights (BatchNorm running statistics)
+
+	MACs        int64 // multiply-accumulates of convolutions and linear maps
+	PaddleFLOPs int64 // paddle.flops' convention (REFERENCE.md section 2)
+	FLOPs       int64 // 2 per multiply-accumulate plus the element-wise work
+
+	// RF is the receptive field of one output element in input pixels (along one side),
+	// Jump the distance in input pixels between neighbouring output elements.
+	RF, Jump int
+
+	Attrs string // short description of the layer's settings, e.g. "6@5x5 s1 p0 bias"
+
+	Inputs []*gorgonia.Node // the nodes the layer reads
+	Output *gorgonia.Node   // the node the layer produces
+}
+
+// Params returns the number of values the layer saves: trainable parameters plus buffers.
+func (l *Layer) Params() int { return l.Trainable + l.Buffers }
+
+// FLOPUnit names a convention for counting operations.
+type FLOPUnit string
+
+// The three counting conventions a report can use.
+const (
+	UnitPaddle FLOPUnit = "paddle" // paddle.flops: one multiply-add is one FLOP, plus its rules for bias, BN and pooling
+	UnitMACs   FLOPUnit = "macs"   // multiply-accumulates of convolutions and linear layers only
+	UnitFLOPs  FLOPUnit = "flops"  // 2 per multiply-add plus every element-wise operation
+)
+
+// Count returns the layer's operation count in the given unit.
+func (l *Layer) Count(u FLOPUnit) int64 {
+	switch u {
+	case UnitMACs:
+		return l.MACs
+	case UnitFLOPs:
+		return l.FLOPs
+	default:
+		return l.PaddleFLOPs
+	}
+}

@@ -1,0 +1,142 @@
+// Package build compiles a declared model into runnable programs: the forward pass, the
+// loss, the symbolic gradients of every trainable parameter, and a VM that runs them.
+// A program has one static batch size; programs compiled from the same parameter store
+// share their parameters.
+package build
+
+import (
+	"fmt"
+
+	"github.com/nndl/cnn/graph"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Options choose what to compile.
+type Options struct {
+	Batch int        // static batch size
+	Train bool       // add the loss and the gradients (and put BatchNorm in training mode)
+	Impl  graph.Impl // fast or the chapter's hand-written operators
+}
+
+// Program is a compiled model for one batch size.
+type Program struct {
+	Model  graph.Model
+	Net    *graph.Net
+	Batch  int
+	Train  bool
+	Input  *gorgonia.Node // [Batch, C, H, W]
+	Logits *gorgonia.Node // [Batch, Classes]
+	Labels *gorgonia.Node // [Batch] class indices as floats; only in training programs
+	Loss   *gorgonia.Node // scalar mean cross-entropy; only in training programs
+	Grads  []Grad         // one per trainable parameter; only in training programs
+
+	vm *vm
+}
+
+// Grad pairs a trainable parameter with its gradient node.
+type Grad struct {
+	Param *graph.Param
+	Node  *gorgonia.Node
+}
+
+// Compile declares the model for opts.Batch on params and compiles it.
+func Compile(m graph.Model, params *graph.Params, opts Options) (*Program, error) {
+	n, x, logits, err := graph.Declare(m, params, opts.Impl, opts.Batch)
+	if err != nil {
+		return nil, err
+	}
+	p := &Program{Model: m, Net: n, Batch: opts.Batch, Train: opts.Train, Input: x, Logits: logits}
+	if opts.Train {
+		g := n.Graph()
+		p.Labels = gorgonia.NewTensor(g, params.Dtype(), 1, gorgonia.WithShape(opts.Batch), gorgonia.WithName("labels"), gorgonia.WithInit(gorgonia.Zeroes()))
+		if p.Loss, err = n.Loss(logits, p.Labels); err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Name, err)
+		}
+		wrt := n.ParamNodes()
+		grads, err := gorgonia.Grad(p.Loss, wrt...)
+		if err != nil {
+			return nil, fmt.Errorf("%s: differentiating the loss: %w", m.Name, err)
+		}
+		for i, w := range wrt {
+			p.Grads = append(p.Grads, Grad{Param: n.ParamOf(w), Node: grads[i]})
+		}
+	}
+	if p.vm, err = newVM(n.Graph()); err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Name, err)
+	}
+	return p, nil
+}
+
+// Feed copies a batch into the program's input (and labels, for a training program). x holds
+// Batch samples in NCHW order; labels may be nil for inference.
+func (p *Program) Feed(x []float32, labels []int) error {
+	in := p.Input.Value().(*tensor.Dense)
+	if len(x) != in.Shape().TotalSize() {
+		return fmt.Errorf("%s: batch of %d values, the program's input %v holds %d", p.Model.Name, len(x), in.Shape(), in.Shape().TotalSize())
+	}
+	switch d := in.Data().(type) {
+	case []float32:
+		copy(d, x)
+	case []float64:
+		for i, v := range x {
+			d[i] = float64(v)
+		}
+	}
+	if p.Labels == nil || labels == nil {
+		return nil
+	}
+	l := p.Labels.Value().(*tensor.Dense)
+	if len(labels) != p.Batch {
+		return fmt.Errorf("%s: %d labels for a batch of %d", p.Model.Name, len(labels), p.Batch)
+	}
+	switch d := l.Data().(type) {
+	case []float32:
+		for i, v := range labels {
+			d[i] = float32(v)
+		}
+	case []float64:
+		for i, v := range labels {
+			d[i] = float64(v)
+		}
+	}
+	return nil
+}
+
+// Run executes the program once: the forward pass and, for a training program, the loss
+// and every gradient.
+func (p *Program) Run() error { return p.vm.run() }
+
+// Value returns the current value of any node of the program.
+func (p *Program) Value(n *gorgonia.Node) gorgonia.Value { return p.vm.value(n) }
+
+// LossValue returns the loss computed by the last Run.
+func (p *Program) LossValue() float64 {
+	switch v := p.vm.value(p.Loss).Data().(type) {
+	case float32:
+		return float64(v)
+	case float64:
+		return v
+	}
+	return 0
+}
+
+// LogitsValue returns the logits computed by the last Run as float64, row-major [Batch,Classes].
+func (p *Program) LogitsValue() []float64 { return floats(p.vm.value(p.Logits)) }
+
+// GradValue returns the gradient tensor of a parameter computed by the last Run.
+func (p *Program) GradValue(g Grad) *tensor.Dense { return p.vm.value(g.Node).(*tensor.Dense) }
+
+func floats(v gorgonia.Value) []float64 {
+	switch d := v.Data().(type) {
+	case []float32:
+		out := make([]float64, len(d))
+		for i, x := range d {
+			out[i] = float64(x)
+		}
+		return out
+	case []float64:
+		return append([]float64(nil), d...)
+	}
+	return nil
+}

@@ -1,0 +1,40 @@
+package graph
+
+import (
+	"fmt"
+
+	"gorgonia.org/gorgonia"
+)
+
+// Model is a network declaration: Forward adds the layers to n on top of the input x and
+// returns the logits. A model is declared once and compiled for any batch size.
+type Model struct {
+	Name    string // "lenet", "resnet18", ...
+	Input   []int  // per-sample input shape [C,H,W]
+	Classes int    // width of the logits
+	Forward func(n *Net, x *gorgonia.Node) *gorgonia.Node
+}
+
+// Declare builds the model's graph for a static batch size. It returns the network (with its
+// layers and their accounting), the input node and the logits node, or the first error:
+// a shape that does not fit, named by layer.
+func Declare(m Model, params *Params, impl Impl, batch int) (*Net, *gorgonia.Node, *gorgonia.Node, error) {
+	if batch < 1 {
+		return nil, nil, nil, fmt.Errorf("%s: batch size %d: want at least 1", m.Name, batch)
+	}
+	for _, d := range m.Input {
+		if d < 1 {
+			return nil, nil, nil, fmt.Errorf("%s: input shape %v: every dimension must be at least 1", m.Name, m.Input)
+		}
+	}
+	n := New(params, impl)
+	x := n.Input("x", append([]int{batch}, m.Input...)...)
+	y := m.Forward(n, x)
+	if err := n.Err(); err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", m.Name, err)
+	}
+	if s := y.Shape(); len(s) != 2 || s[1] != m.Classes {
+		return nil, nil, nil, fmt.Errorf("%s: logits have shape %v, want [%d,%d]", m.Name, s, batch, m.Classes)
+	}
+	return n, x, y, nil
+}

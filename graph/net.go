@@ -1,0 +1,403 @@
+package graph
+
+import (
+	"fmt"
+	"strings"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Impl selects the implementation behind Conv2D and the pooling layers.
+type Impl int
+
+const (
+	// Fast uses the im2col + GEMM convolution and single-pass pooling.
+	Fast Impl = iota
+	// Naive uses the chapter's hand-written nested-loop Conv2D and Pool2D.
+	Naive
+)
+
+func (i Impl) String() string {
+	if i == Naive {
+		return "naive"
+	}
+	return "fast"
+}
+
+// Net declares a network on a Gorgonia expression graph. Each layer method adds the layer's
+// nodes, checks its shapes and records its accounting. The first error (a shape that does not
+// fit, say) stops the declaration: later calls do nothing and Err reports it, so a model reads
+// as a plain list of layers.
+type Net struct {
+	g      *gorgonia.ExprGraph
+	params *Params
+	impl   Impl
+
+	layers  []*Layer
+	rf      map[*gorgonia.Node][2]int // receptive field and jump of each node
+	scope   []string
+	counts  map[string]int
+	nodes   []*gorgonia.Node // trainable parameter nodes in declaration order
+	paramOf map[*gorgonia.Node]*Param
+	err     error
+}
+
+// New starts an empty network whose parameters live in params.
+func New(params *Params, impl Impl) *Net {
+	return &Net{
+		g:       gorgonia.NewGraph(),
+		params:  params,
+		impl:    impl,
+		rf:      map[*gorgonia.Node][2]int{},
+		counts:  map[string]int{},
+		paramOf: map[*gorgonia.Node]*Param{},
+	}
+}
+
+// Graph returns the expression graph.
+func (n *Net) Graph() *gorgonia.ExprGraph { return n.g }
+
+// Params returns the parameter store.
+func (n *Net) Params() *Params { return n.params }
+
+// Impl returns the implementation the network's Conv2D and pooling layers use.
+func (n *Net) Impl() Impl { return n.impl }
+
+// Layers returns the declared layers in order.
+func (n *Net) Layers() []*Layer { return n.layers }
+
+// Err returns the first declaration error.
+func (n *Net) Err() error { return n.err }
+
+// ParamNodes returns the nodes of the trainable parameters in declaration order.
+func (n *Net) ParamNodes() []*gorgonia.Node { return n.nodes }
+
+// ParamOf returns the parameter bound to a node, or nil.
+func (n *Net) ParamOf(node *gorgonia.Node) *Param { return n.paramOf[node] }
+
+// Input adds the network's input: a tensor of the given shape, batch first.
+func (n *Net) Input(name string, shape ...int) *gorgonia.Node {
+	x := gorgonia.NewTensor(n.g, n.params.dtype, len(shape), gorgonia.WithShape(shape...), gorgonia.WithName(name), gorgonia.WithInit(gorgonia.Zeroes()))
+	n.rf[x] = [2]int{1, 1}
+	return x
+}
+
+// Block runs body with every layer name prefixed by name and the layers grouped under it
+// (ResNet's "layer2.0", say).
+func (n *Net) Block(name string, body func()) {
+	n.scope = append(n.scope, name)
+	body()
+	n.scope = n.scope[:len(n.scope)-1]
+}
+
+func (n *Net) fullName(name, typ string) string {
+	if name == "" {
+		n.counts[typ]++
+		name = fmt.Sprintf("%s_%d", strings.ToLower(typ), n.counts[typ])
+	}
+	return strings.Join(append(n.scope[:len(n.scope):len(n.scope)], name), ".")
+}
+
+// fail records the first error, naming the layer.
+func (n *Net) fail(name, typ string, x *gorgonia.Node, err error) {
+	if n.err == nil {
+		n.err = fmt.Errorf("layer %s (%s) on input %v: %w", name, typ, x.Shape(), err)
+	}
+}
+
+// param binds the named parameter (created on first use) to a new node of the graph.
+func (n *Net) param(name string, shape tensor.Shape, trainable bool, init Init, fanIn, fanOut int) (*gorgonia.Node, error) {
+	p, err := n.params.get(name, shape, trainable, init, fanIn, fanOut)
+	if err != nil {
+		return nil, err
+	}
+	node := gorgonia.NewTensor(n.g, n.params.dtype, len(shape), gorgonia.WithShape(shape...), gorgonia.WithName(name), gorgonia.WithValue(p.Value))
+	n.paramOf[node] = p
+	if trainable {
+		n.nodes = append(n.nodes, node)
+	}
+	return node, nil
+}
+
+// add applies a kernel, then records the layer with its accounting.
+func (n *Net) add(l *Layer, k kernel, in ...*gorgonia.Node) *gorgonia.Node {
+	out, err := apply(k, in...)
+	if err != nil {
+		n.fail(l.Name, l.Type, in[0], err)
+		return in[0]
+	}
+	l.Inputs = in
+	l.InShape = in[0].Shape().Clone()
+	l.Output = out
+	l.OutShape = out.Shape().Clone()
+	if len(l.Block) == 0 && len(n.scope) > 0 {
+		l.Block = strings.Join(n.scope, ".")
+	}
+	n.layers = append(n.layers, l)
+	return out
+}
+
+func (n *Net) setRF(out *gorgonia.Node, rf, jump int) {
+	n.rf[out] = [2]int{rf, jump}
+	n.layers[len(n.layers)-1].RF, n.layers[len(n.layers)-1].Jump = rf, jump
+}
+
+// windowRF is the receptive field after a K x K window of stride S.
+func (n *Net) windowRF(x, out *gorgonia.Node, k, s int) {
+	r := n.rf[x]
+	n.setRF(out, r[0]+(k-1)*r[1], r[1]*s)
+}
+
+// Conv describes a 2-D convolution: Out filters of Kernel x Kernel over all input channels.
+type Conv struct {
+	Out     int  // output channels
+	Kernel  int  // kernel side
+	Stride  int  // 1 when 0
+	Padding int  // zeros added on every side
+	NoBias  bool // omit the bias
+	Init    Init // weight initialiser; biases start at zero
+}
+
+// Conv2D adds a convolution layer with parameters name.weight [Out,C,K,K] and name.bias [Out].
+func (n *Net) Conv2D(name string, x *gorgonia.Node, c Conv) *gorgonia.Node {
+	name = n.fullName(name, "Conv2D")
+	if n.err != nil {
+		return x
+	}
+	if c.Stride == 0 {
+		c.Stride = 1
+	}
+	xs := x.Shape()
+	if len(xs) != 4 {
+		n.fail(name, "Conv2D", x, fmt.Errorf("want a 4-D [N,C,H,W] input"))
+		return x
+	}
+	if c.Out < 1 || c.Kernel < 1 {
+		n.fail(name, "Conv2D", x, fmt.Errorf("%d filters of %dx%d: want at least one filter of at least 1x1", c.Out, c.Kernel, c.Kernel))
+		return x
+	}
+	g := convGeom{K: c.Kernel, S: c.Stride, P: c.Padding}
+	if err := g.check(xs); err != nil {
+		n.fail(name, "Conv2D", x, err)
+		return x
+	}
+	d, kk := xs[1], c.Kernel*c.Kernel
+	w, err := n.param(name+".weight", tensor.Shape{c.Out, d, c.Kernel, c.Kernel}, true, c.Init, d*kk, c.Out*kk)
+	if err != nil {
+		n.fail(name, "Conv2D", x, err)
+		return x
+	}
+	in := []*gorgonia.Node{x, w}
+	if !c.NoBias {
+		b, err := n.param(name+".bias", tensor.Shape{c.Out}, true, Zeros, 0, 0)
+		if err != nil {
+			n.fail(name, "Conv2D", x, err)
+			return x
+		}
+		in = append(in, b)
+	}
+	var k kernel = convFast{g, !c.NoBias}
+	if n.impl == Naive {
+		k = convNaive{g, !c.NoBias}
+	}
+	bias := 0
+	if !c.NoBias {
+		bias = 1
+	}
+	oh, ow := g.out(xs[2]), g.out(xs[3])
+	outN := int64(xs[0] * c.Out * oh * ow)
+	macs := outN * int64(d*kk)
+	l := &Layer{
+		Name: name, Type: "Conv2D",
+		Trainable:   c.Out*d*kk + bias*c.Out,
+		MACs:        macs,
+		PaddleFLOPs: outN * int64(d*kk+bias),
+		FLOPs:       2*macs + int64(bias)*outN,
+		Attrs:       fmt.Sprintf("%d@%dx%d s%d p%d", c.Out, c.Kernel, c.Kernel, c.Stride, c.Padding),
+	}
+	if c.NoBias {
+		l.Attrs += " no bias"
+	}
+	out := n.add(l, k, in...)
+	if out != x {
+		n.windowRF(x, out, c.Kernel, c.Stride)
+	}
+	return out
+}
+
+// Pool describes a pooling window.
+type Pool struct {
+	Kernel  int // window side
+	Stride  int // the window side when 0
+	Padding int // padding on every side, at most half the window
+	// Exclusive averages over the pixels inside the image only (Paddle's default);
+	// otherwise padded zeros count in the mean (PyTorch's default). Max pooling ignores it.
+	Exclusive bool
+}
+
+func (n *Net) pool(typ, name string, x *gorgonia.Node, p Pool, mode poolMode) *gorgonia.Node {
+	name = n.fullName(name, typ)
+	if n.err != nil {
+		return x
+	}
+	if p.Stride == 0 {
+		p.Stride = p.Kernel
+	}
+	g := convGeom{K: p.Kernel, S: p.Stride, P: p.Padding}
+	s, err := poolShape(g, x.Shape())
+	if err != nil {
+		n.fail(name, typ, x, err)
+		return x
+	}
+	var k kernel = poolFast{g, mode}
+	if n.impl == Naive {
+		if p.Padding != 0 || mode == poolAvgExclusive && p.Padding != 0 {
+			n.fail(name, typ, x, fmt.Errorf("the hand-written Pool2D has no padding"))
+			return x
+		}
+		k = poolNaive{g, mode == poolMax}
+	}
+	outN := int64(s.TotalSize())
+	l := &Layer{Name: name, Type: typ, Attrs: fmt.Sprintf("%dx%d s%d p%d", p.Kernel, p.Kernel, p.Stride, p.Padding)}
+	if mode == poolMax {
+		l.FLOPs = outN * int64(p.Kernel*p.Kernel-1)
+	} else {
+		l.PaddleFLOPs = outN
+		l.FLOPs = outN * int64(p.Kernel*p.Kernel)
+		if mode == poolAvgExclusive {
+			l.Attrs += " exclusive"
+		}
+	}
+	out := n.add(l, k, x)
+	if out != x {
+		n.windowRF(x, out, p.Kernel, p.Stride)
+	}
+	return out
+}
+
+// MaxPool2D adds a max pooling layer.
+func (n *Net) MaxPool2D(name string, x *gorgonia.Node, p Pool) *gorgonia.Node {
+	return n.pool("MaxPool2D", name, x, p, poolMax)
+}
+
+// AvgPool2D adds an average pooling layer (see Pool.Exclusive for the padding convention).
+func (n *Net) AvgPool2D(name string, x *gorgonia.Node, p Pool) *gorgonia.Node {
+	mode := poolAvg
+	if p.Exclusive {
+		mode = poolAvgExclusive
+	}
+	return n.pool("AvgPool2D", name, x, p, mode)
+}
+
+// GlobalAvgPool2D averages each channel's whole map: [N,C,H,W] -> [N,C,1,1].
+func (n *Net) GlobalAvgPool2D(name string, x *gorgonia.Node) *gorgonia.Node {
+	name = n.fullName(name, "GlobalAvgPool2D")
+	if n.err != nil {
+		return x
+	}
+	xs := x.Shape()
+	if len(xs) != 4 {
+		n.fail(name, "GlobalAvgPool2D", x, fmt.Errorf("want a 4-D [N,C,H,W] input"))
+		return x
+	}
+	hw := xs[2] * xs[3]
+	outN := int64(xs[0] * xs[1])
+	l := &Layer{Name: name, Type: "GlobalAvgPool2D", PaddleFLOPs: outN * int64(hw+1), FLOPs: outN * int64(hw)}
+	out := n.add(l, globalAvg{}, x)
+	if out != x {
+		r := n.rf[x]
+		n.setRF(out, r[0]+(max(xs[2], xs[3])-1)*r[1], r[1]*max(xs[2], xs[3]))
+	}
+	return out
+}
+
+// Flatten reshapes [N,C,H,W] to [N,C*H*W].
+func (n *Net) Flatten(name string, x *gorgonia.Node) *gorgonia.Node {
+	name = n.fullName(name, "Flatten")
+	if n.err != nil {
+		return x
+	}
+	xs := x.Shape()
+	if len(xs) < 2 {
+		n.fail(name, "Flatten", x, fmt.Errorf("want a batch of at least 1-D samples"))
+		return x
+	}
+	to := tensor.Shape{xs[0], xs.TotalSize() / xs[0]}
+	out := n.add(&Layer{Name: name, Type: "Flatten"}, reshape{from: xs.Clone(), to: to}, x)
+	if out != x {
+		r := n.rf[x]
+		side := 1
+		if len(xs) == 4 {
+			side = max(xs[2], xs[3])
+		}
+		n.setRF(out, r[0]+(side-1)*r[1], r[1]*side)
+	}
+	return out
+}
+
+// Linear adds a fully connected layer y = x W^T + b with parameters name.weight [out,in]
+// (PyTorch's layout) initialised XavierUniform and name.bias [out] at zero.
+func (n *Net) Linear(name string, x *gorgonia.Node, out int) *gorgonia.Node {
+	name = n.fullName(name, "Linear")
+	if n.err != nil {
+		return x
+	}
+	xs := x.Shape()
+	if len(xs) != 2 {
+		n.fail(name, "Linear", x, fmt.Errorf("want a 2-D [N,features] input; flatten first"))
+		return x
+	}
+	in := xs[1]
+	w, err := n.param(name+".weight", tensor.Shape{out, in}, true, XavierUniform, in, out)
+	if err != nil {
+		n.fail(name, "Linear", x, err)
+		return x
+	}
+	b, err := n.param(name+".bias", tensor.Shape{out}, true, Zeros, 0, 0)
+	if err != nil {
+		n.fail(name, "Linear", x, err)
+		return x
+	}
+	outN := int64(xs[0] * out)
+	macs := outN * int64(in)
+	l := &Layer{
+		Name: name, Type: "Linear",
+		Trainable: in*out + out, MACs: macs, PaddleFLOPs: macs, FLOPs: 2*macs + outN,
+		Attrs: fmt.Sprintf("%d->%d", in, out),
+	}
+	y := n.add(l, linear{bias: true}, x, w, b)
+	if y != x {
+		r := n.rf[x]
+		n.setRF(y, r[0], r[1])
+	}
+	return y
+}
+
+// ReLU adds max(x, 0).
+func (n *Net) ReLU(x *gorgonia.Node) *gorgonia.Node {
+	name := n.fullName("", "ReLU")
+	if n.err != nil {
+		return x
+	}
+	l := &Layer{Name: name, Type: "ReLU", FLOPs: int64(x.Shape().TotalSize())}
+	out := n.add(l, relu{rank: x.Dims()}, x)
+	if out != x {
+		r := n.rf[x]
+		n.setRF(out, r[0], r[1])
+	}
+	return out
+}
+
+// Loss returns the mean softmax cross-entropy of logits [N,K] against labels [N] (class
+// indices stored as floats), computed stably.
+func (n *Net) Loss(logits, labels *gorgonia.Node) (*gorgonia.Node, error) {
+	if n.err != nil {
+		return nil, n.err
+	}
+	loss, err := apply(softmaxCE{}, logits, labels)
+	if err != nil {
+		return nil, fmt.Errorf("loss on logits %v and labels %v: %w", logits.Shape(), labels.Shape(), err)
+	}
+	return loss, nil
+}

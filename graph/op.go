@@ -1,0 +1,187 @@
+package graph
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// kernel is the computation behind one of our Gorgonia operations. The op type below turns a
+// kernel into a full gorgonia.Op, so that each kernel only says what it computes.
+type kernel interface {
+	// String describes the kernel and all of its settings; it doubles as the op's hash.
+	String() string
+	// dims gives the rank of each input and of the output (0 for a scalar).
+	dims() (in []int, out int)
+	// shape computes the output shape from the input shapes.
+	shape(in ...tensor.Shape) (tensor.Shape, error)
+	// do computes the output into out, which has the right shape and dtype. It must
+	// overwrite every element of out.
+	do(out gorgonia.Value, in ...gorgonia.Value) error
+}
+
+// diffKernel is a kernel with a symbolic gradient.
+type diffKernel interface {
+	kernel
+	// grads returns, for each input, the node of d(loss)/d(input) given the node of
+	// d(loss)/d(output); nil for inputs that are not differentiated.
+	grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error)
+	diffWRT() []bool
+}
+
+// op adapts a kernel to Gorgonia's Op, SDOp and UsePreallocDoer interfaces.
+type op struct{ k kernel }
+
+var (
+	_ gorgonia.Op              = op{}
+	_ gorgonia.SDOp            = op{}
+	_ gorgonia.UsePreallocDoer = op{}
+)
+
+func apply(k kernel, in ...*gorgonia.Node) (*gorgonia.Node, error) {
+	return gorgonia.ApplyOp(op{k}, in...)
+}
+
+func (o op) Arity() int { in, _ := o.k.dims(); return len(in) }
+
+func (o op) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	in, out := o.k.dims()
+	ts := make([]hm.Type, 0, len(in)+1)
+	for _, d := range append(in, out) {
+		if d == 0 {
+			ts = append(ts, a)
+		} else {
+			ts = append(ts, gorgonia.TensorType{Dims: d, Of: a})
+		}
+	}
+	return hm.NewFnType(ts...)
+}
+
+func (o op) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
+	shapes := make([]tensor.Shape, len(in))
+	for i, d := range in {
+		s, ok := d.(tensor.Shape)
+		if !ok {
+			return nil, fmt.Errorf("%v: input %d has no static shape", o.k, i)
+		}
+		shapes[i] = s
+	}
+	return o.k.shape(shapes...)
+}
+
+func (o op) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return o.UsePreallocDo(nil, in...)
+}
+
+// UsePreallocDo computes into prealloc when it has the right shape and dtype, and into a
+// new value otherwise.
+func (o op) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
+	if len(in) != o.Arity() {
+		return nil, fmt.Errorf("%v: got %d inputs, want %d", o.k, len(in), o.Arity())
+	}
+	shapes := make([]tensor.Shape, len(in))
+	for i, v := range in {
+		shapes[i] = v.Shape()
+	}
+	s, err := o.k.shape(shapes...)
+	if err != nil {
+		return nil, err
+	}
+	out := prealloc
+	if out == nil || !out.Shape().Eq(s) || out.Dtype() != in[0].Dtype() {
+		out = newValue(in[0].Dtype(), s)
+	}
+	if err := o.k.do(out, in...); err != nil {
+		return nil, fmt.Errorf("%v: %w", o.k, err)
+	}
+	return out, nil
+}
+
+func newValue(dt tensor.Dtype, s tensor.Shape) gorgonia.Value {
+	if s.IsScalar() {
+		if dt == tensor.Float64 {
+			return gorgonia.NewF64(0)
+		}
+		return gorgonia.NewF32(0)
+	}
+	return tensor.New(tensor.Of(dt), tensor.WithShape(s...))
+}
+
+func (o op) ReturnsPtr() bool      { return false }
+func (o op) CallsExtern() bool     { return false }
+func (o op) OverwritesInput() int  { return -1 }
+func (o op) String() string        { return o.k.String() }
+func (o op) WriteHash(h hash.Hash) { fmt.Fprint(h, o.k.String()) }
+func (o op) Hashcode() uint32 {
+	h := fnv.New32a()
+	o.WriteHash(h)
+	return h.Sum32()
+}
+
+func (o op) DiffWRT(n int) []bool {
+	if d, ok := o.k.(diffKernel); ok {
+		return d.diffWRT()
+	}
+	return make([]bool, n)
+}
+
+func (o op) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	d, ok := o.k.(diffKernel)
+	if !ok {
+		return nil, fmt.Errorf("%v has no gradient", o.k)
+	}
+	return d.grads(in, out, grad)
+}
+
+// data returns the backing slice of a tensor value as []T.
+func data[T Float](v gorgonia.Value) []T {
+	return v.Data().([]T)
+}
+
+// scalar reads a scalar value (or a one-element tensor) as T.
+func scalar[T Float](v gorgonia.Value) T {
+	switch x := v.Data().(type) {
+	case float32:
+		return T(x)
+	case float64:
+		return T(x)
+	case []float32:
+		return T(x[0])
+	case []float64:
+		return T(x[0])
+	}
+	panic(fmt.Sprintf("graph: %T is not a float value", v.Data()))
+}
+
+// setScalar writes a scalar value.
+func setScalar[T Float](v gorgonia.Value, x T) {
+	switch s := v.(type) {
+	case *gorgonia.F32:
+		*s = gorgonia.F32(x)
+	case *gorgonia.F64:
+		*s = gorgonia.F64(x)
+	default:
+		switch d := v.Data().(type) {
+		case []float32:
+			d[0] = float32(x)
+		case []float64:
+			d[0] = float64(x)
+		}
+	}
+}
+
+// dispatch runs f32 or f64 according to the dtype of v.
+func dispatch(v gorgonia.Value, f32 func() error, f64 func() error) error {
+	switch v.Dtype() {
+	case tensor.Float32:
+		return f32()
+	case tensor.Float64:
+		return f64()
+	}
+	return fmt.Errorf("unsupported dtype %v (want float32 or float64)", v.Dtype())
+}

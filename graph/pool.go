@@ -1,0 +1,210 @@
+package graph
+
+import (
+	"fmt"
+	"math"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// poolShape is the output shape of a K x K pooling window with stride S and padding P.
+func poolShape(g convGeom, x tensor.Shape) (tensor.Shape, error) {
+	if err := g.check(x); err != nil {
+		return nil, err
+	}
+	if g.P > g.K/2 {
+		return nil, fmt.Errorf("padding %d is more than half the %dx%d window", g.P, g.K, g.K)
+	}
+	return tensor.Shape{x[0], x[1], g.out(x[2]), g.out(x[3])}, nil
+}
+
+// poolMode selects what a pooling window computes.
+type poolMode int
+
+const (
+	poolMax       poolMode = iota // the maximum; padding never wins
+	poolAvg                       // the mean over the whole window, padded zeros counted (PyTorch's default)
+	poolAvgExclusive              // the mean over the window's pixels inside the image (Paddle's default)
+)
+
+func (m poolMode) String() string {
+	return [...]string{"max", "avg", "avg-exclusive"}[m]
+}
+
+// poolFast is the fast pooling kernel, one pass over each window.
+type poolFast struct {
+	g    convGeom
+	mode poolMode
+}
+
+func (k poolFast) String() string       { return fmt.Sprintf("Pool2D(%v %v)", k.g, k.mode) }
+func (k poolFast) dims() ([]int, int)   { return []int{4}, 4 }
+func (k poolFast) diffWRT() []bool      { return []bool{true} }
+func (k poolFast) shape(in ...tensor.Shape) (tensor.Shape, error) { return poolShape(k.g, in[0]) }
+func (k poolFast) do(out gorgonia.Value, in ...gorgonia.Value) error {
+	s := in[0].Shape()
+	switch out.Dtype() {
+	case tensor.Float32:
+		pool(k.g, k.mode, s, data[float32](in[0]), nil, data[float32](out), nil)
+	case tensor.Float64:
+		pool(k.g, k.mode, s, data[float64](in[0]), nil, data[float64](out), nil)
+	default:
+		return fmt.Errorf("unsupported dtype %v", out.Dtype())
+	}
+	return nil
+}
+func (k poolFast) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	dx, err := apply(poolFastGrad(k), in[0], grad)
+	return gorgonia.Nodes{dx}, err
+}
+
+// poolFastGrad computes dx from x and dy.
+type poolFastGrad poolFast
+
+func (k poolFastGrad) String() string     { return fmt.Sprintf("Pool2DGrad(%v %v)", k.g, k.mode) }
+func (k poolFastGrad) dims() ([]int, int) { return []int{4, 4}, 4 }
+func (k poolFastGrad) shape(in ...tensor.Shape) (tensor.Shape, error) {
+	return in[0].Clone(), nil
+}
+func (k poolFastGrad) do(out gorgonia.Value, in ...gorgonia.Value) error {
+	s := in[0].Shape()
+	switch out.Dtype() {
+	case tensor.Float32:
+		pool(k.g, k.mode, s, data[float32](in[0]), data[float32](in[1]), nil, data[float32](out))
+	case tensor.Float64:
+		pool(k.g, k.mode, s, data[float64](in[0]), data[float64](in[1]), nil, data[float64](out))
+	default:
+		return fmt.Errorf("unsupported dtype %v", out.Dtype())
+	}
+	return nil
+}
+
+// pool computes y from x (y != nil) or dx from x and dy (dx != nil). The window of output
+// (i, j) covers rows [i*S-P, i*S-P+K) and columns [j*S-P, j*S-P+K), clipped to the image.
+func pool[T Float](g convGeom, mode poolMode, s tensor.Shape, x, dy, y, dx []T) {
+	n, c, h, w := s[0], s[1], s[2], s[3]
+	oh, ow := g.out(h), g.out(w)
+	if dx != nil {
+		clear(dx)
+	}
+	for pl := 0; pl < n*c; pl++ {
+		xp := x[pl*h*w : (pl+1)*h*w]
+		for i := 0; i < oh; i++ {
+			r0, r1 := max(i*g.S-g.P, 0), min(i*g.S-g.P+g.K, h)
+			for j := 0; j < ow; j++ {
+				c0, c1 := max(j*g.S-g.P, 0), min(j*g.S-g.P+g.K, w)
+				o := (pl*oh+i)*ow + j
+				if mode == poolMax {
+					best, at := T(math.Inf(-1)), r0*w+c0
+					for r := r0; r < r1; r++ {
+						for cc := c0; cc < c1; cc++ {
+							if v := xp[r*w+cc]; v > best {
+								best, at = v, r*w+cc
+							}
+						}
+					}
+					if y != nil {
+						y[o] = best
+					} else {
+						dx[pl*h*w+at] += dy[o]
+					}
+					continue
+				}
+				area := T(g.K * g.K)
+				if mode == poolAvgExclusive {
+					area = T((r1 - r0) * (c1 - c0))
+				}
+				if y != nil {
+					var sum T
+					for r := r0; r < r1; r++ {
+						for _, v := range xp[r*w+c0 : r*w+c1] {
+							sum += v
+						}
+					}
+					y[o] = sum / area
+					continue
+				}
+				gy := dy[o] / area
+				for r := r0; r < r1; r++ {
+					d := dx[pl*h*w+r*w+c0 : pl*h*w+r*w+c1]
+					for q := range d {
+						d[q] += gy
+					}
+				}
+			}
+		}
+	}
+}
+
+// globalAvg averages each channel's whole map: [N,C,H,W] -> [N,C,1,1].
+type globalAvg struct{}
+
+func (globalAvg) String() string     { return "GlobalAvgPool2D" }
+func (globalAvg) dims() ([]int, int) { return []int{4}, 4 }
+func (globalAvg) diffWRT() []bool    { return []bool{true} }
+func (globalAvg) shape(in ...tensor.Shape) (tensor.Shape, error) {
+	x := in[0]
+	if len(x) != 4 {
+		return nil, fmt.Errorf("input shape %v is not [N,C,H,W]", x)
+	}
+	return tensor.Shape{x[0], x[1], 1, 1}, nil
+}
+func (globalAvg) do(out gorgonia.Value, in ...gorgonia.Value) error {
+	s := in[0].Shape()
+	hw := s[2] * s[3]
+	switch out.Dtype() {
+	case tensor.Float32:
+		meanPlanes(hw, data[float32](in[0]), data[float32](out))
+	case tensor.Float64:
+		meanPlanes(hw, data[float64](in[0]), data[float64](out))
+	default:
+		return fmt.Errorf("unsupported dtype %v", out.Dtype())
+	}
+	return nil
+}
+func (globalAvg) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	dx, err := apply(globalAvgGrad{in[0].Shape().Clone()}, grad)
+	return gorgonia.Nodes{dx}, err
+}
+
+func meanPlanes[T Float](hw int, x, y []T) {
+	for i := range y {
+		var sum T
+		for _, v := range x[i*hw : (i+1)*hw] {
+			sum += v
+		}
+		y[i] = sum / T(hw)
+	}
+}
+
+// globalAvgGrad spreads dy [N,C,1,1] evenly over each map.
+type globalAvgGrad struct{ xs tensor.Shape }
+
+func (k globalAvgGrad) String() string     { return fmt.Sprintf("GlobalAvgPool2DGrad(%v)", k.xs) }
+func (k globalAvgGrad) dims() ([]int, int) { return []int{4}, 4 }
+func (k globalAvgGrad) shape(in ...tensor.Shape) (tensor.Shape, error) {
+	return k.xs.Clone(), nil
+}
+func (k globalAvgGrad) do(out gorgonia.Value, in ...gorgonia.Value) error {
+	hw := k.xs[2] * k.xs[3]
+	switch out.Dtype() {
+	case tensor.Float32:
+		spreadPlanes(hw, data[float32](in[0]), data[float32](out))
+	case tensor.Float64:
+		spreadPlanes(hw, data[float64](in[0]), data[float64](out))
+	default:
+		return fmt.Errorf("unsupported dtype %v", out.Dtype())
+	}
+	return nil
+}
+
+func spreadPlanes[T Float](hw int, dy, dx []T) {
+	for i, g := range dy {
+		g /= T(hw)
+		d := dx[i*hw : (i+1)*hw]
+		for j := range d {
+			d[j] = g
+		}
+	}
+}

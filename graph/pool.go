@@ -23,9 +23,9 @@ func poolShape(g convGeom, x tensor.Shape) (tensor.Shape, error) {
 type poolMode int
 
 const (
-	poolMax       poolMode = iota // the maximum; padding never wins
-	poolAvg                       // the mean over the whole window, padded zeros counted (PyTorch's default)
-	poolAvgExclusive              // the mean over the window's pixels inside the image (Paddle's default)
+	poolMax          poolMode = iota // the maximum; padding never wins
+	poolAvg                          // the mean over the whole window, padded zeros counted (PyTorch's default)
+	poolAvgExclusive                 // the mean over the window's pixels inside the image (Paddle's default)
 )
 
 func (m poolMode) String() string {
@@ -38,9 +38,9 @@ type poolFast struct {
 	mode poolMode
 }
 
-func (k poolFast) String() string       { return fmt.Sprintf("Pool2D(%v %v)", k.g, k.mode) }
-func (k poolFast) dims() ([]int, int)   { return []int{4}, 4 }
-func (k poolFast) diffWRT() []bool      { return []bool{true} }
+func (k poolFast) String() string                                 { return fmt.Sprintf("Pool2D(%v %v)", k.g, k.mode) }
+func (k poolFast) dims() ([]int, int)                             { return []int{4}, 4 }
+func (k poolFast) diffWRT() []bool                                { return []bool{true} }
 func (k poolFast) shape(in ...tensor.Shape) (tensor.Shape, error) { return poolShape(k.g, in[0]) }
 func (k poolFast) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	s := in[0].Shape()

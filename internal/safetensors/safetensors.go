@@ -1,0 +1,211 @@
+// Package safetensors reads and writes .safetensors files: an 8-byte
+// little-endian header length, a JSON header that maps each tensor name to
+// {"dtype", "shape", "data_offsets"} (plus an optional "__metadata__" object
+// of string to string), then the raw little-endian tensor bytes.
+//
+// The parser is written here rather than built on
+// github.com/nlpodyssey/safetensors. That module validates offsets and
+// sizes, but its errors do not say which tensor is wrong or what was
+// expected ("metadata validation error: info data offsets mismatch"), it
+// only parses a whole in-memory []byte, its writer orders tensors by dtype
+// before name (so it cannot reproduce files written by the reference Python
+// writer byte for byte), and its NewTensorView counts a 0-d tensor as having
+// no elements, so scalars cannot be written with it. The format is small
+// enough that a self-contained reader with one-line errors is simpler than
+// re-validating around that API.
+//
+// Reading validates everything before allocating anything large: the header
+// length against the file size and MaxHeaderSize, the JSON, every dtype,
+// shape and data_offsets pair, and that the tensors cover the data section
+// exactly, without overlaps, holes or trailing bytes. Tensor data is only
+// allocated once the sizes are known to fit in the file.
+package safetensors
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// MaxHeaderSize is the largest JSON header accepted, in bytes (100 MB, the
+// limit of the reference implementation).
+const MaxHeaderSize = 100_000_000
+
+// Supported dtype names, as spelled in the header.
+const (
+	F32 = "F32" // float32
+	F64 = "F64" // float64
+	I64 = "I64" // int64
+	I32 = "I32" // int32
+	U8  = "U8"  // uint8
+)
+
+// DTypeSize returns the size in bytes of one element of dtype, or 0 if the
+// dtype is not supported by this package.
+func DTypeSize(dtype string) int {
+	switch dtype {
+	case F32, I32:
+		return 4
+	case F64, I64:
+		return 8
+	case U8:
+		return 1
+	}
+	return 0
+}
+
+// Tensor is one named array of a file. Exactly one of the data slices is
+// used, the one that matches DType; it holds the elements in row-major
+// (C) order and its length is the product of Shape (1 for a 0-d tensor).
+type Tensor struct {
+	DType string // F32, F64, I64, I32 or U8
+	Shape []int
+	F32   []float32
+	F64   []float64
+	I64   []int64
+	I32   []int32
+	U8    []uint8
+}
+
+// File is the content of a .safetensors file.
+type File struct {
+	// Tensors maps each tensor name to its tensor.
+	Tensors map[string]Tensor
+	// Names lists the tensor names in sorted order. Read fills it in;
+	// Write ignores it and always writes the names of Tensors sorted.
+	Names []string
+	// Metadata holds the optional "__metadata__" header entry.
+	Metadata map[string]string
+}
+
+// NewFloat32 returns an F32 tensor of the given shape holding data.
+func NewFloat32(shape []int, data []float32) Tensor {
+	return Tensor{DType: F32, Shape: shape, F32: data}
+}
+
+// NewFloat64 returns an F64 tensor of the given shape holding data.
+func NewFloat64(shape []int, data []float64) Tensor {
+	return Tensor{DType: F64, Shape: shape, F64: data}
+}
+
+// NewInt64 returns an I64 tensor of the given shape holding data.
+func NewInt64(shape []int, data []int64) Tensor {
+	return Tensor{DType: I64, Shape: shape, I64: data}
+}
+
+// Len returns the number of elements that Shape calls for: the product of
+// its dimensions, 1 for a 0-d tensor. It returns -1 if a dimension is
+// negative or the product overflows an int.
+func (t Tensor) Len() int {
+	n, ok := numElements(t.Shape)
+	if !ok {
+		return -1
+	}
+	return n
+}
+
+// dataLen returns the length of the data slice that DType selects, or -1 if
+// DType is not supported.
+func (t Tensor) dataLen() int {
+	switch t.DType {
+	case F32:
+		return len(t.F32)
+	case F64:
+		return len(t.F64)
+	case I64:
+		return len(t.I64)
+	case I32:
+		return len(t.I32)
+	case U8:
+		return len(t.U8)
+	}
+	return -1
+}
+
+// Float32 returns the elements as float32. For an F32 tensor it returns the
+// F32 slice itself (not a copy); other dtypes are converted into a new
+// slice, rounding F64 and large integers to the nearest float32.
+func (t Tensor) Float32() []float32 {
+	switch t.DType {
+	case F32:
+		return t.F32
+	case F64:
+		return convert[float32](t.F64)
+	case I64:
+		return convert[float32](t.I64)
+	case I32:
+		return convert[float32](t.I32)
+	case U8:
+		return convert[float32](t.U8)
+	}
+	return nil
+}
+
+// Float64 returns the elements as float64. For an F64 tensor it returns the
+// F64 slice itself (not a copy); other dtypes are converted into a new
+// slice (exactly, except I64 values beyond 2^53).
+func (t Tensor) Float64() []float64 {
+	switch t.DType {
+	case F32:
+		return convert[float64](t.F32)
+	case F64:
+		return t.F64
+	case I64:
+		return convert[float64](t.I64)
+	case I32:
+		return convert[float64](t.I32)
+	case U8:
+		return convert[float64](t.U8)
+	}
+	return nil
+}
+
+type number interface {
+	~float32 | ~float64 | ~int64 | ~int32 | ~uint8
+}
+
+func convert[T, S number](s []S) []T {
+	out := make([]T, len(s))
+	for i, v := range s {
+		out[i] = T(v)
+	}
+	return out
+}
+
+// Tensor returns the tensor called name, with an error naming the missing
+// tensor if there is none.
+func (f *File) Tensor(name string) (Tensor, error) {
+	t, ok := f.Tensors[name]
+	if !ok {
+		return Tensor{}, fmt.Errorf("no tensor %q", name)
+	}
+	return t, nil
+}
+
+// sortedNames returns the keys of f.Tensors in sorted order.
+func (f *File) sortedNames() []string {
+	names := make([]string, 0, len(f.Tensors))
+	for name := range f.Tensors {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// numElements returns the product of shape, and false if a dimension is
+// negative or the product does not fit in an int.
+func numElements(shape []int) (int, bool) {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			return 0, false
+		}
+		if d > 0 && n > math.MaxInt/d {
+			// An overflowing prefix is an error even if a later
+			// dimension is 0, as in the reference implementation.
+			return 0, false
+		}
+		n *= d
+	}
+	return n, true
+}

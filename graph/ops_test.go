@@ -1,0 +1,251 @@
+package graph
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/nndl/cnn/internal/safetensors"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// eval computes a node by running the ops of its ancestors, reading inputs' bound values.
+func eval(t *testing.T, n *gorgonia.Node, memo map[*gorgonia.Node]gorgonia.Value) gorgonia.Value {
+	t.Helper()
+	if v, ok := memo[n]; ok {
+		return v
+	}
+	if n.Op() == nil {
+		return n.Value()
+	}
+	var args []gorgonia.Value
+	for it := n.Graph().From(n.ID()); it.Next(); {
+		args = append(args, eval(t, it.Node().(*gorgonia.Node), memo))
+	}
+	v, err := n.Op().Do(args...)
+	if err != nil {
+		t.Fatalf("%v: %v", n.Op(), err)
+	}
+	memo[n] = v
+	return v
+}
+
+func leaf(g *gorgonia.ExprGraph, name string, v *tensor.Dense) *gorgonia.Node {
+	return gorgonia.NewTensor(g, v.Dtype(), v.Dims(), gorgonia.WithShape(v.Shape()...), gorgonia.WithName(name), gorgonia.WithValue(v))
+}
+
+// relErr is max|got-want| / max|want|, the golden README's measure.
+func relErr(got, want []float64) float64 {
+	var d, m float64
+	for i := range want {
+		d = math.Max(d, math.Abs(got[i]-want[i]))
+		m = math.Max(m, math.Abs(want[i]))
+	}
+	if m == 0 {
+		return d
+	}
+	return d / m
+}
+
+func f64s(v gorgonia.Value) []float64 {
+	switch d := v.Data().(type) {
+	case []float32:
+		out := make([]float64, len(d))
+		for i, x := range d {
+			out[i] = float64(x)
+		}
+		return out
+	case []float64:
+		return d
+	case float32:
+		return []float64{float64(d)}
+	case float64:
+		return []float64{d}
+	}
+	panic(fmt.Sprintf("%T", v.Data()))
+}
+
+func dense(t safetensors.Tensor) *tensor.Dense {
+	return tensor.New(tensor.WithShape(t.Shape...), tensor.WithBacking(t.Float32()))
+}
+
+// TestOpsAgainstPyTorch runs every conv and pooling case of the golden file through both
+// implementations, forward and backward.
+func TestOpsAgainstPyTorch(t *testing.T) {
+	f, err := safetensors.ReadFile("../testdata/golden/conv_pool_cases.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		Name, Op                string
+		Kernel, Stride, Padding int
+		Bias                    bool
+	}
+	if err := json.Unmarshal([]byte(f.Metadata["cases"]), &cases); err != nil {
+		t.Fatal(err)
+	}
+	get := func(name string) *tensor.Dense {
+		tt, ok := f.Tensors[name]
+		if !ok {
+			t.Fatalf("golden file has no %s", name)
+		}
+		return dense(tt)
+	}
+	for _, c := range cases {
+		geo := convGeom{K: c.Kernel, S: c.Stride, P: c.Padding}
+		var kernels []diffKernel
+		switch c.Op {
+		case "conv2d":
+			kernels = []diffKernel{convFast{geo, c.Bias}, convNaive{geo, c.Bias}}
+		case "maxpool2d":
+			kernels = []diffKernel{poolFast{geo, poolMax}}
+			if c.Padding == 0 {
+				kernels = append(kernels, poolNaive{geo, true})
+			}
+		case "avgpool2d":
+			kernels = []diffKernel{poolFast{geo, poolAvg}}
+			if c.Padding == 0 {
+				kernels = append(kernels, poolNaive{geo, false})
+			}
+		}
+		for _, k := range kernels {
+			t.Run(c.Name+"/"+k.String(), func(t *testing.T) {
+				g := gorgonia.NewGraph()
+				in := gorgonia.Nodes{leaf(g, "x", get(c.Name+".x"))}
+				names := []string{"x"}
+				if c.Op == "conv2d" {
+					in = append(in, leaf(g, "w", get(c.Name+".weight")))
+					names = append(names, "weight")
+					if c.Bias {
+						in = append(in, leaf(g, "b", get(c.Name+".bias")))
+						names = append(names, "bias")
+					}
+				}
+				out, err := apply(k, in...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				up := leaf(g, "up", get(c.Name+".upstream"))
+				grads, err := k.grads(in, out, up)
+				if err != nil {
+					t.Fatal(err)
+				}
+				memo := map[*gorgonia.Node]gorgonia.Value{}
+				if e := relErr(f64s(eval(t, out, memo)), f64s(get(c.Name+".out"))); e > 1e-5 {
+					t.Errorf("forward: relative error %.3g", e)
+				}
+				for i, gn := range grads {
+					want := f64s(get(c.Name + ".grad." + names[i]))
+					if e := relErr(f64s(eval(t, gn, memo)), want); e > 1e-5 {
+						t.Errorf("grad %s: relative error %.3g", names[i], e)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestGradientsFiniteDifference checks every op's backward against central differences in
+// float64: for L = sum(out * r) with a random r, dL/dinput from the op's gradient nodes must
+// match (L(x+h) - L(x-h)) / 2h for every input element.
+func TestGradientsFiniteDifference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	rnd := func(shape ...int) *tensor.Dense {
+		v := make([]float64, tensor.Shape(shape).TotalSize())
+		for i := range v {
+			v[i] = rng.Float64()*2 - 1
+		}
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
+	}
+	labels := tensor.New(tensor.WithShape(3), tensor.WithBacking([]float64{2, 0, 4}))
+	geo := convGeom{K: 3, S: 2, P: 1}
+	cases := []struct {
+		k  diffKernel
+		in []*tensor.Dense
+	}{
+		{convFast{geo, true}, []*tensor.Dense{rnd(2, 3, 7, 6), rnd(4, 3, 3, 3), rnd(4)}},
+		{convFast{convGeom{K: 2, S: 1, P: 0}, false}, []*tensor.Dense{rnd(1, 2, 4, 5), rnd(3, 2, 2, 2)}},
+		{convNaive{geo, true}, []*tensor.Dense{rnd(2, 3, 7, 6), rnd(4, 3, 3, 3), rnd(4)}},
+		{poolFast{convGeom{K: 3, S: 2, P: 1}, poolMax}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
+		{poolFast{convGeom{K: 3, S: 2, P: 1}, poolAvg}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
+		{poolFast{convGeom{K: 3, S: 2, P: 1}, poolAvgExclusive}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
+		{poolNaive{convGeom{K: 2, S: 2}, true}, []*tensor.Dense{rnd(2, 2, 6, 6)}},
+		{poolNaive{convGeom{K: 2, S: 2}, false}, []*tensor.Dense{rnd(2, 2, 6, 6)}},
+		{globalAvg{}, []*tensor.Dense{rnd(2, 3, 4, 5)}},
+		{linear{bias: true}, []*tensor.Dense{rnd(3, 5), rnd(4, 5), rnd(4)}},
+		{relu{rank: 2}, []*tensor.Dense{rnd(4, 6)}},
+		{reshape{from: tensor.Shape{2, 3, 2, 2}, to: tensor.Shape{2, 12}}, []*tensor.Dense{rnd(2, 3, 2, 2)}},
+		{softmaxCE{}, []*tensor.Dense{rnd(3, 5), labels}},
+	}
+	for _, c := range cases {
+		t.Run(c.k.String(), func(t *testing.T) {
+			g := gorgonia.NewGraph()
+			var in gorgonia.Nodes
+			for i, v := range c.in {
+				in = append(in, leaf(g, fmt.Sprint("in", i), v))
+			}
+			out, err := apply(c.k, in...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r *tensor.Dense
+			var up *gorgonia.Node
+			if out.Shape().IsScalar() {
+				up = gorgonia.NewScalar(g, tensor.Float64, gorgonia.WithValue(1.0), gorgonia.WithName("up"))
+			} else {
+				r = rnd(out.Shape()...)
+				up = leaf(g, "up", r)
+			}
+			objective := func() float64 {
+				v, err := op{c.k}.Do(valuesOf(c.in)...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r == nil {
+					return f64s(v)[0]
+				}
+				var s float64
+				for i, y := range f64s(v) {
+					s += y * r.Data().([]float64)[i]
+				}
+				return s
+			}
+			grads, err := c.k.grads(in, out, up)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, gn := range grads {
+				if !c.k.diffWRT()[i] {
+					continue
+				}
+				got := f64s(eval(t, gn, map[*gorgonia.Node]gorgonia.Value{}))
+				x := c.in[i].Data().([]float64)
+				want := make([]float64, len(x))
+				const h = 1e-6
+				for j := range x {
+					old := x[j]
+					x[j] = old + h
+					lp := objective()
+					x[j] = old - h
+					lm := objective()
+					x[j] = old
+					want[j] = (lp - lm) / (2 * h)
+				}
+				if e := relErr(got, want); e > 1e-6 {
+					t.Errorf("input %d: relative error %.3g against finite differences", i, e)
+				}
+			}
+		})
+	}
+}
+
+func valuesOf(ds []*tensor.Dense) []gorgonia.Value {
+	vs := make([]gorgonia.Value, len(ds))
+	for i, d := range ds {
+		vs[i] = d
+	}
+	return vs
+}

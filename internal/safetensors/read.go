@@ -88,7 +88,9 @@ func Read(r io.ReaderAt, size int64, name string) (*File, error) {
 	buf := make([]byte, maxBytes)
 	for _, e := range entries {
 		b := buf[:e.end-e.begin]
-		if _, err := r.ReadAt(b, dataStart+e.begin); err != nil {
+		// Skip empty reads: some ReaderAts report io.EOF for them at the
+		// end of the input.
+		if _, err := r.ReadAt(b, dataStart+e.begin); err != nil && len(b) > 0 {
 			return nil, fmt.Errorf("%s: tensor %q: reading %d bytes at file offset %d: %v", name, e.name, len(b), dataStart+e.begin, err)
 		}
 		f.Tensors[e.name] = decode(e.dtype, e.shape, b)

@@ -196,6 +196,7 @@ func TestRoundTrip(t *testing.T) {
 			"d": {DType: I32, Shape: []int{1}, I32: []int32{-7}},
 			"e": {DType: U8, Shape: []int{2, 0}, U8: []uint8{}},
 			"f": {DType: U8, Shape: []int{3}, U8: []uint8{9, 8, 7}},
+			"g": NewInt64([]int{0}, []int64{}),
 		}, Metadata: map[string]string{"z": "last", "a": "first", "uni": "\u2603 \U0001F600 \x01\x7f"}}},
 		{"odd names", &File{Tensors: map[string]Tensor{
 			"":          NewFloat32([]int{0}, []float32{}),

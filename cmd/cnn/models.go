@@ -1,0 +1,87 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/nndl/cnn/graph"
+	"github.com/nndl/cnn/lenet"
+)
+
+// modelFlags are the flags that shape a model: its input and its head.
+type modelFlags struct {
+	input      string
+	inChannels int
+	classes    int
+}
+
+func addModelFlags(fs *flag.FlagSet) *modelFlags {
+	m := &modelFlags{}
+	fs.StringVar(&m.input, "input", "", "per-sample input shape CxHxW (default: the model's, 1x32x32)")
+	fs.IntVar(&m.inChannels, "in-channels", 1, "input channels")
+	fs.IntVar(&m.classes, "classes", 10, "number of classes")
+	return m
+}
+
+// models maps a model name to its declaration and the implementation it runs on.
+var models = map[string]func(m *modelFlags) (graph.Model, graph.Impl){
+	"lenet":       func(m *modelFlags) (graph.Model, graph.Impl) { return lenet.New(m.inChannels, m.classes), graph.Fast },
+	"lenet-naive": func(m *modelFlags) (graph.Model, graph.Impl) { return lenet.New(m.inChannels, m.classes), graph.Naive },
+}
+
+func modelNames() []string {
+	var names []string
+	for n := range models {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// model resolves a model name and the model flags.
+func (m *modelFlags) model(name string) (graph.Model, graph.Impl, error) {
+	mk, ok := models[name]
+	if !ok {
+		return graph.Model{}, 0, fmt.Errorf("unknown model %q: want one of %s", name, strings.Join(modelNames(), ", "))
+	}
+	if m.classes < 1 || m.inChannels < 1 {
+		return graph.Model{}, 0, fmt.Errorf("--classes %d, --in-channels %d: want at least 1", m.classes, m.inChannels)
+	}
+	model, impl := mk(m)
+	if m.input != "" {
+		shape, err := parseShape(m.input)
+		if err != nil {
+			return graph.Model{}, 0, fmt.Errorf("--input: %w", err)
+		}
+		model.Input = shape
+	}
+	return model, impl, nil
+}
+
+// parseShape reads a per-sample shape such as 1x32x32.
+func parseShape(s string) ([]int, error) {
+	parts := strings.Split(strings.ToLower(strings.TrimSpace(s)), "x")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("%q: want CxHxW such as 1x32x32", s)
+	}
+	shape := make([]int, 3)
+	for i, p := range parts {
+		v, err := strconv.Atoi(p)
+		if err != nil || v < 1 || v > 1<<16 {
+			return nil, fmt.Errorf("%q: want CxHxW with whole numbers from 1 to 65536, such as 1x32x32", s)
+		}
+		shape[i] = v
+	}
+	return shape, nil
+}
+
+// oneModel takes exactly one positional argument: the model name.
+func oneModel(pos []string) (string, error) {
+	if len(pos) != 1 {
+		return "", fmt.Errorf("want one model name (%s), got %d arguments", strings.Join(modelNames(), ", "), len(pos))
+	}
+	return pos[0], nil
+}

@@ -2,6 +2,10 @@ package safetensors
 
 import (
 	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"reflect"
+	"slices"
 	"os"
 	"runtime"
 	"strings"
@@ -11,7 +15,9 @@ import (
 // FuzzRead checks that Read never panics, that its errors are one line,
 // that it never allocates out of proportion to the input, that what it
 // accepts is consistent (data lengths match shapes and fit in the file),
-// and that what it accepts survives a Write and Read unchanged. Inputs
+// that encoding/json reads the same names, dtypes, shapes and metadata
+// from the header, and that what it accepts survives a Write and Read
+// unchanged. Inputs
 // that once failed are kept under testdata/fuzz/FuzzRead.
 func FuzzRead(f *testing.F) {
 	fixture, err := os.ReadFile("testdata/fixture.safetensors")
@@ -58,6 +64,7 @@ func FuzzRead(f *testing.F) {
 		if total > len(data) {
 			t.Fatalf("tensors hold %d bytes, input has %d", total, len(data))
 		}
+		checkWithEncodingJSON(t, data, file)
 		var out bytes.Buffer
 		if err := Write(&out, file); err != nil {
 			t.Fatalf("cannot write what was read: %v", err)
@@ -68,4 +75,46 @@ func FuzzRead(f *testing.F) {
 		}
 		sameFile(t, back, file)
 	})
+}
+
+// checkWithEncodingJSON decodes the header of an accepted file with
+// encoding/json and compares it with what Read made of it.
+func checkWithEncodingJSON(t *testing.T, data []byte, file *File) {
+	t.Helper()
+	n := binary.LittleEndian.Uint64(data)
+	var header map[string]json.RawMessage
+	if err := json.Unmarshal(data[8:8+n], &header); err != nil {
+		t.Fatalf("encoding/json rejects an accepted header: %v", err)
+	}
+	meta := map[string]string{}
+	if raw, ok := header["__metadata__"]; ok {
+		if err := json.Unmarshal(raw, &meta); err != nil {
+			t.Fatalf("encoding/json rejects accepted metadata: %v", err)
+		}
+		if meta == nil {
+			meta = map[string]string{}
+		}
+		delete(header, "__metadata__")
+	}
+	if !reflect.DeepEqual(meta, file.Metadata) {
+		t.Fatalf("metadata %q, encoding/json reads %q", file.Metadata, meta)
+	}
+	if len(header) != len(file.Names) {
+		t.Fatalf("%d tensors, encoding/json reads %d", len(file.Names), len(header))
+	}
+	for name, raw := range header {
+		tn, ok := file.Tensors[name]
+		if !ok {
+			t.Fatalf("encoding/json reads tensor %q, Read does not", name)
+		}
+		var rec map[string]json.RawMessage
+		var dtype string
+		var shape []int
+		if json.Unmarshal(raw, &rec) != nil || json.Unmarshal(rec["dtype"], &dtype) != nil || json.Unmarshal(rec["shape"], &shape) != nil {
+			t.Fatalf("encoding/json cannot decode accepted record %s", raw)
+		}
+		if dtype != tn.DType || !slices.Equal(shape, tn.Shape) {
+			t.Fatalf("tensor %q is %s %v, encoding/json reads %s %v", name, tn.DType, tn.Shape, dtype, shape)
+		}
+	}
 }

@@ -133,52 +133,78 @@ func decode(dtype string, shape []int, b []byte) Tensor {
 	return t
 }
 
-// field is one member of a JSON object, in file order.
-type field struct {
-	key string
-	raw json.RawMessage
+// scanner walks a header that json.Valid has accepted. Because the syntax
+// is known to be right, it only needs to tell values apart and read the
+// ones the format defines, which it does without intermediate copies:
+// parsing costs a small constant multiple of the header's size, which
+// encoding/json's token API does not (it allocates per token).
+type scanner struct {
+	b []byte
+	i int
 }
 
-// objectFields splits a JSON object into its members, rejecting anything
-// that is not an object and duplicate keys. what names the object in
-// errors.
-func objectFields(raw []byte, what string) ([]field, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", what, err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, fmt.Errorf("%s is %s, want a JSON object", what, describe(raw))
-	}
-	var fields []field
-	seen := make(map[string]bool)
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v", what, err)
+// peek skips whitespace and returns the next byte (0 at the end).
+func (s *scanner) peek() byte {
+	for s.i < len(s.b) {
+		switch c := s.b[s.i]; c {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return c
 		}
-		key := tok.(string) // inside an object, json.Decoder only yields string keys
-		if seen[key] {
-			return nil, fmt.Errorf("%s has key %q twice", what, key)
-		}
-		seen[key] = true
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, fmt.Errorf("%s: key %q: %v", what, key, err)
-		}
-		fields = append(fields, field{key, v})
 	}
-	return fields, nil
+	return 0
 }
 
-// describe names the JSON type of raw for error messages.
-func describe(raw []byte) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "empty"
+// skip consumes the next byte after whitespace; the caller knows what it
+// is from the JSON syntax.
+func (s *scanner) skip() {
+	s.peek()
+	s.i++
+}
+
+// next moves past the ',' that may follow a value in an object or array.
+func (s *scanner) next() {
+	if s.peek() == ',' {
+		s.i++
 	}
-	switch raw[0] {
+}
+
+// str reads the string that starts at the next byte.
+func (s *scanner) str() string {
+	s.peek()
+	start := s.i
+	escaped := false
+	j := start + 1
+	for s.b[j] != '"' {
+		if s.b[j] == '\\' {
+			escaped = true
+			j++
+		}
+		j++
+	}
+	s.i = j + 1
+	if !escaped {
+		return string(s.b[start+1 : j])
+	}
+	var out string
+	json.Unmarshal(s.b[start:j+1], &out) // valid by construction
+	return out
+}
+
+// number reads the number that starts at the next byte, as written.
+func (s *scanner) number() []byte {
+	s.peek()
+	start := s.i
+	for s.i < len(s.b) && strings.IndexByte("+-.0123456789eE", s.b[s.i]) >= 0 {
+		s.i++
+	}
+	return s.b[start:s.i]
+}
+
+// kind names the JSON type of the next value for error messages.
+func (s *scanner) kind() string {
+	switch s.peek() {
 	case '{':
 		return "an object"
 	case '[':
@@ -193,40 +219,59 @@ func describe(raw []byte) string {
 	return "a number"
 }
 
+// clip shortens s to at most 32 bytes for quoting in errors.
+func clip(s string) string {
+	if len(s) > 32 {
+		return strings.ToValidUTF8(s[:29], "") + "..."
+	}
+	return s
+}
+
 // parseHeader validates the JSON header against a data section of dataLen
 // bytes. Errors do not carry the file name.
 func parseHeader(header []byte, dataLen int64) ([]entry, map[string]string, error) {
-	// Full syntax check first, so that errors carry a byte offset and the
-	// token walk below only sees valid JSON (followed by padding).
-	var raw json.RawMessage
-	if err := json.Unmarshal(header, &raw); err != nil {
+	// Full syntax check first, so that the token walk below only sees
+	// valid JSON (followed by padding) and syntax errors carry an offset.
+	if !json.Valid(header) {
+		var v struct{}
+		err := json.Unmarshal(header, &v)
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			return nil, nil, fmt.Errorf("header is not valid JSON: %v at header byte %d", err, se.Offset)
 		}
 		return nil, nil, fmt.Errorf("header is not valid JSON: %v", err)
 	}
-	if !utf8.Valid(raw) {
+	if !utf8.Valid(header) {
 		return nil, nil, fmt.Errorf("header is not valid UTF-8")
 	}
-	fields, err := objectFields(raw, "header")
-	if err != nil {
-		return nil, nil, err
+	sc := &scanner{b: header}
+	if sc.peek() != '{' {
+		return nil, nil, fmt.Errorf("header is %s, want a JSON object", sc.kind())
 	}
+	sc.skip()
 	meta := map[string]string{}
-	entries := make([]entry, 0, len(fields))
-	for _, fl := range fields {
-		if fl.key == "__metadata__" {
-			if meta, err = parseMetadata(fl.raw); err != nil {
+	var entries []entry
+	seen := make(map[string]bool)
+	for sc.peek() != '}' {
+		name := sc.str()
+		sc.skip() // ':'
+		if seen[name] {
+			return nil, nil, fmt.Errorf("header has key %q twice", clip(name))
+		}
+		seen[name] = true
+		var err error
+		if name == "__metadata__" {
+			if meta, err = sc.metadata(); err != nil {
 				return nil, nil, err
 			}
-			continue
+		} else {
+			e, err := sc.entry(name, dataLen)
+			if err != nil {
+				return nil, nil, fmt.Errorf("tensor %q: %v", name, err)
+			}
+			entries = append(entries, e)
 		}
-		e, err := parseEntry(fl.key, fl.raw, dataLen)
-		if err != nil {
-			return nil, nil, fmt.Errorf("tensor %q: %v", fl.key, err)
-		}
-		entries = append(entries, e)
+		sc.next()
 	}
 
 	// The tensors must tile the data section exactly: no overlap, no hole,
@@ -249,82 +294,104 @@ func parseHeader(header []byte, dataLen int64) ([]entry, map[string]string, erro
 	if pos != dataLen {
 		return nil, nil, fmt.Errorf("data bytes [%d %d) after the last tensor belong to no tensor", pos, dataLen)
 	}
+	if entries == nil {
+		entries = []entry{}
+	}
 	return entries, meta, nil
 }
 
-// parseMetadata validates the "__metadata__" object of strings.
-func parseMetadata(raw json.RawMessage) (map[string]string, error) {
+// metadata reads the "__metadata__" value: an object of strings, or null.
+func (s *scanner) metadata() (map[string]string, error) {
 	meta := map[string]string{}
-	if string(raw) == "null" {
+	switch s.peek() {
+	case 'n':
+		s.i += len("null")
 		return meta, nil
+	case '{':
+		s.skip()
+	default:
+		return nil, fmt.Errorf("__metadata__ is %s, want a JSON object", s.kind())
 	}
-	fields, err := objectFields(raw, "__metadata__")
-	if err != nil {
-		return nil, err
-	}
-	for _, fl := range fields {
-		var s string
-		if fl.raw[0] != '"' || json.Unmarshal(fl.raw, &s) != nil {
-			return nil, fmt.Errorf("__metadata__ %q is %s, want a string", fl.key, describe(fl.raw))
+	for s.peek() != '}' {
+		k := s.str()
+		s.skip() // ':'
+		if _, dup := meta[k]; dup {
+			return nil, fmt.Errorf("__metadata__ has key %q twice", clip(k))
 		}
-		meta[fl.key] = s
+		if s.peek() != '"' {
+			return nil, fmt.Errorf("__metadata__ %q is %s, want a string", clip(k), s.kind())
+		}
+		meta[k] = s.str()
+		s.next()
 	}
+	s.skip() // '}'
 	return meta, nil
 }
 
-// parseEntry validates one tensor record. Errors do not carry the tensor
-// name.
-func parseEntry(name string, raw json.RawMessage, dataLen int64) (entry, error) {
-	fields, err := objectFields(raw, "record")
-	if err != nil {
-		return entry{}, err
+// entry reads and validates one tensor record. Errors do not carry the
+// tensor name.
+func (s *scanner) entry(name string, dataLen int64) (entry, error) {
+	if s.peek() != '{' {
+		return entry{}, fmt.Errorf("record is %s, want a JSON object", s.kind())
 	}
-	var dtypeRaw, shapeRaw, offRaw json.RawMessage
-	for _, fl := range fields {
-		switch fl.key {
-		case "dtype":
-			dtypeRaw = fl.raw
-		case "shape":
-			shapeRaw = fl.raw
-		case "data_offsets":
-			offRaw = fl.raw
-		default:
-			return entry{}, fmt.Errorf("unknown field %q (want dtype, shape, data_offsets)", fl.key)
-		}
-	}
-	for _, req := range []struct {
-		key string
-		raw json.RawMessage
-	}{{"dtype", dtypeRaw}, {"shape", shapeRaw}, {"data_offsets", offRaw}} {
-		if req.raw == nil {
-			return entry{}, fmt.Errorf("missing %q", req.key)
-		}
-	}
-
+	s.skip()
 	e := entry{name: name}
-	if dtypeRaw[0] != '"' || json.Unmarshal(dtypeRaw, &e.dtype) != nil {
-		return entry{}, fmt.Errorf("dtype is %s, want a string", describe(dtypeRaw))
+	var offs []int
+	var have [3]bool
+	for s.peek() != '}' {
+		field := s.str()
+		s.skip() // ':'
+		var i int
+		switch field {
+		case "dtype":
+			i = 0
+		case "shape":
+			i = 1
+		case "data_offsets":
+			i = 2
+		default:
+			return entry{}, fmt.Errorf("unknown field %q (want dtype, shape, data_offsets)", clip(field))
+		}
+		if have[i] {
+			return entry{}, fmt.Errorf("record has key %q twice", field)
+		}
+		have[i] = true
+		var err error
+		switch i {
+		case 0:
+			if s.peek() != '"' {
+				return entry{}, fmt.Errorf("dtype is %s, want a string", s.kind())
+			}
+			e.dtype = s.str()
+			if DTypeSize(e.dtype) == 0 {
+				return entry{}, fmt.Errorf("unsupported dtype %q (want F32, F64, I64, I32 or U8)", clip(e.dtype))
+			}
+		case 1:
+			if e.shape, err = s.uintArray("shape", -1); err != nil {
+				return entry{}, err
+			}
+		case 2:
+			if offs, err = s.uintArray("data_offsets", 2); err != nil {
+				return entry{}, err
+			}
+		}
+		s.next()
 	}
-	size := DTypeSize(e.dtype)
-	if size == 0 {
-		return entry{}, fmt.Errorf("unsupported dtype %q (want F32, F64, I64, I32 or U8)", e.dtype)
+	s.skip() // '}'
+	for i, field := range []string{"dtype", "shape", "data_offsets"} {
+		if !have[i] {
+			return entry{}, fmt.Errorf("missing %q", field)
+		}
 	}
 
-	if e.shape, err = uintArray(shapeRaw, "shape"); err != nil {
-		return entry{}, err
-	}
+	size := DTypeSize(e.dtype)
 	count, ok := numElements(e.shape)
 	if !ok || count > math.MaxInt/size {
 		return entry{}, fmt.Errorf("shape %v has too many elements", e.shape)
 	}
 	need := int64(count) * int64(size)
-
-	offs, err := uintArray(offRaw, "data_offsets")
-	if err != nil {
-		return entry{}, err
-	}
 	if len(offs) != 2 {
-		return entry{}, fmt.Errorf("data_offsets %v has %d numbers, want 2", offs, len(offs))
+		return entry{}, fmt.Errorf("data_offsets %v: want 2 numbers, got %d", offs, len(offs))
 	}
 	e.begin, e.end = int64(offs[0]), int64(offs[1])
 	switch {
@@ -338,66 +405,61 @@ func parseEntry(name string, raw json.RawMessage, dataLen int64) (entry, error) 
 	return e, nil
 }
 
-// snippet returns raw compacted to one line and cut to at most 64 bytes,
-// for quoting header JSON in errors.
-func snippet(raw []byte) string {
-	var b bytes.Buffer
-	if json.Compact(&b, raw) != nil {
-		b.Reset()
-		b.Write(raw)
+// uintArray reads a JSON array of non-negative integers that fit in an
+// int, each written as plain digits. If limit >= 0, reading stops with an
+// error after limit+1 elements.
+func (s *scanner) uintArray(what string, limit int) ([]int, error) {
+	if s.peek() != '[' {
+		return nil, fmt.Errorf("%s is %s, want an array of integers", what, s.kind())
 	}
-	s := b.String()
-	if len(s) > 64 {
-		s = strings.ToValidUTF8(s[:61], "") + "..."
+	s.skip()
+	// Size the result from the commas up to the closing bracket (exact for
+	// a flat array of numbers, the only kind accepted).
+	n := 0
+	if end := bytes.IndexByte(s.b[s.i:], ']'); end > 0 {
+		n = bytes.Count(s.b[s.i:s.i+end], []byte{','}) + 1
 	}
-	return s
-}
-
-// uintArray parses a JSON array of non-negative integers that fit in an
-// int, each written as plain digits. raw is known to be valid JSON, so it
-// is split on commas directly rather than decoded into an intermediate
-// slice: this keeps memory at one int per element.
-func uintArray(raw json.RawMessage, what string) ([]int, error) {
-	if raw[0] != '[' {
-		return nil, fmt.Errorf("%s is %s, want an array of integers", what, describe(raw))
+	if limit >= 0 {
+		n = min(n, limit)
 	}
-	body := bytes.TrimSpace(raw[1 : len(raw)-1])
-	if len(body) == 0 {
-		return []int{}, nil
-	}
-	out := make([]int, 0, bytes.Count(body, []byte{','})+1)
-	for i := 0; len(body) > 0; i++ {
-		el, rest, _ := bytes.Cut(body, []byte{','})
-		body = rest
-		el = bytes.TrimSpace(el)
-		if len(el) > 0 && el[0] == '-' {
-			return nil, fmt.Errorf("%s %s: element %d is negative", what, snippet(raw), i)
+	out := make([]int, 0, n)
+	for i := 0; s.peek() != ']'; i++ {
+		if limit >= 0 && i == limit {
+			return nil, fmt.Errorf("%s has more than %d numbers", what, limit)
 		}
-		v, ok, tooLarge := parseDigits(el)
-		if tooLarge {
-			return nil, fmt.Errorf("%s %s: element %d is too large", what, snippet(raw), i)
+		if c := s.peek(); c != '-' && (c < '0' || c > '9') {
+			return nil, fmt.Errorf("%s element %d is %s, want an integer", what, i, s.kind())
 		}
-		if !ok {
-			return nil, fmt.Errorf("%s %s: element %d is not an integer", what, snippet(raw), i)
+		num := s.number()
+		v, ok, tooLarge := parseDigits(num)
+		switch {
+		case num[0] == '-':
+			return nil, fmt.Errorf("%s element %d is negative (%s)", what, i, clip(string(num)))
+		case tooLarge:
+			return nil, fmt.Errorf("%s element %d is too large (%s)", what, i, clip(string(num)))
+		case !ok:
+			return nil, fmt.Errorf("%s element %d is not an integer (%s)", what, i, clip(string(num)))
 		}
 		out = append(out, v)
+		s.next()
 	}
+	s.skip() // ']'
 	return out, nil
 }
 
-// parseDigits parses a non-empty run of decimal digits. ok is false if b
+// parseDigits parses a non-empty run of decimal digits. ok is false if s
 // holds anything else; tooLarge is true if the value exceeds math.MaxInt.
-func parseDigits(b []byte) (v int, ok, tooLarge bool) {
-	if len(b) == 0 {
+func parseDigits(s []byte) (v int, ok, tooLarge bool) {
+	if len(s) == 0 {
 		return 0, false, false
 	}
-	for _, c := range b {
-		if c < '0' || c > '9' {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
 			return 0, false, false
 		}
 	}
-	for _, c := range b {
-		d := int(c - '0')
+	for i := 0; i < len(s); i++ {
+		d := int(s[i] - '0')
 		if v > (math.MaxInt-d)/10 {
 			return 0, false, true
 		}

@@ -112,6 +112,7 @@ func (p *litParser) dict() (any, error) {
 	defer func() { p.depth-- }()
 	p.pos++ // '{'
 	var d pyDict
+	seen := make(map[string]bool)
 	for {
 		p.skipSpace()
 		if p.pos < len(p.s) && p.s[p.pos] == '}' {
@@ -127,11 +128,10 @@ func (p *litParser) dict() (any, error) {
 		if !ok {
 			return nil, p.errorf(keyPos, "dict key is %s, want a string", kind(k))
 		}
-		for _, seen := range d.keys {
-			if seen == key {
-				return nil, p.errorf(keyPos, "key %q appears twice", key)
-			}
+		if seen[key] {
+			return nil, p.errorf(keyPos, "key %q appears twice", key)
 		}
+		seen[key] = true
 		p.skipSpace()
 		if p.pos >= len(p.s) || p.s[p.pos] != ':' {
 			return nil, p.errorf(p.pos, "expected ':' after key %q, found %s", key, p.found())

@@ -15,7 +15,8 @@ import (
 // Options choose what to compile.
 type Options struct {
 	Batch int        // static batch size
-	Train bool       // add the loss and the gradients (and put BatchNorm in training mode)
+	Loss  bool       // add the labels and the mean cross-entropy loss
+	Train bool       // training mode: the loss, the gradients, BatchNorm on batch statistics
 	Impl  graph.Impl // fast or the chapter's hand-written operators
 }
 
@@ -27,8 +28,8 @@ type Program struct {
 	Train  bool
 	Input  *gorgonia.Node // [Batch, C, H, W]
 	Logits *gorgonia.Node // [Batch, Classes]
-	Labels *gorgonia.Node // [Batch] class indices as floats; only in training programs
-	Loss   *gorgonia.Node // scalar mean cross-entropy; only in training programs
+	Labels *gorgonia.Node // [Batch] class indices as floats; only with the loss
+	Loss   *gorgonia.Node // scalar mean cross-entropy; only with the loss
 	Grads  []Grad         // one per trainable parameter; only in training programs
 
 	vm *vm
@@ -42,17 +43,19 @@ type Grad struct {
 
 // Compile declares the model for opts.Batch on params and compiles it.
 func Compile(m graph.Model, params *graph.Params, opts Options) (*Program, error) {
-	n, x, logits, err := graph.Declare(m, params, opts.Impl, opts.Batch)
+	n, x, logits, err := graph.Declare(m, params, opts.Impl, opts.Batch, opts.Train)
 	if err != nil {
 		return nil, err
 	}
 	p := &Program{Model: m, Net: n, Batch: opts.Batch, Train: opts.Train, Input: x, Logits: logits}
-	if opts.Train {
+	if opts.Loss || opts.Train {
 		g := n.Graph()
 		p.Labels = gorgonia.NewTensor(g, params.Dtype(), 1, gorgonia.WithShape(opts.Batch), gorgonia.WithName("labels"), gorgonia.WithInit(gorgonia.Zeroes()))
 		if p.Loss, err = n.Loss(logits, p.Labels); err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Name, err)
 		}
+	}
+	if opts.Train {
 		wrt := n.ParamNodes()
 		grads, err := gorgonia.Grad(p.Loss, wrt...)
 		if err != nil {

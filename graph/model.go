@@ -17,8 +17,8 @@ type Model struct {
 
 // Declare builds the model's graph for a static batch size. It returns the network (with its
 // layers and their accounting), the input node and the logits node, or the first error:
-// a shape that does not fit, named by layer.
-func Declare(m Model, params *Params, impl Impl, batch int) (*Net, *gorgonia.Node, *gorgonia.Node, error) {
+// a shape that does not fit, named by layer. Training selects BatchNorm's training mode.
+func Declare(m Model, params *Params, impl Impl, batch int, training bool) (*Net, *gorgonia.Node, *gorgonia.Node, error) {
 	if batch < 1 {
 		return nil, nil, nil, fmt.Errorf("%s: batch size %d: want at least 1", m.Name, batch)
 	}
@@ -28,6 +28,7 @@ func Declare(m Model, params *Params, impl Impl, batch int) (*Net, *gorgonia.Nod
 		}
 	}
 	n := New(params, impl)
+	n.training = training
 	x := n.Input("x", append([]int{batch}, m.Input...)...)
 	y := m.Forward(n, x)
 	if err := n.Err(); err != nil {

@@ -30,9 +30,10 @@ func (i Impl) String() string {
 // fit, say) stops the declaration: later calls do nothing and Err reports it, so a model reads
 // as a plain list of layers.
 type Net struct {
-	g      *gorgonia.ExprGraph
-	params *Params
-	impl   Impl
+	g        *gorgonia.ExprGraph
+	params   *Params
+	impl     Impl
+	training bool
 
 	layers  []*Layer
 	rf      map[*gorgonia.Node][2]int // receptive field and jump of each node
@@ -63,6 +64,10 @@ func (n *Net) Params() *Params { return n.params }
 
 // Impl returns the implementation the network's Conv2D and pooling layers use.
 func (n *Net) Impl() Impl { return n.impl }
+
+// Training reports whether the network is declared in training mode (BatchNorm normalises
+// with the batch statistics and updates its running statistics).
+func (n *Net) Training() bool { return n.training }
 
 // Layers returns the declared layers in order.
 func (n *Net) Layers() []*Layer { return n.layers }

@@ -10,7 +10,7 @@ import (
 // The chapter's figures (REFERENCE.md section 2), computed through the real accounting.
 func TestAccounting(t *testing.T) {
 	for _, impl := range []graph.Impl{graph.Fast, graph.Naive} {
-		n, _, _, err := graph.Declare(New(1, 10), graph.NewParams(tensor.Float32, 1), impl, 1)
+		n, _, _, err := graph.Declare(New(1, 10), graph.NewParams(tensor.Float32, 1), impl, 1, false)
 		if err != nil {
 			t.Fatal(err)
 		}

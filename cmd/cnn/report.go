@@ -26,7 +26,7 @@ func declare(pos []string, mf *modelFlags, batch int) (*graph.Net, graph.Model, 
 	if batch < 1 {
 		return nil, m, fmt.Errorf("--batch %d: want at least 1", batch)
 	}
-	n, _, _, err := graph.Declare(m, graph.NewParams(tensor.Float32, 0), impl, batch)
+	n, _, _, err := graph.Declare(m, graph.NewParams(tensor.Float32, 0), impl, batch, false)
 	return n, m, err
 }
 

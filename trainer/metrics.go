@@ -1,0 +1,86 @@
+package trainer
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/nndl/cnn/internal/atomicfile"
+)
+
+// Accuracy counts correct predictions: the class with the largest logit against the label.
+type Accuracy struct {
+	Correct, Total int
+}
+
+// Add scores a batch of logits [n, classes] (row-major) against n labels.
+func (a *Accuracy) Add(logits []float64, labels []int) {
+	if len(labels) == 0 {
+		return
+	}
+	k := len(logits) / len(labels)
+	for i, y := range labels {
+		if Argmax(logits[i*k:(i+1)*k]) == y {
+			a.Correct++
+		}
+		a.Total++
+	}
+}
+
+// Value returns the fraction correct, 0 when nothing was scored.
+func (a *Accuracy) Value() float64 {
+	if a.Total == 0 {
+		return 0
+	}
+	return float64(a.Correct) / float64(a.Total)
+}
+
+// Argmax returns the index of the largest value (the first of equal ones).
+func Argmax(v []float64) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// StepLoss is the training loss of one step.
+type StepLoss struct {
+	Step, Epoch int
+	Loss        float64
+}
+
+// Eval is one evaluation on the dev set.
+type Eval struct {
+	Step, Epoch int
+	Loss, Acc   float64
+}
+
+// History records a training run: the loss of every step and every dev evaluation.
+type History struct {
+	Train []StepLoss
+	Dev   []Eval
+}
+
+// WriteCSV writes the history as CSV: split,step,epoch,loss,accuracy, one row per training
+// step ("train", accuracy empty) and per evaluation ("dev").
+func (h *History) WriteCSV(w io.Writer) error {
+	var b bytes.Buffer
+	b.WriteString("split,step,epoch,loss,accuracy\n")
+	for _, s := range h.Train {
+		fmt.Fprintf(&b, "train,%d,%d,%s,\n", s.Step, s.Epoch, strconv.FormatFloat(s.Loss, 'g', -1, 64))
+	}
+	for _, e := range h.Dev {
+		fmt.Fprintf(&b, "dev,%d,%d,%s,%s\n", e.Step, e.Epoch, strconv.FormatFloat(e.Loss, 'g', -1, 64), strconv.FormatFloat(e.Acc, 'g', -1, 64))
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// SaveCSV writes the history to path atomically.
+func (h *History) SaveCSV(path string) error {
+	return atomicfile.Write(path, h.WriteCSV)
+}

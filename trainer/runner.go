@@ -1,0 +1,209 @@
+// Package trainer is the chapter's Runner: it trains a compiled model with an optimiser,
+// evaluates it, predicts, keeps the best checkpoint and records the metrics.
+package trainer
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/nndl/cnn/build"
+	"github.com/nndl/cnn/data"
+	"github.com/nndl/cnn/graph"
+)
+
+// Runner trains and evaluates one model. It compiles a program per (batch size, mode) on
+// first use; all of them share the parameter store.
+type Runner struct {
+	Model  graph.Model
+	Params *graph.Params
+	Impl   graph.Impl
+	Opt    Optimizer
+
+	History  History
+	BestAcc  float64 // best dev accuracy so far
+	BestStep int     // step of the best dev accuracy, -1 before any
+
+	progs   map[progKey]*build.Program
+	updates map[*build.Program][]Update
+}
+
+type progKey struct {
+	batch int
+	train bool
+}
+
+// New returns a runner for the model on params.
+func New(m graph.Model, params *graph.Params, impl graph.Impl, opt Optimizer) *Runner {
+	return &Runner{Model: m, Params: params, Impl: impl, Opt: opt, BestStep: -1,
+		progs: map[progKey]*build.Program{}, updates: map[*build.Program][]Update{}}
+}
+
+// Program returns the program for a batch size in training or evaluation mode, compiling it
+// on first use.
+func (r *Runner) Program(batch int, train bool) (*build.Program, error) {
+	k := progKey{batch, train}
+	if p, ok := r.progs[k]; ok {
+		return p, nil
+	}
+	p, err := build.Compile(r.Model, r.Params, build.Options{Batch: batch, Loss: true, Train: train, Impl: r.Impl})
+	if err != nil {
+		return nil, err
+	}
+	r.progs[k] = p
+	return p, nil
+}
+
+// TrainStep runs forward and backward on one batch and applies the optimiser. It returns the
+// batch's loss.
+func (r *Runner) TrainStep(b *data.Batch) (float64, error) {
+	p, err := r.Program(len(b.Y), true)
+	if err != nil {
+		return 0, err
+	}
+	if err := p.Feed(b.X, b.Y); err != nil {
+		return 0, err
+	}
+	if err := p.Run(); err != nil {
+		return 0, err
+	}
+	ups, ok := r.updates[p]
+	if !ok {
+		for _, g := range p.Grads {
+			ups = append(ups, Update{Param: g.Param, Grad: p.GradValue(g)})
+		}
+		r.updates[p] = ups
+	} else {
+		for i, g := range p.Grads {
+			ups[i].Grad = p.GradValue(g)
+		}
+	}
+	loss := p.LossValue()
+	if err := r.Opt.Step(ups); err != nil {
+		return loss, err
+	}
+	return loss, nil
+}
+
+// Evaluate runs the model in inference mode over every batch of l and returns the accuracy
+// over all samples and the mean of the per-batch losses (the chapter's RunnerV3.evaluate).
+func (r *Runner) Evaluate(l *data.Loader) (acc, loss float64, err error) {
+	var a Accuracy
+	var total float64
+	bufs := map[int]*data.Batch{}
+	for b := 0; b < l.NumBatches(); b++ {
+		n := l.BatchLen(b)
+		buf, ok := bufs[n]
+		if !ok {
+			buf = l.NewBatch(n)
+			bufs[n] = buf
+		}
+		if err := l.Fill(buf, b); err != nil {
+			return 0, 0, err
+		}
+		p, err := r.Program(n, false)
+		if err != nil {
+			return 0, 0, err
+		}
+		if err := p.Feed(buf.X, buf.Y); err != nil {
+			return 0, 0, err
+		}
+		if err := p.Run(); err != nil {
+			return 0, 0, err
+		}
+		a.Add(p.LogitsValue(), buf.Y)
+		total += p.LossValue()
+	}
+	if l.NumBatches() == 0 {
+		return 0, 0, fmt.Errorf("evaluate: no data")
+	}
+	return a.Value(), total / float64(l.NumBatches()), nil
+}
+
+// Predict returns the logits [n, classes] for n samples given as a flat NCHW slice.
+func (r *Runner) Predict(x []float32, n int) ([]float64, error) {
+	p, err := r.Program(n, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Feed(x, nil); err != nil {
+		return nil, err
+	}
+	if err := p.Run(); err != nil {
+		return nil, err
+	}
+	return p.LogitsValue(), nil
+}
+
+// Config is the schedule of a training run (RunnerV3.train's arguments).
+type Config struct {
+	Epochs    int
+	LogSteps  int // report the training loss every LogSteps steps (0: never)
+	EvalSteps int // evaluate on dev when step > 0 and step % EvalSteps == 0, and at the last step (0: never)
+	// Save is called with the step whenever dev accuracy beats the best so far; it should
+	// write the checkpoint.
+	Save func(step int) error
+	// OnStep and OnEval, when set, are called after every step and every evaluation.
+	OnStep func(s StepLoss, total int)
+	OnEval func(e Eval, improved bool)
+}
+
+// Train runs the chapter's loop over train for cfg.Epochs epochs. The loss of every step goes
+// to r.History.Train, every dev evaluation to r.History.Dev. A loss that is not finite stops
+// the run with an error naming the step; the best checkpoint saved so far stays as it was.
+func (r *Runner) Train(train, dev *data.Loader, cfg Config) error {
+	if cfg.Epochs < 1 {
+		return fmt.Errorf("epochs %d: want at least 1", cfg.Epochs)
+	}
+	if cfg.EvalSteps > 0 && dev == nil {
+		return fmt.Errorf("evaluation every %d steps needs a dev set", cfg.EvalSteps)
+	}
+	bufs := map[int]*data.Batch{}
+	for _, n := range train.BatchSizes() {
+		bufs[n] = train.NewBatch(n)
+	}
+	total := cfg.Epochs * train.NumBatches()
+	step := 0
+	for epoch := 0; epoch < cfg.Epochs; epoch++ {
+		train.SetEpoch(epoch)
+		for b := 0; b < train.NumBatches(); b++ {
+			buf := bufs[train.BatchLen(b)]
+			if err := train.Fill(buf, b); err != nil {
+				return err
+			}
+			loss, err := r.TrainStep(buf)
+			if err != nil {
+				return fmt.Errorf("step %d: %w", step, err)
+			}
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				return fmt.Errorf("step %d (epoch %d): training loss is %v; stopped, the best checkpoint (step %d) is kept", step, epoch, loss, r.BestStep)
+			}
+			s := StepLoss{Step: step, Epoch: epoch, Loss: loss}
+			r.History.Train = append(r.History.Train, s)
+			if cfg.OnStep != nil {
+				cfg.OnStep(s, total)
+			}
+			if cfg.EvalSteps > 0 && step > 0 && (step%cfg.EvalSteps == 0 || step == total-1) {
+				acc, dl, err := r.Evaluate(dev)
+				if err != nil {
+					return fmt.Errorf("step %d: evaluating: %w", step, err)
+				}
+				e := Eval{Step: step, Epoch: epoch, Loss: dl, Acc: acc}
+				r.History.Dev = append(r.History.Dev, e)
+				improved := acc > r.BestAcc
+				if improved {
+					if cfg.Save != nil {
+						if err := cfg.Save(step); err != nil {
+							return fmt.Errorf("step %d: saving the best checkpoint: %w", step, err)
+						}
+					}
+					r.BestAcc, r.BestStep = acc, step
+				}
+				if cfg.OnEval != nil {
+					cfg.OnEval(e, improved)
+				}
+			}
+			step++
+		}
+	}
+	return nil
+}

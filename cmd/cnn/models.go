@@ -18,9 +18,13 @@ type modelFlags struct {
 	classes    int
 }
 
-func addModelFlags(fs *flag.FlagSet) *modelFlags {
+// addModelFlags registers the model flags; withShape adds --input for the per-sample shape
+// (predict uses --input for a .npy file instead and takes the shape from the weights).
+func addModelFlags(fs *flag.FlagSet, withShape bool) *modelFlags {
 	m := &modelFlags{}
-	fs.StringVar(&m.input, "input", "", "per-sample input shape CxHxW (default: the model's, 1x32x32)")
+	if withShape {
+		fs.StringVar(&m.input, "input", "", "per-sample input shape CxHxW (default: the model's, 1x32x32)")
+	}
 	fs.IntVar(&m.inChannels, "in-channels", 1, "input channels")
 	fs.IntVar(&m.classes, "classes", 10, "number of classes")
 	return m
@@ -84,4 +88,40 @@ func oneModel(pos []string) (string, error) {
 		return "", fmt.Errorf("want one model name (%s), got %d arguments", strings.Join(modelNames(), ", "), len(pos))
 	}
 	return pos[0], nil
+}
+
+// metadata describes a model for a checkpoint's header, so that eval and predict can
+// rebuild it.
+func (m *modelFlags) metadata(name string, model graph.Model) map[string]string {
+	return map[string]string{
+		"model":       name,
+		"in_channels": strconv.Itoa(model.Input[0]),
+		"classes":     strconv.Itoa(model.Classes),
+		"input":       fmt.Sprintf("%dx%dx%d", model.Input[0], model.Input[1], model.Input[2]),
+	}
+}
+
+// fromMetadata rebuilds the model a checkpoint was saved from.
+func fromMetadata(path string, meta map[string]string) (string, graph.Model, graph.Impl, error) {
+	name := meta["model"]
+	if name == "" {
+		return "", graph.Model{}, 0, fmt.Errorf("%s: no model name in the metadata; give the model name as an argument", path)
+	}
+	mf := &modelFlags{input: meta["input"], inChannels: 1, classes: 10}
+	var err error
+	if v, ok := meta["in_channels"]; ok {
+		if mf.inChannels, err = strconv.Atoi(v); err != nil {
+			return "", graph.Model{}, 0, fmt.Errorf("%s: metadata in_channels %q is not a number", path, v)
+		}
+	}
+	if v, ok := meta["classes"]; ok {
+		if mf.classes, err = strconv.Atoi(v); err != nil {
+			return "", graph.Model{}, 0, fmt.Errorf("%s: metadata classes %q is not a number", path, v)
+		}
+	}
+	m, impl, err := mf.model(name)
+	if err != nil {
+		return "", graph.Model{}, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return name, m, impl, nil
 }

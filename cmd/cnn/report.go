@@ -32,7 +32,7 @@ func declare(pos []string, mf *modelFlags, batch int) (*graph.Net, graph.Model, 
 
 func cmdSummary(args []string, stdout io.Writer) error {
 	fs := newFlags("summary", "MODEL [flags]")
-	mf := addModelFlags(fs)
+	mf := addModelFlags(fs, true)
 	batch := fs.Int("batch", 1, "batch size")
 	asJSON := fs.Bool("json", false, "print JSON")
 	unitName := fs.String("unit", "paddle", "FLOPs unit: paddle, macs or flops")
@@ -63,7 +63,7 @@ func cmdSummary(args []string, stdout io.Writer) error {
 
 func cmdFLOPs(args []string, stdout io.Writer) error {
 	fs := newFlags("flops", "MODEL [flags]")
-	mf := addModelFlags(fs)
+	mf := addModelFlags(fs, true)
 	batch := fs.Int("batch", 1, "batch size")
 	unitName := fs.String("unit", "paddle", "FLOPs unit: paddle (paddle.flops), macs (multiply-accumulates) or flops (2 per MAC plus element-wise work)")
 	pos, err := parse(fs, args)

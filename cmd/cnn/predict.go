@@ -1,0 +1,254 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/nndl/cnn/data"
+	"github.com/nndl/cnn/graph"
+	"github.com/nndl/cnn/internal/npy"
+	"github.com/nndl/cnn/internal/safetensors"
+	"github.com/nndl/cnn/trainer"
+	"gorgonia.org/tensor"
+)
+
+func init() {
+	register("eval", "accuracy and loss of saved weights on a split", cmdEval)
+	register("predict", "classify a test image, your own image, or a batch of tensors (.npy)", cmdPredict)
+}
+
+// weightFlags load a model and its weights from a checkpoint.
+type weightFlags struct {
+	path   string
+	strict bool
+	mf     *modelFlags
+	fs     *flag.FlagSet
+}
+
+func addWeightFlags(fs *flag.FlagSet) *weightFlags {
+	w := &weightFlags{fs: fs}
+	fs.StringVar(&w.path, "weights", "", "weights (.safetensors) saved by 'cnn train' or exported from PyTorch")
+	fs.BoolVar(&w.strict, "strict", true, "fail on missing, extra or mis-shaped tensors (false: skip and list them)")
+	w.mf = addModelFlags(fs, false)
+	return w
+}
+
+// load builds the runner for the checkpoint: the model named in pos, or else the one in the
+// file's metadata.
+func (w *weightFlags) load(pos []string, stdout io.Writer) (*trainer.Runner, string, error) {
+	if w.path == "" {
+		return nil, "", fmt.Errorf("--weights FILE is required")
+	}
+	if len(pos) > 1 {
+		return nil, "", fmt.Errorf("want at most one model name, got %d arguments", len(pos))
+	}
+	f, err := safetensors.ReadFile(w.path)
+	if err != nil {
+		return nil, "", err
+	}
+	var name string
+	var m graph.Model
+	var impl graph.Impl
+	if len(pos) == 1 {
+		name = pos[0]
+		m, impl, err = w.mf.model(name)
+	} else {
+		name, m, impl, err = fromMetadata(w.path, f.Metadata)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	params := graph.NewParams(tensor.Float32, 0)
+	r := trainer.New(m, params, impl, nil)
+	if _, err := r.Program(1, false); err != nil {
+		return nil, "", err
+	}
+	skipped, err := params.Load(f.Tensors, w.strict)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", w.path, err)
+	}
+	if len(skipped) > 0 {
+		fmt.Fprintf(stdout, "skipped: %s\n", strings.Join(skipped, "; "))
+	}
+	return r, name, nil
+}
+
+func cmdEval(args []string, stdout io.Writer) error {
+	fs := newFlags("eval", "[MODEL] --weights FILE [--split test|dev|train] [flags]")
+	wf := addWeightFlags(fs)
+	df := addDataFlags(fs)
+	split := fs.String("split", "test", "which split: test, dev or train")
+	batch := fs.Int("batch", 64, "batch size")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if *batch < 1 {
+		return fmt.Errorf("--batch %d: want at least 1", *batch)
+	}
+	r, name, err := wf.load(pos, stdout)
+	if err != nil {
+		return err
+	}
+	d, err := pickSplit(df, r.Model, *split)
+	if err != nil {
+		return err
+	}
+	l, err := data.NewLoader(d, *batch, false, 0)
+	if err != nil {
+		return err
+	}
+	acc, loss, err := r.Evaluate(l)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s on %s (%d images): accuracy/loss: %.4f/%.4f\n", name, *split, d.N(), acc, loss)
+	return nil
+}
+
+func pickSplit(df *dataFlags, m graph.Model, split string) (*data.Dataset, error) {
+	if len(m.Input) != 3 || m.Input[0] != 1 {
+		return nil, fmt.Errorf("%s: input %v: MNIST needs one input channel", m.Name, m.Input)
+	}
+	train, dev, test, err := df.load(m.Input[1], m.Input[2])
+	if err != nil {
+		return nil, err
+	}
+	switch split {
+	case "test":
+		return test, nil
+	case "dev":
+		return dev, nil
+	case "train":
+		return train, nil
+	}
+	return nil, fmt.Errorf("--split %q: want test, dev or train", split)
+}
+
+// softmax returns the class probabilities of one row of logits.
+func softmax(logits []float64) []float64 {
+	m := logits[0]
+	for _, v := range logits {
+		m = math.Max(m, v)
+	}
+	p := make([]float64, len(logits))
+	var sum float64
+	for i, v := range logits {
+		p[i] = math.Exp(v - m)
+		sum += p[i]
+	}
+	for i := range p {
+		p[i] /= sum
+	}
+	return p
+}
+
+func cmdPredict(args []string, stdout io.Writer) error {
+	fs := newFlags("predict", "[MODEL] --weights FILE (--index N [--split test] | --image FILE | --input x.npy --out logits.npy)")
+	wf := addWeightFlags(fs)
+	df := addDataFlags(fs)
+	index := fs.Int("index", -1, "classify image N of the split")
+	split := fs.String("split", "test", "split for --index: test, dev or train")
+	image := fs.String("image", "", "classify your own image (PNG, JPEG or GIF; any size and colour)")
+	input := fs.String("input", "", "run a batch of preprocessed tensors [N,C,H,W] float32 from a .npy file")
+	outPath := fs.String("out", "", "with --input: write the logits [N,classes] to this .npy file; with --index/--image: write the input digit as this PNG (default digit.png)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	modes := 0
+	for _, set := range []bool{*index >= 0, *image != "", *input != ""} {
+		if set {
+			modes++
+		}
+	}
+	if modes != 1 {
+		return fmt.Errorf("give exactly one of --index N, --image FILE or --input FILE.npy")
+	}
+	r, _, err := wf.load(pos, stdout)
+	if err != nil {
+		return err
+	}
+	c, h, w := r.Model.Input[0], r.Model.Input[1], r.Model.Input[2]
+	if *input != "" {
+		return predictNPY(r, *input, *outPath, stdout)
+	}
+	var x []float32
+	label := -1
+	if *image != "" {
+		if c != 1 {
+			return fmt.Errorf("--image: the model takes %d input channels; images are converted to grey (1 channel)", c)
+		}
+		if x, err = data.LoadImage(*image, h, w); err != nil {
+			return err
+		}
+	} else {
+		d, err := pickSplit(df, r.Model, *split)
+		if err != nil {
+			return err
+		}
+		if *index >= d.N() {
+			return fmt.Errorf("--index %d: the %s split has %d images (0 to %d)", *index, *split, d.N(), d.N()-1)
+		}
+		x, label = d.Sample(*index), d.Y[*index]
+	}
+	logits, err := r.Predict(x, 1)
+	if err != nil {
+		return err
+	}
+	p := softmax(logits)
+	pred := trainer.Argmax(logits)
+	if label >= 0 {
+		fmt.Fprintf(stdout, "The true category is %d and the predicted category is %d\n", label, pred)
+	} else {
+		fmt.Fprintf(stdout, "The predicted category is %d\n", pred)
+	}
+	fmt.Fprintln(stdout, "class probabilities:")
+	for i, v := range p {
+		mark := ""
+		if i == pred {
+			mark = "  <-"
+		}
+		fmt.Fprintf(stdout, "  %d: %.4f%s\n", i, v, mark)
+	}
+	png := *outPath
+	if png == "" {
+		png = "digit.png"
+	}
+	if err := data.WritePNG(png, x, h, w); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote the input as %s\n", png)
+	return nil
+}
+
+// predictNPY runs a batch of preprocessed tensors from a .npy file.
+func predictNPY(r *trainer.Runner, in, out string, stdout io.Writer) error {
+	if out == "" {
+		return fmt.Errorf("--input needs --out FILE.npy for the logits")
+	}
+	shape, x, err := npy.ReadFloat32(in)
+	if err != nil {
+		return err
+	}
+	want := r.Model.Input
+	if len(shape) != 4 || shape[1] != want[0] || shape[2] != want[1] || shape[3] != want[2] || shape[0] < 1 {
+		return fmt.Errorf("%s: shape %v, want [N,%d,%d,%d] for %s", in, shape, want[0], want[1], want[2], r.Model.Name)
+	}
+	logits, err := r.Predict(x, shape[0])
+	if err != nil {
+		return err
+	}
+	l32 := make([]float32, len(logits))
+	for i, v := range logits {
+		l32[i] = float32(v)
+	}
+	if err := npy.WriteFloat32(out, []int{shape[0], r.Model.Classes}, l32); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote logits [%d,%d] to %s\n", shape[0], r.Model.Classes, out)
+	return nil
+}

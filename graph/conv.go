@@ -48,12 +48,14 @@ func convShape(g convGeom, in ...tensor.Shape) (tensor.Shape, error) {
 }
 
 // ---------------------------------------------------------------------------------------
-// The fast convolution: im2col followed by one matrix product per image.
+// The fast convolution: the batch is split between the workers; each unrolls its images with
+// im2col into one matrix and multiplies it with the weights in a single GEMM.
 
 // convFast computes y = conv(x, w) (+ b) through im2col and GEMM.
 type convFast struct {
 	g    convGeom
 	bias bool
+	ws   *scratch
 }
 
 func (k convFast) String() string { return fmt.Sprintf("Conv2D(%v bias=%v)", k.g, k.bias) }
@@ -72,20 +74,20 @@ func (k convFast) diffWRT() []bool {
 }
 
 func (k convFast) do(out gorgonia.Value, in ...gorgonia.Value) error {
-	xs, ws := in[0].Shape(), in[1].Shape()
+	d := newConvDims(k.g, in[0].Shape(), in[1].Shape())
 	switch out.Dtype() {
 	case tensor.Float32:
 		var b []float32
 		if k.bias {
 			b = data[float32](in[2])
 		}
-		convForward(k.g, xs, ws, data[float32](in[0]), data[float32](in[1]), b, data[float32](out))
+		convForward(k.ws, d, data[float32](in[0]), data[float32](in[1]), b, data[float32](out))
 	case tensor.Float64:
 		var b []float64
 		if k.bias {
 			b = data[float64](in[2])
 		}
-		convForward(k.g, xs, ws, data[float64](in[0]), data[float64](in[1]), b, data[float64](out))
+		convForward(k.ws, d, data[float64](in[0]), data[float64](in[1]), b, data[float64](out))
 	default:
 		return fmt.Errorf("unsupported dtype %v", out.Dtype())
 	}
@@ -93,11 +95,11 @@ func (k convFast) do(out gorgonia.Value, in ...gorgonia.Value) error {
 }
 
 func (k convFast) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	dx, err := apply(convGradX{k.g, in[0].Shape().Clone()}, in[1], grad)
+	dx, err := apply(convGradX{k.g, in[0].Shape().Clone(), k.ws}, in[1], grad)
 	if err != nil {
 		return nil, err
 	}
-	dw, err := apply(convGradW{k.g, in[1].Shape().Clone()}, in[0], grad)
+	dw, err := apply(convGradW{k.g, in[1].Shape().Clone(), k.ws}, in[0], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -111,30 +113,62 @@ func (k convFast) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.N
 	return gorgonia.Nodes{dx, dw, db}, nil
 }
 
-// im2col unrolls one image x [C,H,W] into col [C*K*K, OH*OW].
-func im2col[T Float](g convGeom, c, h, w, oh, ow int, x, col []T) {
+// convDims are the sizes of one convolution.
+type convDims struct {
+	g                  convGeom
+	n, c, h, w, p      int // batch, input channels, input side, output channels
+	oh, ow, hw, ohw, k int // output side, input and output plane sizes, rows of the unrolled input (C*K*K)
+}
+
+func newConvDims(g convGeom, xs, ws tensor.Shape) convDims {
+	d := convDims{g: g, n: xs[0], c: xs[1], h: xs[2], w: xs[3], p: ws[0], oh: g.out(xs[2]), ow: g.out(xs[3])}
+	d.hw, d.ohw, d.k = d.h*d.w, d.oh*d.ow, d.c*g.K*g.K
+	return d
+}
+
+// validCols returns the output columns [lo, hi) whose input column j*S+v-P lies inside a row
+// of width w.
+func validCols(g convGeom, v, w, ow int) (lo, hi int) {
+	if t := g.P - v; t > 0 {
+		lo = (t + g.S - 1) / g.S
+	}
+	if t := w - 1 + g.P - v; t >= 0 {
+		hi = min(ow, t/g.S+1)
+	}
+	if hi <= lo {
+		return 0, 0
+	}
+	return lo, hi
+}
+
+// im2col unrolls one image x [C,H,W] into the columns [off, off+OH*OW) of col, a
+// [C*K*K, ld] matrix: row (c,u,v), column (i,j) holds x[c, i*S+u-P, j*S+v-P], or 0 outside.
+func im2col[T Float](d convDims, x, col []T, ld, off int) {
+	g := d.g
 	row := 0
-	for ci := 0; ci < c; ci++ {
-		xc := x[ci*h*w : (ci+1)*h*w]
+	for ci := 0; ci < d.c; ci++ {
+		xc := x[ci*d.hw : (ci+1)*d.hw]
 		for u := 0; u < g.K; u++ {
 			for v := 0; v < g.K; v++ {
-				dst := col[row*oh*ow : (row+1)*oh*ow]
+				dst := col[row*ld+off : row*ld+off+d.ohw]
 				row++
-				for i := 0; i < oh; i++ {
+				lo, hi := validCols(g, v, d.w, d.ow)
+				for i := 0; i < d.oh; i++ {
+					dr := dst[i*d.ow : (i+1)*d.ow]
 					r := i*g.S + u - g.P
-					d := dst[i*ow : (i+1)*ow]
-					if r < 0 || r >= h {
-						clear(d)
+					if r < 0 || r >= d.h || hi == 0 {
+						clear(dr)
 						continue
 					}
-					src := xc[r*w : (r+1)*w]
-					for j := range d {
-						cc := j*g.S + v - g.P
-						if cc < 0 || cc >= w {
-							d[j] = 0
-						} else {
-							d[j] = src[cc]
-						}
+					clear(dr[:lo])
+					clear(dr[hi:])
+					src := xc[r*d.w : (r+1)*d.w]
+					if g.S == 1 {
+						copy(dr[lo:hi], src[lo+v-g.P:hi+v-g.P])
+						continue
+					}
+					for j := lo; j < hi; j++ {
+						dr[j] = src[j*g.S+v-g.P]
 					}
 				}
 			}
@@ -142,27 +176,37 @@ func im2col[T Float](g convGeom, c, h, w, oh, ow int, x, col []T) {
 	}
 }
 
-// col2im adds col [C*K*K, OH*OW] back into one image dx [C,H,W] (which it does not clear).
-func col2im[T Float](g convGeom, c, h, w, oh, ow int, col, dx []T) {
+// col2im adds the columns [off, off+OH*OW) of col back into one image dx [C,H,W], which it
+// does not clear first.
+func col2im[T Float](d convDims, col []T, ld, off int, dx []T) {
+	g := d.g
 	row := 0
-	for ci := 0; ci < c; ci++ {
-		xc := dx[ci*h*w : (ci+1)*h*w]
+	for ci := 0; ci < d.c; ci++ {
+		xc := dx[ci*d.hw : (ci+1)*d.hw]
 		for u := 0; u < g.K; u++ {
 			for v := 0; v < g.K; v++ {
-				src := col[row*oh*ow : (row+1)*oh*ow]
+				src := col[row*ld+off : row*ld+off+d.ohw]
 				row++
-				for i := 0; i < oh; i++ {
+				lo, hi := validCols(g, v, d.w, d.ow)
+				if hi == 0 {
+					continue
+				}
+				for i := 0; i < d.oh; i++ {
 					r := i*g.S + u - g.P
-					if r < 0 || r >= h {
+					if r < 0 || r >= d.h {
 						continue
 					}
-					d := xc[r*w : (r+1)*w]
-					s := src[i*ow : (i+1)*ow]
-					for j, val := range s {
-						cc := j*g.S + v - g.P
-						if cc >= 0 && cc < w {
-							d[cc] += val
+					dst := xc[r*d.w : (r+1)*d.w]
+					s := src[i*d.ow : (i+1)*d.ow]
+					if g.S == 1 {
+						dr := dst[lo+v-g.P : hi+v-g.P]
+						for j, val := range s[lo:hi] {
+							dr[j] += val
 						}
+						continue
+					}
+					for j := lo; j < hi; j++ {
+						dst[j*g.S+v-g.P] += s[j]
 					}
 				}
 			}
@@ -170,26 +214,40 @@ func col2im[T Float](g convGeom, c, h, w, oh, ow int, col, dx []T) {
 	}
 }
 
-func convForward[T Float](g convGeom, xs, ws tensor.Shape, x, w, b, y []T) {
-	n, c, h, wd := xs[0], xs[1], xs[2], xs[3]
-	p := ws[0]
-	oh, ow := g.out(h), g.out(wd)
-	kk := c * g.K * g.K
-	col := make([]T, kk*oh*ow)
-	for i := 0; i < n; i++ {
-		yi := y[i*p*oh*ow : (i+1)*p*oh*ow]
-		im2col(g, c, h, wd, oh, ow, x[i*c*h*wd:(i+1)*c*h*wd], col)
-		var beta T
-		if b != nil {
-			for q := 0; q < p; q++ {
-				row := yi[q*oh*ow : (q+1)*oh*ow]
-				for j := range row {
-					row[j] = b[q]
+func convForward[T Float](ws *scratch, d convDims, x, w, b, y []T) {
+	ws.reserve(workers(), 2)
+	parallel(d.n, func(wk, lo, hi int) {
+		cols := (hi - lo) * d.ohw
+		col := buffer[T](ws, wk, 0, d.k*cols)
+		for i := lo; i < hi; i++ {
+			im2col(d, x[i*d.c*d.hw:(i+1)*d.c*d.hw], col, cols, (i-lo)*d.ohw)
+		}
+		tmp := buffer[T](ws, wk, 1, d.p*cols)
+		gemm(false, false, d.p, cols, d.k, 1, w, d.k, col, cols, 0, tmp, cols)
+		for i := lo; i < hi; i++ {
+			for q := 0; q < d.p; q++ {
+				dst := y[(i*d.p+q)*d.ohw : (i*d.p+q+1)*d.ohw]
+				src := tmp[q*cols+(i-lo)*d.ohw : q*cols+(i-lo+1)*d.ohw]
+				if b == nil {
+					copy(dst, src)
+					continue
+				}
+				bq := b[q]
+				for j, v := range src {
+					dst[j] = v + bq
 				}
 			}
-			beta = 1
 		}
-		gemm(false, false, p, oh*ow, kk, 1, w, kk, col, oh*ow, beta, yi, oh*ow)
+	})
+}
+
+// gatherGrad copies dy [N,P,OH*OW] of images [lo,hi) into dyT [P, (hi-lo)*OH*OW].
+func gatherGrad[T Float](d convDims, dy, dyT []T, lo, hi int) {
+	cols := (hi - lo) * d.ohw
+	for i := lo; i < hi; i++ {
+		for q := 0; q < d.p; q++ {
+			copy(dyT[q*cols+(i-lo)*d.ohw:q*cols+(i-lo+1)*d.ohw], dy[(i*d.p+q)*d.ohw:(i*d.p+q+1)*d.ohw])
+		}
 	}
 }
 
@@ -197,6 +255,7 @@ func convForward[T Float](g convGeom, xs, ws tensor.Shape, x, w, b, y []T) {
 type convGradX struct {
 	g  convGeom
 	xs tensor.Shape
+	ws *scratch
 }
 
 func (k convGradX) String() string     { return fmt.Sprintf("Conv2DGradX(%v %v)", k.g, k.xs) }
@@ -205,67 +264,83 @@ func (k convGradX) shape(in ...tensor.Shape) (tensor.Shape, error) {
 	return k.xs.Clone(), nil
 }
 func (k convGradX) do(out gorgonia.Value, in ...gorgonia.Value) error {
-	ws := in[0].Shape()
+	d := newConvDims(k.g, k.xs, in[0].Shape())
 	switch out.Dtype() {
 	case tensor.Float32:
-		convBackwardX(k.g, k.xs, ws, data[float32](in[0]), data[float32](in[1]), data[float32](out))
+		convBackwardX(k.ws, d, data[float32](in[0]), data[float32](in[1]), data[float32](out))
 	case tensor.Float64:
-		convBackwardX(k.g, k.xs, ws, data[float64](in[0]), data[float64](in[1]), data[float64](out))
+		convBackwardX(k.ws, d, data[float64](in[0]), data[float64](in[1]), data[float64](out))
 	default:
 		return fmt.Errorf("unsupported dtype %v", out.Dtype())
 	}
 	return nil
 }
 
-func convBackwardX[T Float](g convGeom, xs, ws tensor.Shape, w, dy, dx []T) {
-	n, c, h, wd := xs[0], xs[1], xs[2], xs[3]
-	p := ws[0]
-	oh, ow := g.out(h), g.out(wd)
-	kk := c * g.K * g.K
-	col := make([]T, kk*oh*ow)
-	clear(dx)
-	for i := 0; i < n; i++ {
-		// col = w^T [kk,p] x dy_i [p, oh*ow]
-		gemm(true, false, kk, oh*ow, p, 1, w, kk, dy[i*p*oh*ow:(i+1)*p*oh*ow], oh*ow, 0, col, oh*ow)
-		col2im(g, c, h, wd, oh, ow, col, dx[i*c*h*wd:(i+1)*c*h*wd])
-	}
+func convBackwardX[T Float](ws *scratch, d convDims, w, dy, dx []T) {
+	ws.reserve(workers(), 2)
+	parallel(d.n, func(wk, lo, hi int) {
+		cols := (hi - lo) * d.ohw
+		dyT := buffer[T](ws, wk, 0, d.p*cols)
+		gatherGrad(d, dy, dyT, lo, hi)
+		col := buffer[T](ws, wk, 1, d.k*cols)
+		// col [k, cols] = w^T [k, p] x dyT [p, cols]
+		gemm(true, false, d.k, cols, d.p, 1, w, d.k, dyT, cols, 0, col, cols)
+		for i := lo; i < hi; i++ {
+			xi := dx[i*d.c*d.hw : (i+1)*d.c*d.hw]
+			clear(xi)
+			col2im(d, col, cols, (i-lo)*d.ohw, xi)
+		}
+	})
 }
 
 // convGradW computes dw from x and dy.
 type convGradW struct {
 	g  convGeom
-	ws tensor.Shape
+	wt tensor.Shape
+	ws *scratch
 }
 
-func (k convGradW) String() string     { return fmt.Sprintf("Conv2DGradW(%v %v)", k.g, k.ws) }
+func (k convGradW) String() string     { return fmt.Sprintf("Conv2DGradW(%v %v)", k.g, k.wt) }
 func (k convGradW) dims() ([]int, int) { return []int{4, 4}, 4 }
 func (k convGradW) shape(in ...tensor.Shape) (tensor.Shape, error) {
-	return k.ws.Clone(), nil
+	return k.wt.Clone(), nil
 }
 func (k convGradW) do(out gorgonia.Value, in ...gorgonia.Value) error {
-	xs := in[0].Shape()
+	d := newConvDims(k.g, in[0].Shape(), k.wt)
 	switch out.Dtype() {
 	case tensor.Float32:
-		convBackwardW(k.g, xs, k.ws, data[float32](in[0]), data[float32](in[1]), data[float32](out))
+		convBackwardW(k.ws, d, data[float32](in[0]), data[float32](in[1]), data[float32](out))
 	case tensor.Float64:
-		convBackwardW(k.g, xs, k.ws, data[float64](in[0]), data[float64](in[1]), data[float64](out))
+		convBackwardW(k.ws, d, data[float64](in[0]), data[float64](in[1]), data[float64](out))
 	default:
 		return fmt.Errorf("unsupported dtype %v", out.Dtype())
 	}
 	return nil
 }
 
-func convBackwardW[T Float](g convGeom, xs, ws tensor.Shape, x, dy, dw []T) {
-	n, c, h, wd := xs[0], xs[1], xs[2], xs[3]
-	p := ws[0]
-	oh, ow := g.out(h), g.out(wd)
-	kk := c * g.K * g.K
-	col := make([]T, kk*oh*ow)
-	clear(dw)
-	for i := 0; i < n; i++ {
-		im2col(g, c, h, wd, oh, ow, x[i*c*h*wd:(i+1)*c*h*wd], col)
-		// dw [p,kk] += dy_i [p, oh*ow] x col^T [oh*ow, kk]
-		gemm(false, true, p, kk, oh*ow, 1, dy[i*p*oh*ow:(i+1)*p*oh*ow], oh*ow, col, oh*ow, 1, dw, kk)
+// convBackwardW: each worker computes the weight gradient of its images; the partial sums are
+// added in worker order, so the result does not depend on timing.
+func convBackwardW[T Float](ws *scratch, d convDims, x, dy, dw []T) {
+	ws.reserve(workers(), 3)
+	k := parallel(d.n, func(wk, lo, hi int) {
+		cols := (hi - lo) * d.ohw
+		dyT := buffer[T](ws, wk, 0, d.p*cols)
+		gatherGrad(d, dy, dyT, lo, hi)
+		col := buffer[T](ws, wk, 1, d.k*cols)
+		for i := lo; i < hi; i++ {
+			im2col(d, x[i*d.c*d.hw:(i+1)*d.c*d.hw], col, cols, (i-lo)*d.ohw)
+		}
+		out := dw
+		if wk > 0 {
+			out = buffer[T](ws, wk, 2, len(dw))
+		}
+		// dw [p, k] = dyT [p, cols] x col^T [cols, k]
+		gemm(false, true, d.p, d.k, cols, 1, dyT, cols, col, cols, 0, out, d.k)
+	})
+	for wk := 1; wk < k; wk++ {
+		for i, v := range buffer[T](ws, wk, 2, len(dw)) {
+			dw[i] += v
+		}
 	}
 }
 

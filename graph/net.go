@@ -41,6 +41,7 @@ type Net struct {
 	counts  map[string]int
 	nodes   []*gorgonia.Node // trainable parameter nodes in declaration order
 	paramOf map[*gorgonia.Node]*Param
+	ws      *scratch // work buffers shared by the network's kernels
 	err     error
 }
 
@@ -53,6 +54,7 @@ func New(params *Params, impl Impl) *Net {
 		rf:      map[*gorgonia.Node][2]int{},
 		counts:  map[string]int{},
 		paramOf: map[*gorgonia.Node]*Param{},
+		ws:      newScratch(),
 	}
 }
 
@@ -202,7 +204,7 @@ func (n *Net) Conv2D(name string, x *gorgonia.Node, c Conv) *gorgonia.Node {
 		}
 		in = append(in, b)
 	}
-	var k kernel = convFast{g, !c.NoBias}
+	var k kernel = convFast{g, !c.NoBias, n.ws}
 	if n.impl == Naive {
 		k = convNaive{g, !c.NoBias}
 	}

@@ -99,7 +99,7 @@ func TestOpsAgainstPyTorch(t *testing.T) {
 		var kernels []diffKernel
 		switch c.Op {
 		case "conv2d":
-			kernels = []diffKernel{convFast{geo, c.Bias}, convNaive{geo, c.Bias}}
+			kernels = []diffKernel{convFast{geo, c.Bias, newScratch()}, convNaive{geo, c.Bias}}
 		case "maxpool2d":
 			kernels = []diffKernel{poolFast{geo, poolMax}}
 			if c.Padding == 0 {
@@ -166,8 +166,8 @@ func TestGradientsFiniteDifference(t *testing.T) {
 		k  diffKernel
 		in []*tensor.Dense
 	}{
-		{convFast{geo, true}, []*tensor.Dense{rnd(2, 3, 7, 6), rnd(4, 3, 3, 3), rnd(4)}},
-		{convFast{convGeom{K: 2, S: 1, P: 0}, false}, []*tensor.Dense{rnd(1, 2, 4, 5), rnd(3, 2, 2, 2)}},
+		{convFast{geo, true, newScratch()}, []*tensor.Dense{rnd(2, 3, 7, 6), rnd(4, 3, 3, 3), rnd(4)}},
+		{convFast{convGeom{K: 2, S: 1, P: 0}, false, newScratch()}, []*tensor.Dense{rnd(1, 2, 4, 5), rnd(3, 2, 2, 2)}},
 		{convNaive{geo, true}, []*tensor.Dense{rnd(2, 3, 7, 6), rnd(4, 3, 3, 3), rnd(4)}},
 		{poolFast{convGeom{K: 3, S: 2, P: 1}, poolMax}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
 		{poolFast{convGeom{K: 3, S: 2, P: 1}, poolAvg}, []*tensor.Dense{rnd(2, 2, 7, 7)}},

@@ -1,0 +1,65 @@
+package graph
+
+import (
+	"runtime"
+	"sync"
+)
+
+// scratch holds reusable work buffers, one set per worker. A network's kernels share one
+// scratch: a program runs its kernels one after another, so a buffer is only ever in use by
+// the kernel that is running.
+type scratch struct {
+	slots [][]any // [worker][slot]
+}
+
+func newScratch() *scratch { return &scratch{} }
+
+// reserve makes room for the given number of workers and slots. Call it before starting
+// workers that use buffer.
+func (s *scratch) reserve(workers, slots int) {
+	for len(s.slots) < workers {
+		s.slots = append(s.slots, nil)
+	}
+	for w := range s.slots {
+		for len(s.slots[w]) < slots {
+			s.slots[w] = append(s.slots[w], nil)
+		}
+	}
+}
+
+// buffer returns worker w's buffer number slot with n elements of type T, reusing its memory
+// from earlier calls. Its content is unspecified. The slot must have been reserved.
+func buffer[T Float](s *scratch, w, slot, n int) []T {
+	if b, ok := s.slots[w][slot].([]T); ok && cap(b) >= n {
+		return b[:n]
+	}
+	b := make([]T, n)
+	s.slots[w][slot] = b
+	return b
+}
+
+// workers is the number of goroutines a kernel splits its work over.
+func workers() int { return runtime.GOMAXPROCS(0) }
+
+// parallel splits [0, n) into at most workers() contiguous chunks and runs f on each chunk
+// in its own goroutine (the first in the caller's), passing the worker index.
+func parallel(n int, f func(w, lo, hi int)) int {
+	k := min(workers(), n)
+	if k <= 1 {
+		if n > 0 {
+			f(0, 0, n)
+		}
+		return 1
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < k; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			f(w, w*n/k, (w+1)*n/k)
+		}(w)
+	}
+	f(0, 0, n/k)
+	wg.Wait()
+	return k
+}

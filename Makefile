@@ -1,19 +1,19 @@
 # The two commands of the README: `make run` trains LeNet-5 on the built-in MNIST subset and
-# reports; `make test` runs vet and every test. Both fetch what they need on a fresh machine.
+# reports; `make test` runs vet and every test. Both install what they need on a fresh
+# machine (scripts/setup.sh: OpenBLAS from Debian's packages, the Go modules).
 
 GO ?= go
 
-.PHONY: run test build setup
+.PHONY: run test build
 
-setup:
-	$(GO) mod download
-
-build: setup
-	$(GO) build -o bin/cnn ./cmd/cnn
+build:
+	@tags=$$(./scripts/setup.sh) && $(GO) build -tags "$$tags" -o bin/cnn ./cmd/cnn
 
 run: build
 	./bin/cnn train lenet --out runs/lenet
 
-test: setup
-	$(GO) vet ./...
-	$(GO) test ./...
+test:
+	@tags=$$(./scripts/setup.sh) && \
+	echo "go vet/test -tags '$$tags'" && \
+	$(GO) vet -tags "$$tags" ./... && \
+	$(GO) test -tags "$$tags" ./...

@@ -1,8 +1,12 @@
 package main
 
-import "runtime"
+import (
+	"runtime"
+
+	"github.com/nndl/cnn/graph"
+)
 
 // kernelPath names the matrix-multiply implementation the tool runs on.
-func kernelPath() string { return "gonum pure-Go BLAS" }
+func kernelPath() string { return graph.BLAS }
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }

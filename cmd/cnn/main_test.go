@@ -96,3 +96,18 @@ func TestConvDemo(t *testing.T) {
 		t.Errorf("the two implementations differ:\n%s", out)
 	}
 }
+
+func TestDOT(t *testing.T) {
+	out, errOut, st := cnn("dot", "lenet")
+	if st != 0 || !strings.HasPrefix(out, "digraph") || !strings.Contains(out, "conv1") || !strings.Contains(out, "61,706 params") {
+		t.Fatalf("dot lenet: status %d, %s%s", st, errOut, out)
+	}
+	out, errOut, st = cnn("dot", "lenet", "--ops", "--train")
+	if st != 0 || !strings.Contains(out, "Conv2DGradW") || !strings.Contains(out, "SoftmaxCrossEntropy") {
+		t.Fatalf("dot lenet --ops --train: status %d, %s", st, errOut)
+	}
+	path := t.TempDir() + "/lenet.dot"
+	if _, errOut, st = cnn("dot", "lenet", "-o", path); st != 0 {
+		t.Fatalf("dot -o: status %d, %s", st, errOut)
+	}
+}

@@ -1,0 +1,311 @@
+package graph
+
+import (
+	"fmt"
+	"math"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// BatchNorm settings of the chapter's code (Paddle's defaults, REFERENCE.md section 4).
+const (
+	// BatchNormEpsilon is added to the variance before its square root.
+	BatchNormEpsilon = 1e-5
+	// BatchNormMomentum is the weight of the old running statistics in Paddle's sense:
+	// running = 0.9*running + 0.1*batch (PyTorch calls the same layer momentum 0.1).
+	BatchNormMomentum = 0.9
+)
+
+// BatchNorm2D adds a batch normalisation layer over the channels of x [N,C,H,W]:
+// y = (x - mean) / sqrt(var + eps) * scale + shift, per channel, with eps = 1e-5.
+//
+// Its parameters use PyTorch's names: name.weight (the scale, starting at 1) and name.bias
+// (the shift, starting at 0) are trainable; name.running_mean (starting at 0) and
+// name.running_var (starting at 1) are buffers, saved with the weights but not trained.
+//
+// In training mode (Net.Training) the layer normalises with the statistics of the batch
+// (biased variance) and, as a side effect of every forward pass, updates the buffers:
+// running = 0.9*running + 0.1*batch, with the batch variance unbiased (divided by n-1).
+// This needs more than one value per channel (N*H*W > 1), as in PyTorch. In inference mode
+// it normalises with the buffers and leaves them alone. Both modes have exact gradients.
+//
+// Accounting: 2C trainable values and 2C buffers. paddle.flops counts 2 per input element;
+// FLOPs counts the same, one multiply and one add per element once each channel's
+// normalisation and affine map are folded into y = a*x + b (the per-channel statistics,
+// O(C) work, and the statistics pass over the batch in training are not counted).
+// The receptive field is unchanged.
+func (n *Net) BatchNorm2D(name string, x *gorgonia.Node) *gorgonia.Node {
+	name = n.fullName(name, "BatchNorm2D")
+	if n.err != nil {
+		return x
+	}
+	xs := x.Shape()
+	if len(xs) != 4 {
+		n.fail(name, "BatchNorm2D", x, fmt.Errorf("want a 4-D [N,C,H,W] input"))
+		return x
+	}
+	k := batchNorm{training: n.training, eps: BatchNormEpsilon, momentum: BatchNormMomentum}
+	if err := k.check(xs); err != nil {
+		n.fail(name, "BatchNorm2D", x, err)
+		return x
+	}
+	c := xs[1]
+	in := []*gorgonia.Node{x}
+	for _, p := range []struct {
+		suffix    string
+		trainable bool
+		init      Init
+	}{
+		{".weight", true, Ones},
+		{".bias", true, Zeros},
+		{".running_mean", false, Zeros},
+		{".running_var", false, Ones},
+	} {
+		node, err := n.param(name+p.suffix, tensor.Shape{c}, p.trainable, p.init, 0, 0)
+		if err != nil {
+			n.fail(name, "BatchNorm2D", x, err)
+			return x
+		}
+		in = append(in, node)
+	}
+	numel := int64(xs.TotalSize())
+	l := &Layer{
+		Name: name, Type: "BatchNorm2D",
+		Trainable: 2 * c, Buffers: 2 * c,
+		PaddleFLOPs: 2 * numel, FLOPs: 2 * numel,
+		Attrs: fmt.Sprintf("%d eps %g momentum %g", c, k.eps, k.momentum),
+	}
+	if k.training {
+		l.Attrs += " batch statistics"
+	} else {
+		l.Attrs += " running statistics"
+	}
+	out := n.add(l, k, in...)
+	if out != x {
+		r := n.rf[x]
+		n.setRF(out, r[0], r[1])
+	}
+	return out
+}
+
+// batchNorm normalises x [N,C,H,W] per channel. Inputs: x, scale [C], shift [C], running
+// mean [C], running variance [C]; only the first three are differentiated. In training mode
+// the forward pass normalises with the batch statistics and updates the running statistics
+// in place; in inference mode it reads them.
+type batchNorm struct {
+	training      bool
+	eps, momentum float64
+}
+
+func (k batchNorm) String() string {
+	mode := "inference"
+	if k.training {
+		mode = "training"
+	}
+	return fmt.Sprintf("BatchNorm2D(%s eps=%g momentum=%g)", mode, k.eps, k.momentum)
+}
+func (k batchNorm) dims() ([]int, int) { return []int{4, 1, 1, 1, 1}, 4 }
+func (k batchNorm) diffWRT() []bool    { return []bool{true, true, true, false, false} }
+
+// check reports whether x can be normalised in this mode.
+func (k batchNorm) check(x tensor.Shape) error {
+	if len(x) != 4 {
+		return fmt.Errorf("input shape %v is not [N,C,H,W]", x)
+	}
+	if k.training && x[0]*x[2]*x[3] < 2 {
+		return fmt.Errorf("batch statistics need more than one value per channel, got %d (batch %d of %dx%d maps)", x[0]*x[2]*x[3], x[0], x[2], x[3])
+	}
+	return nil
+}
+
+func (k batchNorm) shape(in ...tensor.Shape) (tensor.Shape, error) {
+	if err := k.check(in[0]); err != nil {
+		return nil, err
+	}
+	if err := channelShapes(in[0], in[1:5]...); err != nil {
+		return nil, err
+	}
+	return in[0].Clone(), nil
+}
+
+// channelShapes checks that each of per is [C] for x [N,C,H,W].
+func channelShapes(x tensor.Shape, per ...tensor.Shape) error {
+	for _, s := range per {
+		if len(s) != 1 || s[0] != x[1] {
+			return fmt.Errorf("per-channel shape %v does not fit input %v (want [%d])", s, x, x[1])
+		}
+	}
+	return nil
+}
+
+func (k batchNorm) do(out gorgonia.Value, in ...gorgonia.Value) error {
+	s := in[0].Shape()
+	return dispatch(out, func() error {
+		bnForward(k, s, data[float32](in[0]), data[float32](in[1]), data[float32](in[2]), data[float32](in[3]), data[float32](in[4]), data[float32](out))
+		return nil
+	}, func() error {
+		bnForward(k, s, data[float64](in[0]), data[float64](in[1]), data[float64](in[2]), data[float64](in[3]), data[float64](in[4]), data[float64](out))
+		return nil
+	})
+}
+
+// channelStats returns the mean and the biased variance of channel c of x [N,C,HW],
+// accumulated in float64 in two passes.
+func channelStats[T Float](n, c, hw, ch int, x []T) (mean, variance float64) {
+	var sum float64
+	for i := 0; i < n; i++ {
+		for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+			sum += float64(v)
+		}
+	}
+	m := float64(n * hw)
+	mean = sum / m
+	var sq float64
+	for i := 0; i < n; i++ {
+		for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+			d := float64(v) - mean
+			sq += d * d
+		}
+	}
+	return mean, sq / m
+}
+
+func bnForward[T Float](k batchNorm, s tensor.Shape, x, scale, shift, rmean, rvar, y []T) {
+	n, c, hw := s[0], s[1], s[2]*s[3]
+	for ch := 0; ch < c; ch++ {
+		var mean, variance float64
+		if k.training {
+			mean, variance = channelStats(n, c, hw, ch, x)
+			m := float64(n * hw)
+			rmean[ch] = T(k.momentum*float64(rmean[ch]) + (1-k.momentum)*mean)
+			rvar[ch] = T(k.momentum*float64(rvar[ch]) + (1-k.momentum)*variance*m/(m-1))
+		} else {
+			mean, variance = float64(rmean[ch]), float64(rvar[ch])
+		}
+		a := float64(scale[ch]) / math.Sqrt(variance+k.eps)
+		b := float64(shift[ch])
+		for i := 0; i < n; i++ {
+			o := (i*c + ch) * hw
+			yc := y[o : o+hw]
+			for j, v := range x[o : o+hw] {
+				yc[j] = T((float64(v)-mean)*a + b)
+			}
+		}
+	}
+}
+
+func (k batchNorm) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	args := gorgonia.Nodes{in[0], in[1], in[3], in[4], grad}
+	dx, err := apply(batchNormGrad{k, false}, args...)
+	if err != nil {
+		return nil, err
+	}
+	dscale, err := apply(batchNormGrad{k, true}, args...)
+	if err != nil {
+		return nil, err
+	}
+	dshift, err := apply(biasGrad{rank: 4}, grad)
+	if err != nil {
+		return nil, err
+	}
+	return gorgonia.Nodes{dx, dscale, dshift, nil, nil}, nil
+}
+
+// batchNormGrad computes d(loss)/dx, or d(loss)/d(scale) when scale is set, from x, scale,
+// running mean, running variance and dy. In training mode, with xhat the normalised input,
+// m = N*H*W and the sums over a channel,
+//
+//	dscale = sum(dy*xhat),  dx = scale/sqrt(var+eps) * (dy - sum(dy)/m - xhat*dscale/m);
+//
+// in inference mode the statistics are constants and dx = dy*scale/sqrt(var+eps).
+type batchNormGrad struct {
+	bn    batchNorm
+	scale bool
+}
+
+func (k batchNormGrad) String() string {
+	wrt := "x"
+	if k.scale {
+		wrt = "scale"
+	}
+	return fmt.Sprintf("BatchNorm2DGrad(%s, %v)", wrt, k.bn)
+}
+func (k batchNormGrad) dims() ([]int, int) {
+	if k.scale {
+		return []int{4, 1, 1, 1, 4}, 1
+	}
+	return []int{4, 1, 1, 1, 4}, 4
+}
+func (k batchNormGrad) shape(in ...tensor.Shape) (tensor.Shape, error) {
+	x := in[0]
+	if len(x) != 4 || !in[4].Eq(x) {
+		return nil, fmt.Errorf("input %v and gradient %v: want the same [N,C,H,W] shape", x, in[4])
+	}
+	if err := channelShapes(x, in[1:4]...); err != nil {
+		return nil, err
+	}
+	if k.scale {
+		return tensor.Shape{x[1]}, nil
+	}
+	return x.Clone(), nil
+}
+func (k batchNormGrad) do(out gorgonia.Value, in ...gorgonia.Value) error {
+	s := in[0].Shape()
+	return dispatch(out, func() error {
+		bnBackward(k, s, data[float32](in[0]), data[float32](in[1]), data[float32](in[2]), data[float32](in[3]), data[float32](in[4]), data[float32](out))
+		return nil
+	}, func() error {
+		bnBackward(k, s, data[float64](in[0]), data[float64](in[1]), data[float64](in[2]), data[float64](in[3]), data[float64](in[4]), data[float64](out))
+		return nil
+	})
+}
+
+// bnBackward writes dx [N,C,H,W] or, with k.scale, dscale [C].
+func bnBackward[T Float](k batchNormGrad, s tensor.Shape, x, scale, rmean, rvar, dy, out []T) {
+	n, c, hw := s[0], s[1], s[2]*s[3]
+	m := float64(n * hw)
+	for ch := 0; ch < c; ch++ {
+		var mean, variance float64
+		if k.bn.training {
+			mean, variance = channelStats(n, c, hw, ch, x)
+		} else {
+			mean, variance = float64(rmean[ch]), float64(rvar[ch])
+		}
+		inv := 1 / math.Sqrt(variance+k.bn.eps)
+		if !k.scale && !k.bn.training {
+			a := float64(scale[ch]) * inv
+			for i := 0; i < n; i++ {
+				o := (i*c + ch) * hw
+				dx := out[o : o+hw]
+				for j, g := range dy[o : o+hw] {
+					dx[j] = T(float64(g) * a)
+				}
+			}
+			continue
+		}
+		var sumDy, sumDyXhat float64
+		for i := 0; i < n; i++ {
+			o := (i*c + ch) * hw
+			xc := x[o : o+hw]
+			for j, g := range dy[o : o+hw] {
+				sumDy += float64(g)
+				sumDyXhat += float64(g) * (float64(xc[j]) - mean) * inv
+			}
+		}
+		if k.scale {
+			out[ch] = T(sumDyXhat)
+			continue
+		}
+		a := float64(scale[ch]) * inv
+		mDy, mDs := sumDy/m, sumDyXhat/m
+		for i := 0; i < n; i++ {
+			o := (i*c + ch) * hw
+			xc, dx := x[o:o+hw], out[o:o+hw]
+			for j, g := range dy[o : o+hw] {
+				xhat := (float64(xc[j]) - mean) * inv
+				dx[j] = T(a * (float64(g) - mDy - xhat*mDs))
+			}
+		}
+	}
+}

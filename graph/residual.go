@@ -1,0 +1,69 @@
+package graph
+
+import (
+	"fmt"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Add adds two tensors of the same shape element by element: the join of a residual block,
+// y = F(x) + shortcut(x). Both inputs are the layer's Inputs, a first. Shapes that differ are
+// a declaration error naming both.
+//
+// Accounting: no parameters; one FLOP per output element under the FLOPs convention and none
+// under paddle.flops (which does not count additions). The receptive field and jump are the
+// larger of the two inputs'.
+func (n *Net) Add(name string, a, b *gorgonia.Node) *gorgonia.Node {
+	name = n.fullName(name, "Add")
+	if n.err != nil {
+		return a
+	}
+	as, bs := a.Shape(), b.Shape()
+	if !as.Eq(bs) {
+		n.fail(name, "Add", a, fmt.Errorf("cannot add shapes %v and %v: want the same shape", as, bs))
+		return a
+	}
+	l := &Layer{Name: name, Type: "Add", FLOPs: int64(as.TotalSize()), Attrs: "residual"}
+	out := n.add(l, add{rank: a.Dims()}, a, b)
+	if out != a {
+		ra, rb := n.rf[a], n.rf[b]
+		n.setRF(out, max(ra[0], rb[0]), max(ra[1], rb[1]))
+	}
+	return out
+}
+
+// add computes a + b for two tensors of the same shape; any rank.
+type add struct{ rank int }
+
+func (k add) String() string     { return fmt.Sprintf("Add(rank %d)", k.rank) }
+func (k add) dims() ([]int, int) { return []int{k.rank, k.rank}, k.rank }
+func (k add) diffWRT() []bool    { return []bool{true, true} }
+func (k add) shape(in ...tensor.Shape) (tensor.Shape, error) {
+	if !in[0].Eq(in[1]) {
+		return nil, fmt.Errorf("cannot add shapes %v and %v: want the same shape", in[0], in[1])
+	}
+	return in[0].Clone(), nil
+}
+func (k add) do(out gorgonia.Value, in ...gorgonia.Value) error {
+	return dispatch(out, func() error {
+		addForward(data[float32](in[0]), data[float32](in[1]), data[float32](out))
+		return nil
+	}, func() error {
+		addForward(data[float64](in[0]), data[float64](in[1]), data[float64](out))
+		return nil
+	})
+}
+
+// grads passes the upstream gradient unchanged to both inputs.
+func (k add) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	return gorgonia.Nodes{grad, grad}, nil
+}
+
+func addForward[T Float](a, b, y []T) {
+	b = b[:len(a)]
+	y = y[:len(a)]
+	for i, v := range a {
+		y[i] = v + b[i]
+	}
+}

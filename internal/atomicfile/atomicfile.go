@@ -4,49 +4,89 @@
 package atomicfile
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"syscall"
 )
 
-// Write creates or replaces path with what write produces. On any error the temporary
-// file is removed and an existing file at path is left as it was.
-func Write(path string, write func(w io.Writer) error) (err error) {
+// Write creates or replaces path with what write produces, through a buffer. It writes a
+// temporary file named ".BASE.tmp*" in path's directory, syncs and closes it, renames it
+// over path and syncs the directory. A new file gets mode 0644; an existing regular file
+// keeps its permission bits.
+//
+// On any error before the rename the temporary file is removed and an existing file at
+// path is left as it was. An error from the final directory sync means the new file is in
+// place but may not survive a crash; a file system that cannot sync a directory at all is
+// not an error. Every error names path. If write panics, the temporary file is removed
+// before the panic goes on.
+func Write(path string, write func(w io.Writer) error) error {
+	wrap := func(err error) error { return fmt.Errorf("%s: %w", path, err) }
 	dir := filepath.Dir(path)
+	perm := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+		perm = fi.Mode().Perm()
+	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return wrap(err)
 	}
-	defer func() {
-		if err != nil {
+	renamed := false
+	defer func() { // also when write panics
+		if !renamed {
 			tmp.Close()
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err = write(tmp); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	bw := bufio.NewWriterSize(tmp, 1<<16)
+	if err := write(bw); err != nil {
+		return wrap(err)
 	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	if err := bw.Flush(); err != nil {
+		return wrap(err)
 	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	if err := tmp.Chmod(perm); err != nil {
+		return wrap(err)
 	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	if err := tmp.Sync(); err != nil {
+		return wrap(err)
 	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	if err := tmp.Close(); err != nil {
+		return wrap(err)
 	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return wrap(err)
+	}
+	renamed = true
+	// The new file is in place; make the rename itself durable.
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("%s: written, but syncing its directory failed: %w", path, err)
 	}
 	return nil
 }
 
-// WriteBytes writes b to path atomically.
+// syncDir syncs a directory, where the platform and the file system allow it.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	d.Close()
+	if errors.Is(err, errors.ErrUnsupported) || errors.Is(err, syscall.EINVAL) {
+		return nil // the file system cannot sync a directory
+	}
+	return err
+}
+
+// WriteBytes writes b to path atomically (see Write).
 func WriteBytes(path string, b []byte) error {
 	return Write(path, func(w io.Writer) error {
 		_, err := w.Write(b)

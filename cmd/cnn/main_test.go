@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nndl/cnn/graph"
+	"gorgonia.org/tensor"
 )
 
 func cnn(args ...string) (stdout, stderr string, status int) {
@@ -109,5 +113,88 @@ func TestDOT(t *testing.T) {
 	path := t.TempDir() + "/lenet.dot"
 	if _, errOut, st = cnn("dot", "lenet", "-o", path); st != 0 {
 		t.Fatalf("dot -o: status %d, %s", st, errOut)
+	}
+}
+
+// TestResNet18Summary checks the chapter's totals (REFERENCE.md section 2) and the ResNet flags.
+func TestResNet18Summary(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"summary", "resnet18"}, []string{"Total params: 11,185,034", "Trainable params: 11,175,434", "Non-trainable params: 9,600", "Total FLOPs: 35,529,728", "layer2.0.downsample.0 (Conv2D)", "layer4.1.add (Add)"}},
+		{[]string{"summary", "resnet18", "--stem-bias=false"}, []string{"Total params: 11,184,970", "Total FLOPs: 35,513,344"}},
+		{[]string{"flops", "resnet18", "--unit", "macs"}, []string{"35,410,944"}},
+		{[]string{"flops", "resnet18"}, []string{"35,529,728"}},
+		{[]string{"summary", "resnet18", "--width", "8", "--no-residual"}, []string{"[1, 64, 1, 1]"}},
+	} {
+		out, errOut, st := cnn(c.args...)
+		if st != 0 {
+			t.Errorf("%v: status %d: %s", c.args, st, errOut)
+			continue
+		}
+		for _, want := range c.want {
+			if !strings.Contains(out, want) {
+				t.Errorf("%v lacks %q:\n%s", c.args, want, out)
+			}
+		}
+		if slices.Contains(c.args, "--no-residual") && (strings.Contains(out, "downsample") || strings.Contains(out, "(Add)")) {
+			t.Errorf("%v has residual connections:\n%s", c.args, out)
+		}
+	}
+	if _, errOut, st := cnn("summary", "resnet18", "--width", "0"); st != 2 || !strings.Contains(errOut, "--width 0") {
+		t.Errorf("--width 0: status %d, %s", st, errOut)
+	}
+}
+
+// TestResNet18Metadata rebuilds ResNets from checkpoint metadata: ours, and the PyTorch
+// exports' keys (num_classes, width, use_residual and stem_bias as "True"/"False").
+func TestResNet18Metadata(t *testing.T) {
+	params := func(m graph.Model) *graph.Params {
+		t.Helper()
+		p := graph.NewParams(tensor.Float32, 0)
+		if _, _, _, err := graph.Declare(m, p, graph.Fast, 1, false); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	torch := map[string]string{"model": "resnet18", "in_channels": "1", "num_classes": "7", "width": "8", "stem_bias": "False", "use_residual": "False"}
+	name, m, _, err := fromMetadata("export.safetensors", torch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := params(m)
+	if name != "resnet18" || m.Classes != 7 || !slices.Equal(m.Input, []int{1, 32, 32}) || !p.Get("conv1.weight").Value.Shape().Eq(tensor.Shape{8, 1, 7, 7}) ||
+		p.Get("conv1.bias") != nil || p.Get("layer2.0.downsample.0.weight") != nil {
+		t.Errorf("from %v: %s %+v", torch, name, m)
+	}
+
+	mf := &modelFlags{inChannels: 3, classes: 5, width: 4, stemBias: true}
+	m, _, err = mf.model("resnet18")
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := mf.metadata("resnet18", m)
+	if meta["width"] != "4" || meta["use_residual"] != "True" || meta["stem_bias"] != "True" {
+		t.Errorf("metadata %v", meta)
+	}
+	_, m, _, err = fromMetadata("ours.safetensors", meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = params(m)
+	if m.Classes != 5 || !p.Get("conv1.weight").Value.Shape().Eq(tensor.Shape{4, 3, 7, 7}) || p.Get("conv1.bias") == nil || p.Get("layer2.0.downsample.0.weight") == nil {
+		t.Errorf("from %v: %+v", meta, m)
+	}
+
+	meta["use_residual"] = "maybe"
+	if _, _, _, err := fromMetadata("bad.safetensors", meta); err == nil || !strings.Contains(err.Error(), "use_residual") {
+		t.Errorf("use_residual=maybe: error %v", err)
+	}
+
+	// The golden PyTorch file carries its configuration: predict rebuilds the model from it.
+	out, errOut, st := cnn("predict", "--weights", "../../testdata/golden/resnet18_w8_stembias.safetensors", "--strict=false", "--index", "0", "--out", t.TempDir()+"/digit.png")
+	if st != 0 || !strings.Contains(out, "predicted category") || strings.Contains(out, "conv1.bias (not in the file") {
+		t.Errorf("predict with the golden weights: status %d, %s%s", st, out, errOut)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nndl/cnn/graph"
 	"github.com/nndl/cnn/lenet"
+	"github.com/nndl/cnn/resnet"
 )
 
 // modelFlags are the flags that shape a model: its input and its head.
@@ -16,6 +17,11 @@ type modelFlags struct {
 	input      string
 	inChannels int
 	classes    int
+
+	// ResNet18 only.
+	width      int  // base width: channels of the stem and layer1
+	noResidual bool // drop the shortcut connections (the chapter's use_residual=False)
+	stemBias   bool // a bias on the 7x7 stem conv (the chapter's layout; torchvision has none)
 }
 
 // addModelFlags registers the model flags; withShape adds --input for the per-sample shape
@@ -27,6 +33,9 @@ func addModelFlags(fs *flag.FlagSet, withShape bool) *modelFlags {
 	}
 	fs.IntVar(&m.inChannels, "in-channels", 1, "input channels")
 	fs.IntVar(&m.classes, "classes", 10, "number of classes")
+	fs.IntVar(&m.width, "width", 64, "resnet18: base width (channels of the stem and layer1; doubled by each later stage)")
+	fs.BoolVar(&m.noResidual, "no-residual", false, "resnet18: drop the residual connections (the chapter's use_residual=False)")
+	fs.BoolVar(&m.stemBias, "stem-bias", true, "resnet18: a bias on the 7x7 stem conv, as in the chapter (false: torchvision's layout)")
 	return m
 }
 
@@ -34,7 +43,13 @@ func addModelFlags(fs *flag.FlagSet, withShape bool) *modelFlags {
 var models = map[string]func(m *modelFlags) (graph.Model, graph.Impl){
 	"lenet":       func(m *modelFlags) (graph.Model, graph.Impl) { return lenet.New(m.inChannels, m.classes), graph.Fast },
 	"lenet-naive": func(m *modelFlags) (graph.Model, graph.Impl) { return lenet.New(m.inChannels, m.classes), graph.Naive },
+	"resnet18": func(m *modelFlags) (graph.Model, graph.Impl) {
+		return resnet.New(resnet.Config{InChannels: m.inChannels, Classes: m.classes, Width: m.width, Residual: !m.noResidual, StemBias: m.stemBias}), graph.Fast
+	},
 }
+
+// isResNet reports whether a model takes the ResNet flags (--width, --no-residual, --stem-bias).
+func isResNet(name string) bool { return strings.HasPrefix(name, "resnet") }
 
 func modelNames() []string {
 	var names []string
@@ -53,6 +68,9 @@ func (m *modelFlags) model(name string) (graph.Model, graph.Impl, error) {
 	}
 	if m.classes < 1 || m.inChannels < 1 {
 		return graph.Model{}, 0, fmt.Errorf("--classes %d, --in-channels %d: want at least 1", m.classes, m.inChannels)
+	}
+	if isResNet(name) && m.width < 1 {
+		return graph.Model{}, 0, fmt.Errorf("--width %d: want at least 1", m.width)
 	}
 	model, impl := mk(m)
 	if m.input != "" {
@@ -91,24 +109,46 @@ func oneModel(pos []string) (string, error) {
 }
 
 // metadata describes a model for a checkpoint's header, so that eval and predict can
-// rebuild it.
+// rebuild it. A ResNet also records width, use_residual and stem_bias, under the keys and
+// with the "True"/"False" values of the PyTorch exports.
 func (m *modelFlags) metadata(name string, model graph.Model) map[string]string {
-	return map[string]string{
+	meta := map[string]string{
 		"model":       name,
 		"in_channels": strconv.Itoa(model.Input[0]),
 		"classes":     strconv.Itoa(model.Classes),
 		"input":       fmt.Sprintf("%dx%dx%d", model.Input[0], model.Input[1], model.Input[2]),
 	}
+	if isResNet(name) {
+		meta["width"] = strconv.Itoa(m.width)
+		meta["use_residual"] = pyBool(!m.noResidual)
+		meta["stem_bias"] = pyBool(m.stemBias)
+	}
+	return meta
 }
 
-// fromMetadata rebuilds the model a checkpoint was saved from.
+// pyBool writes a flag as Python's str(bool) does.
+func pyBool(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
+}
+
+// fromMetadata rebuilds the model a checkpoint was saved from: ours, or a PyTorch export whose
+// metadata names the model and gives num_classes (for classes), width, use_residual and
+// stem_bias ("True"/"False"). Keys that are absent take the flags' defaults.
 func fromMetadata(path string, meta map[string]string) (string, graph.Model, graph.Impl, error) {
 	name := meta["model"]
 	if name == "" {
 		return "", graph.Model{}, 0, fmt.Errorf("%s: no model name in the metadata; give the model name as an argument", path)
 	}
-	mf := &modelFlags{input: meta["input"], inChannels: 1, classes: 10}
+	mf := &modelFlags{input: meta["input"], inChannels: 1, classes: 10, width: 64, stemBias: true}
 	var err error
+	if v, ok := meta["num_classes"]; ok {
+		if mf.classes, err = strconv.Atoi(v); err != nil {
+			return "", graph.Model{}, 0, fmt.Errorf("%s: metadata num_classes %q is not a number", path, v)
+		}
+	}
 	if v, ok := meta["in_channels"]; ok {
 		if mf.inChannels, err = strconv.Atoi(v); err != nil {
 			return "", graph.Model{}, 0, fmt.Errorf("%s: metadata in_channels %q is not a number", path, v)
@@ -117,6 +157,23 @@ func fromMetadata(path string, meta map[string]string) (string, graph.Model, gra
 	if v, ok := meta["classes"]; ok {
 		if mf.classes, err = strconv.Atoi(v); err != nil {
 			return "", graph.Model{}, 0, fmt.Errorf("%s: metadata classes %q is not a number", path, v)
+		}
+	}
+	if v, ok := meta["width"]; ok {
+		if mf.width, err = strconv.Atoi(v); err != nil {
+			return "", graph.Model{}, 0, fmt.Errorf("%s: metadata width %q is not a number", path, v)
+		}
+	}
+	if v, ok := meta["use_residual"]; ok {
+		residual, err := strconv.ParseBool(v)
+		if err != nil {
+			return "", graph.Model{}, 0, fmt.Errorf("%s: metadata use_residual %q is not True or False", path, v)
+		}
+		mf.noResidual = !residual
+	}
+	if v, ok := meta["stem_bias"]; ok {
+		if mf.stemBias, err = strconv.ParseBool(v); err != nil {
+			return "", graph.Model{}, 0, fmt.Errorf("%s: metadata stem_bias %q is not True or False", path, v)
 		}
 	}
 	m, impl, err := mf.model(name)

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+
+	"github.com/nndl/cnn/internal/atomicfile"
 )
 
 // dirNames lists the entries of dir.
@@ -72,7 +74,7 @@ func TestWriteFileFailureKeepsOldFile(t *testing.T) {
 	}{
 		{"invalid array", func(path string) error { return WriteFloat32(path, []int{3}, []float32{1}) }},
 		{"failure mid-write", func(path string) error {
-			return writeFileAtomic(path, func(w io.Writer) error {
+			return atomicfile.Write(path, func(w io.Writer) error {
 				if _, err := w.Write(bytes.Repeat([]byte("x"), 200_000)); err != nil {
 					return err
 				}

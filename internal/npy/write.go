@@ -6,6 +6,8 @@ import (
 	"io"
 	"math"
 	"strconv"
+
+	"github.com/nndl/cnn/internal/atomicfile"
 )
 
 // Write writes a as a .npy file the way NumPy's np.save does: format
@@ -47,7 +49,7 @@ func WriteFile(path string, a *Array) error {
 	if _, err := encodeHeader(a); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return writeFileAtomic(path, func(w io.Writer) error { return Write(w, a) })
+	return atomicfile.Write(path, func(w io.Writer) error { return Write(w, a) })
 }
 
 // WriteFloat32 writes a float32 array of the given shape to path

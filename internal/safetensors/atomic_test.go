@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+
+	"github.com/nndl/cnn/internal/atomicfile"
 )
 
 // dirNames lists the entries of dir.
@@ -79,7 +81,7 @@ func TestWriteFileFailureKeepsOldFile(t *testing.T) {
 			return WriteFile(path, &File{Tensors: map[string]Tensor{"w": NewFloat32([]int{3}, nil)}})
 		}},
 		{"failure mid-write", func(path string) error {
-			return writeFileAtomic(path, func(w io.Writer) error {
+			return atomicfile.Write(path, func(w io.Writer) error {
 				if _, err := w.Write(bytes.Repeat([]byte("x"), 200_000)); err != nil {
 					return err
 				}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/nndl/cnn/internal/atomicfile"
 )
 
 // Write writes f in the .safetensors format: tensors in sorted name order,
@@ -51,7 +53,7 @@ func WriteFile(path string, f *File) error {
 	if _, err := encodeHeader(f, f.sortedNames()); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return writeFileAtomic(path, func(w io.Writer) error { return Write(w, f) })
+	return atomicfile.Write(path, func(w io.Writer) error { return Write(w, f) })
 }
 
 // encodeHeader validates f and returns its padded JSON header.

@@ -8,9 +8,11 @@ import (
 	_ "image/gif"  // register the GIF decoder
 	_ "image/jpeg" // register the JPEG decoder
 	"image/png"
+	"io"
 	"math"
 	"os"
-	"path/filepath"
+
+	"github.com/nndl/cnn/internal/atomicfile"
 )
 
 // LoadImage reads a PNG, JPEG or GIF image of any size and colour model and returns it
@@ -107,8 +109,8 @@ func luma(r, g, b uint8) float32 {
 // WritePNG writes h x w normalised pixels (as LoadImage returns them, in [-1, 1]) as an
 // 8-bit grey PNG, mapping them back with Denormalize, rounding and clamping to 0..255.
 // It writes a temporary file in the same folder, syncs it and renames it over path, so a
-// reader never sees a partial file.
-func WritePNG(path string, pixels []float32, h, w int) (err error) {
+// reader never sees a partial file (see atomicfile.Write; an existing file keeps its mode).
+func WritePNG(path string, pixels []float32, h, w int) error {
 	if h <= 0 || w <= 0 || len(pixels) != h*w {
 		return fmt.Errorf("%s: %d pixels for a %dx%d image, want %d", path, len(pixels), h, w, max(h, 0)*max(w, 0))
 	}
@@ -124,35 +126,5 @@ func WritePNG(path string, pixels []float32, h, w int) (err error) {
 			img.Pix[i] = uint8(p)
 		}
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = png.Encode(f, img); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil { // make the rename durable; best effort
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, img) })
 }

@@ -91,7 +91,7 @@ func PlotCurves(path string, title string, loss []Series, acc []Series) error {
 	for j, p := range row {
 		p.Draw(canvases[0][j])
 	}
-	return writeAtomic(path, func(w io.Writer) error {
+	return writeFile(path, func(w io.Writer) error {
 		_, err := c.WriteTo(w)
 		return err
 	})

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/nndl/cnn/internal/atomicfile"
 )
 
 // DotProgram is the Graphviz program Render runs, looked up on PATH.
@@ -25,7 +26,7 @@ func Render(dot string, path string) error {
 	ext := strings.ToLower(filepath.Ext(path))
 	switch ext {
 	case ".dot", ".gv":
-		return writeAtomic(path, func(w io.Writer) error {
+		return writeFile(path, func(w io.Writer) error {
 			_, err := io.WriteString(w, dot)
 			return err
 		})
@@ -48,51 +49,16 @@ func Render(dot string, path string) error {
 		}
 		return fmt.Errorf("viz: render %s: %s: %w: %s", path, DotProgram, err, msg)
 	}
-	return writeAtomic(path, func(w io.Writer) error {
+	return writeFile(path, func(w io.Writer) error {
 		_, err := w.Write(out.Bytes())
 		return err
 	})
 }
 
-// writeAtomic writes path through write: into a temporary file in the same directory, synced
-// to disk, then renamed over path. On any error the temporary file is removed and path is left
-// as it was.
-func writeAtomic(path string, write func(io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return fmt.Errorf("viz: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("viz: write %s: %w", path, err)
-		}
-	}()
-	if err = write(f); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	// Make the rename itself durable; not every file system lets a directory be synced.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
+// writeFile writes path atomically through atomicfile.Write.
+func writeFile(path string, write func(io.Writer) error) error {
+	if err := atomicfile.Write(path, write); err != nil {
+		return fmt.Errorf("viz: write %w", err)
 	}
 	return nil
 }

@@ -27,8 +27,9 @@ const (
 // In training mode (Net.Training) the layer normalises with the statistics of the batch
 // (biased variance) and, as a side effect of every forward pass, updates the buffers:
 // running = 0.9*running + 0.1*batch, with the batch variance unbiased (divided by n-1).
-// This needs more than one value per channel (N*H*W > 1), as in PyTorch. In inference mode
-// it normalises with the buffers and leaves them alone. Both modes have exact gradients.
+// Batch statistics need more than one value per channel (N*H*W > 1): otherwise running the
+// forward pass fails, as PyTorch's does. In inference mode the layer normalises with the
+// buffers and leaves them alone. Both modes have exact gradients.
 //
 // Accounting: 2C trainable values and 2C buffers. paddle.flops counts 2 per input element;
 // FLOPs counts the same, one multiply and one add per element once each channel's
@@ -46,10 +47,6 @@ func (n *Net) BatchNorm2D(name string, x *gorgonia.Node) *gorgonia.Node {
 		return x
 	}
 	k := batchNorm{training: n.training, eps: BatchNormEpsilon, momentum: BatchNormMomentum}
-	if err := k.check(xs); err != nil {
-		n.fail(name, "BatchNorm2D", x, err)
-		return x
-	}
 	c := xs[1]
 	in := []*gorgonia.Node{x}
 	for _, p := range []struct {
@@ -108,20 +105,9 @@ func (k batchNorm) String() string {
 func (k batchNorm) dims() ([]int, int) { return []int{4, 1, 1, 1, 1}, 4 }
 func (k batchNorm) diffWRT() []bool    { return []bool{true, true, true, false, false} }
 
-// check reports whether x can be normalised in this mode.
-func (k batchNorm) check(x tensor.Shape) error {
-	if len(x) != 4 {
-		return fmt.Errorf("input shape %v is not [N,C,H,W]", x)
-	}
-	if k.training && x[0]*x[2]*x[3] < 2 {
-		return fmt.Errorf("batch statistics need more than one value per channel, got %d (batch %d of %dx%d maps)", x[0]*x[2]*x[3], x[0], x[2], x[3])
-	}
-	return nil
-}
-
 func (k batchNorm) shape(in ...tensor.Shape) (tensor.Shape, error) {
-	if err := k.check(in[0]); err != nil {
-		return nil, err
+	if len(in[0]) != 4 {
+		return nil, fmt.Errorf("input shape %v is not [N,C,H,W]", in[0])
 	}
 	if err := channelShapes(in[0], in[1:5]...); err != nil {
 		return nil, err
@@ -141,6 +127,9 @@ func channelShapes(x tensor.Shape, per ...tensor.Shape) error {
 
 func (k batchNorm) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	s := in[0].Shape()
+	if m := s[0] * s[2] * s[3]; k.training && m < 2 {
+		return fmt.Errorf("batch statistics need more than one value per channel, got %d (batch %d of %dx%d maps)", m, s[0], s[2], s[3])
+	}
 	return dispatch(out, func() error {
 		bnForward(k, s, data[float32](in[0]), data[float32](in[1]), data[float32](in[2]), data[float32](in[3]), data[float32](in[4]), data[float32](out))
 		return nil

@@ -156,7 +156,7 @@ func TestBatchNormForward(t *testing.T) {
 }
 
 // TestBatchNormLayer checks the declaration: parameter names, kinds and initial values,
-// accounting and receptive field, and the one-value-per-channel error in training mode.
+// accounting and receptive field, and the one-value-per-channel error of training mode.
 func TestBatchNormLayer(t *testing.T) {
 	params := NewParams(tensor.Float32, 1)
 	n := New(params, Fast)
@@ -190,16 +190,26 @@ func TestBatchNormLayer(t *testing.T) {
 		t.Errorf("%d trainable nodes, want 2", len(n.ParamNodes()))
 	}
 
-	n = New(NewParams(tensor.Float32, 1), Fast)
-	n.training = true
-	n.BatchNorm2D("bn", n.Input("x", 1, 4, 1, 1))
-	if err := n.Err(); err == nil || !strings.Contains(err.Error(), "more than one value per channel") {
-		t.Errorf("training on one value per channel: error %v", err)
-	}
-	n = New(NewParams(tensor.Float32, 1), Fast)
-	n.BatchNorm2D("bn", n.Input("x", 1, 4, 1, 1))
-	if err := n.Err(); err != nil {
-		t.Errorf("inference on one value per channel: %v", err)
+	// One value per channel: declared in both modes, but batch statistics cannot be computed.
+	for _, training := range []bool{true, false} {
+		n = New(NewParams(tensor.Float64, 1), Fast)
+		n.training = training
+		n.BatchNorm2D("bn", n.Input("x", 1, 4, 1, 1))
+		if err := n.Err(); err != nil {
+			t.Fatalf("training=%v: %v", training, err)
+		}
+		l := n.Layers()[0]
+		var args []gorgonia.Value
+		for _, in := range l.Inputs {
+			args = append(args, in.Value())
+		}
+		_, err := l.Output.Op().Do(args...)
+		if training && (err == nil || !strings.Contains(err.Error(), "more than one value per channel")) {
+			t.Errorf("training on one value per channel: error %v", err)
+		}
+		if !training && err != nil {
+			t.Errorf("inference on one value per channel: %v", err)
+		}
 	}
 }
 

@@ -6,6 +6,9 @@ package build
 
 import (
 	"fmt"
+	"sort"
+	"strings"
+	"time"
 
 	"github.com/nndl/cnn/graph"
 	"gorgonia.org/gorgonia"
@@ -65,7 +68,14 @@ func Compile(m graph.Model, params *graph.Params, opts Options) (*Program, error
 			p.Grads = append(p.Grads, Grad{Param: n.ParamOf(w), Node: grads[i]})
 		}
 	}
-	if p.vm, err = newVM(n.Graph()); err != nil {
+	targets := []*gorgonia.Node{logits}
+	if p.Loss != nil {
+		targets = append(targets, p.Loss)
+	}
+	for _, g := range p.Grads {
+		targets = append(targets, g.Node)
+	}
+	if p.vm, err = newVM(n.Graph(), targets...); err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Name, err)
 	}
 	return p, nil
@@ -142,4 +152,46 @@ func floats(v gorgonia.Value) []float64 {
 		return append([]float64(nil), d...)
 	}
 	return nil
+}
+
+// OpTime is the time spent in one kind of operation.
+type OpTime struct {
+	Op    string
+	Calls int
+	Time  time.Duration
+}
+
+// Profile turns on per-operation timing (on) or returns what was measured since it was
+// turned on, grouped by operation and sorted by time, longest first.
+func (p *Program) Profile(on bool) []OpTime {
+	if on {
+		p.vm.times = make([]time.Duration, len(p.vm.steps))
+		return nil
+	}
+	by := map[string]*OpTime{}
+	var order []*OpTime
+	for i, s := range p.vm.steps {
+		if p.vm.times == nil {
+			break
+		}
+		name := s.op.String()
+		if j := strings.IndexByte(name, '('); j > 0 {
+			name = name[:j]
+		}
+		t, ok := by[name]
+		if !ok {
+			t = &OpTime{Op: name}
+			by[name] = t
+			order = append(order, t)
+		}
+		t.Calls++
+		t.Time += p.vm.times[i]
+	}
+	p.vm.times = nil
+	out := make([]OpTime, len(order))
+	for i, t := range order {
+		out[i] = *t
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Time > out[j].Time })
+	return out
 }

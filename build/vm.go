@@ -2,6 +2,7 @@ package build
 
 import (
 	"fmt"
+	"time"
 
 	"gorgonia.org/gorgonia"
 )
@@ -14,6 +15,7 @@ type vm struct {
 	slot  map[*gorgonia.Node]int
 	vals  []gorgonia.Value
 	steps []step
+	times []time.Duration // per step, accumulated while profiling
 }
 
 type step struct {
@@ -25,15 +27,33 @@ type step struct {
 	args []gorgonia.Value
 }
 
-// newVM orders the graph's nodes and binds every input and constant to its value.
-func newVM(g *gorgonia.ExprGraph) (*vm, error) {
+// newVM orders the nodes that the targets depend on and binds every input and constant to
+// its value. Nodes no target needs (the gradient of the input image, say) are left out.
+func newVM(g *gorgonia.ExprGraph, targets ...*gorgonia.Node) (*vm, error) {
 	sorted, err := gorgonia.Sort(g)
 	if err != nil {
 		return nil, fmt.Errorf("ordering the graph: %w", err)
 	}
+	needed := map[*gorgonia.Node]bool{}
+	var mark func(n *gorgonia.Node)
+	mark = func(n *gorgonia.Node) {
+		if needed[n] {
+			return
+		}
+		needed[n] = true
+		for it := g.From(n.ID()); it.Next(); {
+			mark(it.Node().(*gorgonia.Node))
+		}
+	}
+	for _, t := range targets {
+		mark(t)
+	}
 	m := &vm{slot: map[*gorgonia.Node]int{}}
 	for i := len(sorted) - 1; i >= 0; i-- {
 		n := sorted[i]
+		if !needed[n] {
+			continue
+		}
 		m.slot[n] = len(m.nodes)
 		m.nodes = append(m.nodes, n)
 		m.vals = append(m.vals, nil)
@@ -66,6 +86,10 @@ func (m *vm) run() error {
 		}
 		var v gorgonia.Value
 		var err error
+		var t0 time.Time
+		if m.times != nil {
+			t0 = time.Now()
+		}
 		if s.pd != nil && m.vals[s.out] != nil {
 			v, err = s.pd.UsePreallocDo(m.vals[s.out], s.args...)
 		} else {
@@ -75,9 +99,18 @@ func (m *vm) run() error {
 			return fmt.Errorf("node %s (%v): %w", s.node.Name(), s.op, err)
 		}
 		m.vals[s.out] = v
+		if m.times != nil {
+			m.times[i] += time.Since(t0)
+		}
 	}
 	return nil
 }
 
-// value returns the current value of a node.
-func (m *vm) value(n *gorgonia.Node) gorgonia.Value { return m.vals[m.slot[n]] }
+// value returns the current value of a node, or nil for a node the VM does not compute.
+func (m *vm) value(n *gorgonia.Node) gorgonia.Value {
+	i, ok := m.slot[n]
+	if !ok {
+		return nil
+	}
+	return m.vals[i]
+}

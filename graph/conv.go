@@ -214,30 +214,47 @@ func col2im[T Float](d convDims, col []T, ld, off int, dx []T) {
 	}
 }
 
+// chunkImages is how many images a worker unrolls at a time: enough for a GEMM of useful
+// size, few enough that the unrolled matrix stays in the core's cache.
+func chunkImages(d convDims) int {
+	const target = 1 << 16 // elements of the unrolled matrix
+	return max(1, target/(d.k*d.ohw))
+}
+
+// chunks calls f for consecutive chunks [lo, hi) of at most size images within [from, to).
+func chunks(from, to, size int, f func(lo, hi int)) {
+	for lo := from; lo < to; lo += size {
+		f(lo, min(lo+size, to))
+	}
+}
+
 func convForward[T Float](ws *scratch, d convDims, x, w, b, y []T) {
 	ws.reserve(workers(), 2)
-	parallel(d.n, func(wk, lo, hi int) {
-		cols := (hi - lo) * d.ohw
-		col := buffer[T](ws, wk, 0, d.k*cols)
-		for i := lo; i < hi; i++ {
-			im2col(d, x[i*d.c*d.hw:(i+1)*d.c*d.hw], col, cols, (i-lo)*d.ohw)
-		}
-		tmp := buffer[T](ws, wk, 1, d.p*cols)
-		gemm(false, false, d.p, cols, d.k, 1, w, d.k, col, cols, 0, tmp, cols)
-		for i := lo; i < hi; i++ {
-			for q := 0; q < d.p; q++ {
-				dst := y[(i*d.p+q)*d.ohw : (i*d.p+q+1)*d.ohw]
-				src := tmp[q*cols+(i-lo)*d.ohw : q*cols+(i-lo+1)*d.ohw]
-				if b == nil {
-					copy(dst, src)
-					continue
-				}
-				bq := b[q]
-				for j, v := range src {
-					dst[j] = v + bq
+	cs := chunkImages(d)
+	parallel(d.n, func(wk, from, to int) {
+		chunks(from, to, cs, func(lo, hi int) {
+			cols := (hi - lo) * d.ohw
+			col := buffer[T](ws, wk, 0, d.k*cols)
+			for i := lo; i < hi; i++ {
+				im2col(d, x[i*d.c*d.hw:(i+1)*d.c*d.hw], col, cols, (i-lo)*d.ohw)
+			}
+			tmp := buffer[T](ws, wk, 1, d.p*cols)
+			gemm(false, false, d.p, cols, d.k, 1, w, d.k, col, cols, 0, tmp, cols)
+			for i := lo; i < hi; i++ {
+				for q := 0; q < d.p; q++ {
+					dst := y[(i*d.p+q)*d.ohw : (i*d.p+q+1)*d.ohw]
+					src := tmp[q*cols+(i-lo)*d.ohw : q*cols+(i-lo+1)*d.ohw]
+					if b == nil {
+						copy(dst, src)
+						continue
+					}
+					bq := b[q]
+					for j, v := range src {
+						dst[j] = v + bq
+					}
 				}
 			}
-		}
+		})
 	})
 }
 
@@ -278,18 +295,21 @@ func (k convGradX) do(out gorgonia.Value, in ...gorgonia.Value) error {
 
 func convBackwardX[T Float](ws *scratch, d convDims, w, dy, dx []T) {
 	ws.reserve(workers(), 2)
-	parallel(d.n, func(wk, lo, hi int) {
-		cols := (hi - lo) * d.ohw
-		dyT := buffer[T](ws, wk, 0, d.p*cols)
-		gatherGrad(d, dy, dyT, lo, hi)
-		col := buffer[T](ws, wk, 1, d.k*cols)
-		// col [k, cols] = w^T [k, p] x dyT [p, cols]
-		gemm(true, false, d.k, cols, d.p, 1, w, d.k, dyT, cols, 0, col, cols)
-		for i := lo; i < hi; i++ {
-			xi := dx[i*d.c*d.hw : (i+1)*d.c*d.hw]
-			clear(xi)
-			col2im(d, col, cols, (i-lo)*d.ohw, xi)
-		}
+	cs := chunkImages(d)
+	parallel(d.n, func(wk, from, to int) {
+		chunks(from, to, cs, func(lo, hi int) {
+			cols := (hi - lo) * d.ohw
+			dyT := buffer[T](ws, wk, 0, d.p*cols)
+			gatherGrad(d, dy, dyT, lo, hi)
+			col := buffer[T](ws, wk, 1, d.k*cols)
+			// col [k, cols] = w^T [k, p] x dyT [p, cols]
+			gemm(true, false, d.k, cols, d.p, 1, w, d.k, dyT, cols, 0, col, cols)
+			for i := lo; i < hi; i++ {
+				xi := dx[i*d.c*d.hw : (i+1)*d.c*d.hw]
+				clear(xi)
+				col2im(d, col, cols, (i-lo)*d.ohw, xi)
+			}
+		})
 	})
 }
 
@@ -322,20 +342,25 @@ func (k convGradW) do(out gorgonia.Value, in ...gorgonia.Value) error {
 // added in worker order, so the result does not depend on timing.
 func convBackwardW[T Float](ws *scratch, d convDims, x, dy, dw []T) {
 	ws.reserve(workers(), 3)
-	k := parallel(d.n, func(wk, lo, hi int) {
-		cols := (hi - lo) * d.ohw
-		dyT := buffer[T](ws, wk, 0, d.p*cols)
-		gatherGrad(d, dy, dyT, lo, hi)
-		col := buffer[T](ws, wk, 1, d.k*cols)
-		for i := lo; i < hi; i++ {
-			im2col(d, x[i*d.c*d.hw:(i+1)*d.c*d.hw], col, cols, (i-lo)*d.ohw)
-		}
+	cs := chunkImages(d)
+	k := parallel(d.n, func(wk, from, to int) {
 		out := dw
 		if wk > 0 {
 			out = buffer[T](ws, wk, 2, len(dw))
 		}
-		// dw [p, k] = dyT [p, cols] x col^T [cols, k]
-		gemm(false, true, d.p, d.k, cols, 1, dyT, cols, col, cols, 0, out, d.k)
+		var beta T
+		chunks(from, to, cs, func(lo, hi int) {
+			cols := (hi - lo) * d.ohw
+			dyT := buffer[T](ws, wk, 0, d.p*cols)
+			gatherGrad(d, dy, dyT, lo, hi)
+			col := buffer[T](ws, wk, 1, d.k*cols)
+			for i := lo; i < hi; i++ {
+				im2col(d, x[i*d.c*d.hw:(i+1)*d.c*d.hw], col, cols, (i-lo)*d.ohw)
+			}
+			// out [p, k] (+)= dyT [p, cols] x col^T [cols, k]
+			gemm(false, true, d.p, d.k, cols, 1, dyT, cols, col, cols, beta, out, d.k)
+			beta = 1
+		})
 	})
 	for wk := 1; wk < k; wk++ {
 		for i, v := range buffer[T](ws, wk, 2, len(dw)) {

@@ -146,9 +146,11 @@ func (k relu) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes
 }
 
 func reluForward[T Float](x, y []T) {
-	for i, v := range x {
-		y[i] = max(v, 0)
-	}
+	parallel(len(x), func(_, lo, hi int) {
+		for i, v := range x[lo:hi] {
+			y[lo+i] = max(v, 0)
+		}
+	})
 }
 
 // reluGrad passes dy where the ReLU's output y is positive.
@@ -172,13 +174,15 @@ func (k reluGrad) do(out gorgonia.Value, in ...gorgonia.Value) error {
 }
 
 func reluBackward[T Float](y, dy, dx []T) {
-	for i, v := range y {
-		if v > 0 {
-			dx[i] = dy[i]
-		} else {
-			dx[i] = 0
+	parallel(len(y), func(_, lo, hi int) {
+		for i, v := range y[lo:hi] {
+			if v > 0 {
+				dx[lo+i] = dy[lo+i]
+			} else {
+				dx[lo+i] = 0
+			}
 		}
-	}
+	})
 }
 
 // reshape copies its input into a new shape with the same number of elements.

@@ -80,57 +80,104 @@ func (k poolFastGrad) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	return nil
 }
 
-// pool computes y from x (y != nil) or dx from x and dy (dx != nil). The window of output
-// (i, j) covers rows [i*S-P, i*S-P+K) and columns [j*S-P, j*S-P+K), clipped to the image.
+// pool computes y from x (y != nil) or dx from x and dy (dx != nil), splitting the planes
+// between the workers.
 func pool[T Float](g convGeom, mode poolMode, s tensor.Shape, x, dy, y, dx []T) {
-	n, c, h, w := s[0], s[1], s[2], s[3]
+	h, w := s[2], s[3]
 	oh, ow := g.out(h), g.out(w)
-	if dx != nil {
-		clear(dx)
-	}
-	for pl := 0; pl < n*c; pl++ {
-		xp := x[pl*h*w : (pl+1)*h*w]
+	parallel(s[0]*s[1], func(_, lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			xp := x[pl*h*w : (pl+1)*h*w]
+			if y != nil {
+				poolPlane(g, mode, h, w, xp, y[pl*oh*ow:(pl+1)*oh*ow])
+			} else {
+				poolPlaneGrad(g, mode, h, w, xp, dy[pl*oh*ow:(pl+1)*oh*ow], dx[pl*h*w:(pl+1)*h*w])
+			}
+		}
+	})
+}
+
+// window returns the rows [r0, r1) and columns [c0, c1) of output (i, j)'s window, clipped to
+// the image.
+func window(g convGeom, h, w, i, j int) (r0, r1, c0, c1 int) {
+	return max(i*g.S-g.P, 0), min(i*g.S-g.P+g.K, h), max(j*g.S-g.P, 0), min(j*g.S-g.P+g.K, w)
+}
+
+// poolPlane pools one plane x [h,w] into y [oh,ow].
+func poolPlane[T Float](g convGeom, mode poolMode, h, w int, x, y []T) {
+	oh, ow := g.out(h), g.out(w)
+	if g.K == 2 && g.S == 2 && g.P == 0 {
+		// The chapter's 2x2 windows: a branch-free pass over pairs of rows.
 		for i := 0; i < oh; i++ {
-			r0, r1 := max(i*g.S-g.P, 0), min(i*g.S-g.P+g.K, h)
-			for j := 0; j < ow; j++ {
-				c0, c1 := max(j*g.S-g.P, 0), min(j*g.S-g.P+g.K, w)
-				o := (pl*oh+i)*ow + j
+			r0, r1, yr := x[2*i*w:], x[(2*i+1)*w:], y[i*ow:(i+1)*ow]
+			for j := range yr {
+				a, b, c, d := r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]
 				if mode == poolMax {
-					best, at := T(math.Inf(-1)), r0*w+c0
-					for r := r0; r < r1; r++ {
-						for cc := c0; cc < c1; cc++ {
-							if v := xp[r*w+cc]; v > best {
-								best, at = v, r*w+cc
-							}
-						}
-					}
-					if y != nil {
-						y[o] = best
-					} else {
-						dx[pl*h*w+at] += dy[o]
-					}
-					continue
+					yr[j] = max(max(a, b), max(c, d))
+				} else {
+					yr[j] = (a + b + c + d) / 4
 				}
-				area := T(g.K * g.K)
-				if mode == poolAvgExclusive {
-					area = T((r1 - r0) * (c1 - c0))
-				}
-				if y != nil {
-					var sum T
-					for r := r0; r < r1; r++ {
-						for _, v := range xp[r*w+c0 : r*w+c1] {
-							sum += v
-						}
-					}
-					y[o] = sum / area
-					continue
-				}
-				gy := dy[o] / area
+			}
+		}
+		return
+	}
+	for i := 0; i < oh; i++ {
+		for j := 0; j < ow; j++ {
+			r0, r1, c0, c1 := window(g, h, w, i, j)
+			if mode == poolMax {
+				best := T(math.Inf(-1))
 				for r := r0; r < r1; r++ {
-					d := dx[pl*h*w+r*w+c0 : pl*h*w+r*w+c1]
-					for q := range d {
-						d[q] += gy
+					for _, v := range x[r*w+c0 : r*w+c1] {
+						best = max(best, v)
 					}
+				}
+				y[i*ow+j] = best
+				continue
+			}
+			var sum T
+			for r := r0; r < r1; r++ {
+				for _, v := range x[r*w+c0 : r*w+c1] {
+					sum += v
+				}
+			}
+			y[i*ow+j] = sum / poolArea[T](g, mode, r0, r1, c0, c1)
+		}
+	}
+}
+
+func poolArea[T Float](g convGeom, mode poolMode, r0, r1, c0, c1 int) T {
+	if mode == poolAvgExclusive {
+		return T((r1 - r0) * (c1 - c0))
+	}
+	return T(g.K * g.K)
+}
+
+// poolPlaneGrad routes dy [oh,ow] back to dx [h,w]: to the first maximum of each window, or
+// spread evenly over it for the average.
+func poolPlaneGrad[T Float](g convGeom, mode poolMode, h, w int, x, dy, dx []T) {
+	oh, ow := g.out(h), g.out(w)
+	clear(dx)
+	for i := 0; i < oh; i++ {
+		for j := 0; j < ow; j++ {
+			r0, r1, c0, c1 := window(g, h, w, i, j)
+			gy := dy[i*ow+j]
+			if mode == poolMax {
+				best, at := T(math.Inf(-1)), r0*w+c0
+				for r := r0; r < r1; r++ {
+					for c := c0; c < c1; c++ {
+						if v := x[r*w+c]; v > best {
+							best, at = v, r*w+c
+						}
+					}
+				}
+				dx[at] += gy
+				continue
+			}
+			gy /= poolArea[T](g, mode, r0, r1, c0, c1)
+			for r := r0; r < r1; r++ {
+				d := dx[r*w+c0 : r*w+c1]
+				for q := range d {
+					d[q] += gy
 				}
 			}
 		}

@@ -148,8 +148,9 @@ type Config struct {
 }
 
 // Train runs the chapter's loop over train for cfg.Epochs epochs. The loss of every step goes
-// to r.History.Train, every dev evaluation to r.History.Dev. A loss that is not finite stops
-// the run with an error naming the step; the best checkpoint saved so far stays as it was.
+// to r.History.Train, every dev evaluation to r.History.Dev. A training or dev loss that is
+// not finite stops the run with an error naming the step; the best checkpoint saved so far
+// stays as it was.
 func (r *Runner) Train(train, dev *data.Loader, cfg Config) error {
 	if cfg.Epochs < 1 {
 		return fmt.Errorf("epochs %d: want at least 1", cfg.Epochs)
@@ -175,7 +176,7 @@ func (r *Runner) Train(train, dev *data.Loader, cfg Config) error {
 				return fmt.Errorf("step %d: %w", step, err)
 			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
-				return fmt.Errorf("step %d (epoch %d): training loss is %v; stopped, the best checkpoint (step %d) is kept", step, epoch, loss, r.BestStep)
+				return fmt.Errorf("step %d (epoch %d): training loss is %v; stopped, %s", step, epoch, loss, r.kept())
 			}
 			s := StepLoss{Step: step, Epoch: epoch, Loss: loss}
 			r.History.Train = append(r.History.Train, s)
@@ -186,6 +187,10 @@ func (r *Runner) Train(train, dev *data.Loader, cfg Config) error {
 				acc, dl, err := r.Evaluate(dev)
 				if err != nil {
 					return fmt.Errorf("step %d: evaluating: %w", step, err)
+				}
+				// The update of this step may have made the weights NaN: never save those.
+				if math.IsNaN(dl) || math.IsInf(dl, 0) {
+					return fmt.Errorf("step %d (epoch %d): dev loss is %v; stopped, %s", step, epoch, dl, r.kept())
 				}
 				e := Eval{Step: step, Epoch: epoch, Loss: dl, Acc: acc}
 				r.History.Dev = append(r.History.Dev, e)
@@ -206,4 +211,12 @@ func (r *Runner) Train(train, dev *data.Loader, cfg Config) error {
 		}
 	}
 	return nil
+}
+
+// kept says which best checkpoint a stopped run leaves.
+func (r *Runner) kept() string {
+	if r.BestStep < 0 {
+		return "no best checkpoint was saved"
+	}
+	return fmt.Sprintf("the best checkpoint (step %d) is kept", r.BestStep)
 }

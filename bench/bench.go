@@ -36,25 +36,25 @@ type Options struct {
 
 // Result is what was measured for one case. Times are medians over the timed runs.
 type Result struct {
-	Name          string  `json:"name"`
-	Impl          string  `json:"impl"`
-	BLAS          string  `json:"blas"`
-	Threads       int     `json:"threads"`
-	Batch         int     `json:"batch"`
-	CompileMs     float64 `json:"compile_ms"`
-	TrainMs       float64 `json:"train_step_ms"`
-	TrainImgS     float64 `json:"train_images_per_s"`
-	TrainGFLOPs   float64 `json:"train_gflop_per_s"`
-	TrainBytes    int64   `json:"train_bytes_per_step"`
-	TrainAllocs   int64   `json:"train_allocs_per_step"`
-	Infer1Ms      float64 `json:"infer_batch1_ms"`
-	InferBatchMs  float64 `json:"infer_batch_ms"`
-	InferImgS     float64 `json:"infer_images_per_s"`
-	ForwardMACs   int64   `json:"forward_macs_per_image"`
-	PeakRSSMiB    float64 `json:"peak_rss_mib"`
-	TrainRuns     int     `json:"train_runs"`
-	HeapStartMiB  float64 `json:"heap_start_mib"`
-	HeapEndMiB    float64 `json:"heap_end_mib"`
+	Name         string  `json:"name"`
+	Impl         string  `json:"impl"`
+	BLAS         string  `json:"blas"`
+	Threads      int     `json:"threads"`
+	Batch        int     `json:"batch"`
+	CompileMs    float64 `json:"compile_ms"`
+	TrainMs      float64 `json:"train_step_ms"`
+	TrainImgS    float64 `json:"train_images_per_s"`
+	TrainGFLOPs  float64 `json:"train_gflop_per_s"`
+	TrainBytes   int64   `json:"train_bytes_per_step"`
+	TrainAllocs  int64   `json:"train_allocs_per_step"`
+	Infer1Ms     float64 `json:"infer_batch1_ms"`
+	InferBatchMs float64 `json:"infer_batch_ms"`
+	InferImgS    float64 `json:"infer_images_per_s"`
+	ForwardMACs  int64   `json:"forward_macs_per_image"`
+	PeakRSSMiB   float64 `json:"peak_rss_mib"`
+	TrainRuns    int     `json:"train_runs"`
+	HeapStartMiB float64 `json:"heap_start_mib"`
+	HeapEndMiB   float64 `json:"heap_end_mib"`
 }
 
 // Run measures one case.

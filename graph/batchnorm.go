@@ -162,24 +162,30 @@ func channelStats[T Float](n, c, hw, ch int, x []T) (mean, variance float64) {
 
 func bnForward[T Float](k batchNorm, s tensor.Shape, x, scale, shift, rmean, rvar, y []T) {
 	n, c, hw := s[0], s[1], s[2]*s[3]
-	for ch := 0; ch < c; ch++ {
-		var mean, variance float64
-		if k.training {
-			mean, variance = channelStats(n, c, hw, ch, x)
-			m := float64(n * hw)
-			rmean[ch] = T(k.momentum*float64(rmean[ch]) + (1-k.momentum)*mean)
-			rvar[ch] = T(k.momentum*float64(rvar[ch]) + (1-k.momentum)*variance*m/(m-1))
-		} else {
-			mean, variance = float64(rmean[ch]), float64(rvar[ch])
+	parallel(c, func(_, lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			bnForwardChannel(k, n, c, hw, ch, x, scale, shift, rmean, rvar, y)
 		}
-		a := float64(scale[ch]) / math.Sqrt(variance+k.eps)
-		b := float64(shift[ch])
-		for i := 0; i < n; i++ {
-			o := (i*c + ch) * hw
-			yc := y[o : o+hw]
-			for j, v := range x[o : o+hw] {
-				yc[j] = T((float64(v)-mean)*a + b)
-			}
+	})
+}
+
+func bnForwardChannel[T Float](k batchNorm, n, c, hw, ch int, x, scale, shift, rmean, rvar, y []T) {
+	var mean, variance float64
+	if k.training {
+		mean, variance = channelStats(n, c, hw, ch, x)
+		m := float64(n * hw)
+		rmean[ch] = T(k.momentum*float64(rmean[ch]) + (1-k.momentum)*mean)
+		rvar[ch] = T(k.momentum*float64(rvar[ch]) + (1-k.momentum)*variance*m/(m-1))
+	} else {
+		mean, variance = float64(rmean[ch]), float64(rvar[ch])
+	}
+	a := float64(scale[ch]) / math.Sqrt(variance+k.eps)
+	b := float64(shift[ch])
+	for i := 0; i < n; i++ {
+		o := (i*c + ch) * hw
+		yc := y[o : o+hw]
+		for j, v := range x[o : o+hw] {
+			yc[j] = T((float64(v)-mean)*a + b)
 		}
 	}
 }
@@ -253,48 +259,54 @@ func (k batchNormGrad) do(out gorgonia.Value, in ...gorgonia.Value) error {
 // bnBackward writes dx [N,C,H,W] or, with k.scale, dscale [C].
 func bnBackward[T Float](k batchNormGrad, s tensor.Shape, x, scale, rmean, rvar, dy, out []T) {
 	n, c, hw := s[0], s[1], s[2]*s[3]
+	parallel(c, func(_, lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			bnBackwardChannel(k, n, c, hw, ch, x, scale, rmean, rvar, dy, out)
+		}
+	})
+}
+
+func bnBackwardChannel[T Float](k batchNormGrad, n, c, hw, ch int, x, scale, rmean, rvar, dy, out []T) {
 	m := float64(n * hw)
-	for ch := 0; ch < c; ch++ {
-		var mean, variance float64
-		if k.bn.training {
-			mean, variance = channelStats(n, c, hw, ch, x)
-		} else {
-			mean, variance = float64(rmean[ch]), float64(rvar[ch])
-		}
-		inv := 1 / math.Sqrt(variance+k.bn.eps)
-		if !k.scale && !k.bn.training {
-			a := float64(scale[ch]) * inv
-			for i := 0; i < n; i++ {
-				o := (i*c + ch) * hw
-				dx := out[o : o+hw]
-				for j, g := range dy[o : o+hw] {
-					dx[j] = T(float64(g) * a)
-				}
-			}
-			continue
-		}
-		var sumDy, sumDyXhat float64
-		for i := 0; i < n; i++ {
-			o := (i*c + ch) * hw
-			xc := x[o : o+hw]
-			for j, g := range dy[o : o+hw] {
-				sumDy += float64(g)
-				sumDyXhat += float64(g) * (float64(xc[j]) - mean) * inv
-			}
-		}
-		if k.scale {
-			out[ch] = T(sumDyXhat)
-			continue
-		}
+	var mean, variance float64
+	if k.bn.training {
+		mean, variance = channelStats(n, c, hw, ch, x)
+	} else {
+		mean, variance = float64(rmean[ch]), float64(rvar[ch])
+	}
+	inv := 1 / math.Sqrt(variance+k.bn.eps)
+	if !k.scale && !k.bn.training {
 		a := float64(scale[ch]) * inv
-		mDy, mDs := sumDy/m, sumDyXhat/m
 		for i := 0; i < n; i++ {
 			o := (i*c + ch) * hw
-			xc, dx := x[o:o+hw], out[o:o+hw]
+			dx := out[o : o+hw]
 			for j, g := range dy[o : o+hw] {
-				xhat := (float64(xc[j]) - mean) * inv
-				dx[j] = T(a * (float64(g) - mDy - xhat*mDs))
+				dx[j] = T(float64(g) * a)
 			}
+		}
+		return
+	}
+	var sumDy, sumDyXhat float64
+	for i := 0; i < n; i++ {
+		o := (i*c + ch) * hw
+		xc := x[o : o+hw]
+		for j, g := range dy[o : o+hw] {
+			sumDy += float64(g)
+			sumDyXhat += float64(g) * (float64(xc[j]) - mean) * inv
+		}
+	}
+	if k.scale {
+		out[ch] = T(sumDyXhat)
+		return
+	}
+	a := float64(scale[ch]) * inv
+	mDy, mDs := sumDy/m, sumDyXhat/m
+	for i := 0; i < n; i++ {
+		o := (i*c + ch) * hw
+		xc, dx := x[o:o+hw], out[o:o+hw]
+		for j, g := range dy[o : o+hw] {
+			xhat := (float64(xc[j]) - mean) * inv
+			dx[j] = T(a * (float64(g) - mDy - xhat*mDs))
 		}
 	}
 }

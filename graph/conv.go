@@ -144,6 +144,10 @@ func validCols(g convGeom, v, w, ow int) (lo, hi int) {
 // im2col unrolls one image x [C,H,W] into the columns [off, off+OH*OW) of col, a
 // [C*K*K, ld] matrix: row (c,u,v), column (i,j) holds x[c, i*S+u-P, j*S+v-P], or 0 outside.
 func im2col[T Float](d convDims, x, col []T, ld, off int) {
+	if d.ow < smallMap {
+		im2colSmall(d, x, col, ld, off)
+		return
+	}
 	g := d.g
 	row := 0
 	for ci := 0; ci < d.c; ci++ {
@@ -179,6 +183,10 @@ func im2col[T Float](d convDims, x, col []T, ld, off int) {
 // col2im adds the columns [off, off+OH*OW) of col back into one image dx [C,H,W], which it
 // does not clear first.
 func col2im[T Float](d convDims, col []T, ld, off int, dx []T) {
+	if d.ow < smallMap {
+		col2imSmall(d, col, ld, off, dx)
+		return
+	}
 	g := d.g
 	row := 0
 	for ci := 0; ci < d.c; ci++ {
@@ -214,17 +222,81 @@ func col2im[T Float](d convDims, col []T, ld, off int, dx []T) {
 	}
 }
 
-// chunkImages is how many images a worker unrolls at a time: enough for a GEMM of useful
-// size, few enough that the unrolled matrix stays in the core's cache.
+// chunkImages is how many images a worker unrolls at a time: few enough that the unrolled
+// matrix stays in the core's cache, enough for a GEMM at least minCols columns wide (deep
+// layers have small maps, and a skinny GEMM runs far below the BLAS's peak).
 func chunkImages(d convDims) int {
 	const target = 1 << 16 // elements of the unrolled matrix
-	return max(1, target/(d.k*d.ohw))
+	const minCols = 512
+	return max(1, target/(d.k*d.ohw), (minCols+d.ohw-1)/d.ohw)
 }
 
 // chunks calls f for consecutive chunks [lo, hi) of at most size images within [from, to).
 func chunks(from, to, size int, f func(lo, hi int)) {
 	for lo := from; lo < to; lo += size {
 		f(lo, min(lo+size, to))
+	}
+}
+
+// smallMap is the output width below which im2col and col2im go through a table of source
+// offsets instead of copying row segments: deep layers have maps of 4x4 and less, where the
+// per-segment work would cost more than the GEMM.
+const smallMap = 8
+
+// patchIndex returns, for kernel offset r = u*K+v and output position o, the offset in an
+// input plane that im2col reads (entry r*OH*OW+o), or -1 where it reads padding.
+func patchIndex(d convDims) []int32 {
+	g := d.g
+	idx := make([]int32, g.K*g.K*d.ohw)
+	for u := 0; u < g.K; u++ {
+		for v := 0; v < g.K; v++ {
+			row := idx[(u*g.K+v)*d.ohw:]
+			for i := 0; i < d.oh; i++ {
+				for j := 0; j < d.ow; j++ {
+					r, c := i*g.S+u-g.P, j*g.S+v-g.P
+					if r < 0 || r >= d.h || c < 0 || c >= d.w {
+						row[i*d.ow+j] = -1
+					} else {
+						row[i*d.ow+j] = int32(r*d.w + c)
+					}
+				}
+			}
+		}
+	}
+	return idx
+}
+
+func im2colSmall[T Float](d convDims, x, col []T, ld, off int) {
+	idx := patchIndex(d)
+	kk := d.g.K * d.g.K
+	for ci := 0; ci < d.c; ci++ {
+		xc := x[ci*d.hw : (ci+1)*d.hw]
+		for r := 0; r < kk; r++ {
+			dst := col[(ci*kk+r)*ld+off : (ci*kk+r)*ld+off+d.ohw]
+			for o, at := range idx[r*d.ohw : (r+1)*d.ohw] {
+				if at < 0 {
+					dst[o] = 0
+				} else {
+					dst[o] = xc[at]
+				}
+			}
+		}
+	}
+}
+
+func col2imSmall[T Float](d convDims, col []T, ld, off int, dx []T) {
+	idx := patchIndex(d)
+	kk := d.g.K * d.g.K
+	for ci := 0; ci < d.c; ci++ {
+		xc := dx[ci*d.hw : (ci+1)*d.hw]
+		for r := 0; r < kk; r++ {
+			src := col[(ci*kk+r)*ld+off : (ci*kk+r)*ld+off+d.ohw]
+			for o, at := range idx[r*d.ohw : (r+1)*d.ohw] {
+				if at >= 0 {
+					xc[at] += src[o]
+				}
+			}
+		}
 	}
 }
 

@@ -2,9 +2,12 @@ package trainer
 
 import (
 	"bytes"
+	"encoding/csv"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
+	"strings"
 
 	"github.com/nndl/cnn/internal/atomicfile"
 )
@@ -83,4 +86,48 @@ func (h *History) WriteCSV(w io.Writer) error {
 // SaveCSV writes the history to path atomically.
 func (h *History) SaveCSV(path string) error {
 	return atomicfile.Write(path, h.WriteCSV)
+}
+
+// ReadCSV reads a history written by WriteCSV.
+func ReadCSV(path string) (*History, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(rows) == 0 || strings.Join(rows[0], ",") != "split,step,epoch,loss,accuracy" {
+		return nil, fmt.Errorf("%s: not a metrics file (want the header split,step,epoch,loss,accuracy)", path)
+	}
+	h := &History{}
+	for i, r := range rows[1:] {
+		bad := func(what string) error {
+			return fmt.Errorf("%s: line %d: bad %s %q", path, i+2, what, strings.Join(r, ","))
+		}
+		if len(r) != 5 {
+			return nil, bad("row")
+		}
+		step, err1 := strconv.Atoi(r[1])
+		epoch, err2 := strconv.Atoi(r[2])
+		loss, err3 := strconv.ParseFloat(r[3], 64)
+		if err1 != nil || err2 != nil || err3 != nil {
+			return nil, bad("number in row")
+		}
+		switch r[0] {
+		case "train":
+			h.Train = append(h.Train, StepLoss{Step: step, Epoch: epoch, Loss: loss})
+		case "dev":
+			acc, err := strconv.ParseFloat(r[4], 64)
+			if err != nil {
+				return nil, bad("accuracy in row")
+			}
+			h.Dev = append(h.Dev, Eval{Step: step, Epoch: epoch, Loss: loss, Acc: acc})
+		default:
+			return nil, bad("split in row")
+		}
+	}
+	return h, nil
 }

@@ -83,18 +83,20 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "\nModels: %s\nRun 'cnn COMMAND -h' for a command's flags.\n", strings.Join(modelNames(), ", "))
 }
 
-// newFlags returns a flag set that reports errors instead of exiting and prints its usage
-// to stderr on -h.
+// newFlags returns a flag set that reports errors instead of exiting; parse prints its usage
+// to stderr on -h only.
 func newFlags(name, args string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs := flag.NewFlagSet(name+" "+args, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fs.SetOutput(os.Stderr)
-		fmt.Fprintf(os.Stderr, "usage: cnn %s %s\n", name, args)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
+	fs.Usage = func() {}
 	return fs
+}
+
+func printUsage(fs *flag.FlagSet) {
+	fs.SetOutput(os.Stderr)
+	fmt.Fprintf(os.Stderr, "usage: cnn %s\n", fs.Name())
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
 }
 
 // parse parses flags that may come before or after positional arguments, and returns the
@@ -104,7 +106,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+				printUsage(fs)
 			}
 			return nil, err
 		}

@@ -20,7 +20,10 @@ type Options struct {
 	Batch int        // static batch size
 	Loss  bool       // add the labels and the mean cross-entropy loss
 	Train bool       // training mode: the loss, the gradients, BatchNorm on batch statistics
-	Impl  graph.Impl // fast or the chapter's hand-written operators
+	// BatchStats puts BatchNorm in training mode (normalise with the batch's statistics and
+	// update the running ones) without compiling gradients: PyTorch's model.train() forward.
+	BatchStats bool
+	Impl       graph.Impl // fast or the chapter's hand-written operators
 }
 
 // Program is a compiled model for one batch size.
@@ -46,7 +49,7 @@ type Grad struct {
 
 // Compile declares the model for opts.Batch on params and compiles it.
 func Compile(m graph.Model, params *graph.Params, opts Options) (*Program, error) {
-	n, x, logits, err := graph.Declare(m, params, opts.Impl, opts.Batch, opts.Train)
+	n, x, logits, err := graph.Declare(m, params, opts.Impl, opts.Batch, opts.Train || opts.BatchStats)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,8 @@ import (
 // Load copies tensors into the declared parameters by name, converting the element type.
 // A tensor whose shape differs from its parameter's is always an error. With strict set,
 // a parameter missing from tensors or a tensor that names no parameter is an error listing
-// the names; otherwise those are skipped and listed in the returned report.
+// the names; otherwise those are skipped and listed in the returned report. PyTorch's
+// BatchNorm step counters (*.num_batches_tracked) carry no weights and are ignored.
 func (p *Params) Load(tensors map[string]safetensors.Tensor, strict bool) (skipped []string, err error) {
 	var missing, extra, mismatched []string
 	for _, q := range p.list {
@@ -22,11 +23,11 @@ func (p *Params) Load(tensors map[string]safetensors.Tensor, strict bool) (skipp
 			continue
 		}
 		if !tensor.Shape(t.Shape).Eq(q.Value.Shape()) {
-			mismatched = append(mismatched, fmt.Sprintf("%s is %v in the file, %v in the model", q.Name, t.Shape, q.Value.Shape()))
+			mismatched = append(mismatched, fmt.Sprintf("%s is %v in the file, %v in the model", q.Name, shapeString(t.Shape), shapeString(q.Value.Shape())))
 		}
 	}
 	for name := range tensors {
-		if p.byName[name] == nil {
+		if p.byName[name] == nil && !strings.HasSuffix(name, ".num_batches_tracked") {
 			extra = append(extra, name)
 		}
 	}

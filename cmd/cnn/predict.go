@@ -2,7 +2,9 @@ package main
 
 import (
 	"flag"
+
 	"fmt"
+	"github.com/nndl/cnn/build"
 	"io"
 	"math"
 	"strings"
@@ -154,6 +156,7 @@ func cmdPredict(args []string, stdout io.Writer) error {
 	split := fs.String("split", "test", "split for --index: test, dev or train")
 	image := fs.String("image", "", "classify your own image (PNG, JPEG or GIF; any size and colour)")
 	input := fs.String("input", "", "run a batch of preprocessed tensors [N,C,H,W] float32 from a .npy file")
+	mode := fs.String("mode", "eval", "eval: BatchNorm uses its running statistics; train: the batch's own statistics (PyTorch's model.train())")
 	outPath := fs.String("out", "", "with --input: write the logits [N,classes] to this .npy file; with --index/--image: write the input digit as this PNG (default digit.png)")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -168,13 +171,22 @@ func cmdPredict(args []string, stdout io.Writer) error {
 	if modes != 1 {
 		return fmt.Errorf("give exactly one of --index N, --image FILE or --input FILE.npy")
 	}
+	if *mode != "eval" && *mode != "train" {
+		return fmt.Errorf("--mode %q: want eval or train", *mode)
+	}
 	r, _, err := wf.load(pos, stdout)
 	if err != nil {
 		return err
 	}
+	forward := func(x []float32, n int) ([]float64, error) {
+		if *mode == "eval" {
+			return r.Predict(x, n)
+		}
+		return forwardBatchStats(r, x, n)
+	}
 	c, h, w := r.Model.Input[0], r.Model.Input[1], r.Model.Input[2]
 	if *input != "" {
-		return predictNPY(r, *input, *outPath, stdout)
+		return predictNPY(r, forward, *input, *outPath, stdout)
 	}
 	var x []float32
 	label := -1
@@ -195,7 +207,7 @@ func cmdPredict(args []string, stdout io.Writer) error {
 		}
 		x, label = d.Sample(*index), d.Y[*index]
 	}
-	logits, err := r.Predict(x, 1)
+	logits, err := forward(x, 1)
 	if err != nil {
 		return err
 	}
@@ -226,7 +238,7 @@ func cmdPredict(args []string, stdout io.Writer) error {
 }
 
 // predictNPY runs a batch of preprocessed tensors from a .npy file.
-func predictNPY(r *trainer.Runner, in, out string, stdout io.Writer) error {
+func predictNPY(r *trainer.Runner, forward func(x []float32, n int) ([]float64, error), in, out string, stdout io.Writer) error {
 	if out == "" {
 		return fmt.Errorf("--input needs --out FILE.npy for the logits")
 	}
@@ -238,7 +250,7 @@ func predictNPY(r *trainer.Runner, in, out string, stdout io.Writer) error {
 	if len(shape) != 4 || shape[1] != want[0] || shape[2] != want[1] || shape[3] != want[2] || shape[0] < 1 {
 		return fmt.Errorf("%s: shape %v, want [N,%d,%d,%d] for %s", in, shape, want[0], want[1], want[2], r.Model.Name)
 	}
-	logits, err := r.Predict(x, shape[0])
+	logits, err := forward(x, shape[0])
 	if err != nil {
 		return err
 	}
@@ -251,4 +263,19 @@ func predictNPY(r *trainer.Runner, in, out string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote logits [%d,%d] to %s\n", shape[0], r.Model.Classes, out)
 	return nil
+}
+
+// forwardBatchStats runs the model with BatchNorm normalising by the batch's own statistics.
+func forwardBatchStats(r *trainer.Runner, x []float32, n int) ([]float64, error) {
+	p, err := build.Compile(r.Model, r.Params, build.Options{Batch: n, BatchStats: true, Impl: r.Impl})
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Feed(x, nil); err != nil {
+		return nil, err
+	}
+	if err := p.Run(); err != nil {
+		return nil, err
+	}
+	return p.LogitsValue(), nil
 }

@@ -17,9 +17,9 @@ import (
 
 // Options choose what to compile.
 type Options struct {
-	Batch int        // static batch size
-	Loss  bool       // add the labels and the mean cross-entropy loss
-	Train bool       // training mode: the loss, the gradients, BatchNorm on batch statistics
+	Batch int  // static batch size
+	Loss  bool // add the labels and the mean cross-entropy loss
+	Train bool // training mode: the loss, the gradients, BatchNorm on batch statistics
 	// BatchStats puts BatchNorm in training mode (normalise with the batch's statistics and
 	// update the running ones) without compiling gradients: PyTorch's model.train() forward.
 	BatchStats bool

@@ -116,13 +116,22 @@ func (k convFast) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.N
 // convDims are the sizes of one convolution.
 type convDims struct {
 	g                  convGeom
-	n, c, h, w, p      int // batch, input channels, input side, output channels
-	oh, ow, hw, ohw, k int // output side, input and output plane sizes, rows of the unrolled input (C*K*K)
+	n, c, h, w, p      int     // batch, input channels, input side, output channels
+	oh, ow, hw, ohw, k int     // output side, input and output plane sizes, rows of the unrolled input (C*K*K)
+	idx                []int32 // for small maps, the patch offsets (see patchIndex); nil otherwise
 }
 
 func newConvDims(g convGeom, xs, ws tensor.Shape) convDims {
 	d := convDims{g: g, n: xs[0], c: xs[1], h: xs[2], w: xs[3], p: ws[0], oh: g.out(xs[2]), ow: g.out(xs[3])}
 	d.hw, d.ohw, d.k = d.h*d.w, d.oh*d.ow, d.c*g.K*g.K
+	return d
+}
+
+// withIndex returns d with its patch table, for small maps, taken from the scratch's cache.
+func (d convDims) withIndex(ws *scratch) convDims {
+	if d.ow < smallMap {
+		d.idx = ws.patchIndex(d)
+	}
 	return d
 }
 
@@ -144,7 +153,7 @@ func validCols(g convGeom, v, w, ow int) (lo, hi int) {
 // im2col unrolls one image x [C,H,W] into the columns [off, off+OH*OW) of col, a
 // [C*K*K, ld] matrix: row (c,u,v), column (i,j) holds x[c, i*S+u-P, j*S+v-P], or 0 outside.
 func im2col[T Float](d convDims, x, col []T, ld, off int) {
-	if d.ow < smallMap {
+	if d.idx != nil {
 		im2colSmall(d, x, col, ld, off)
 		return
 	}
@@ -183,7 +192,7 @@ func im2col[T Float](d convDims, x, col []T, ld, off int) {
 // col2im adds the columns [off, off+OH*OW) of col back into one image dx [C,H,W], which it
 // does not clear first.
 func col2im[T Float](d convDims, col []T, ld, off int, dx []T) {
-	if d.ow < smallMap {
+	if d.idx != nil {
 		col2imSmall(d, col, ld, off, dx)
 		return
 	}
@@ -267,7 +276,7 @@ func patchIndex(d convDims) []int32 {
 }
 
 func im2colSmall[T Float](d convDims, x, col []T, ld, off int) {
-	idx := patchIndex(d)
+	idx := d.idx
 	kk := d.g.K * d.g.K
 	for ci := 0; ci < d.c; ci++ {
 		xc := x[ci*d.hw : (ci+1)*d.hw]
@@ -285,7 +294,7 @@ func im2colSmall[T Float](d convDims, x, col []T, ld, off int) {
 }
 
 func col2imSmall[T Float](d convDims, col []T, ld, off int, dx []T) {
-	idx := patchIndex(d)
+	idx := d.idx
 	kk := d.g.K * d.g.K
 	for ci := 0; ci < d.c; ci++ {
 		xc := dx[ci*d.hw : (ci+1)*d.hw]
@@ -302,6 +311,7 @@ func col2imSmall[T Float](d convDims, col []T, ld, off int, dx []T) {
 
 func convForward[T Float](ws *scratch, d convDims, x, w, b, y []T) {
 	ws.reserve(workers(), 2)
+	d = d.withIndex(ws)
 	cs := chunkImages(d)
 	parallel(d.n, func(wk, from, to int) {
 		chunks(from, to, cs, func(lo, hi int) {
@@ -367,6 +377,7 @@ func (k convGradX) do(out gorgonia.Value, in ...gorgonia.Value) error {
 
 func convBackwardX[T Float](ws *scratch, d convDims, w, dy, dx []T) {
 	ws.reserve(workers(), 2)
+	d = d.withIndex(ws)
 	cs := chunkImages(d)
 	parallel(d.n, func(wk, from, to int) {
 		chunks(from, to, cs, func(lo, hi int) {
@@ -414,6 +425,7 @@ func (k convGradW) do(out gorgonia.Value, in ...gorgonia.Value) error {
 // added in worker order, so the result does not depend on timing.
 func convBackwardW[T Float](ws *scratch, d convDims, x, dy, dw []T) {
 	ws.reserve(workers(), 3)
+	d = d.withIndex(ws)
 	cs := chunkImages(d)
 	k := parallel(d.n, func(wk, from, to int) {
 		out := dw

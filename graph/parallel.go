@@ -9,10 +9,27 @@ import (
 // scratch: a program runs its kernels one after another, so a buffer is only ever in use by
 // the kernel that is running.
 type scratch struct {
-	slots [][]any // [worker][slot]
+	slots   [][]any // [worker][slot]
+	patches map[patchKey][]int32
 }
 
-func newScratch() *scratch { return &scratch{} }
+type patchKey struct {
+	g    convGeom
+	h, w int
+}
+
+func newScratch() *scratch { return &scratch{patches: map[patchKey][]int32{}} }
+
+// patchIndex returns the cached patch table of a convolution's geometry.
+func (s *scratch) patchIndex(d convDims) []int32 {
+	k := patchKey{d.g, d.h, d.w}
+	idx, ok := s.patches[k]
+	if !ok {
+		idx = patchIndex(d)
+		s.patches[k] = idx
+	}
+	return idx
+}
 
 // reserve makes room for the given number of workers and slots. Call it before starting
 // workers that use buffer.

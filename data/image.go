@@ -1,6 +1,7 @@
 package data
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"image"
@@ -35,21 +36,54 @@ func LoadImage(path string, h, w int) ([]float32, error) {
 		return nil, err // *PathError names the file
 	}
 	defer f.Close()
-	img, format, err := image.Decode(f)
+	return DecodeImage(f, path, h, w)
+}
+
+// MaxImagePixels bounds the width times height an image file may declare: LoadImage and
+// DecodeImage refuse a larger one from its header, before the decoder allocates the
+// pixels (a few hundred bytes of PNG can declare 2^31 x 2^31). 1<<26 is 8192x8192.
+const MaxImagePixels = 1 << 26
+
+// maxPixels is MaxImagePixels; the fuzz test lowers it to keep each run small.
+var maxPixels = MaxImagePixels
+
+// DecodeImage is LoadImage on an image read from r; name is used in error messages only.
+// The header is read first: an image declaring more than MaxImagePixels pixels is refused
+// before its pixels are allocated. Every error is one line starting with name.
+func DecodeImage(r io.Reader, name string, h, w int) ([]float32, error) {
+	if h <= 0 || w <= 0 {
+		return nil, fmt.Errorf("%s: output size %dx%d: must be positive", name, h, w)
+	}
+	// Keep the bytes that DecodeConfig reads, to replay them to Decode.
+	var head bytes.Buffer
+	cfg, format, err := image.DecodeConfig(io.TeeReader(r, &head))
 	if errors.Is(err, image.ErrFormat) {
-		return nil, fmt.Errorf("%s: not a PNG, JPEG or GIF image", path)
+		return nil, fmt.Errorf("%s: not a PNG, JPEG or GIF image", name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: decoding %s: %s", path, format, oneLine(err.Error()))
+		return nil, fmt.Errorf("%s: decoding %s: %s", name, format, oneLine(err.Error()))
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, fmt.Errorf("%s: empty %s image", name, format)
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
+		return nil, fmt.Errorf("%s: %s image of %dx%d pixels: more than the limit of %d pixels", name, format, cfg.Width, cfg.Height, maxPixels)
+	}
+	img, format, err := image.Decode(io.MultiReader(&head, r))
+	if err != nil {
+		return nil, fmt.Errorf("%s: decoding %s: %s", name, format, oneLine(err.Error()))
 	}
 	b := img.Bounds()
 	if b.Empty() {
-		return nil, fmt.Errorf("%s: empty %s image", path, format)
+		return nil, fmt.Errorf("%s: empty %s image", name, format)
+	}
+	if int64(b.Dx())*int64(b.Dy()) > int64(maxPixels) {
+		return nil, fmt.Errorf("%s: %s image of %dx%d pixels: more than the limit of %d pixels", name, format, b.Dx(), b.Dy(), maxPixels)
 	}
 	grey := Grey(img)
 	out, err := Resize(grey, b.Dy(), b.Dx(), h, w)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %v", name, err)
 	}
 	for i, v := range out {
 		out[i] = Normalize(v)

@@ -22,6 +22,9 @@ type Runner struct {
 	History  History
 	BestAcc  float64 // best dev accuracy so far
 	BestStep int     // step of the best dev accuracy, -1 before any
+	// StepsDone counts the training steps taken so far; Train starts at this step, so a
+	// runner restored from a checkpoint (LoadCheckpoint) continues where it stopped.
+	StepsDone int
 
 	progs   map[progKey]*build.Program
 	updates map[*build.Program][]Update
@@ -145,12 +148,39 @@ type Config struct {
 	// OnStep and OnEval, when set, are called after every step and every evaluation.
 	OnStep func(s StepLoss, total int)
 	OnEval func(e Eval, improved bool)
+
+	// Checkpoint, when set, is called with the number of steps done after every
+	// CheckpointEvery-th step (CheckpointEvery > 0) and when Stop ends the run. It should
+	// save the training state (SaveCheckpoint); it runs after the step's evaluation and
+	// best-weights save, so the state it sees is complete.
+	Checkpoint      func(stepsDone int) error
+	CheckpointEvery int
+	// Stop, when set, is asked after every step (after its evaluation and checkpoint)
+	// whether to stop; when it says yes, Train writes a checkpoint unless one was just
+	// written and returns an *Interrupted error.
+	Stop func() bool
 }
 
-// Train runs the chapter's loop over train for cfg.Epochs epochs. The loss of every step goes
-// to r.History.Train, every dev evaluation to r.History.Dev. A training or dev loss that is
-// not finite stops the run with an error naming the step; the best checkpoint saved so far
-// stays as it was.
+// Interrupted is the error of a run that Config.Stop ended.
+type Interrupted struct {
+	StepsDone, Total int
+	Saved            bool // whether the state after StepsDone steps is in a checkpoint
+}
+
+func (e *Interrupted) Error() string {
+	if e.Saved {
+		return fmt.Sprintf("interrupted after step %d of %d; the checkpoint holds the state", e.StepsDone, e.Total)
+	}
+	return fmt.Sprintf("interrupted after step %d of %d; no checkpoint was written", e.StepsDone, e.Total)
+}
+
+// Train runs the chapter's loop over train for cfg.Epochs epochs, starting after the
+// r.StepsDone steps already taken (0 for a new run; the step count of a restored
+// checkpoint). Step s is batch s mod B of epoch s div B (B batches an epoch); the loader's
+// order of an epoch depends only on its seed and the epoch, so a resumed run sees the very
+// batches the uninterrupted one would. The loss of every step goes to r.History.Train,
+// every dev evaluation to r.History.Dev. A training or dev loss that is not finite stops
+// the run with an error naming the step; the best checkpoint saved so far stays as it was.
 func (r *Runner) Train(train, dev *data.Loader, cfg Config) error {
 	if cfg.Epochs < 1 {
 		return fmt.Errorf("epochs %d: want at least 1", cfg.Epochs)
@@ -158,56 +188,76 @@ func (r *Runner) Train(train, dev *data.Loader, cfg Config) error {
 	if cfg.EvalSteps > 0 && dev == nil {
 		return fmt.Errorf("evaluation every %d steps needs a dev set", cfg.EvalSteps)
 	}
+	nb := train.NumBatches()
+	total := cfg.Epochs * nb
+	if r.StepsDone < 0 || r.StepsDone > total {
+		return fmt.Errorf("the run has taken %d steps; %d epochs of %d batches are %d", r.StepsDone, cfg.Epochs, nb, total)
+	}
 	bufs := map[int]*data.Batch{}
 	for _, n := range train.BatchSizes() {
 		bufs[n] = train.NewBatch(n)
 	}
-	total := cfg.Epochs * train.NumBatches()
-	step := 0
-	for epoch := 0; epoch < cfg.Epochs; epoch++ {
-		train.SetEpoch(epoch)
-		for b := 0; b < train.NumBatches(); b++ {
-			buf := bufs[train.BatchLen(b)]
-			if err := train.Fill(buf, b); err != nil {
-				return err
-			}
-			loss, err := r.TrainStep(buf)
+	for step := r.StepsDone; step < total; step++ {
+		epoch, b := step/nb, step%nb
+		if b == 0 || step == r.StepsDone {
+			train.SetEpoch(epoch)
+		}
+		buf := bufs[train.BatchLen(b)]
+		if err := train.Fill(buf, b); err != nil {
+			return err
+		}
+		loss, err := r.TrainStep(buf)
+		if err != nil {
+			return fmt.Errorf("step %d: %w", step, err)
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return fmt.Errorf("step %d (epoch %d): training loss is %v; stopped, %s", step, epoch, loss, r.kept())
+		}
+		s := StepLoss{Step: step, Epoch: epoch, Loss: loss}
+		r.History.Train = append(r.History.Train, s)
+		if cfg.OnStep != nil {
+			cfg.OnStep(s, total)
+		}
+		if cfg.EvalSteps > 0 && step > 0 && (step%cfg.EvalSteps == 0 || step == total-1) {
+			acc, dl, err := r.Evaluate(dev)
 			if err != nil {
-				return fmt.Errorf("step %d: %w", step, err)
+				return fmt.Errorf("step %d: evaluating: %w", step, err)
 			}
-			if math.IsNaN(loss) || math.IsInf(loss, 0) {
-				return fmt.Errorf("step %d (epoch %d): training loss is %v; stopped, %s", step, epoch, loss, r.kept())
+			// The update of this step may have made the weights NaN: never save those.
+			if math.IsNaN(dl) || math.IsInf(dl, 0) {
+				return fmt.Errorf("step %d (epoch %d): dev loss is %v; stopped, %s", step, epoch, dl, r.kept())
 			}
-			s := StepLoss{Step: step, Epoch: epoch, Loss: loss}
-			r.History.Train = append(r.History.Train, s)
-			if cfg.OnStep != nil {
-				cfg.OnStep(s, total)
-			}
-			if cfg.EvalSteps > 0 && step > 0 && (step%cfg.EvalSteps == 0 || step == total-1) {
-				acc, dl, err := r.Evaluate(dev)
-				if err != nil {
-					return fmt.Errorf("step %d: evaluating: %w", step, err)
-				}
-				// The update of this step may have made the weights NaN: never save those.
-				if math.IsNaN(dl) || math.IsInf(dl, 0) {
-					return fmt.Errorf("step %d (epoch %d): dev loss is %v; stopped, %s", step, epoch, dl, r.kept())
-				}
-				e := Eval{Step: step, Epoch: epoch, Loss: dl, Acc: acc}
-				r.History.Dev = append(r.History.Dev, e)
-				improved := acc > r.BestAcc
-				if improved {
-					if cfg.Save != nil {
-						if err := cfg.Save(step); err != nil {
-							return fmt.Errorf("step %d: saving the best checkpoint: %w", step, err)
-						}
+			e := Eval{Step: step, Epoch: epoch, Loss: dl, Acc: acc}
+			r.History.Dev = append(r.History.Dev, e)
+			improved := acc > r.BestAcc
+			if improved {
+				if cfg.Save != nil {
+					if err := cfg.Save(step); err != nil {
+						return fmt.Errorf("step %d: saving the best checkpoint: %w", step, err)
 					}
-					r.BestAcc, r.BestStep = acc, step
 				}
-				if cfg.OnEval != nil {
-					cfg.OnEval(e, improved)
-				}
+				r.BestAcc, r.BestStep = acc, step
 			}
-			step++
+			if cfg.OnEval != nil {
+				cfg.OnEval(e, improved)
+			}
+		}
+		r.StepsDone = step + 1
+		saved := false
+		if cfg.Checkpoint != nil && cfg.CheckpointEvery > 0 && r.StepsDone%cfg.CheckpointEvery == 0 {
+			if err := cfg.Checkpoint(r.StepsDone); err != nil {
+				return fmt.Errorf("step %d: writing the checkpoint: %w", step, err)
+			}
+			saved = true
+		}
+		if cfg.Stop != nil && r.StepsDone < total && cfg.Stop() {
+			if !saved && cfg.Checkpoint != nil {
+				if err := cfg.Checkpoint(r.StepsDone); err != nil {
+					return fmt.Errorf("step %d: interrupted, and writing the checkpoint failed: %w", step, err)
+				}
+				saved = true
+			}
+			return &Interrupted{StepsDone: r.StepsDone, Total: total, Saved: saved}
 		}
 	}
 	return nil

@@ -33,7 +33,12 @@ func Write(path string, write func(w io.Writer) error) error {
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return wrap(err)
+		// Name the folder, not the temporary file: its random name would only confuse.
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return wrap(fmt.Errorf("creating a file in %s: %w", dir, err))
 	}
 	renamed := false
 	defer func() { // also when write panics

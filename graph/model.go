@@ -29,11 +29,13 @@ func Declare(m Model, params *Params, impl Impl, batch int, training bool) (*Net
 	}
 	n := New(params, impl)
 	n.training = training
+	n.batchInit = true
 	x := n.Input("x", append([]int{batch}, m.Input...)...)
 	y := m.Forward(n, x)
 	if err := n.Err(); err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: %w", m.Name, err)
 	}
+	params.initPending()
 	if s := y.Shape(); len(s) != 2 || s[1] != m.Classes {
 		return nil, nil, nil, fmt.Errorf("%s: logits have shape %v, want [%d,%d]", m.Name, s, batch, m.Classes)
 	}

@@ -42,7 +42,10 @@ type Net struct {
 	nodes   []*gorgonia.Node // trainable parameter nodes in declaration order
 	paramOf map[*gorgonia.Node]*Param
 	ws      *scratch // work buffers shared by the network's kernels
-	err     error
+	// batchInit defers the parameters' initialisers to one parallel pass at the end of
+	// Declare; a network built directly with New initialises each parameter as declared.
+	batchInit bool
+	err       error
 }
 
 // New starts an empty network whose parameters live in params.
@@ -118,6 +121,9 @@ func (n *Net) param(name string, shape tensor.Shape, trainable bool, init Init, 
 	p, err := n.params.get(name, shape, trainable, init, fanIn, fanOut)
 	if err != nil {
 		return nil, err
+	}
+	if !n.batchInit {
+		n.params.initPending()
 	}
 	node := gorgonia.NewTensor(n.g, n.params.dtype, len(shape), gorgonia.WithShape(shape...), gorgonia.WithName(name), gorgonia.WithValue(p.Value))
 	n.paramOf[node] = p

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 
@@ -35,20 +36,26 @@ type Param struct {
 // model (one per static batch shape, training or inference) binds the same tensors, so an
 // update made through one is seen by all.
 type Params struct {
-	dtype  tensor.Dtype
-	rng    *rand.Rand
-	list   []*Param
-	byName map[string]*Param
+	dtype   tensor.Dtype
+	seed    uint64
+	list    []*Param
+	byName  map[string]*Param
+	pending []pendingInit
+}
+
+// pendingInit is a parameter declared but not yet filled by its initialiser.
+type pendingInit struct {
+	p             *Param
+	init          Init
+	fanIn, fanOut int
 }
 
 // NewParams returns an empty store whose parameters are created in dtype (tensor.Float32
-// or tensor.Float64) and initialised from a generator seeded with seed, in declaration order.
+// or tensor.Float64) and initialised from seed. Each parameter draws from its own generator,
+// seeded with seed and its name, so its initial values depend on nothing else: not on the
+// order of declaration, nor on which other parameters exist.
 func NewParams(dtype tensor.Dtype, seed uint64) *Params {
-	return &Params{
-		dtype:  dtype,
-		rng:    rand.New(rand.NewPCG(seed, 0x6e6e646c)),
-		byName: map[string]*Param{},
-	}
+	return &Params{dtype: dtype, seed: seed, byName: map[string]*Param{}}
 }
 
 // Dtype is the element type of every parameter.
@@ -60,43 +67,61 @@ func (p *Params) List() []*Param { return p.list }
 // Get returns the named parameter, or nil.
 func (p *Params) Get(name string) *Param { return p.byName[name] }
 
-// get returns the named parameter, creating and initialising it on first use. fanIn and
-// fanOut feed the initialiser.
+// get returns the named parameter, creating it on first use; its initialiser runs at the
+// next initPending. fanIn and fanOut feed the initialiser.
 func (p *Params) get(name string, shape tensor.Shape, trainable bool, init Init, fanIn, fanOut int) (*Param, error) {
 	if q, ok := p.byName[name]; ok {
 		if !q.Value.Shape().Eq(shape) {
-			return nil, fmt.Errorf("parameter %s has shape %v, this declaration wants %v", name, q.Value.Shape(), shape)
+			return nil, fmt.Errorf("parameter %s has shape %v, this declaration wants %v", name, shapeString(q.Value.Shape()), shapeString(shape))
 		}
 		return q, nil
 	}
-	v := tensor.New(tensor.Of(p.dtype), tensor.WithShape(shape.Clone()...))
-	var f func() float64
-	switch init {
-	case KaimingNormal:
-		std := math.Sqrt(2 / float64(fanIn))
-		f = func() float64 { return p.rng.NormFloat64() * std }
-	case XavierUniform:
-		a := math.Sqrt(6 / float64(fanIn+fanOut))
-		f = func() float64 { return (2*p.rng.Float64() - 1) * a }
-	case Ones:
-		f = func() float64 { return 1 }
-	default:
-		f = func() float64 { return 0 }
-	}
-	switch d := v.Data().(type) {
-	case []float32:
-		for i := range d {
-			d[i] = float32(f())
-		}
-	case []float64:
-		for i := range d {
-			d[i] = f()
-		}
-	}
-	q := &Param{Name: name, Value: v, Trainable: trainable}
+	q := &Param{Name: name, Value: tensor.New(tensor.Of(p.dtype), tensor.WithShape(shape.Clone()...)), Trainable: trainable}
 	p.list = append(p.list, q)
 	p.byName[name] = q
+	p.pending = append(p.pending, pendingInit{q, init, fanIn, fanOut})
 	return q, nil
+}
+
+// initPending runs the initialisers of the parameters created since the last call, spread
+// over the workers.
+func (p *Params) initPending() {
+	todo := p.pending
+	p.pending = nil
+	parallel(len(todo), func(_, lo, hi int) {
+		for _, t := range todo[lo:hi] {
+			switch d := t.p.Value.Data().(type) {
+			case []float32:
+				fill(d, p.seed, t)
+			case []float64:
+				fill(d, p.seed, t)
+			}
+		}
+	})
+}
+
+func fill[T Float](d []T, seed uint64, t pendingInit) {
+	h := fnv.New64a()
+	h.Write([]byte(t.p.Name))
+	rng := rand.New(rand.NewPCG(seed, h.Sum64()))
+	switch t.init {
+	case KaimingNormal:
+		std := math.Sqrt(2 / float64(t.fanIn))
+		for i := range d {
+			d[i] = T(rng.NormFloat64() * std)
+		}
+	case XavierUniform:
+		a := math.Sqrt(6 / float64(t.fanIn+t.fanOut))
+		for i := range d {
+			d[i] = T((2*rng.Float64() - 1) * a)
+		}
+	case Ones:
+		for i := range d {
+			d[i] = 1
+		}
+	default:
+		clear(d)
+	}
 }
 
 // Count returns the number of trainable values and of buffer values.

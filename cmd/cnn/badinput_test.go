@@ -295,6 +295,7 @@ func gzipped(b []byte) []byte {
 func badOutcome(t *testing.T, r badRow, dir, stdout, stderr string, status int) (got string) {
 	t.Helper()
 	got = strings.ReplaceAll(strings.TrimSuffix(stderr, "\n"), dir, "$DIR")
+	got = strings.ReplaceAll(got, strings.Join(modelNames(), ", "), "$MODELS")
 	if *updateDoc {
 		return got
 	}

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -369,14 +370,25 @@ func TestBadInputTable(t *testing.T) {
 	t.Logf("%d bad inputs, each one line on stderr with status 2", len(rows))
 }
 
-// buildCNN builds the tool into a temporary folder and returns its path.
+// buildCNN builds the tool into a temporary folder and returns its path; it skips the
+// test under -short.
 func buildCNN(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
 	bin := filepath.Join(t.TempDir(), "cnn")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
+	args := []string{"build", "-o", bin}
+	// The build tags of this test binary (-tags openblas under make test), so that the
+	// binary runs the same kernels.
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "-tags" && s.Value != "" {
+				args = append(args, "-tags", s.Value)
+			}
+		}
+	}
+	cmd := exec.Command("go", append(args, ".")...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

@@ -1,9 +1,12 @@
 package trainer
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 
@@ -199,4 +202,42 @@ func (r *Runner) LoadCheckpoint(path string) (map[string]string, error) {
 	meta := maps.Clone(f.Metadata)
 	delete(meta, StateKey)
 	return meta, nil
+}
+
+// CheckpointMeta returns the configuration metadata of a checkpoint written by
+// SaveCheckpoint (StateKey removed) from its header alone, without reading the tensors, so a
+// caller can compare a run's settings before restoring it. The file is checked fully only
+// by LoadCheckpoint.
+func CheckpointMeta(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var n [8]byte
+	if _, err := io.ReadFull(f, n[:]); err != nil {
+		return nil, fmt.Errorf("%s: not a safetensors file: %v", path, err)
+	}
+	size := binary.LittleEndian.Uint64(n[:])
+	if size > safetensors.MaxHeaderSize {
+		return nil, fmt.Errorf("%s: header of %d bytes, more than the limit of %d", path, size, safetensors.MaxHeaderSize)
+	}
+	if fi, err := f.Stat(); err == nil && int64(size) > fi.Size()-8 {
+		return nil, fmt.Errorf("%s: header of %d bytes in a file of %d", path, size, fi.Size())
+	}
+	header := make([]byte, size)
+	if _, err := io.ReadFull(f, header); err != nil {
+		return nil, fmt.Errorf("%s: offset 8: reading the header: %v", path, err)
+	}
+	var h struct {
+		Meta map[string]string `json:"__metadata__"`
+	}
+	if err := json.Unmarshal(header, &h); err != nil {
+		return nil, fmt.Errorf("%s: bad header: %v", path, err)
+	}
+	if _, ok := h.Meta[StateKey]; !ok {
+		return nil, fmt.Errorf("%s: not a training checkpoint (no %q in the metadata); best.safetensors holds weights only", path, StateKey)
+	}
+	delete(h.Meta, StateKey)
+	return h.Meta, nil
 }

@@ -217,6 +217,16 @@ func TestLoadCheckpointErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if _, err := CheckpointMeta(weightsOnly); err == nil || !strings.Contains(err.Error(), "not a training checkpoint") {
+		t.Errorf("CheckpointMeta of weights: error %v", err)
+	}
+	if _, err := CheckpointMeta(write("tiny", b[:5])); err == nil || !strings.Contains(err.Error(), "not a safetensors file") {
+		t.Errorf("CheckpointMeta of 5 bytes: error %v", err)
+	}
+	if meta, err := CheckpointMeta(good); err != nil || len(meta) != 0 {
+		t.Errorf("CheckpointMeta: %v, %v; want no error and no metadata", meta, err)
+	}
+
 	for _, c := range []struct {
 		name, path, want string
 		runner           func() *Runner

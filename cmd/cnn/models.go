@@ -22,20 +22,64 @@ type modelFlags struct {
 	width      int  // base width: channels of the stem and layer1
 	noResidual bool // drop the shortcut connections (the chapter's use_residual=False)
 	stemBias   bool // a bias on the 7x7 stem conv (the chapter's layout; torchvision has none)
+
+	fs *flag.FlagSet // the flags were parsed here; nil: every field was set on purpose
+}
+
+// modelDefault is what a model takes for the flags not given on the command line, where it
+// differs from the flags' defaults.
+type modelDefault struct {
+	inChannels, classes int
+	stemBias            bool
+}
+
+// modelDefaults: resnet18-cifar is the chapter's CIFAR-10 model (section 5.5),
+// paddle.vision.models.resnet18 with its defaults: 3 input channels, a 1,000-way head and
+// no bias on the stem conv.
+var modelDefaults = map[string]modelDefault{
+	"resnet18-cifar": {inChannels: 3, classes: 1000, stemBias: false},
+}
+
+// isSet reports whether a flag was given on the command line (always true for model flags
+// not made by addModelFlags).
+func (m *modelFlags) isSet(name string) bool {
+	if m.fs == nil {
+		return true
+	}
+	set := false
+	m.fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// resolved returns the flags with the model's defaults in place of the flags not given.
+func (m *modelFlags) resolved(name string) *modelFlags {
+	r := *m
+	if d, ok := modelDefaults[name]; ok {
+		if !m.isSet("in-channels") {
+			r.inChannels = d.inChannels
+		}
+		if !m.isSet("classes") {
+			r.classes = d.classes
+		}
+		if !m.isSet("stem-bias") {
+			r.stemBias = d.stemBias
+		}
+	}
+	return &r
 }
 
 // addModelFlags registers the model flags; withShape adds --input for the per-sample shape
 // (predict uses --input for a .npy file instead and takes the shape from the weights).
 func addModelFlags(fs *flag.FlagSet, withShape bool) *modelFlags {
-	m := &modelFlags{}
+	m := &modelFlags{fs: fs}
 	if withShape {
 		fs.StringVar(&m.input, "input", "", "per-sample input shape CxHxW (default: the model's, 1x32x32)")
 	}
-	fs.IntVar(&m.inChannels, "in-channels", 1, "input channels")
-	fs.IntVar(&m.classes, "classes", 10, "number of classes")
+	fs.IntVar(&m.inChannels, "in-channels", 1, "input channels (resnet18-cifar: 3)")
+	fs.IntVar(&m.classes, "classes", 10, "number of classes (resnet18-cifar: 1000, the chapter keeps the default head; 10 works too)")
 	fs.IntVar(&m.width, "width", 64, "resnet18: base width (channels of the stem and layer1; doubled by each later stage)")
 	fs.BoolVar(&m.noResidual, "no-residual", false, "resnet18: drop the residual connections (the chapter's use_residual=False)")
-	fs.BoolVar(&m.stemBias, "stem-bias", true, "resnet18: a bias on the 7x7 stem conv, as in the chapter (false: torchvision's layout)")
+	fs.BoolVar(&m.stemBias, "stem-bias", true, "resnet18: a bias on the 7x7 stem conv, as in the chapter (false: torchvision's layout; resnet18-cifar: false, as paddle.vision's resnet18)")
 	return m
 }
 
@@ -44,6 +88,10 @@ var models = map[string]func(m *modelFlags) (graph.Model, graph.Impl){
 	"lenet":       func(m *modelFlags) (graph.Model, graph.Impl) { return lenet.New(m.inChannels, m.classes), graph.Fast },
 	"lenet-naive": func(m *modelFlags) (graph.Model, graph.Impl) { return lenet.New(m.inChannels, m.classes), graph.Naive },
 	"resnet18": func(m *modelFlags) (graph.Model, graph.Impl) {
+		return resnet.New(resnet.Config{InChannels: m.inChannels, Classes: m.classes, Width: m.width, Residual: !m.noResidual, StemBias: m.stemBias}), graph.Fast
+	},
+	// The chapter's CIFAR-10 case study (5.5): ResNet18 with the defaults of modelDefaults.
+	"resnet18-cifar": func(m *modelFlags) (graph.Model, graph.Impl) {
 		return resnet.New(resnet.Config{InChannels: m.inChannels, Classes: m.classes, Width: m.width, Residual: !m.noResidual, StemBias: m.stemBias}), graph.Fast
 	},
 }
@@ -66,6 +114,7 @@ func (m *modelFlags) model(name string) (graph.Model, graph.Impl, error) {
 	if !ok {
 		return graph.Model{}, 0, fmt.Errorf("unknown model %q: want one of %s", name, strings.Join(modelNames(), ", "))
 	}
+	m = m.resolved(name)
 	if m.classes < 1 || m.inChannels < 1 {
 		return graph.Model{}, 0, fmt.Errorf("--classes %d, --in-channels %d: want at least 1", m.classes, m.inChannels)
 	}
@@ -112,6 +161,7 @@ func oneModel(pos []string) (string, error) {
 // rebuild it. A ResNet also records width, use_residual and stem_bias, under the keys and
 // with the "True"/"False" values of the PyTorch exports.
 func (m *modelFlags) metadata(name string, model graph.Model) map[string]string {
+	m = m.resolved(name)
 	meta := map[string]string{
 		"model":       name,
 		"in_channels": strconv.Itoa(model.Input[0]),

@@ -2,11 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nndl/cnn/data"
@@ -40,20 +46,29 @@ type trainSummary struct {
 	DevSize     int               `json:"dev_size"`
 	TrainSize   int               `json:"train_size"`
 	TestSize    int               `json:"test_size"`
+	ResumedAt   int               `json:"resumed_at_step,omitempty"` // steps done when this session resumed the run; the times are this session's
 	FinishedUTC string            `json:"finished_utc"`
 }
+
+// checkpointName is the training checkpoint in a run folder (trainer.SaveCheckpoint).
+const checkpointName = "checkpoint.safetensors"
 
 func cmdTrain(args []string, stdout io.Writer) error {
 	start := time.Now()
 	fs := newFlags("train", "MODEL [flags]")
 	mf := addModelFlags(fs, true)
 	df := addDataFlags(fs)
-	epochs := fs.Int("epochs", 5, "training epochs")
-	lr := fs.Float64("lr", 0.1, "SGD learning rate")
+	dataset := fs.String("dataset", "", "mnist or cifar10 (default: cifar10 for resnet18-cifar, mnist otherwise); cifar10 reads the binary version from --data and its defaults are the chapter's 5.5 recipe")
+	epochs := fs.Int("epochs", 5, "training epochs (cifar10: 30)")
+	optName := fs.String("optimizer", "sgd", "sgd or adam (Paddle's Adam: beta1 0.9, beta2 0.999, epsilon 1e-8) (cifar10: adam)")
+	lr := fs.Float64("lr", 0.1, "learning rate (cifar10: 0.001)")
+	weightDecay := fs.Float64("weight-decay", 0, "L2 weight decay coefficient: coeff*w is added to every gradient before the update, as Paddle's L2Decay (cifar10: 0.005)")
 	batch := fs.Int("batch", 64, "batch size (the last partial batch of an epoch is kept)")
 	seed := fs.Uint64("seed", 100, "seed of the initial weights and of the shuffling")
-	logSteps := fs.Int("log-steps", 15, "print the training loss every N steps (0: never)")
-	evalSteps := fs.Int("eval-steps", 15, "evaluate on dev every N steps and at the last step (0: never)")
+	logSteps := fs.Int("log-steps", 15, "print the training loss every N steps (0: never; cifar10: 100)")
+	evalSteps := fs.Int("eval-steps", 15, "evaluate on dev every N steps and at the last step (0: never; cifar10: 3000)")
+	ckEvery := fs.Int("checkpoint-every", 500, "write OUT/"+checkpointName+" (weights, optimiser state, position, best accuracy, history) every N steps (0: only when interrupted); Ctrl-C saves one after the current step")
+	resume := fs.String("resume", "", "continue the run in folder DIR from DIR/"+checkpointName+"; give the first run's flags (--out defaults to DIR)")
 	out := fs.String("out", "", "output folder (default runs/MODEL)")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -62,6 +77,39 @@ func cmdTrain(args []string, stdout io.Writer) error {
 	name, err := oneModel(pos)
 	if err != nil {
 		return err
+	}
+	isSet := func(flagName string) bool {
+		set := false
+		fs.Visit(func(f *flag.Flag) { set = set || f.Name == flagName })
+		return set
+	}
+	if *dataset == "" {
+		*dataset = defaultDataset(name)
+	}
+	switch *dataset {
+	case datasetMNIST:
+	case datasetCIFAR:
+		rc := cifarRecipe
+		for _, d := range []struct {
+			flag string
+			set  func()
+		}{
+			{"optimizer", func() { *optName = rc.optimizer }},
+			{"lr", func() { *lr = rc.lr }},
+			{"weight-decay", func() { *weightDecay = rc.weightDecay }},
+			{"epochs", func() { *epochs = rc.epochs }},
+			{"log-steps", func() { *logSteps = rc.logSteps }},
+			{"eval-steps", func() { *evalSteps = rc.evalSteps }},
+		} {
+			if !isSet(d.flag) {
+				d.set()
+			}
+		}
+		if !mf.isSet("in-channels") {
+			mf.inChannels = 3
+		}
+	default:
+		return fmt.Errorf("--dataset %q: want mnist or cifar10", *dataset)
 	}
 	m, impl, err := mf.model(name)
 	if err != nil {
@@ -72,18 +120,49 @@ func cmdTrain(args []string, stdout io.Writer) error {
 		return fmt.Errorf("--batch %d: want at least 1", *batch)
 	case *epochs < 1:
 		return fmt.Errorf("--epochs %d: want at least 1", *epochs)
-	case !(*lr > 0):
+	case !(*lr > 0) || math.IsInf(*lr, 0):
 		return fmt.Errorf("--lr %v: want a positive learning rate", *lr)
+	case !(*weightDecay >= 0) || math.IsInf(*weightDecay, 0):
+		return fmt.Errorf("--weight-decay %v: want 0 or a positive coefficient", *weightDecay)
 	case *logSteps < 0 || *evalSteps < 0:
 		return fmt.Errorf("--log-steps %d, --eval-steps %d: want 0 or more", *logSteps, *evalSteps)
+	case *ckEvery < 0:
+		return fmt.Errorf("--checkpoint-every %d: want 0 (off) or more", *ckEvery)
+	}
+	var opt trainer.Optimizer
+	switch *optName {
+	case "sgd":
+		opt = &trainer.SGD{LR: *lr, WeightDecay: *weightDecay}
+	case "adam":
+		opt = trainer.NewAdam(*lr, *weightDecay)
+	default:
+		return fmt.Errorf("--optimizer %q: want sgd or adam", *optName)
+	}
+	if *resume != "" {
+		if isSet("out") && filepath.Clean(*out) != filepath.Clean(*resume) {
+			return fmt.Errorf("--out %s and --resume %s: a resumed run writes into its own folder", *out, *resume)
+		}
+		*out = *resume
 	}
 	if *out == "" {
 		*out = filepath.Join("runs", name)
 	}
-	if len(m.Input) != 3 || m.Input[0] != 1 {
-		return fmt.Errorf("%s: input %v: MNIST needs one input channel (--in-channels 1)", name, m.Input)
+	if len(m.Input) != 3 {
+		return fmt.Errorf("%s: input %v: want CxHxW", name, m.Input)
 	}
-	trainSet, devSet, testSet, err := df.load(m.Input[1], m.Input[2])
+	var trainSet, devSet, testSet *data.Dataset
+	switch *dataset {
+	case datasetMNIST:
+		if m.Input[0] != 1 {
+			return fmt.Errorf("%s: input %v: MNIST needs one input channel (--in-channels 1)", name, m.Input)
+		}
+		trainSet, devSet, testSet, err = df.load(m.Input[1], m.Input[2])
+	case datasetCIFAR:
+		if m.Input[0] != 3 || m.Input[1] != data.CIFARSide || m.Input[2] != data.CIFARSide {
+			return fmt.Errorf("%s: input %v: CIFAR-10 images are 3x32x32 (--in-channels 3, --input 3x32x32)", name, m.Input)
+		}
+		trainSet, devSet, testSet, err = loadCIFAR(df, isSet)
+	}
 	if err != nil {
 		return err
 	}
@@ -94,30 +173,73 @@ func cmdTrain(args []string, stdout io.Writer) error {
 	devL, _ := data.NewLoader(devSet, *batch, false, 0)
 	testL, _ := data.NewLoader(testSet, *batch, false, 0)
 	params := graph.NewParams(tensor.Float32, *seed)
-	r := trainer.New(m, params, impl, &trainer.SGD{LR: *lr})
+	r := trainer.New(m, params, impl, opt)
 	// Compile the training program first so that a model error shows before any file is written.
 	if _, err := r.Program(*batch, true); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		return err
-	}
+	// meta is the run's configuration: in both checkpoints, and what a resumption must match.
 	meta := mf.metadata(name, m)
 	meta["seed"] = strconv.FormatUint(*seed, 10)
 	meta["lr"] = strconv.FormatFloat(*lr, 'g', -1, 64)
 	meta["batch"] = strconv.Itoa(*batch)
 	meta["epochs"] = strconv.Itoa(*epochs)
+	meta["optimizer"] = *optName
+	meta["weight_decay"] = strconv.FormatFloat(*weightDecay, 'g', -1, 64)
+	meta["dataset"] = *dataset
+	meta["train_size"] = strconv.Itoa(trainSet.N())
+	meta["dev_size"] = strconv.Itoa(devSet.N())
+	meta["test_size"] = strconv.Itoa(testSet.N())
+	meta["eval_steps"] = strconv.Itoa(*evalSteps)
 	best := filepath.Join(*out, "best.safetensors")
+	ckPath := filepath.Join(*out, checkpointName)
+	total := *epochs * trainL.NumBatches()
+	if *resume != "" {
+		if err := resumeRun(r, ckPath, best, meta, total); err != nil {
+			return err
+		}
+	} else if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
 
-	fmt.Fprintf(stdout, "%s (%s kernels, %s): %d train / %d dev / %d test images, %d epochs of %d steps, %v\n",
-		name, impl, kernelPath(), trainSet.N(), devSet.N(), testSet.N(), *epochs, trainL.NumBatches(), r.Opt)
-	prog := newProgress(stdout, *epochs*trainL.NumBatches())
+	what := "images"
+	if *dataset == datasetCIFAR {
+		what = "CIFAR-10 images"
+	}
+	fmt.Fprintf(stdout, "%s (%s kernels, %s): %d train / %d dev / %d test %s, %d epochs of %d steps, %v\n",
+		name, impl, kernelPath(), trainSet.N(), devSet.N(), testSet.N(), what, *epochs, trainL.NumBatches(), r.Opt)
+	resumedAt := r.StepsDone
+	if *resume != "" {
+		bestNote := "no best checkpoint yet"
+		if r.BestStep >= 0 {
+			bestNote = fmt.Sprintf("best dev accuracy %.5f at step %d", r.BestAcc, r.BestStep)
+		}
+		fmt.Fprintf(stdout, "[Resume] %s: %d of %d steps done (epoch %d, batch %d), %s\n",
+			ckPath, r.StepsDone, total, r.StepsDone/trainL.NumBatches(), r.StepsDone%trainL.NumBatches(), bestNote)
+	}
+	prog := newProgress(stdout, total)
+	intr := catchInterrupts(os.Stderr)
+	defer intr.release()
 	trainStart := time.Now()
 	err = r.Train(trainL, devL, trainer.Config{
 		Epochs: *epochs, LogSteps: *logSteps, EvalSteps: *evalSteps,
 		Save: func(step int) error {
-			meta["step"] = strconv.Itoa(step)
-			return trainer.SaveWeights(best, params, meta)
+			bm := maps.Clone(meta)
+			bm["step"] = strconv.Itoa(step)
+			return trainer.SaveWeights(best, params, bm)
+		},
+		CheckpointEvery: *ckEvery,
+		Checkpoint: func(done int) error {
+			if err := r.SaveCheckpoint(ckPath, meta); err != nil {
+				return err
+			}
+			return r.History.SaveCSV(filepath.Join(*out, "metrics.csv"))
+		},
+		Stop: func() bool {
+			if afterStep != nil {
+				afterStep(r.StepsDone, intr)
+			}
+			return intr.requested()
 		},
 		OnStep: func(s trainer.StepLoss, total int) {
 			prog.step(s.Step, func() string {
@@ -141,6 +263,11 @@ func cmdTrain(args []string, stdout io.Writer) error {
 	if werr := writeRunFiles(*out, name, &r.History); werr != nil && err == nil {
 		err = werr
 	}
+	var stopped *trainer.Interrupted
+	if errors.As(err, &stopped) && stopped.Saved {
+		return &interruptedError{fmt.Sprintf("interrupted after step %d of %d; the run is saved in %s; resume with: %s",
+			stopped.StepsDone, stopped.Total, ckPath, resumeCommand(args, *out))}
+	}
 	if err != nil {
 		return err
 	}
@@ -159,11 +286,13 @@ func cmdTrain(args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "[Test] accuracy/loss: %.4f/%.4f\n", acc, loss)
+	cfg := maps.Clone(meta)
+	cfg["step"] = strconv.Itoa(r.BestStep)
 	s := trainSummary{
-		Model: name, Config: meta, Steps: len(r.History.Train), BestDevAcc: r.BestAcc, BestStep: r.BestStep,
+		Model: name, Config: cfg, Steps: len(r.History.Train), BestDevAcc: r.BestAcc, BestStep: r.BestStep,
 		TestAcc: acc, TestLoss: loss, TrainSecs: trainSecs, WallSecs: time.Since(start).Seconds(),
 		Weights: best, Kernels: kernelPath(), GoMaxProcs: runtimeProcs(),
-		TrainSize: trainSet.N(), DevSize: devSet.N(), TestSize: testSet.N(),
+		TrainSize: trainSet.N(), DevSize: devSet.N(), TestSize: testSet.N(), ResumedAt: resumedAt,
 		FinishedUTC: time.Now().UTC().Format(time.RFC3339),
 	}
 	b, _ := json.MarshalIndent(s, "", "  ")
@@ -171,6 +300,49 @@ func cmdTrain(args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "Wrote %s/{best.safetensors,metrics.csv,curves.png,curves.svg,summary.json}\n", *out)
+	return nil
+}
+
+// afterStep, when set (by tests), is called with the steps done after every step, before
+// the run asks whether a signal came.
+var afterStep func(stepsDone int, in *interrupts)
+
+// resumeRun restores the checkpoint at path into r after checking that it was written by a
+// run with the same configuration (meta) and that its best weights are still there.
+func resumeRun(r *trainer.Runner, path, best string, meta map[string]string, total int) error {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s: no training checkpoint to resume (a run writes one every --checkpoint-every steps and when interrupted)", path)
+	}
+	saved, err := trainer.CheckpointMeta(path)
+	if err != nil {
+		return err
+	}
+	var diffs []string
+	keys := slices.Sorted(maps.Keys(meta))
+	for k := range saved {
+		if _, ok := meta[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		if saved[k] != meta[k] {
+			diffs = append(diffs, fmt.Sprintf("%s %q (now %q)", k, saved[k], meta[k]))
+		}
+	}
+	if len(diffs) > 0 {
+		return fmt.Errorf("%s: written by a run with other settings: %s; resume with the first run's flags", path, strings.Join(diffs, ", "))
+	}
+	if _, err := r.LoadCheckpoint(path); err != nil {
+		return err
+	}
+	if r.BestStep >= 0 {
+		if _, err := os.Stat(best); err != nil {
+			return fmt.Errorf("%s: the checkpoint records the best dev accuracy at step %d, but its weights are gone: %v", path, r.BestStep, err)
+		}
+	}
+	if r.StepsDone > total {
+		return fmt.Errorf("%s: %d steps done, more than the run's %d", path, r.StepsDone, total)
+	}
 	return nil
 }
 

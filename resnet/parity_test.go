@@ -83,8 +83,12 @@ func (g golden) want(t *testing.T, name string) []float64 {
 //     with BatchNorm over only 4 values per channel in layer4, amplifies float32 rounding to
 //     about 1.5e-4. PyTorch 1.13 run in float64 on the same weights and batch differs from
 //     the file by 1.51e-4 (grad.layer4.0.conv2.weight); our float64 build matches PyTorch's
-//     float64 to 3e-13 and our float32 build is 1.44e-4 from it. Any float32 computation of
-//     these gradients lands about that far from the file, so the bound there is 2e-4.
+//     float64 to 3e-13 and our float32 build is about 1.5e-4 from it, the exact answer, as
+//     PyTorch's float32 is. Two float32 computations that each land about 1.5e-4 from the
+//     exact gradients, in different directions depending on the order of their sums (ours
+//     change with the BLAS and the number of workers), can be up to twice that apart, so the
+//     bound there is 3e-4; the float64 build, exact to rounding, is held to 2e-4, the file's
+//     own error.
 //   - grad.conv1.bias: a bias followed by a training-mode BatchNorm has a gradient of exactly
 //     zero, so both sides are rounding noise (the file's is 1.7e-6). It is compared absolutely,
 //     against the scale of the stem weight's gradient.
@@ -92,7 +96,7 @@ func TestGoldenParity(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		gradTol float64
-	}{{"resnet18_w8", 1e-4}, {"resnet18_w8_nores", 2e-4}, {"resnet18_w8_stembias", 1e-4}} {
+	}{{"resnet18_w8", 1e-4}, {"resnet18_w8_nores", 3e-4}, {"resnet18_w8_stembias", 1e-4}} {
 		g := readGolden(t, c.name)
 		for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
 			t.Run(c.name+"/"+dt.String(), func(t *testing.T) {
@@ -165,7 +169,11 @@ func TestGoldenParity(t *testing.T) {
 						}
 						continue
 					}
-					check(name, got, g.want(t, name), c.gradTol)
+					tol := c.gradTol
+					if dt == tensor.Float64 {
+						tol = min(tol, 2e-4)
+					}
+					check(name, got, g.want(t, name), tol)
 				}
 				after := 0
 				for _, p := range params.List() {

@@ -209,3 +209,37 @@ func PeakRSSMiB() float64 {
 	}
 	return float64(ru.Maxrss) / 1024 // kilobytes on Linux
 }
+
+// Profile runs a training step of the case (after one warm-up step) runs times and returns
+// the time spent in each kind of operation per step, longest first.
+func Profile(c Case, batch, runs int) ([]build.OpTime, error) {
+	p, err := build.Compile(c.Model, graph.NewParams(tensor.Float32, 1), build.Options{Batch: batch, Train: true, Impl: c.Impl})
+	if err != nil {
+		return nil, err
+	}
+	x := make([]float32, batch*sampleSize(c.Model))
+	y := make([]int, batch)
+	for i := range x {
+		x[i] = float32(i%97)/97 - 0.5
+	}
+	for i := range y {
+		y[i] = i % c.Model.Classes
+	}
+	if err := p.Feed(x, y); err != nil {
+		return nil, err
+	}
+	if err := p.Run(); err != nil {
+		return nil, err
+	}
+	p.Profile(true)
+	for i := 0; i < runs; i++ {
+		if err := p.Run(); err != nil {
+			return nil, err
+		}
+	}
+	ops := p.Profile(false)
+	for i := range ops {
+		ops[i].Time /= time.Duration(runs) // Calls already counts one step's
+	}
+	return ops, nil
+}

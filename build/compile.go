@@ -160,8 +160,8 @@ func floats(v gorgonia.Value) []float64 {
 // OpTime is the time spent in one kind of operation.
 type OpTime struct {
 	Op    string
-	Calls int
-	Time  time.Duration
+	Calls int           // how many of the program's steps run this kind of operation
+	Time  time.Duration // their total time over the profiled runs
 }
 
 // Profile turns on per-operation timing (on) or returns what was measured since it was

@@ -21,6 +21,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 	minTime := fs.Duration("min-time", 2*time.Second, "measure each number for at least this long")
 	minRuns := fs.Int("min-runs", 10, "and at least this many runs")
 	asJSON := fs.Bool("json", false, "print JSON")
+	ops := fs.Bool("ops", false, "instead, print where a training step spends its time, per kind of operation")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -33,6 +34,9 @@ func cmdBench(args []string, stdout io.Writer) error {
 	}
 	if *batch < 1 {
 		return fmt.Errorf("--batch %d: want at least 1", *batch)
+	}
+	if *ops {
+		return benchOps(pos, mf, *batch, stdout)
 	}
 	var results []bench.Result
 	for _, name := range pos {
@@ -88,6 +92,34 @@ func cmdBench(args []string, stdout io.Writer) error {
 	if fast != nil && naive != nil {
 		fmt.Fprintf(stdout, "\nThe chapter's speed test (5.3.2), LeNet-5 forward on one 1x32x32 image: hand-written operators %.3f ms, fast operators %.3f ms: %.1fx faster\n",
 			naive.Infer1Ms, fast.Infer1Ms, naive.Infer1Ms/fast.Infer1Ms)
+	}
+	return nil
+}
+
+// benchOps prints the per-operation profile of each model's training step.
+func benchOps(names []string, mf *modelFlags, batch int, stdout io.Writer) error {
+	for _, name := range names {
+		m, impl, err := mf.model(name)
+		if err != nil {
+			return err
+		}
+		ops, err := bench.Profile(bench.Case{Name: name, Model: m, Impl: impl}, batch, 10)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		var total time.Duration
+		for _, o := range ops {
+			total += o.Time
+		}
+		fmt.Fprintf(stdout, "%s training step, batch %d: %.2f ms in operations\n", name, batch, total.Seconds()*1e3)
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "operation\tcalls\tms/step\tshare\t")
+		for _, o := range ops {
+			fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.1f%%\t\n", o.Op, o.Calls, o.Time.Seconds()*1e3, 100*o.Time.Seconds()/total.Seconds())
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

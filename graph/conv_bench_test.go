@@ -1,0 +1,43 @@
+package graph
+
+import (
+	"fmt"
+	"testing"
+
+	"gorgonia.org/tensor"
+)
+
+// BenchmarkConv times the fast convolution's three kernels on the shapes of LeNet-5 and
+// ResNet18 at batch 64, reporting GFLOP/s (2 per multiply-add).
+func BenchmarkConv(b *testing.B) {
+	for _, c := range []struct{ cin, h, cout, k, s, p int }{
+		{1, 32, 6, 5, 1, 0}, {6, 14, 16, 5, 1, 0}, // LeNet conv1, conv3
+		{1, 32, 64, 7, 2, 3}, {64, 8, 64, 3, 1, 1}, {64, 8, 128, 3, 2, 1}, {128, 4, 128, 3, 1, 1},
+		{128, 4, 256, 3, 2, 1}, {256, 2, 256, 3, 1, 1}, {256, 2, 512, 3, 2, 1}, {512, 1, 512, 3, 1, 1},
+	} {
+		g := convGeom{K: c.k, S: c.s, P: c.p}
+		d := newConvDims(g, tensor.Shape{64, c.cin, c.h, c.h}, tensor.Shape{c.cout, c.cin, c.k, c.k})
+		x := make([]float32, 64*c.cin*c.h*c.h)
+		w := make([]float32, c.cout*d.k)
+		y := make([]float32, 64*c.cout*d.ohw)
+		dw := make([]float32, len(w))
+		ws := newScratch()
+		flop := float64(2 * 64 * c.cout * d.ohw * d.k)
+		name := fmt.Sprintf("%dx%dx%d-%d@%dx%ds%d", c.cin, c.h, c.h, c.cout, c.k, c.k, c.s)
+		for _, k := range []struct {
+			name string
+			f    func()
+		}{
+			{"forward", func() { convForward(ws, d, x, w, nil, y) }},
+			{"dx", func() { convBackwardX(ws, d, w, y, x) }},
+			{"dw", func() { convBackwardW(ws, d, x, y, dw) }},
+		} {
+			b.Run(name+"/"+k.name, func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					k.f()
+				}
+				b.ReportMetric(flop*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

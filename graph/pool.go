@@ -157,6 +157,28 @@ func poolArea[T Float](g convGeom, mode poolMode, r0, r1, c0, c1 int) T {
 func poolPlaneGrad[T Float](g convGeom, mode poolMode, h, w int, x, dy, dx []T) {
 	oh, ow := g.out(h), g.out(w)
 	clear(dx)
+	if g.K == 2 && g.S == 2 && g.P == 0 {
+		for i := 0; i < oh; i++ {
+			r0, r1 := 2*i*w, (2*i+1)*w
+			for j, gy := range dy[i*ow : (i+1)*ow] {
+				a, b, c, d := r0+2*j, r0+2*j+1, r1+2*j, r1+2*j+1
+				if mode != poolMax {
+					gy /= 4
+					dx[a], dx[b], dx[c], dx[d] = gy, gy, gy, gy
+					continue
+				}
+				// The first maximum in row-major order takes the gradient, as PyTorch's does.
+				at := a
+				for _, q := range [3]int{b, c, d} {
+					if x[q] > x[at] {
+						at = q
+					}
+				}
+				dx[at] = gy
+			}
+		}
+		return
+	}
 	for i := 0; i < oh; i++ {
 		for j := 0; j < ow; j++ {
 			r0, r1, c0, c1 := window(g, h, w, i, j)

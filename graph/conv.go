@@ -312,6 +312,10 @@ func col2imSmall[T Float](d convDims, col []T, ld, off int, dx []T) {
 func convForward[T Float](ws *scratch, d convDims, x, w, b, y []T) {
 	ws.reserve(workers(), 2)
 	d = d.withIndex(ws)
+	if d.n < workers() && d.p >= 2*workers() && d.p*d.k*d.ohw >= 1<<20 {
+		convForwardByFilters(ws, d, x, w, b, y)
+		return
+	}
 	cs := chunkImages(d)
 	parallel(d.n, func(wk, from, to int) {
 		chunks(from, to, cs, func(lo, hi int) {
@@ -338,6 +342,30 @@ func convForward[T Float](ws *scratch, d convDims, x, w, b, y []T) {
 			}
 		})
 	})
+}
+
+// convForwardByFilters serves batches smaller than the number of workers (inference on one
+// image) in layers big enough to share: each image is unrolled once, and the workers split
+// the filters between them.
+func convForwardByFilters[T Float](ws *scratch, d convDims, x, w, b, y []T) {
+	col := buffer[T](ws, 0, 0, d.k*d.ohw)
+	for i := 0; i < d.n; i++ {
+		im2col(d, x[i*d.c*d.hw:(i+1)*d.c*d.hw], col, d.ohw, 0)
+		yi := y[i*d.p*d.ohw : (i+1)*d.p*d.ohw]
+		parallel(d.p, func(_, lo, hi int) {
+			var beta T
+			if b != nil {
+				for q := lo; q < hi; q++ {
+					row := yi[q*d.ohw : (q+1)*d.ohw]
+					for j := range row {
+						row[j] = b[q]
+					}
+				}
+				beta = 1
+			}
+			gemm(false, false, hi-lo, d.ohw, d.k, 1, w[lo*d.k:], d.k, col, d.ohw, beta, yi[lo*d.ohw:], d.ohw)
+		})
+	}
 }
 
 // gatherGrad copies dy [N,P,OH*OW] of images [lo,hi) into dyT [P, (hi-lo)*OH*OW].

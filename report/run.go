@@ -1,0 +1,616 @@
+// Package report runs every experiment of the chapter in order and writes a self-contained
+// report: index.html (one page with its stylesheet inline and its figures as PNG and SVG
+// files beside it), README.md with the same content, report.json with the numbers, and the
+// training metrics of every run as CSV. It is what "cnn reproduce" does.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nndl/cnn/build"
+	"github.com/nndl/cnn/chapter"
+	"github.com/nndl/cnn/data"
+	"github.com/nndl/cnn/graph"
+	"github.com/nndl/cnn/internal/atomicfile"
+	"github.com/nndl/cnn/internal/safetensors"
+	"github.com/nndl/cnn/lenet"
+	"github.com/nndl/cnn/resnet"
+	"github.com/nndl/cnn/trainer"
+	"github.com/nndl/cnn/viz"
+	"gorgonia.org/tensor"
+)
+
+// Options choose where the report goes and how long its experiments run.
+type Options struct {
+	Dir   string    // output folder, created if needed
+	Quick bool      // a short run for tests: 1 epoch of LeNet, ResNet18 at width 8 on 256 images
+	Seed  uint64    // seed of every run's initial weights and shuffling (the chapter's 100)
+	Log   io.Writer // progress, one line per stage with the elapsed time; nil for none
+}
+
+// The chapter's recipe (REFERENCE.md section 5).
+const (
+	batchSize   = 64
+	logSteps    = 15
+	evalSteps   = 15
+	fullEpochs  = 5
+	quickWidth  = 8   // ResNet18 base width in a quick run
+	quickTrainN = 256 // ResNet18 training images in a quick run
+	predictIdx  = 1   // the chapter predicts the second image of the first test batch
+	edgeSide    = 128 // side of the edge-detection picture
+)
+
+// Stage is one step of the run and how long it took.
+type Stage struct {
+	Name string  `json:"name"`
+	Secs float64 `json:"seconds"`
+}
+
+// Run is one training run of the chapter's recipe and its results.
+type Run struct {
+	Name       string  `json:"name"`  // folder under runs/ and legend label
+	Title      string  `json:"title"` // "ResNet18 without residual"
+	Model      string  `json:"model"`
+	Width      int     `json:"width,omitempty"`
+	Residual   *bool   `json:"use_residual,omitempty"`
+	Kernels    string  `json:"kernels"`
+	LR         float64 `json:"lr"`
+	Batch      int     `json:"batch"`
+	Epochs     int     `json:"epochs"`
+	Steps      int     `json:"steps"`
+	Seed       uint64  `json:"seed"`
+	TrainN     int     `json:"train_size"`
+	DevN       int     `json:"dev_size"`
+	TestN      int     `json:"test_size"`
+	BestDevAcc float64 `json:"best_dev_accuracy"`
+	BestStep   int     `json:"best_step"`
+	TestAcc    float64 `json:"test_accuracy"`
+	TestLoss   float64 `json:"test_loss"`
+	TrainSecs  float64 `json:"train_seconds"`
+
+	history trainer.History
+	runner  *trainer.Runner
+}
+
+// Speed is the forward time of one LeNet-5 build at one batch size: the median of Runs timed
+// runs after Warmup untimed ones.
+type Speed struct {
+	Impl   string  `json:"impl"`
+	Batch  int     `json:"batch"`
+	Warmup int     `json:"warmup"`
+	Runs   int     `json:"runs"`
+	Ms     float64 `json:"median_ms"`
+}
+
+// Parity compares LeNet-5 on the hand-written and on the fast operators with the same
+// (trained) weights on the first test batch.
+type Parity struct {
+	Images      int     `json:"images"`
+	MaxAbsDiff  float64 `json:"max_abs_logit_difference"`
+	MaxAbsLogit float64 `json:"max_abs_logit"`
+	SameClass   int     `json:"same_predicted_class"`
+	Speeds      []Speed `json:"speeds"`
+}
+
+// Prediction is the chapter's 5.3.5: one test image through the trained LeNet-5.
+type Prediction struct {
+	Index int       `json:"index"`
+	True  int       `json:"true_class"`
+	Pred  int       `json:"predicted_class"`
+	Probs []float64 `json:"probabilities"`
+	PNG   string    `json:"png"`
+}
+
+// Result is everything the report shows.
+type Result struct {
+	Quick    bool      `json:"quick"`
+	Started  time.Time `json:"started"`
+	WallSecs float64   `json:"wall_seconds"`
+	Machine  Machine   `json:"machine"`
+	Seed     uint64    `json:"seed"`
+	Command  string    `json:"command"` // the command line that made the report
+	Stages   []Stage   `json:"stages"`
+
+	Worked []chapter.Worked    `json:"-"`
+	Shapes []chapter.ShapeRow  `json:"-"`
+	Edges  *chapter.Edges      `json:"-"`
+	LeNet  *Account            `json:"-"`
+	ResNet *Account            `json:"-"`
+	Parity Parity              `json:"lenet_parity"`
+	Pred   Prediction          `json:"prediction"`
+	Runs   []*Run              `json:"runs"`
+	Book   []BookRow           `json:"book_vs_ours"`
+	Files  map[string][]string `json:"-"` // figure name -> files
+}
+
+// Account is a declared network's accounting at batch 1.
+type Account struct {
+	Name    string
+	Model   graph.Model
+	Params  *graph.Params
+	Summary graph.Summary
+}
+
+func declare(m graph.Model, impl graph.Impl) (*Account, error) {
+	params := graph.NewParams(tensor.Float32, 0)
+	n, _, _, err := graph.Declare(m, params, impl, 1, false)
+	if err != nil {
+		return nil, err
+	}
+	return &Account{Name: m.Name, Model: m, Params: params, Summary: graph.Summarize(n.Layers(), tensor.Float32)}, nil
+}
+
+// runner carries the state of one Generate call.
+type runner struct {
+	o      Options
+	start  time.Time
+	res    *Result
+	splits *splits // the chapter's MNIST subset, loaded on first use
+}
+
+func (r *runner) logf(format string, args ...any) {
+	if r.o.Log != nil {
+		fmt.Fprintf(r.o.Log, "[%6.1fs] %s\n", time.Since(r.start).Seconds(), fmt.Sprintf(format, args...))
+	}
+}
+
+// stage runs f as one named stage, logging its start and recording its time.
+func (r *runner) stage(name string, f func() error) error {
+	r.logf("%s", name)
+	t := time.Now()
+	if err := f(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	r.res.Stages = append(r.res.Stages, Stage{Name: name, Secs: time.Since(t).Seconds()})
+	return nil
+}
+
+func (r *runner) path(name string) string { return filepath.Join(r.o.Dir, name) }
+
+// Generate runs every experiment of the chapter in order and writes the report into o.Dir.
+func Generate(o Options) (*Result, error) {
+	if o.Dir == "" {
+		return nil, fmt.Errorf("no output folder")
+	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	r := &runner{o: o, start: time.Now(), res: &Result{Quick: o.Quick, Started: time.Now().UTC(), Machine: ThisMachine(), Seed: o.Seed, Files: map[string][]string{}}}
+	res := r.res
+	res.Command = "cnn reproduce -o " + o.Dir
+	if o.Quick {
+		res.Command += " --quick"
+	}
+	if o.Seed != 100 {
+		res.Command += fmt.Sprintf(" --seed %d", o.Seed)
+	}
+	mode := "full"
+	if o.Quick {
+		mode = "quick (short training; its accuracies are not comparable with the book's)"
+	}
+	r.logf("cnn reproduce: %s run into %s; %s, %d CPUs, BLAS %s", mode, o.Dir, res.Machine.CPU, res.Machine.CPUs, res.Machine.BLAS)
+
+	steps := []struct {
+		name string
+		f    func() error
+	}{
+		{"5.1-5.2 worked examples: convolution, output sizes, multi-channel convolution, pooling", r.worked},
+		{"5.1.7 edge detection with the Laplacian kernel", r.edges},
+		{"5.1.3, 5.3.2, 5.4.1 counting: parameters, FLOPs and receptive fields of LeNet-5 and ResNet18", r.counting},
+		{"5.3 LeNet-5: training", r.lenet},
+		{"5.3.2 LeNet-5: hand-written against fast operators (parity and speed)", r.parity},
+		{"5.3.5 LeNet-5: predicting one test image", r.predict},
+		{"5.4 ResNet18 without and with residual connections: training", r.resnets},
+	}
+	for _, s := range steps {
+		if err := r.stage(s.name, s.f); err != nil {
+			return res, err
+		}
+	}
+	res.Book = bookRows(res)
+	res.WallSecs = time.Since(r.start).Seconds()
+	r.logf("writing the report")
+	if err := r.write(); err != nil {
+		return res, err
+	}
+	r.logf("done: %s and %s", r.path("index.html"), r.path("README.md"))
+	return res, nil
+}
+
+func (r *runner) worked() error {
+	c, err := chapter.Conv()
+	if err != nil {
+		return err
+	}
+	mc, err := chapter.MultiChannel()
+	if err != nil {
+		return err
+	}
+	pools, err := chapter.Pools()
+	if err != nil {
+		return err
+	}
+	r.res.Worked = append([]chapter.Worked{c, mc}, pools...)
+	r.res.Shapes, err = chapter.Shapes()
+	return err
+}
+
+func (r *runner) edges() error {
+	img := chapter.Picture(edgeSide, edgeSide)
+	e, err := chapter.DetectEdges(img, edgeSide, edgeSide, chapter.Laplacian8)
+	if err != nil {
+		return err
+	}
+	r.res.Edges = e
+	lo, hi := chapter.Range(e.Out)
+	in := grey(e.In, e.H, e.W, 0, 255)
+	out := grey(e.Out, e.OH, e.OW, lo, hi)
+	return r.figure("edges", func(path string) error { return plotEdges(path, in, out) })
+}
+
+// figure writes a figure as PNG and SVG through draw and records the files.
+func (r *runner) figure(name string, draw func(path string) error) error {
+	for _, ext := range []string{".png", ".svg"} {
+		if err := draw(r.path(name + ext)); err != nil {
+			return err
+		}
+		r.res.Files[name] = append(r.res.Files[name], name+ext)
+	}
+	return nil
+}
+
+func (r *runner) counting() error {
+	var err error
+	if r.res.LeNet, err = declare(lenet.New(1, 10), graph.Fast); err != nil {
+		return err
+	}
+	if r.res.ResNet, err = declare(resnet.ResNet18(1, 10), graph.Fast); err != nil {
+		return err
+	}
+	input := r.res.LeNet.Model.Input[1]
+	lp, rp := rfPoints(r.res.LeNet.Summary.Layers, false), rfPoints(r.res.ResNet.Summary.Layers, true)
+	return r.figure("receptive-field", func(path string) error {
+		return plotRF(path, input, []string{"LeNet-5", "ResNet18"}, [][]RFPoint{lp, rp})
+	})
+}
+
+// rfPoints lists the conv and pool layers along the main path (not the shortcut's 1x1
+// convs), labelled by name; for a ResNet only the stem's pool and each stage's last conv.
+func rfPoints(layers []*graph.Layer, stages bool) []RFPoint {
+	var pts []RFPoint
+	for i, l := range layers {
+		// The shortcut's 1x1 convs are off the main path; a global pool sees everything.
+		if strings.Contains(l.Name, "downsample") || l.Type == "GlobalAvgPool2D" || !(strings.Contains(l.Type, "Conv") || strings.Contains(l.Type, "Pool")) {
+			continue
+		}
+		label := l.Name
+		if stages {
+			label = ""
+			stage, _, _ := strings.Cut(l.Name, ".")
+			last := true
+			for _, m := range layers[i+1:] {
+				if strings.HasPrefix(m.Name, stage+".") && m.Type == "Conv2D" && !strings.Contains(m.Name, "downsample") {
+					last = false
+				}
+			}
+			if l.Type == "MaxPool2D" || (strings.HasPrefix(stage, "layer") && last) {
+				label = stage
+			}
+		}
+		pts = append(pts, RFPoint{Label: label, RF: l.RF})
+	}
+	return pts
+}
+
+// splits are the chapter's MNIST subset, preprocessed to 32x32.
+type splits struct{ train, dev, test *data.Dataset }
+
+func (r *runner) loadSplits() (*splits, error) {
+	if r.splits != nil {
+		return r.splits, nil
+	}
+	s, err := data.ChapterSubset()
+	if err != nil {
+		return nil, err
+	}
+	tr, dv, ts := s.Datasets(data.ChapterSize, data.ChapterSize)
+	r.splits = &splits{tr, dv, ts}
+	return r.splits, nil
+}
+
+// head returns the first n samples of d (a view).
+func head(d *data.Dataset, n int) (*data.Dataset, error) {
+	n = min(n, d.N())
+	return data.NewDataset(d.X[:n*d.SampleSize()], d.Y[:n], d.C, d.H, d.W)
+}
+
+// train runs the chapter's recipe as "cnn train" does: SGD, batch 64, the training set
+// shuffled by the seed with the last partial batch kept, the loss logged and dev evaluated
+// every 15 steps and at the last step, the best weights by dev accuracy kept (in memory),
+// then loaded and evaluated on the test set.
+func (r *runner) train(run *Run, m graph.Model, impl graph.Impl, tr, dev, test *data.Dataset) error {
+	trainL, err := data.NewLoader(tr, run.Batch, true, run.Seed)
+	if err != nil {
+		return err
+	}
+	devL, err := data.NewLoader(dev, run.Batch, false, 0)
+	if err != nil {
+		return err
+	}
+	testL, err := data.NewLoader(test, run.Batch, false, 0)
+	if err != nil {
+		return err
+	}
+	params := graph.NewParams(tensor.Float32, run.Seed)
+	tn := trainer.New(m, params, impl, &trainer.SGD{LR: run.LR})
+	if _, err := tn.Program(run.Batch, true); err != nil {
+		return err
+	}
+	run.Kernels, run.TrainN, run.DevN, run.TestN = impl.String(), tr.N(), dev.N(), test.N()
+	run.Steps = run.Epochs * trainL.NumBatches()
+	r.logf("  %s: %d epoch(s) of %d steps, %v, seed %d, %d train / %d dev / %d test images", run.Title, run.Epochs, trainL.NumBatches(), tn.Opt, run.Seed, tr.N(), dev.N(), test.N())
+	var best map[string]safetensors.Tensor
+	t := time.Now()
+	err = tn.Train(trainL, devL, trainer.Config{
+		Epochs: run.Epochs, LogSteps: logSteps, EvalSteps: evalSteps,
+		Save: func(step int) error { best = params.Tensors(); return nil },
+		OnEval: func(e trainer.Eval, improved bool) {
+			mark := ""
+			if improved {
+				mark = " (best so far)"
+			}
+			r.logf("  %s step %d/%d: dev accuracy %.5f, dev loss %.5f%s", run.Name, e.Step, run.Steps, e.Acc, e.Loss, mark)
+		},
+	})
+	run.TrainSecs = time.Since(t).Seconds()
+	run.history, run.runner = tn.History, tn
+	if err != nil {
+		return err
+	}
+	if best == nil {
+		return fmt.Errorf("%s: no dev evaluation improved on 0 accuracy, so there are no best weights", run.Name)
+	}
+	run.BestDevAcc, run.BestStep = tn.BestAcc, tn.BestStep
+	if _, err := params.Load(best, true); err != nil {
+		return err
+	}
+	if run.TestAcc, run.TestLoss, err = tn.Evaluate(testL); err != nil {
+		return err
+	}
+	r.logf("  %s: trained in %.1fs; best dev accuracy %.4f at step %d; test accuracy/loss %.4f/%.4f", run.Name, run.TrainSecs, run.BestDevAcc, run.BestStep, run.TestAcc, run.TestLoss)
+	dir := r.path(filepath.Join("runs", run.Name))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return tn.History.SaveCSV(filepath.Join(dir, "metrics.csv"))
+}
+
+// curves turns a history into the plotted series, their names prefixed by prefix (as
+// "cnn train" and "cnn compare" draw them).
+func curves(h *trainer.History, prefix string) (loss, acc []viz.Series) {
+	tr := viz.Series{Name: prefix + "train loss"}
+	for _, s := range h.Train {
+		tr.X = append(tr.X, float64(s.Step))
+		tr.Y = append(tr.Y, s.Loss)
+	}
+	dl := viz.Series{Name: prefix + "dev loss"}
+	da := viz.Series{Name: prefix + "dev accuracy"}
+	for _, e := range h.Dev {
+		dl.X = append(dl.X, float64(e.Step))
+		dl.Y = append(dl.Y, e.Loss)
+		da.X = append(da.X, float64(e.Step))
+		da.Y = append(da.Y, e.Acc)
+	}
+	return []viz.Series{tr, dl}, []viz.Series{da}
+}
+
+func (r *runner) lenet() error {
+	s, err := r.loadSplits()
+	if err != nil {
+		return err
+	}
+	run := &Run{Name: "lenet", Title: "LeNet-5", Model: "lenet", LR: 0.1, Batch: batchSize, Epochs: fullEpochs, Seed: r.o.Seed}
+	if r.o.Quick {
+		run.Epochs = 1
+	}
+	if err := r.train(run, r.res.LeNet.Model, graph.Fast, s.train, s.dev, s.test); err != nil {
+		return err
+	}
+	r.res.Runs = append(r.res.Runs, run)
+	loss, acc := curves(&run.history, "")
+	return r.figure("lenet-curves", func(path string) error { return viz.PlotCurves(path, "LeNet-5", loss, acc) })
+}
+
+// forward compiles LeNet-5 for inference on the trained weights.
+func (r *runner) forward(impl graph.Impl, batch int) (*build.Program, error) {
+	lr := r.res.Runs[0].runner
+	return build.Compile(lr.Model, lr.Params, build.Options{Batch: batch, Impl: impl})
+}
+
+func (r *runner) parity() error {
+	s, err := r.loadSplits()
+	if err != nil {
+		return err
+	}
+	n := min(batchSize, s.test.N())
+	x := s.test.X[:n*s.test.SampleSize()]
+	var logits [2][]float64
+	for i, impl := range []graph.Impl{graph.Naive, graph.Fast} {
+		p, err := r.forward(impl, n)
+		if err != nil {
+			return err
+		}
+		if err := p.Feed(x, nil); err != nil {
+			return err
+		}
+		if err := p.Run(); err != nil {
+			return err
+		}
+		logits[i] = p.LogitsValue()
+	}
+	par := Parity{Images: n}
+	k := len(logits[0]) / n
+	for i := range logits[0] {
+		par.MaxAbsDiff = math.Max(par.MaxAbsDiff, math.Abs(logits[0][i]-logits[1][i]))
+		par.MaxAbsLogit = math.Max(par.MaxAbsLogit, math.Abs(logits[1][i]))
+	}
+	for i := 0; i < n; i++ {
+		if trainer.Argmax(logits[0][i*k:(i+1)*k]) == trainer.Argmax(logits[1][i*k:(i+1)*k]) {
+			par.SameClass++
+		}
+	}
+	// The chapter's speed test: 10 warm-up runs, then the mean of 50 timed forward passes
+	// of one image; we report medians, and a batch of 64 too.
+	for _, c := range []struct {
+		batch, warm, runs int
+	}{{1, 10, 50}, {batchSize, 2, 10}} {
+		if r.o.Quick {
+			c.warm, c.runs = 2, 5
+		}
+		for _, impl := range []graph.Impl{graph.Naive, graph.Fast} {
+			ms, err := r.timeForward(impl, c.batch, c.warm, c.runs, s.test)
+			if err != nil {
+				return err
+			}
+			par.Speeds = append(par.Speeds, Speed{Impl: impl.String(), Batch: c.batch, Warmup: c.warm, Runs: c.runs, Ms: ms})
+			r.logf("  LeNet-5 forward, %s operators, batch %d: %.3f ms (median of %d)", impl, c.batch, ms, c.runs)
+		}
+	}
+	r.res.Parity = par
+	r.logf("  same weights, %d test images: max |naive - fast| logit difference %.3g; same class for %d of %d", n, par.MaxAbsDiff, par.SameClass, n)
+	return nil
+}
+
+// timeForward returns the median time in milliseconds of a forward pass of a batch of test
+// images through LeNet-5 on impl.
+func (r *runner) timeForward(impl graph.Impl, batch, warm, runs int, test *data.Dataset) (float64, error) {
+	p, err := r.forward(impl, batch)
+	if err != nil {
+		return 0, err
+	}
+	x := test.X[:batch*test.SampleSize()]
+	one := func() error {
+		if err := p.Feed(x, nil); err != nil {
+			return err
+		}
+		return p.Run()
+	}
+	for i := 0; i < warm; i++ {
+		if err := one(); err != nil {
+			return 0, err
+		}
+	}
+	times := make([]float64, runs)
+	for i := range times {
+		t := time.Now()
+		if err := one(); err != nil {
+			return 0, err
+		}
+		times[i] = float64(time.Since(t).Nanoseconds()) / 1e6
+	}
+	slices.Sort(times)
+	return times[len(times)/2], nil
+}
+
+func (r *runner) predict() error {
+	s, err := r.loadSplits()
+	if err != nil {
+		return err
+	}
+	x := s.test.Sample(predictIdx)
+	logits, err := r.res.Runs[0].runner.Predict(x, 1)
+	if err != nil {
+		return err
+	}
+	p := Prediction{Index: predictIdx, True: s.test.Y[predictIdx], Pred: trainer.Argmax(logits), Probs: softmax(logits), PNG: "digit.png"}
+	if err := data.WritePNG(r.path(p.PNG), x, s.test.H, s.test.W); err != nil {
+		return err
+	}
+	r.res.Files["digit"] = []string{p.PNG}
+	r.res.Pred = p
+	r.logf("  test image %d: the true category is %d and the predicted category is %d (probability %.4f)", p.Index, p.True, p.Pred, p.Probs[p.Pred])
+	return nil
+}
+
+// softmax returns the class probabilities of one row of logits.
+func softmax(logits []float64) []float64 {
+	m := slices.Max(logits)
+	p := make([]float64, len(logits))
+	var sum float64
+	for i, v := range logits {
+		p[i] = math.Exp(v - m)
+		sum += p[i]
+	}
+	for i := range p {
+		p[i] /= sum
+	}
+	return p
+}
+
+func (r *runner) resnets() error {
+	s, err := r.loadSplits()
+	if err != nil {
+		return err
+	}
+	tr := s.train
+	width, epochs := 64, fullEpochs
+	if r.o.Quick {
+		width, epochs = quickWidth, 1
+		if tr, err = head(tr, quickTrainN); err != nil {
+			return err
+		}
+	}
+	var loss, acc []viz.Series
+	for _, c := range []struct {
+		name, title string
+		residual    bool
+		lr          float64
+	}{
+		{"resnet18-nores", "ResNet18 without residual", false, 0.005},
+		{"resnet18", "ResNet18 with residual", true, 0.01},
+	} {
+		residual := c.residual
+		run := &Run{Name: c.name, Title: c.title, Model: "resnet18", Width: width, Residual: &residual, LR: c.lr, Batch: batchSize, Epochs: epochs, Seed: r.o.Seed}
+		m := resnet.New(resnet.Config{InChannels: 1, Classes: 10, Width: width, Residual: c.residual, StemBias: true})
+		if err := r.train(run, m, graph.Fast, tr, s.dev, s.test); err != nil {
+			return err
+		}
+		r.res.Runs = append(r.res.Runs, run)
+		l, a := curves(&run.history, c.name+" ")
+		loss, acc = append(loss, l...), append(acc, a...)
+		run.runner = nil // free the programs and weights
+	}
+	return r.figure("resnet18-curves", func(path string) error {
+		return viz.PlotCurves(path, "ResNet18 without / with residual", loss, acc)
+	})
+}
+
+// write renders the report and writes index.html, README.md and report.json.
+func (r *runner) write() error {
+	d := compose(r.res)
+	b, err := json.MarshalIndent(r.res, "", "  ")
+	if err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		body []byte
+	}{
+		{"report.json", append(b, '\n')},
+		{"README.md", []byte(d.Markdown())},
+		{"index.html", []byte(d.HTML())},
+	} {
+		if err := atomicfile.WriteBytes(r.path(f.name), f.body); err != nil {
+			return err
+		}
+	}
+	return nil
+}

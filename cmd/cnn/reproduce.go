@@ -5,7 +5,7 @@ import (
 	"io"
 	"path/filepath"
 
-	"github.com/nndl/cnn/report"
+	"github.com/nndl/cnn/reproduce"
 )
 
 func init() {
@@ -24,7 +24,7 @@ func cmdReproduce(args []string, stdout io.Writer) error {
 	if len(pos) > 0 {
 		return fmt.Errorf("unexpected argument %q (the output folder is -o DIR)", pos[0])
 	}
-	res, err := report.Generate(report.Options{Dir: *out, Quick: *quick, Seed: *seed, Log: stdout})
+	res, err := reproduce.Generate(reproduce.Options{Dir: *out, Quick: *quick, Seed: *seed, Log: stdout})
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nndl/cnn/report"
+	"github.com/nndl/cnn/reproduce"
 )
 
 var (
@@ -92,8 +92,8 @@ func TestReproduceQuick(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range report.Sections() {
-		if !regexp.MustCompile(`<h[23] id="` + regexp.QuoteMeta(report.Slug(s)) + `">` + regexp.QuoteMeta(html.EscapeString(s)) + `</h[23]>`).Match(page) {
+	for _, s := range reproduce.Sections() {
+		if !regexp.MustCompile(`<h[23] id="` + regexp.QuoteMeta(reproduce.Slug(s)) + `">` + regexp.QuoteMeta(html.EscapeString(s)) + `</h[23]>`).Match(page) {
 			t.Errorf("index.html lacks the heading %q", s)
 		}
 		if !regexp.MustCompile(`(?m)^###? ` + regexp.QuoteMeta(s) + `$`).Match(md) {
@@ -164,7 +164,7 @@ func TestReproduceQuick(t *testing.T) {
 			TestAcc float64 `json:"test_accuracy"`
 			Steps   int     `json:"steps"`
 		} `json:"runs"`
-		Book []report.BookRow `json:"book_vs_ours"`
+		Book []reproduce.BookRow `json:"book_vs_ours"`
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
 	if err != nil {
@@ -235,7 +235,7 @@ func checkInBrowser(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatalf("check-report.sh: %v\n%s", err, out)
 	}
-	if want := fmt.Sprintf("OK images=9 headings=%d", len(report.Sections())+1); !strings.Contains(string(out), want) {
+	if want := fmt.Sprintf("OK images=9 headings=%d", len(reproduce.Sections())+1); !strings.Contains(string(out), want) {
 		t.Errorf("check-report.sh: want %q:\n%s", want, out)
 	}
 }

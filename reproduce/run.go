@@ -1,8 +1,8 @@
-// Package report runs every experiment of the chapter in order and writes a self-contained
+// Package reproduce runs every experiment of the chapter in order and writes a self-contained
 // report: index.html (one page with its stylesheet inline and its figures as PNG and SVG
 // files beside it), README.md with the same content, report.json with the numbers, and the
 // training metrics of every run as CSV. It is what "cnn reproduce" does.
-package report
+package reproduce
 
 import (
 	"encoding/json"

@@ -1,6 +1,6 @@
 // Package chapter holds the worked examples of the chapter's sections 5.1 and 5.2: the 2x2
 // convolution of a 3x3 input, the output sizes under stride and padding, the multi-channel
-// convolution, max and average pooling, and the Laplacian edge detection. Each example runs
+// convolution, and max and average pooling. Each example runs
 // one layer declared with graph on the hand-written (graph.Naive) and the fast (graph.Fast)
 // operators and evaluates it with build.Evaluate, so the numbers are those of the real
 // operators. Both "cnn conv-demo" and "cnn reproduce" print them from here.

@@ -113,21 +113,6 @@ func plotRF(path string, input int, nets []string, points [][]RFPoint) error {
 	return savePlots(path, 11*vg.Inch, 4.5*vg.Inch, row)
 }
 
-// grey turns an h x w map into an 8-bit grey image, mapping [lo, hi] to [0, 255] (as
-// matplotlib's imshow scales a feature map).
-func grey(v []float32, h, w int, lo, hi float32) *image.Gray {
-	img := image.NewGray(image.Rect(0, 0, w, h))
-	scale := float32(0)
-	if hi > lo {
-		scale = 255 / (hi - lo)
-	}
-	for i, x := range v {
-		g := (x-lo)*scale + 0.5
-		img.Pix[i] = uint8(min(max(g, 0), 255))
-	}
-	return img
-}
-
 // imagePanel shows an image with a title and no axes.
 func imagePanel(title string, img image.Image) *plot.Plot {
 	p := plot.New()

@@ -7,6 +7,7 @@ package reproduce
 import (
 	"encoding/json"
 	"fmt"
+	"image"
 	"io"
 	"math"
 	"os"
@@ -34,6 +35,20 @@ type Options struct {
 	Quick bool      // a short run for tests: 1 epoch of LeNet, ResNet18 at width 8 on 256 images
 	Seed  uint64    // seed of every run's initial weights and shuffling (the chapter's 100)
 	Log   io.Writer // progress, one line per stage with the elapsed time; nil for none
+	// Edges runs section 5.1.7's edge detection ("cnn edge" provides it); when nil the
+	// report says the experiment was not run.
+	Edges func() (*EdgeFigure, error)
+}
+
+// EdgeFigure is section 5.1.7's result: a grey picture and its feature map under the
+// Laplacian, both as grey levels, and how they were made.
+type EdgeFigure struct {
+	Source  string      // what the picture is, e.g. "the built-in drawing of cnn edge"
+	Kernel  string      // the kernel, e.g. "[[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]]"
+	Padding int         // zero padding on every side
+	In, Out *image.Gray // the picture and the feature map
+	Lo, Hi  float32     // the range of the response
+	Scale   string      // how the response became grey levels
 }
 
 // The chapter's recipe (REFERENCE.md section 5).
@@ -45,7 +60,6 @@ const (
 	quickWidth  = 8   // ResNet18 base width in a quick run
 	quickTrainN = 256 // ResNet18 training images in a quick run
 	predictIdx  = 1   // the chapter predicts the second image of the first test batch
-	edgeSide    = 128 // side of the edge-detection picture
 )
 
 // Stage is one step of the run and how long it took.
@@ -121,7 +135,7 @@ type Result struct {
 
 	Worked []chapter.Worked    `json:"-"`
 	Shapes []chapter.ShapeRow  `json:"-"`
-	Edges  *chapter.Edges      `json:"-"`
+	Edges  *EdgeFigure         `json:"-"`
 	LeNet  *Account            `json:"-"`
 	ResNet *Account            `json:"-"`
 	Parity Parity              `json:"lenet_parity"`
@@ -244,16 +258,16 @@ func (r *runner) worked() error {
 }
 
 func (r *runner) edges() error {
-	img := chapter.Picture(edgeSide, edgeSide)
-	e, err := chapter.DetectEdges(img, edgeSide, edgeSide, chapter.Laplacian8)
+	if r.o.Edges == nil {
+		r.logf("  no edge detector given: skipped")
+		return nil
+	}
+	e, err := r.o.Edges()
 	if err != nil {
 		return err
 	}
 	r.res.Edges = e
-	lo, hi := chapter.Range(e.Out)
-	in := grey(e.In, e.H, e.W, 0, 255)
-	out := grey(e.Out, e.OH, e.OW, lo, hi)
-	return r.figure("edges", func(path string) error { return plotEdges(path, in, out) })
+	return r.figure("edges", func(path string) error { return plotEdges(path, e.In, e.Out) })
 }
 
 // figure writes a figure as PNG and SVG through draw and records the files.

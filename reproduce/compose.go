@@ -55,6 +55,14 @@ func shape(s []int) string {
 
 func code(s string) string { return "`" + s + "`" }
 
+// plural writes "1 epoch" or "5 epochs".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
 func secs(v float64) string {
 	if v < 10 {
 		return fmt.Sprintf("%.2f s", v)
@@ -396,10 +404,10 @@ func section53(d *doc, res *Result) {
 	run := runByName(res, "lenet")
 	d.h3(SubLeNetRun)
 	if run != nil {
-		d.p("The chapter's recipe, as `cnn train lenet` runs it with `trainer.Runner`: %d training images in batches of %d (shuffled, the last partial batch kept: %d steps an epoch), %d epoch(s), SGD with learning rate %g, initial weights and shuffling from seed %d; "+
+		d.p("The chapter's recipe, as `cnn train lenet` runs it with `trainer.Runner`: %d training images in batches of %d (shuffled, the last partial batch kept: %d steps an epoch), %s, SGD with learning rate %g, initial weights and shuffling from seed %d; "+
 			"the training loss every %d steps, the dev set (%d images) evaluated every %d steps and at the last step, the weights with the best dev accuracy kept. It trained in %s.",
-			run.TrainN, run.Batch, run.Steps/run.Epochs, run.Epochs, run.LR, run.Seed, logSteps, run.DevN, evalSteps, secs(run.TrainSecs))
-		d.fig("LeNet-5: training loss per step and dev loss (left), dev accuracy (right). The metrics are in runs/lenet/metrics.csv.", plotImage(res, "lenet-curves", "LeNet-5 training curves"))
+			run.TrainN, run.Batch, run.Steps/run.Epochs, plural(run.Epochs, "epoch"), run.LR, run.Seed, logSteps, run.DevN, evalSteps, secs(run.TrainSecs))
+		d.fig("LeNet-5: training loss per step and dev loss (left), dev accuracy (right). The numbers are in [runs/lenet/metrics.csv](runs/lenet/metrics.csv).", plotImage(res, "lenet-curves", "LeNet-5 training curves"))
 		t := Table{Head: []string{"step", "epoch", "dev accuracy", "dev loss"}, Align: "rrrr"}
 		for _, e := range run.history.Dev {
 			t.Rows = append(t.Rows, []string{strconv.Itoa(e.Step), strconv.Itoa(e.Epoch), fmt.Sprintf("%.5f", e.Acc), fmt.Sprintf("%.5f", e.Loss)})
@@ -462,9 +470,9 @@ func section54(d *doc, res *Result) {
 		if with.Width == 64 {
 			width = "full width (64)"
 		}
-		d.p("The same recipe (%d training images, batch %d, %d epoch(s), seed %d) for ResNet18 at %s, without the residual connections (the chapter's `use_residual=False`, SGD learning rate %g) and with them (learning rate %g), as `cnn train resnet18 --no-residual --lr 0.005` and `cnn train resnet18 --lr 0.01` run it; both curves in one figure as `cnn compare` draws them.",
-			with.TrainN, with.Batch, with.Epochs, with.Seed, width, nores.LR, with.LR)
-		d.fig("ResNet18 without (resnet18-nores) and with (resnet18) residual connections: training and dev loss (left), dev accuracy (right).", plotImage(res, "resnet18-curves", "ResNet18 training curves without and with residual connections"))
+		d.p("The same recipe (%d training images, batch %d, %s, seed %d) for ResNet18 at %s, without the residual connections (the chapter's `use_residual=False`, SGD learning rate %g) and with them (learning rate %g), as `cnn train resnet18 --no-residual --lr 0.005` and `cnn train resnet18 --lr 0.01` run it; both curves in one figure as `cnn compare` draws them.",
+			with.TrainN, with.Batch, plural(with.Epochs, "epoch"), with.Seed, width, nores.LR, with.LR)
+		d.fig("ResNet18 without (resnet18-nores) and with (resnet18) residual connections: training and dev loss (left), dev accuracy (right). The numbers are in [runs/resnet18-nores/metrics.csv](runs/resnet18-nores/metrics.csv) and [runs/resnet18/metrics.csv](runs/resnet18/metrics.csv).", plotImage(res, "resnet18-curves", "ResNet18 training curves without and with residual connections"))
 		t := Table{Head: []string{"run", "lr", "best dev acc", "best step", "test acc", "test loss", "train time", "book test acc / loss", "PyTorch test acc over seeds"}, Align: "lrrrrrrrl"}
 		for _, run := range []*Run{nores, with} {
 			b := bookRuns[run.Name]
@@ -483,7 +491,7 @@ func machine(d *doc, res *Result) {
 	m := res.Machine
 	d.list(
 		"CPU: "+m.CPU,
-		fmt.Sprintf("logical CPUs: %d; GOMAXPROCS: %d", m.CPUs, m.GoMaxProcs),
+		fmt.Sprintf("logical CPUs: %d; GOMAXPROCS: %d; load average when the run started: %s (other work on the machine slows the timings)", m.CPUs, m.GoMaxProcs, m.Load),
 		"operating system: "+m.OS,
 		"Go: "+m.Go,
 		"Gorgonia: "+m.Gorgonia+"; tensor: "+m.Tensor+"; gonum: "+m.Gonum,
@@ -500,5 +508,5 @@ func machine(d *doc, res *Result) {
 	}
 	t.Rows = append(t.Rows, []string{"**total**", secs(res.WallSecs)})
 	d.table(t)
-	d.p("Files: index.html and README.md (this report), report.json (its numbers), the figures as PNG and SVG, runs/*/metrics.csv (every training loss and dev evaluation).")
+	d.p("Files: index.html and README.md (this report), [report.json](report.json) (its numbers), the figures as PNG and SVG, runs/*/metrics.csv (every training loss and dev evaluation).")
 }

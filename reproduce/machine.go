@@ -21,14 +21,21 @@ type Machine struct {
 	Tensor     string `json:"tensor"`
 	Gonum      string `json:"gonum"`
 	BLAS       string `json:"blas"`
+	Load       string `json:"load_average"` // 1, 5 and 15 minutes, from /proc/loadavg
 }
 
-// ThisMachine reads the CPU model from /proc/cpuinfo (the architecture where there is none)
-// and the module versions from the binary's build information.
+// ThisMachine reads the CPU model from /proc/cpuinfo (the architecture where there is none),
+// the load average from /proc/loadavg and the module versions from the binary's build
+// information.
 func ThisMachine() Machine {
 	m := Machine{CPU: cpuModel(), CPUs: runtime.NumCPU(), GoMaxProcs: runtime.GOMAXPROCS(0),
 		OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(), BLAS: graph.BLAS,
-		Gorgonia: "unknown", Tensor: "unknown", Gonum: "unknown"}
+		Gorgonia: "unknown", Tensor: "unknown", Gonum: "unknown", Load: "unknown"}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			m.Load = strings.Join(f[:3], " ")
+		}
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range bi.Deps {
 			v := d.Version

@@ -370,7 +370,7 @@ func (r *runner) train(run *Run, m graph.Model, impl graph.Impl, tr, dev, test *
 	}
 	run.Kernels, run.TrainN, run.DevN, run.TestN = impl.String(), tr.N(), dev.N(), test.N()
 	run.Steps = run.Epochs * trainL.NumBatches()
-	r.logf("  %s: %d epoch(s) of %d steps, %v, seed %d, %d train / %d dev / %d test images", run.Title, run.Epochs, trainL.NumBatches(), tn.Opt, run.Seed, tr.N(), dev.N(), test.N())
+	r.logf("  %s: %s of %d steps, %v, seed %d, %d train / %d dev / %d test images", run.Title, plural(run.Epochs, "epoch"), trainL.NumBatches(), tn.Opt, run.Seed, tr.N(), dev.N(), test.N())
 	var best map[string]safetensors.Tensor
 	t := time.Now()
 	err = tn.Train(trainL, devL, trainer.Config{

@@ -223,7 +223,7 @@ func section51(d *doc, res *Result) {
 	d.h3(SubCounting)
 	d.p("A convolution layer with P output channels, D input channels and U x V kernels has `P*D*U*V + P` parameters (weights and biases). On an M' x N' output it does `M'*N'*P*D*U*V` multiply-adds, plus `M'*N'*P` bias additions: the chapter counts `M'N'PDUV + M'N'P` FLOPs (paddle.flops' convention, one multiply-add is one FLOP). " +
 		"For LeNet-5's layers, the formula's numbers (from each layer's weight shape and output shape) beside the counts of the layer accounting, `graph.Summarize`, which every table of this report reads; a linear layer of I inputs and O outputs has `I*O + O` parameters and, in paddle.flops' rules, `I*O` FLOPs.")
-	t := Table{Head: []string{"layer", "P", "D", "U x V", "M' x N'", "P*D*U*V + P", "params (Summarize)", "M'N'PDUV + M'N'P", "FLOPs (Summarize)", "book params / FLOPs"}, Align: "lrrrrrrrrr"}
+	t := Table{Head: []string{"layer", "P", "D", "U x V", "M' x N'", "`P*D*U*V + P`", "params (Summarize)", "`M'N'PDUV + M'N'P`", "FLOPs (Summarize)", "book params / FLOPs"}, Align: "lrrrrrrrrr"}
 	if a := res.LeNet; a != nil {
 		bookP, bookF := map[string]int64{}, map[string]int64{}
 		for _, b := range bookLeNetParams {
@@ -508,5 +508,5 @@ func machine(d *doc, res *Result) {
 	}
 	t.Rows = append(t.Rows, []string{"**total**", secs(res.WallSecs)})
 	d.table(t)
-	d.p("Files: index.html and README.md (this report), [report.json](report.json) (its numbers), the figures as PNG and SVG, runs/*/metrics.csv (every training loss and dev evaluation).")
+	d.p("Files: index.html and README.md (this report), [report.json](report.json) (its numbers), the figures as PNG and SVG, `runs/*/metrics.csv` (every training loss and dev evaluation).")
 }

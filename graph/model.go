@@ -27,13 +27,24 @@ func Declare(m Model, params *Params, impl Impl, batch int, training bool) (*Net
 			return nil, nil, nil, fmt.Errorf("%s: input shape %v: every dimension must be at least 1", m.Name, m.Input)
 		}
 	}
+	shape := append([]int{batch}, m.Input...)
+	if err := checkSize("input", shape); err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: batch %d: %w", m.Name, batch, err)
+	}
 	n := New(params, impl)
 	n.training = training
 	n.batchInit = true
-	x := n.Input("x", append([]int{batch}, m.Input...)...)
+	x := n.Input("x", shape...)
 	y := m.Forward(n, x)
 	if err := n.Err(); err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: %w", m.Name, err)
+	}
+	var total int
+	for _, l := range n.Layers() {
+		total += l.OutShape.TotalSize()
+	}
+	if total > MaxActivationElements {
+		return nil, nil, nil, fmt.Errorf("%s: batch %d: the layers' outputs hold %s elements together, more than the limit of %s (4 GiB of float32)", m.Name, batch, Comma(int64(total)), Comma(MaxActivationElements))
 	}
 	params.initPending()
 	if s := y.Shape(); len(s) != 2 || s[1] != m.Classes {

@@ -87,6 +87,8 @@ func (n *Net) ParamNodes() []*gorgonia.Node { return n.nodes }
 func (n *Net) ParamOf(node *gorgonia.Node) *Param { return n.paramOf[node] }
 
 // Input adds the network's input: a tensor of the given shape, batch first.
+//
+// The input must be within MaxTensorElements; Declare checks it before calling Input.
 func (n *Net) Input(name string, shape ...int) *gorgonia.Node {
 	x := gorgonia.NewTensor(n.g, n.params.dtype, len(shape), gorgonia.WithShape(shape...), gorgonia.WithName(name), gorgonia.WithInit(gorgonia.Zeroes()))
 	n.rf[x] = [2]int{1, 1}
@@ -118,6 +120,9 @@ func (n *Net) fail(name, typ string, x *gorgonia.Node, err error) {
 
 // param binds the named parameter (created on first use) to a new node of the graph.
 func (n *Net) param(name string, shape tensor.Shape, trainable bool, init Init, fanIn, fanOut int) (*gorgonia.Node, error) {
+	if err := checkSize("parameter "+name, shape); err != nil {
+		return nil, err
+	}
 	p, err := n.params.get(name, shape, trainable, init, fanIn, fanOut)
 	if err != nil {
 		return nil, err
@@ -137,6 +142,10 @@ func (n *Net) param(name string, shape tensor.Shape, trainable bool, init Init, 
 func (n *Net) add(l *Layer, k kernel, in ...*gorgonia.Node) *gorgonia.Node {
 	out, err := apply(k, in...)
 	if err != nil {
+		n.fail(l.Name, l.Type, in[0], err)
+		return in[0]
+	}
+	if err := checkSize("output", out.Shape()); err != nil {
 		n.fail(l.Name, l.Type, in[0], err)
 		return in[0]
 	}
@@ -413,4 +422,39 @@ func (n *Net) Loss(logits, labels *gorgonia.Node) (*gorgonia.Node, error) {
 		return nil, fmt.Errorf("loss on logits %v and labels %v: %w", logits.Shape(), labels.Shape(), err)
 	}
 	return loss, nil
+}
+
+// Limits on what a declaration may ask for, checked from the shapes before anything is
+// allocated, so that a typo in a flag or a hostile checkpoint's metadata is an error and not
+// an out-of-memory crash.
+const (
+	// MaxTensorElements bounds any one tensor: the input, a parameter, a layer's output
+	// (2^28 elements, 1 GiB of float32).
+	MaxTensorElements = 1 << 28
+	// MaxActivationElements bounds the outputs of all the layers of one forward pass
+	// together (2^30 elements, 4 GiB of float32).
+	MaxActivationElements = 1 << 30
+)
+
+// elements returns the number of elements of shape, or -1 when it is above
+// MaxTensorElements (the product is never formed past the limit, so it cannot overflow).
+func elements(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			return -1
+		}
+		if d != 0 && n > MaxTensorElements/d {
+			return -1
+		}
+		n *= d
+	}
+	return n
+}
+
+func checkSize(what string, shape []int) error {
+	if elements(shape) < 0 {
+		return fmt.Errorf("%s of shape %s is larger than the limit of %s elements (1 GiB of float32)", what, shapeString(shape), Comma(MaxTensorElements))
+	}
+	return nil
 }

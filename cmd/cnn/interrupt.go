@@ -33,7 +33,7 @@ func catchInterrupts(notice io.Writer) *interrupts {
 		}
 		signal.Stop(in.c)
 		in.fired.Store(true)
-		fmt.Fprintf(notice, "cnn train: %v: stopping after this step and saving a checkpoint (again to quit at once)\n", s)
+		fmt.Fprintf(notice, "cnn train: %v: stopping after this step and saving a checkpoint (a second signal quits at once)\n", s)
 	}()
 	return in
 }

@@ -132,7 +132,10 @@ func TestTrainResumeAfterSignal(t *testing.T) {
 		args := cifarArgs(dataDir, out)
 		stdout, stderr, st := cnn(args...)
 		afterStep = nil
-		oneLineError(t, args, stdout, stderr, st, "interrupted after step "+strconv.Itoa(c.k)+" of 12", checkpointName, "resume with: cnn train resnet18-cifar")
+		if st != 130 {
+			t.Errorf("interrupted run: status %d, want 130 (128 + SIGINT)", st)
+		}
+		oneLineError(t, args, stdout, stderr, 2, "interrupted after step "+strconv.Itoa(c.k)+" of 12", checkpointName, "resume with: cnn train resnet18-cifar")
 		_, cmdline, ok := strings.Cut(strings.TrimSpace(stderr), "resume with: ")
 		if !ok {
 			t.Fatalf("no resume command in %q", stderr)

@@ -15,7 +15,7 @@ type dataFlags struct {
 
 func addDataFlags(fs *flag.FlagSet) *dataFlags {
 	d := &dataFlags{}
-	fs.StringVar(&d.dir, "data", "", "folder with the MNIST idx files (default: the chapter's subset built into the tool)")
+	fs.StringVar(&d.dir, "data", "", "folder with the MNIST idx files (default: the chapter's subset built into the tool), or for CIFAR-10 models the binary version's data_batch_*.bin and test_batch.bin")
 	fs.IntVar(&d.train, "train-size", data.ChapterTrain, "training images, from the start of the MNIST training set")
 	fs.IntVar(&d.dev, "dev-size", data.ChapterDev, "dev images, from training image 50,000 on")
 	fs.IntVar(&d.testSize, "test-size", data.ChapterTest, "test images, from the start of the MNIST test set")

@@ -2,13 +2,19 @@
 //
 // Usage:
 //
-//	cnn summary lenet [--input 1x32x32] [--batch N] [--json] [--unit paddle|macs|flops]
+//	cnn summary lenet|resnet18 [--input 1x32x32] [--batch N] [--json] [--unit paddle|macs|flops]
 //	cnn flops lenet [--unit paddle|macs|flops]
-//	cnn dot lenet [--ops] [-o lenet.svg]
+//	cnn dot resnet18 [--ops] [-o resnet18.svg]
 //	cnn conv-demo
+//	cnn edge [--image photo.jpg] [-o edges.png] [--kernel laplace8|laplace4|"a,b,c;d,e,f;g,h,i"]
 //	cnn train lenet [--epochs 5 --lr 0.1 --batch 64 --seed 100 --out DIR]
+//	cnn train resnet18 [--no-residual] --lr 0.01
+//	cnn train resnet18-cifar --data DIR [--checkpoint-every 500] [--resume DIR]
+//	cnn compare DIR1 DIR2 [-o compare.png]
 //	cnn eval --weights DIR/best.safetensors [--split test]
-//	cnn predict --weights DIR/best.safetensors --index 1
+//	cnn predict --weights DIR/best.safetensors --index 1 | --image digit.png | --input x.npy --out logits.npy
+//	cnn bench [lenet resnet18] [--json] [--ops]
+//	cnn reproduce -o report/
 //
 // Run "cnn help" for every command and "cnn COMMAND -h" for its flags.
 package main
@@ -62,6 +68,10 @@ func run(args []string, stdout, stderr io.Writer) (status int) {
 			return 0
 		}
 		fmt.Fprintf(stderr, "cnn %s: %s\n", args[0], oneLine(err.Error()))
+		var ec interface{ ExitCode() int }
+		if errors.As(err, &ec) {
+			return ec.ExitCode() // an interrupted run: 130
+		}
 		return 2
 	}
 	return 0

@@ -95,7 +95,7 @@ func cmdEval(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d, err := pickSplit(df, r.Model, *split)
+	d, err := pickSplit(df, fs, r.Model, *split)
 	if err != nil {
 		return err
 	}
@@ -111,11 +111,24 @@ func cmdEval(args []string, stdout io.Writer) error {
 	return nil
 }
 
-func pickSplit(df *dataFlags, m graph.Model, split string) (*data.Dataset, error) {
-	if len(m.Input) != 3 || m.Input[0] != 1 {
-		return nil, fmt.Errorf("%s: input %v: MNIST needs one input channel", m.Name, m.Input)
+// pickSplit loads one split of the dataset the model reads: CIFAR-10 (from --data) for a
+// model of 3x32x32 inputs, MNIST otherwise.
+func pickSplit(df *dataFlags, fs *flag.FlagSet, m graph.Model, split string) (*data.Dataset, error) {
+	var train, dev, test *data.Dataset
+	var err error
+	switch {
+	case len(m.Input) == 3 && m.Input[0] == 3 && m.Input[1] == data.CIFARSide && m.Input[2] == data.CIFARSide:
+		isSet := func(name string) bool {
+			set := false
+			fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+			return set
+		}
+		train, dev, test, err = loadCIFAR(df, isSet)
+	case len(m.Input) == 3 && m.Input[0] == 1:
+		train, dev, test, err = df.load(m.Input[1], m.Input[2])
+	default:
+		return nil, fmt.Errorf("%s: input %v: the datasets are MNIST (1xHxW) and CIFAR-10 (3x32x32)", m.Name, m.Input)
 	}
-	train, dev, test, err := df.load(m.Input[1], m.Input[2])
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +211,7 @@ func cmdPredict(args []string, stdout io.Writer) error {
 			return err
 		}
 	} else {
-		d, err := pickSplit(df, r.Model, *split)
+		d, err := pickSplit(df, fs, r.Model, *split)
 		if err != nil {
 			return err
 		}

@@ -6,7 +6,9 @@ set -euo pipefail
 
 have_openblas() {
   [ -e /usr/include/x86_64-linux-gnu/cblas.h ] || [ -e /usr/include/cblas.h ] || [ -e /usr/include/openblas/cblas.h ] || return 1
-  ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so '
+  local libs
+  libs=$(ldconfig -p 2>/dev/null || true)
+  [[ $libs == *"libopenblas.so "* ]]
 }
 
 if ! have_openblas && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then

@@ -4,6 +4,11 @@
 // one layer declared with graph on the hand-written (graph.Naive) and the fast (graph.Fast)
 // operators and evaluates it with build.Evaluate, so the numbers are those of the real
 // operators. Both "cnn conv-demo" and "cnn reproduce" print them from here.
+//
+// It also holds section 5.1.7's edge detection: the Laplacian kernels (Laplace8, Laplace4,
+// ParseKernel), their response on a grey picture through the project's Conv2D
+// (EdgeResponse), the built-in picture (BuiltinPicture) and the mapping of the response to
+// grey levels (EdgeScale). "cnn edge" and "cnn reproduce" both run it from here.
 package chapter
 
 import (

@@ -289,15 +289,12 @@ func section51(d *doc, res *Result) {
 	d.table(t)
 
 	d.h3(SubEdges)
-	if e := res.Edges; e != nil {
-		d.p("The chapter convolves a grey picture with the 3 x 3 Laplacian kernel, 8 in the centre and -1 around it (`%s`), and shows the picture and the output feature map side by side. "+
-			"Here the picture is %s, %d x %d pixels, and the convolution is one `Conv2D` with that kernel, no bias and zero padding %d, evaluated with `build.Evaluate`: what `cnn edge` runs. "+
-			"The response ranges from %g to %g; it is shown %s. Flat areas give 0 and the outlines stand out.",
-			e.Kernel, e.Source, e.In.Bounds().Dx(), e.In.Bounds().Dy(), e.Padding, e.Lo, e.Hi, e.Scale)
-		d.fig("Section 5.1.7: the input picture and the Laplacian's output feature map.", plotImage(res, "edges", "input picture and Laplacian output"))
-	} else {
-		d.p("Not run: no edge detector was given to the report.")
-	}
+	e := res.Edges
+	d.p("The chapter convolves a grey picture with the 3 x 3 Laplacian kernel, 8 in the centre and -1 around it (`%s`), and shows the picture and the output feature map side by side. "+
+		"Here the picture is %s, %d x %d pixels, and the convolution is one `Conv2D` with that kernel, no bias and zero padding %d, evaluated with `build.Evaluate`: what `cnn edge` runs. "+
+		"The response ranges from %g to %g; it is shown %s. Flat areas give 0 and the outlines stand out.",
+		e.Kernel, e.Source, e.In.Bounds().Dx(), e.In.Bounds().Dy(), e.Padding, e.Lo, e.Hi, e.Scale)
+	d.fig("Section 5.1.7: the input picture and the Laplacian's output feature map.", plotImage(res, "edges", "input picture and Laplacian output"))
 }
 
 // group is a run of layers of one ResNet block.

@@ -35,9 +35,6 @@ type Options struct {
 	Quick bool      // a short run for tests: 1 epoch of LeNet, ResNet18 at width 8 on 256 images
 	Seed  uint64    // seed of every run's initial weights and shuffling (the chapter's 100)
 	Log   io.Writer // progress, one line per stage with the elapsed time; nil for none
-	// Edges runs section 5.1.7's edge detection ("cnn edge" provides it); when nil the
-	// report says the experiment was not run.
-	Edges func() (*EdgeFigure, error)
 }
 
 // EdgeFigure is section 5.1.7's result: a grey picture and its feature map under the
@@ -257,15 +254,26 @@ func (r *runner) worked() error {
 	return err
 }
 
+// edges runs section 5.1.7: the chapter's Laplacian on the built-in drawing of "cnn edge",
+// scaled min-max as the chapter's plt.imshow does.
 func (r *runner) edges() error {
-	if r.o.Edges == nil {
-		r.logf("  no edge detector given: skipped")
-		return nil
-	}
-	e, err := r.o.Edges()
+	grey, h, w := chapter.BuiltinPicture()
+	k := chapter.Laplace8
+	resp, err := chapter.EdgeResponse(grey, h, w, k)
 	if err != nil {
 		return err
 	}
+	sc, err := chapter.NewEdgeScale("minmax", 0, resp)
+	if err != nil {
+		return err
+	}
+	in, out := image.NewGray(image.Rect(0, 0, w, h)), image.NewGray(image.Rect(0, 0, w, h))
+	for i := range grey {
+		in.Pix[i] = chapter.GreyLevel(float64(grey[i]))
+		out.Pix[i] = sc.Pixel(resp[i])
+	}
+	e := &EdgeFigure{Source: "the built-in drawing of `cnn edge` (a rectangle, a disc, a triangle and a line on a flat background)",
+		Kernel: k.String(), Padding: k.Padding(), In: in, Out: out, Lo: sc.Lo, Hi: sc.Hi, Scale: "scaled " + sc.Description}
 	r.res.Edges = e
 	return r.figure("edges", func(path string) error { return plotEdges(path, e.In, e.Out) })
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // stepPicture is 6 rows of 8 pixels: columns 0-3 are 0, columns 4-7 are 100, a vertical
-// step edge between columns 3 and 4.
+// step edge between columns 3 and 4 (as in package chapter's TestEdgeStepByHand).
 func stepPicture() (grey []float32, h, w int) {
 	h, w = 6, 8
 	grey = make([]float32, h*w)
@@ -25,68 +25,6 @@ func stepPicture() (grey []float32, h, w int) {
 		}
 	}
 	return grey, h, w
-}
-
-// TestEdgeStepByHand checks the feature map of the step picture against values worked out
-// by hand, for both Laplacians, with the zero padding of 1:
-//
-//   - laplace8, r = 8*I - (sum of the 8 neighbours): 0 on the dark side (columns 0-2) and
-//     inside the bright side (columns 5-6, rows 1-4); at the edge, column 3 (I = 0, three
-//     bright neighbours; two in the first and last rows) -300 (-200), column 4 (I = 100, five
-//     bright neighbours, three in the first and last rows) 800-500 = 300 (800-300 = 500).
-//     The zero padding makes the picture's own border an edge of the bright side too: 300
-//     along it (five bright neighbours), 500 in its corners (three).
-//   - laplace4, r = 4*I - (up + down + left + right): column 3 -100 everywhere; column 4
-//     400-300 = 100 (400-200 = 200 in the first and last rows); the bright border 100, its
-//     corners 200.
-func TestEdgeStepByHand(t *testing.T) {
-	grey, h, w := stepPicture()
-	for _, c := range []struct {
-		k    edgeKernel
-		want [][]float32
-	}{
-		{laplace8, [][]float32{
-			{0, 0, 0, -200, 500, 300, 300, 500},
-			{0, 0, 0, -300, 300, 0, 0, 300},
-			{0, 0, 0, -300, 300, 0, 0, 300},
-			{0, 0, 0, -300, 300, 0, 0, 300},
-			{0, 0, 0, -300, 300, 0, 0, 300},
-			{0, 0, 0, -200, 500, 300, 300, 500},
-		}},
-		{laplace4, [][]float32{
-			{0, 0, 0, -100, 200, 100, 100, 200},
-			{0, 0, 0, -100, 100, 0, 0, 100},
-			{0, 0, 0, -100, 100, 0, 0, 100},
-			{0, 0, 0, -100, 100, 0, 0, 100},
-			{0, 0, 0, -100, 100, 0, 0, 100},
-			{0, 0, 0, -100, 200, 100, 100, 200},
-		}},
-	} {
-		got, err := edgeResponse(grey, h, w, c.k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for y := range h {
-			if row := got[y*w : (y+1)*w]; !slices.Equal(row, c.want[y]) {
-				t.Errorf("%s: row %d = %v, want %v", c.k.name, y, row, c.want[y])
-			}
-		}
-	}
-	// The same kernels given as text.
-	for text, want := range map[string]edgeKernel{
-		"-1,-1,-1;-1,8,-1;-1,-1,-1":         laplace8,
-		" 0, -1, 0 ; -1, 4, -1 ; 0, -1, 0;": laplace4,
-		"laplace4":                          laplace4,
-		"LAPLACE8":                          laplace8,
-	} {
-		k, err := parseKernel(text)
-		if err != nil || k.side != 3 || !slices.Equal(k.w, want.w) {
-			t.Errorf("parseKernel(%q) = %v, %v; want %v", text, k, err, want)
-		}
-	}
-	if k, err := parseKernel("2"); err != nil || k.side != 1 {
-		t.Errorf("a 1x1 kernel: %v, %v", k, err)
-	}
 }
 
 // writeGreyPNG writes a grey picture as a PNG.

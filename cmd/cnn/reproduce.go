@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"image"
 	"io"
 	"path/filepath"
 
@@ -25,31 +24,10 @@ func cmdReproduce(args []string, stdout io.Writer) error {
 	if len(pos) > 0 {
 		return fmt.Errorf("unexpected argument %q (the output folder is -o DIR)", pos[0])
 	}
-	res, err := reproduce.Generate(reproduce.Options{Dir: *out, Quick: *quick, Seed: *seed, Log: stdout, Edges: reportEdges})
+	res, err := reproduce.Generate(reproduce.Options{Dir: *out, Quick: *quick, Seed: *seed, Log: stdout})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Wrote %s and %s in %.1fs; open the first in a browser\n", filepath.Join(*out, "index.html"), filepath.Join(*out, "README.md"), res.WallSecs)
 	return nil
-}
-
-// reportEdges runs cnn edge's Laplacian on its built-in drawing for the report's section
-// 5.1.7, scaled min-max as the chapter's plt.imshow does.
-func reportEdges() (*reproduce.EdgeFigure, error) {
-	grey, h, w := builtinPicture()
-	resp, err := edgeResponse(grey, h, w, laplace8)
-	if err != nil {
-		return nil, err
-	}
-	sc, err := newEdgeScale("minmax", 255, resp)
-	if err != nil {
-		return nil, err
-	}
-	in, out := image.NewGray(image.Rect(0, 0, w, h)), image.NewGray(image.Rect(0, 0, w, h))
-	for i := range grey {
-		in.Pix[i] = clampByte(float64(grey[i]))
-		out.Pix[i] = sc.pixel(resp[i])
-	}
-	return &reproduce.EdgeFigure{Source: "the built-in drawing of `cnn edge` (a rectangle, a disc, a triangle and a line on a flat background)",
-		Kernel: laplace8.String(), Padding: laplace8.side / 2, In: in, Out: out, Lo: sc.lo, Hi: sc.hi, Scale: "scaled " + sc.describe}, nil
 }

@@ -415,25 +415,6 @@ func (r *runner) train(run *Run, m graph.Model, impl graph.Impl, tr, dev, test *
 	return tn.History.SaveCSV(filepath.Join(dir, "metrics.csv"))
 }
 
-// curves turns a history into the plotted series, their names prefixed by prefix (as
-// "cnn train" and "cnn compare" draw them).
-func curves(h *trainer.History, prefix string) (loss, acc []viz.Series) {
-	tr := viz.Series{Name: prefix + "train loss"}
-	for _, s := range h.Train {
-		tr.X = append(tr.X, float64(s.Step))
-		tr.Y = append(tr.Y, s.Loss)
-	}
-	dl := viz.Series{Name: prefix + "dev loss"}
-	da := viz.Series{Name: prefix + "dev accuracy"}
-	for _, e := range h.Dev {
-		dl.X = append(dl.X, float64(e.Step))
-		dl.Y = append(dl.Y, e.Loss)
-		da.X = append(da.X, float64(e.Step))
-		da.Y = append(da.Y, e.Acc)
-	}
-	return []viz.Series{tr, dl}, []viz.Series{da}
-}
-
 func (r *runner) lenet() error {
 	s, err := r.loadSplits()
 	if err != nil {
@@ -447,7 +428,7 @@ func (r *runner) lenet() error {
 		return err
 	}
 	r.res.Runs = append(r.res.Runs, run)
-	loss, acc := curves(&run.history, "")
+	loss, acc := viz.HistoryCurves(&run.history, "")
 	return r.figure("lenet-curves", func(path string) error { return viz.PlotCurves(path, "LeNet-5", loss, acc) })
 }
 
@@ -552,7 +533,7 @@ func (r *runner) predict() error {
 	if err != nil {
 		return err
 	}
-	p := Prediction{Index: predictIdx, True: s.test.Y[predictIdx], Pred: trainer.Argmax(logits), Probs: softmax(logits), PNG: "digit.png"}
+	p := Prediction{Index: predictIdx, True: s.test.Y[predictIdx], Pred: trainer.Argmax(logits), Probs: trainer.Softmax(logits), PNG: "digit.png"}
 	if err := data.WritePNG(r.path(p.PNG), x, s.test.H, s.test.W); err != nil {
 		return err
 	}
@@ -560,21 +541,6 @@ func (r *runner) predict() error {
 	r.res.Pred = p
 	r.logf("  test image %d: the true category is %d and the predicted category is %d (probability %.4f)", p.Index, p.True, p.Pred, p.Probs[p.Pred])
 	return nil
-}
-
-// softmax returns the class probabilities of one row of logits.
-func softmax(logits []float64) []float64 {
-	m := slices.Max(logits)
-	p := make([]float64, len(logits))
-	var sum float64
-	for i, v := range logits {
-		p[i] = math.Exp(v - m)
-		sum += p[i]
-	}
-	for i := range p {
-		p[i] /= sum
-	}
-	return p
 }
 
 func (r *runner) resnets() error {
@@ -606,7 +572,7 @@ func (r *runner) resnets() error {
 			return err
 		}
 		r.res.Runs = append(r.res.Runs, run)
-		l, a := curves(&run.history, c.name+" ")
+		l, a := viz.HistoryCurves(&run.history, c.name+" ")
 		loss, acc = append(loss, l...), append(acc, a...)
 		run.runner = nil // free the programs and weights
 	}

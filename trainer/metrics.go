@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -130,4 +131,22 @@ func ReadCSV(path string) (*History, error) {
 		}
 	}
 	return h, nil
+}
+
+// Softmax returns the class probabilities of one row of logits, computed stably.
+func Softmax(logits []float64) []float64 {
+	m := logits[0]
+	for _, v := range logits {
+		m = math.Max(m, v)
+	}
+	p := make([]float64, len(logits))
+	var sum float64
+	for i, v := range logits {
+		p[i] = math.Exp(v - m)
+		sum += p[i]
+	}
+	for i := range p {
+		p[i] /= sum
+	}
+	return p
 }

@@ -45,7 +45,7 @@ func cmdCompare(args []string, stdout io.Writer) error {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		label := filepath.Base(filepath.Clean(dir))
-		l, a := curves(h, label+" ")
+		l, a := viz.HistoryCurves(h, label+" ")
 		loss, acc = append(loss, l...), append(acc, a...)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.4f\t%d\t%.4f\t%.4f\t%.1f\t\n", label, describeRun(s), s.Config["lr"], s.BestDevAcc, s.BestStep, s.TestAcc, s.TestLoss, s.TrainSecs)
 	}

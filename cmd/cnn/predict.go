@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"github.com/nndl/cnn/build"
 	"io"
-	"math"
 	"strings"
 
 	"github.com/nndl/cnn/data"
@@ -143,24 +142,6 @@ func pickSplit(df *dataFlags, fs *flag.FlagSet, m graph.Model, split string) (*d
 	return nil, fmt.Errorf("--split %q: want test, dev or train", split)
 }
 
-// softmax returns the class probabilities of one row of logits.
-func softmax(logits []float64) []float64 {
-	m := logits[0]
-	for _, v := range logits {
-		m = math.Max(m, v)
-	}
-	p := make([]float64, len(logits))
-	var sum float64
-	for i, v := range logits {
-		p[i] = math.Exp(v - m)
-		sum += p[i]
-	}
-	for i := range p {
-		p[i] /= sum
-	}
-	return p
-}
-
 func cmdPredict(args []string, stdout io.Writer) error {
 	fs := newFlags("predict", "[MODEL] --weights FILE (--index N [--split test] | --image FILE | --input x.npy --out logits.npy)")
 	wf := addWeightFlags(fs)
@@ -224,7 +205,7 @@ func cmdPredict(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p := softmax(logits)
+	p := trainer.Softmax(logits)
 	pred := trainer.Argmax(logits)
 	if label >= 0 {
 		fmt.Fprintf(stdout, "The true category is %d and the predicted category is %d\n", label, pred)

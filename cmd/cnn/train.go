@@ -351,31 +351,13 @@ func writeRunFiles(dir, name string, h *trainer.History) error {
 	if err := h.SaveCSV(filepath.Join(dir, "metrics.csv")); err != nil {
 		return err
 	}
-	loss, acc := curves(h, "")
+	loss, acc := viz.HistoryCurves(h, "")
 	for _, ext := range []string{".png", ".svg"} {
 		if err := viz.PlotCurves(filepath.Join(dir, "curves"+ext), name, loss, acc); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// curves turns a history into the plotted series, their names prefixed by prefix.
-func curves(h *trainer.History, prefix string) (loss, acc []viz.Series) {
-	tr := viz.Series{Name: prefix + "train loss"}
-	for _, s := range h.Train {
-		tr.X = append(tr.X, float64(s.Step))
-		tr.Y = append(tr.Y, s.Loss)
-	}
-	dl := viz.Series{Name: prefix + "dev loss"}
-	da := viz.Series{Name: prefix + "dev accuracy"}
-	for _, e := range h.Dev {
-		dl.X = append(dl.X, float64(e.Step))
-		dl.Y = append(dl.Y, e.Loss)
-		da.X = append(da.X, float64(e.Step))
-		da.Y = append(da.Y, e.Acc)
-	}
-	return []viz.Series{tr, dl}, []viz.Series{da}
 }
 
 // progress shows a bar on a terminal and plain log lines otherwise.

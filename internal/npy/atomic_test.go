@@ -109,29 +109,3 @@ func TestWriteFileFailureKeepsOldFile(t *testing.T) {
 		})
 	}
 }
-
-// A rename that fails (the target is a non-empty directory) removes the
-// temporary file and leaves the directory alone.
-func TestWriteFileRenameFails(t *testing.T) {
-	dir := t.TempDir()
-	target := filepath.Join(dir, "out.npy")
-	if err := os.MkdirAll(filepath.Join(target, "keep"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteFloat32(target, []int{1}, []float32{1}); err == nil {
-		t.Fatal("no error writing over a directory")
-	}
-	if names := dirNames(t, dir); !slices.Equal(names, []string{"out.npy"}) {
-		t.Errorf("directory holds %q, want only out.npy", names)
-	}
-	if names := dirNames(t, target); !slices.Equal(names, []string{"keep"}) {
-		t.Errorf("target directory holds %q", names)
-	}
-}
-
-func TestWriteFileMissingDir(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "no", "such", "dir", "x.npy")
-	if err := WriteFloat32(path, []int{1}, []float32{1}); err == nil {
-		t.Fatal("no error")
-	}
-}

@@ -116,29 +116,3 @@ func TestWriteFileFailureKeepsOldFile(t *testing.T) {
 		})
 	}
 }
-
-// A rename that fails (the target is a non-empty directory) removes the
-// temporary file and leaves the directory alone.
-func TestWriteFileRenameFails(t *testing.T) {
-	dir := t.TempDir()
-	target := filepath.Join(dir, "out.safetensors")
-	if err := os.MkdirAll(filepath.Join(target, "keep"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteFile(target, fixtureWant()); err == nil {
-		t.Fatal("no error writing over a directory")
-	}
-	if names := dirNames(t, dir); !slices.Equal(names, []string{"out.safetensors"}) {
-		t.Errorf("directory holds %q, want only out.safetensors", names)
-	}
-	if names := dirNames(t, target); !slices.Equal(names, []string{"keep"}) {
-		t.Errorf("target directory holds %q", names)
-	}
-}
-
-func TestWriteFileMissingDir(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "no", "such", "dir", "m.safetensors")
-	if err := WriteFile(path, fixtureWant()); err == nil {
-		t.Fatal("no error")
-	}
-}

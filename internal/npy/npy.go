@@ -15,7 +15,7 @@
 // names the file and the byte offset of the problem.
 package npy
 
-import "math"
+import "github.com/nndl/cnn/internal/elems"
 
 // MaxHeaderSize is the largest header accepted, in bytes. NumPy itself
 // writes headers of well under a kilobyte for any realistic rank.
@@ -30,18 +30,19 @@ const (
 	Uint8   = "|u1" // uint8
 )
 
+// kinds maps each supported dtype to its element kind.
+var kinds = map[string]elems.Kind{
+	Float32: elems.Float32,
+	Float64: elems.Float64,
+	Int64:   elems.Int64,
+	Int32:   elems.Int32,
+	Uint8:   elems.Uint8,
+}
+
 // itemSize returns the size in bytes of one element of dtype, or 0 if the
 // dtype is not supported.
 func itemSize(dtype string) int {
-	switch dtype {
-	case Float32, Int32:
-		return 4
-	case Float64, Int64:
-		return 8
-	case Uint8:
-		return 1
-	}
-	return 0
+	return kinds[dtype].Size()
 }
 
 // Array is the content of an .npy file. Exactly one of the data slices is
@@ -76,93 +77,34 @@ func NewInt64(shape []int, data []int64) *Array {
 // its dimensions, 1 for a 0-d array. It returns -1 if a dimension is
 // negative or the product overflows an int.
 func (a *Array) Len() int {
-	n, ok := numElements(a.Shape)
+	n, ok := elems.Count(a.Shape, 1)
 	if !ok {
 		return -1
 	}
 	return n
 }
 
+// data returns a's data slices with the kind that DType selects.
+func (a *Array) data() elems.Data {
+	return elems.Data{Kind: kinds[a.DType], F32: a.F32, F64: a.F64, I64: a.I64, I32: a.I32, U8: a.U8}
+}
+
 // dataLen returns the length of the data slice that DType selects, or -1
 // if DType is not supported.
 func (a *Array) dataLen() int {
-	switch a.DType {
-	case Float32:
-		return len(a.F32)
-	case Float64:
-		return len(a.F64)
-	case Int64:
-		return len(a.I64)
-	case Int32:
-		return len(a.I32)
-	case Uint8:
-		return len(a.U8)
-	}
-	return -1
+	return a.data().Len()
 }
 
 // Float32 returns the elements as float32. For a float32 array it returns
 // the F32 slice itself (not a copy); other dtypes are converted into a new
 // slice, rounding float64 and large integers to the nearest float32.
 func (a *Array) Float32() []float32 {
-	switch a.DType {
-	case Float32:
-		return a.F32
-	case Float64:
-		return convert[float32](a.F64)
-	case Int64:
-		return convert[float32](a.I64)
-	case Int32:
-		return convert[float32](a.I32)
-	case Uint8:
-		return convert[float32](a.U8)
-	}
-	return nil
+	return a.data().Float32()
 }
 
 // Float64 returns the elements as float64. For a float64 array it returns
 // the F64 slice itself (not a copy); other dtypes are converted into a new
 // slice (exactly, except int64 values beyond 2^53).
 func (a *Array) Float64() []float64 {
-	switch a.DType {
-	case Float32:
-		return convert[float64](a.F32)
-	case Float64:
-		return a.F64
-	case Int64:
-		return convert[float64](a.I64)
-	case Int32:
-		return convert[float64](a.I32)
-	case Uint8:
-		return convert[float64](a.U8)
-	}
-	return nil
-}
-
-type number interface {
-	~float32 | ~float64 | ~int64 | ~int32 | ~uint8
-}
-
-func convert[T, S number](s []S) []T {
-	out := make([]T, len(s))
-	for i, v := range s {
-		out[i] = T(v)
-	}
-	return out
-}
-
-// numElements returns the product of shape, and false if a dimension is
-// negative or the product does not fit in an int.
-func numElements(shape []int) (int, bool) {
-	n := 1
-	for _, d := range shape {
-		if d < 0 {
-			return 0, false
-		}
-		if d > 0 && n > math.MaxInt/d {
-			return 0, false
-		}
-		n *= d
-	}
-	return n, true
+	return a.data().Float64()
 }

@@ -4,9 +4,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"unicode/utf8"
+
+	"github.com/nndl/cnn/internal/elems"
 )
 
 // magic starts every .npy file.
@@ -103,9 +104,9 @@ func Read(r io.ReaderAt, size int64, name string) (*Array, error) {
 	}
 
 	dataStart := start + hlen
-	count, ok := numElements(h.shape)
 	item := itemSize(h.dtype)
-	if !ok || count > math.MaxInt/item {
+	count, ok := elems.Count(h.shape, item)
+	if !ok {
 		return fail("offset %d: header: shape %v has too many elements", start, h.shape)
 	}
 	need := int64(count) * int64(item)
@@ -122,45 +123,11 @@ func Read(r io.ReaderAt, size int64, name string) (*Array, error) {
 // readData fills a's data slice with count elements read from r at off,
 // in chunks so that only the result is allocated in full.
 func readData(r io.ReaderAt, off int64, a *Array, count int) error {
-	le := binary.LittleEndian
-	switch a.DType {
-	case Float32:
-		a.F32 = make([]float32, count)
-		return readChunks(r, off, a.F32, 4, func(b []byte) float32 { return math.Float32frombits(le.Uint32(b)) })
-	case Float64:
-		a.F64 = make([]float64, count)
-		return readChunks(r, off, a.F64, 8, func(b []byte) float64 { return math.Float64frombits(le.Uint64(b)) })
-	case Int64:
-		a.I64 = make([]int64, count)
-		return readChunks(r, off, a.I64, 8, func(b []byte) int64 { return int64(le.Uint64(b)) })
-	case Int32:
-		a.I32 = make([]int32, count)
-		return readChunks(r, off, a.I32, 4, func(b []byte) int32 { return int32(le.Uint32(b)) })
-	case Uint8:
-		a.U8 = make([]uint8, count)
-		if count == 0 {
-			return nil // some ReaderAts report io.EOF for an empty read at the end
-		}
-		_, err := r.ReadAt(a.U8, off)
-		return err
+	k := kinds[a.DType]
+	if k == elems.Invalid {
+		return fmt.Errorf("unsupported dtype %q", a.DType)
 	}
-	return fmt.Errorf("unsupported dtype %q", a.DType)
-}
-
-// readChunks decodes len(dst) elements of size bytes each from r at off.
-func readChunks[T any](r io.ReaderAt, off int64, dst []T, size int, get func([]byte) T) error {
-	buf := make([]byte, min(len(dst)*size, 1<<16))
-	step := len(buf) / size
-	for len(dst) > 0 {
-		n := min(len(dst), step)
-		b := buf[:n*size]
-		if _, err := r.ReadAt(b, off); err != nil {
-			return err
-		}
-		for i := range n {
-			dst[i] = get(b[i*size:])
-		}
-		dst, off = dst[n:], off+int64(len(b))
-	}
-	return nil
+	d, err := elems.ReadAt(r, off, k, count)
+	a.F32, a.F64, a.I64, a.I32, a.U8 = d.F32, d.F64, d.I64, d.I32, d.U8
+	return err
 }

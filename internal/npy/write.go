@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/nndl/cnn/internal/atomicfile"
+	"github.com/nndl/cnn/internal/elems"
 )
 
 // Write writes a as a .npy file the way NumPy's np.save does: format
@@ -24,20 +25,7 @@ func Write(w io.Writer, a *Array) error {
 	if _, err := w.Write(head); err != nil {
 		return err
 	}
-	le := binary.LittleEndian
-	buf := make([]byte, 0, 1<<16)
-	switch a.DType {
-	case Float32:
-		return writeChunks(w, a.F32, buf, func(b []byte, v float32) []byte { return le.AppendUint32(b, math.Float32bits(v)) })
-	case Float64:
-		return writeChunks(w, a.F64, buf, func(b []byte, v float64) []byte { return le.AppendUint64(b, math.Float64bits(v)) })
-	case Int64:
-		return writeChunks(w, a.I64, buf, func(b []byte, v int64) []byte { return le.AppendUint64(b, uint64(v)) })
-	case Int32:
-		return writeChunks(w, a.I32, buf, func(b []byte, v int32) []byte { return le.AppendUint32(b, uint32(v)) })
-	}
-	_, err = w.Write(a.U8) // Uint8: encodeHeader accepted the dtype
-	return err
+	return elems.Write(w, a.data(), make([]byte, 0, 1<<16)) // encodeHeader accepted the dtype
 }
 
 // WriteFile writes a to path atomically (see Write for the layout): it
@@ -73,8 +61,8 @@ func encodeHeader(a *Array) ([]byte, error) {
 	if itemSize(a.DType) == 0 {
 		return nil, fmt.Errorf("unsupported dtype %q (want '<f4', '<f8', '<i8', '<i4' or '|u1')", a.DType)
 	}
-	n, ok := numElements(a.Shape)
-	if !ok || n > math.MaxInt/itemSize(a.DType) {
+	n, ok := elems.Count(a.Shape, itemSize(a.DType))
+	if !ok {
 		return nil, fmt.Errorf("shape %v is negative or has too many elements", a.Shape)
 	}
 	if got := a.dataLen(); got != n {
@@ -124,22 +112,4 @@ func encodeHeader(a *Array) ([]byte, error) {
 		out = append(out, ' ')
 	}
 	return append(out, '\n'), nil
-}
-
-// writeChunks encodes data with put into buf, at most cap(buf)/8 elements
-// at a time, and writes each chunk to w.
-func writeChunks[T any](w io.Writer, data []T, buf []byte, put func([]byte, T) []byte) error {
-	step := max(cap(buf)/8, 1)
-	for len(data) > 0 {
-		n := min(len(data), step)
-		b := buf[:0]
-		for _, v := range data[:n] {
-			b = put(b, v)
-		}
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-		data = data[n:]
-	}
-	return nil
 }

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/nndl/cnn/internal/elems"
 )
 
 // entry is one validated tensor record of a header.
@@ -101,36 +103,8 @@ func Read(r io.ReaderAt, size int64, name string) (*File, error) {
 // decode converts little-endian bytes to a tensor of dtype. len(b) has
 // been checked to be a whole number of elements.
 func decode(dtype string, shape []int, b []byte) Tensor {
-	t := Tensor{DType: dtype, Shape: shape}
-	le := binary.LittleEndian
-	switch dtype {
-	case F32:
-		t.F32 = make([]float32, len(b)/4)
-		for i := range t.F32 {
-			t.F32[i] = math.Float32frombits(le.Uint32(b[4*i:]))
-		}
-	case F64:
-		t.F64 = make([]float64, len(b)/8)
-		for i := range t.F64 {
-			t.F64[i] = math.Float64frombits(le.Uint64(b[8*i:]))
-		}
-	case I64:
-		t.I64 = make([]int64, len(b)/8)
-		for i := range t.I64 {
-			t.I64[i] = int64(le.Uint64(b[8*i:]))
-		}
-	case I32:
-		t.I32 = make([]int32, len(b)/4)
-		for i := range t.I32 {
-			t.I32[i] = int32(le.Uint32(b[4*i:]))
-		}
-	case U8:
-		t.U8 = bytes.Clone(b)
-		if t.U8 == nil {
-			t.U8 = []uint8{}
-		}
-	}
-	return t
+	d := elems.Decode(kinds[dtype], b)
+	return Tensor{DType: dtype, Shape: shape, F32: d.F32, F64: d.F64, I64: d.I64, I32: d.I32, U8: d.U8}
 }
 
 // scanner walks a header that json.Valid has accepted. Because the syntax
@@ -385,8 +359,8 @@ func (s *scanner) entry(name string, dataLen int64) (entry, error) {
 	}
 
 	size := DTypeSize(e.dtype)
-	count, ok := numElements(e.shape)
-	if !ok || count > math.MaxInt/size {
+	count, ok := elems.Count(e.shape, size)
+	if !ok {
 		return entry{}, fmt.Errorf("shape %v has too many elements", e.shape)
 	}
 	need := int64(count) * int64(size)

@@ -23,8 +23,9 @@ package safetensors
 
 import (
 	"fmt"
-	"math"
 	"slices"
+
+	"github.com/nndl/cnn/internal/elems"
 )
 
 // MaxHeaderSize is the largest JSON header accepted, in bytes (100 MB, the
@@ -40,18 +41,19 @@ const (
 	U8  = "U8"  // uint8
 )
 
+// kinds maps each supported dtype name to its element kind.
+var kinds = map[string]elems.Kind{
+	F32: elems.Float32,
+	F64: elems.Float64,
+	I64: elems.Int64,
+	I32: elems.Int32,
+	U8:  elems.Uint8,
+}
+
 // DTypeSize returns the size in bytes of one element of dtype, or 0 if the
 // dtype is not supported by this package.
 func DTypeSize(dtype string) int {
-	switch dtype {
-	case F32, I32:
-		return 4
-	case F64, I64:
-		return 8
-	case U8:
-		return 1
-	}
-	return 0
+	return kinds[dtype].Size()
 }
 
 // Tensor is one named array of a file. Exactly one of the data slices is
@@ -97,79 +99,36 @@ func NewInt64(shape []int, data []int64) Tensor {
 // its dimensions, 1 for a 0-d tensor. It returns -1 if a dimension is
 // negative or the product overflows an int.
 func (t Tensor) Len() int {
-	n, ok := numElements(t.Shape)
+	n, ok := elems.Count(t.Shape, 1)
 	if !ok {
 		return -1
 	}
 	return n
 }
 
+// data returns t's data slices with the kind that DType selects.
+func (t Tensor) data() elems.Data {
+	return elems.Data{Kind: kinds[t.DType], F32: t.F32, F64: t.F64, I64: t.I64, I32: t.I32, U8: t.U8}
+}
+
 // dataLen returns the length of the data slice that DType selects, or -1 if
 // DType is not supported.
 func (t Tensor) dataLen() int {
-	switch t.DType {
-	case F32:
-		return len(t.F32)
-	case F64:
-		return len(t.F64)
-	case I64:
-		return len(t.I64)
-	case I32:
-		return len(t.I32)
-	case U8:
-		return len(t.U8)
-	}
-	return -1
+	return t.data().Len()
 }
 
 // Float32 returns the elements as float32. For an F32 tensor it returns the
 // F32 slice itself (not a copy); other dtypes are converted into a new
 // slice, rounding F64 and large integers to the nearest float32.
 func (t Tensor) Float32() []float32 {
-	switch t.DType {
-	case F32:
-		return t.F32
-	case F64:
-		return convert[float32](t.F64)
-	case I64:
-		return convert[float32](t.I64)
-	case I32:
-		return convert[float32](t.I32)
-	case U8:
-		return convert[float32](t.U8)
-	}
-	return nil
+	return t.data().Float32()
 }
 
 // Float64 returns the elements as float64. For an F64 tensor it returns the
 // F64 slice itself (not a copy); other dtypes are converted into a new
 // slice (exactly, except I64 values beyond 2^53).
 func (t Tensor) Float64() []float64 {
-	switch t.DType {
-	case F32:
-		return convert[float64](t.F32)
-	case F64:
-		return t.F64
-	case I64:
-		return convert[float64](t.I64)
-	case I32:
-		return convert[float64](t.I32)
-	case U8:
-		return convert[float64](t.U8)
-	}
-	return nil
-}
-
-type number interface {
-	~float32 | ~float64 | ~int64 | ~int32 | ~uint8
-}
-
-func convert[T, S number](s []S) []T {
-	out := make([]T, len(s))
-	for i, v := range s {
-		out[i] = T(v)
-	}
-	return out
+	return t.data().Float64()
 }
 
 // Tensor returns the tensor called name, with an error naming the missing
@@ -190,22 +149,4 @@ func (f *File) sortedNames() []string {
 	}
 	slices.Sort(names)
 	return names
-}
-
-// numElements returns the product of shape, and false if a dimension is
-// negative or the product does not fit in an int.
-func numElements(shape []int) (int, bool) {
-	n := 1
-	for _, d := range shape {
-		if d < 0 {
-			return 0, false
-		}
-		if d > 0 && n > math.MaxInt/d {
-			// An overflowing prefix is an error even if a later
-			// dimension is 0, as in the reference implementation.
-			return 0, false
-		}
-		n *= d
-	}
-	return n, true
 }

@@ -4,12 +4,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strconv"
 	"unicode/utf8"
 
 	"github.com/nndl/cnn/internal/atomicfile"
+	"github.com/nndl/cnn/internal/elems"
 )
 
 // Write writes f in the .safetensors format: tensors in sorted name order,
@@ -72,8 +72,8 @@ func encodeHeader(f *File, names []string) ([]byte, error) {
 		if size == 0 {
 			return nil, fmt.Errorf("tensor %q: unsupported dtype %q (want F32, F64, I64, I32 or U8)", name, t.DType)
 		}
-		n, ok := numElements(t.Shape)
-		if !ok || n > math.MaxInt/size {
+		n, ok := elems.Count(t.Shape, size)
+		if !ok {
 			return nil, fmt.Errorf("tensor %q: shape %v is negative or has too many elements", name, t.Shape)
 		}
 		if got := t.dataLen(); got != n {
@@ -175,37 +175,9 @@ func appendPyString(b []byte, s string) []byte {
 // writeData writes t's elements in little-endian order, staging them in
 // buf (whose capacity sets the chunk size).
 func writeData(w io.Writer, t Tensor, buf []byte) error {
-	le := binary.LittleEndian
-	switch t.DType {
-	case F32:
-		return writeChunks(w, t.F32, buf, func(b []byte, v float32) []byte { return le.AppendUint32(b, math.Float32bits(v)) })
-	case F64:
-		return writeChunks(w, t.F64, buf, func(b []byte, v float64) []byte { return le.AppendUint64(b, math.Float64bits(v)) })
-	case I64:
-		return writeChunks(w, t.I64, buf, func(b []byte, v int64) []byte { return le.AppendUint64(b, uint64(v)) })
-	case I32:
-		return writeChunks(w, t.I32, buf, func(b []byte, v int32) []byte { return le.AppendUint32(b, uint32(v)) })
-	case U8:
-		_, err := w.Write(t.U8)
-		return err
+	d := t.data()
+	if d.Kind == elems.Invalid {
+		return fmt.Errorf("unsupported dtype %q", t.DType)
 	}
-	return fmt.Errorf("unsupported dtype %q", t.DType)
-}
-
-// writeChunks encodes data with put into buf, at most cap(buf)/8 elements
-// at a time, and writes each chunk to w.
-func writeChunks[T any](w io.Writer, data []T, buf []byte, put func([]byte, T) []byte) error {
-	step := max(cap(buf)/8, 1)
-	for len(data) > 0 {
-		n := min(len(data), step)
-		b := buf[:0]
-		for _, v := range data[:n] {
-			b = put(b, v)
-		}
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-		data = data[n:]
-	}
-	return nil
+	return elems.Write(w, d, buf)
 }

@@ -1,0 +1,98 @@
+package build_test
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/nndl/cnn/build"
+	"github.com/nndl/cnn/graph"
+	"github.com/nndl/cnn/lenet"
+	"gorgonia.org/tensor"
+)
+
+// TestPrograms compiles LeNet-5 for two batch sizes on one parameter store and checks that
+// they share the parameters, that the loss of uniform logits is log(10), that the VM leaves
+// out what no output needs, and that a warm run computes into the same buffers.
+func TestPrograms(t *testing.T) {
+	params := graph.NewParams(tensor.Float32, 1)
+	train, err := build.Compile(lenet.New(1, 10), params, build.Options{Batch: 4, Train: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	infer, err := build.Compile(lenet.New(1, 10), params, build.Options{Batch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if infer.Loss != nil || infer.Grads != nil || len(train.Grads) != 10 {
+		t.Fatalf("inference program has a loss or gradients, or training program has %d gradients", len(train.Grads))
+	}
+	if train.Net.ParamNodes()[0].Value() != infer.Net.ParamNodes()[0].Value() {
+		t.Error("the two programs do not share conv1.weight")
+	}
+	// Zero weights give zero logits: the loss is log(10) whatever the input.
+	for _, p := range params.List() {
+		clear(p.Value.Data().([]float32))
+	}
+	x := make([]float32, 4*32*32)
+	if err := train.Feed(x, []int{0, 3, 7, 9}); err != nil {
+		t.Fatal(err)
+	}
+	if err := train.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if got := train.LossValue(); math.Abs(got-math.Log(10)) > 1e-6 {
+		t.Errorf("loss %v, want log(10) = %v", got, math.Log(10))
+	}
+	g := train.GradValue(train.Grads[0])
+	if err := train.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if train.GradValue(train.Grads[0]) != g {
+		t.Error("a warm run computed into a new buffer")
+	}
+	// Nothing asks for the gradient of the input image: the VM does not compute it.
+	found := false
+	for _, n := range train.Net.Graph().AllNodes() {
+		if n.Op() != nil && strings.HasPrefix(n.Op().String(), "Conv2DGradX") && n.Shape().Eq(tensor.Shape{4, 1, 32, 32}) {
+			found = true
+			if train.Value(n) != nil {
+				t.Error("the VM computed the gradient of the input image")
+			}
+		}
+	}
+	if !found {
+		t.Error("the graph has no gradient node for the input image to leave out")
+	}
+	if err := infer.Feed(x[:32*32], nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := train.Feed(x[:10], nil); err == nil {
+		t.Error("a batch of the wrong size was accepted")
+	}
+}
+
+// TestProfile: per-operation times cover every kind of operation of a run.
+func TestProfile(t *testing.T) {
+	p, err := build.Compile(lenet.New(1, 10), graph.NewParams(tensor.Float32, 1), build.Options{Batch: 2, Train: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Profile(true)
+	if err := p.Run(); err != nil {
+		t.Fatal(err)
+	}
+	ops := p.Profile(false)
+	seen := map[string]bool{}
+	for _, o := range ops {
+		seen[o.Op] = true
+	}
+	for _, want := range []string{"Conv2D", "Conv2DGradW", "Conv2DGradX", "Pool2D", "Linear", "SoftmaxCrossEntropy"} {
+		if !seen[want] {
+			t.Errorf("profile lacks %s: %+v", want, ops)
+		}
+	}
+	if seen["Conv2DGradX"] && ops[0].Time <= 0 {
+		t.Errorf("no time measured: %+v", ops)
+	}
+}

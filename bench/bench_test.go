@@ -19,16 +19,18 @@ import (
 //
 //	cd ../shared/torchref && python3 bench.py 2
 //
-// PyTorch 1.13 (oneDNN), 2 threads, measured here on 2026-11-26 (AMD EPYC, 2 vCPUs; shared
-// and noisy, so the spread over runs is given):
+// PyTorch 1.13 (oneDNN), 2 threads, measured here on 2026-11-27 (AMD EPYC, 2 vCPUs, shared:
+// two back-to-back rounds on a quiet machine; under load every number doubles or worse), with
+// this package's numbers from `cnn bench` in the same rounds:
 //
-//	LeNet-5 train step, batch 64      3.4 ms (quiet) to 29 ms (loaded)
-//	LeNet-5 inference, batch 1        0.20-0.24 ms
-//	LeNet-5 inference, batch 64       1.4-4.6 ms
-//	ResNet18 train step, batch 64     210-314 ms
-//	ResNet18 inference, batch 1       7.1-9.3 ms
-//	ResNet18 inference, batch 64      24-33 ms
-//	peak RSS                          393-402 MiB
+//	                              PyTorch          ours (OpenBLAS)
+//	LeNet-5 train step, batch 64  3.35-4.30 ms     6.49-6.59 ms
+//	LeNet-5 inference, batch 1    0.194-0.244 ms   0.061 ms
+//	LeNet-5 inference, batch 64   1.35-1.49 ms     1.85-1.92 ms
+//	ResNet18 train step, batch 64 231-254 ms       161-205 ms
+//	ResNet18 inference, batch 1   7.43-7.68 ms     4.55-6.45 ms
+//	ResNet18 inference, batch 64  22.5-24.0 ms     46.5-50.6 ms
+//	peak RSS                      403-405 MiB      225-226 MiB
 
 func trainStep(b *testing.B, m graph.Model, batch int) {
 	params := graph.NewParams(tensor.Float32, 1)

@@ -3,10 +3,10 @@ package graph
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/nndl/cnn/internal/golden"
 	"github.com/nndl/cnn/internal/safetensors"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -37,18 +37,8 @@ func leaf(g *gorgonia.ExprGraph, name string, v *tensor.Dense) *gorgonia.Node {
 	return gorgonia.NewTensor(g, v.Dtype(), v.Dims(), gorgonia.WithShape(v.Shape()...), gorgonia.WithName(name), gorgonia.WithValue(v))
 }
 
-// relErr is max|got-want| / max|want|, the golden README's measure.
-func relErr(got, want []float64) float64 {
-	var d, m float64
-	for i := range want {
-		d = math.Max(d, math.Abs(got[i]-want[i]))
-		m = math.Max(m, math.Abs(want[i]))
-	}
-	if m == 0 {
-		return d
-	}
-	return d / m
-}
+// relErr is the golden README's measure, max|got-want| / max|want|.
+var relErr = golden.RelErr
 
 func f64s(v gorgonia.Value) []float64 {
 	switch d := v.Data().(type) {

@@ -2,50 +2,29 @@ package lenet
 
 import (
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/nndl/cnn/build"
 	"github.com/nndl/cnn/graph"
-	"github.com/nndl/cnn/internal/safetensors"
+	"github.com/nndl/cnn/internal/golden"
 	"gorgonia.org/tensor"
 )
-
-func relErr(got, want []float64) float64 {
-	var d, m float64
-	for i := range want {
-		d = math.Max(d, math.Abs(got[i]-want[i]))
-		m = math.Max(m, math.Abs(want[i]))
-	}
-	return d / m
-}
-
-func f64(v []float32) []float64 {
-	out := make([]float64, len(v))
-	for i, x := range v {
-		out[i] = float64(x)
-	}
-	return out
-}
 
 // TestGoldenParity loads the PyTorch weights of golden/lenet.safetensors into both builds and
 // compares the logits, the loss and every gradient.
 func TestGoldenParity(t *testing.T) {
-	f, err := safetensors.ReadFile("../testdata/golden/lenet.safetensors")
+	c, err := golden.Read("../testdata/golden/lenet.safetensors")
 	if err != nil {
 		t.Fatal(err)
 	}
-	weights := map[string]safetensors.Tensor{}
-	for name, tt := range f.Tensors {
-		if strings.HasPrefix(name, "conv") || strings.HasPrefix(name, "linear") {
-			weights[name] = tt
+	want := func(name string) []float64 {
+		w, err := c.Want(name)
+		if err != nil {
+			t.Fatal(err)
 		}
+		return w
 	}
-	x := f.Tensors["input"].Float32()
-	var labels []int
-	for _, l := range f.Tensors["labels"].I64 {
-		labels = append(labels, int(l))
-	}
+	labels := c.Labels
 	for _, impl := range []graph.Impl{graph.Fast, graph.Naive} {
 		t.Run(impl.String(), func(t *testing.T) {
 			params := graph.NewParams(tensor.Float32, 7)
@@ -53,28 +32,28 @@ func TestGoldenParity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := params.Load(weights, true); err != nil {
+			if _, err := params.Load(c.Weights, true); err != nil {
 				t.Fatal(err)
 			}
-			if err := p.Feed(x, labels); err != nil {
+			if err := p.Feed(c.Input, labels); err != nil {
 				t.Fatal(err)
 			}
 			if err := p.Run(); err != nil {
 				t.Fatal(err)
 			}
-			if e := relErr(p.LogitsValue(), f64(f.Tensors["eval.logits"].F32)); e > 1e-4 {
+			if e := golden.RelErr(p.LogitsValue(), want("eval.logits")); e > 1e-4 {
 				t.Errorf("logits: relative error %.3g", e)
 			}
-			if e := relErr([]float64{p.LossValue()}, f64(f.Tensors["train.loss"].F32)); e > 1e-4 {
-				t.Errorf("loss %v, want %v", p.LossValue(), f.Tensors["train.loss"].F32)
+			if e := golden.RelErr([]float64{p.LossValue()}, want("train.loss")); e > 1e-4 {
+				t.Errorf("loss %v, want %v", p.LossValue(), want("train.loss"))
 			}
 			if len(p.Grads) != 10 {
 				t.Fatalf("%d gradients, want 10", len(p.Grads))
 			}
 			for _, g := range p.Grads {
-				want := f64(f.Tensors["grad."+g.Param.Name].F32)
-				got := f64(p.GradValue(g).Data().([]float32))
-				if e := relErr(got, want); e > 1e-4 {
+				want := want("grad." + g.Param.Name)
+				got := golden.Float64s(p.GradValue(g).Data().([]float32))
+				if e := golden.RelErr(got, want); e > 1e-4 {
 					t.Errorf("grad %s: relative error %.3g", g.Param.Name, e)
 				}
 			}
@@ -106,13 +85,13 @@ func TestBuildsAgree(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if e := relErr(naive.LogitsValue(), fast.LogitsValue()); e > 1e-5 {
+	if e := golden.RelErr(naive.LogitsValue(), fast.LogitsValue()); e > 1e-5 {
 		t.Errorf("logits differ: relative error %.3g", e)
 	}
 	for i := range fast.Grads {
-		a := f64(fast.GradValue(fast.Grads[i]).Data().([]float32))
-		b := f64(naive.GradValue(naive.Grads[i]).Data().([]float32))
-		if e := relErr(b, a); e > 1e-5 {
+		a := golden.Float64s(fast.GradValue(fast.Grads[i]).Data().([]float32))
+		b := golden.Float64s(naive.GradValue(naive.Grads[i]).Data().([]float32))
+		if e := golden.RelErr(b, a); e > 1e-5 {
 			t.Errorf("grad %s differs: relative error %.3g", fast.Grads[i].Param.Name, e)
 		}
 	}

@@ -7,69 +7,37 @@ import (
 
 	"github.com/nndl/cnn/build"
 	"github.com/nndl/cnn/graph"
-	"github.com/nndl/cnn/internal/safetensors"
+	"github.com/nndl/cnn/internal/golden"
 	"gorgonia.org/tensor"
 )
 
-func relErr(got, want []float64) float64 {
-	var d, m float64
-	for i := range want {
-		d = math.Max(d, math.Abs(got[i]-want[i]))
-		m = math.Max(m, math.Abs(want[i]))
-	}
-	return d / m
+// goldenModel is one of the PyTorch reference files and the ResNet18 it was made with.
+type goldenModel struct {
+	*golden.Case
+	cfg Config
 }
 
-func f64(v []float32) []float64 {
-	out := make([]float64, len(v))
-	for i, x := range v {
-		out[i] = float64(x)
-	}
-	return out
-}
-
-// golden is one of the PyTorch reference files: its model, weights and batch.
-type golden struct {
-	f       *safetensors.File
-	cfg     Config
-	weights map[string]safetensors.Tensor // parameters and BatchNorm buffers
-	x       []float32
-	labels  []int
-}
-
-func readGolden(t *testing.T, name string) golden {
+func readGolden(t *testing.T, name string) goldenModel {
 	t.Helper()
-	f, err := safetensors.ReadFile("../testdata/golden/" + name + ".safetensors")
+	c, err := golden.Read("../testdata/golden/" + name + ".safetensors")
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := golden{f: f, weights: map[string]safetensors.Tensor{}, x: f.Tensors["input"].Float32()}
-	meta := f.Metadata
+	meta := c.File.Metadata
 	if meta["model"] != "resnet18" || meta["in_channels"] != "1" || meta["num_classes"] != "10" || meta["width"] != "8" {
 		t.Fatalf("%s: metadata %v", name, meta)
 	}
-	g.cfg = Config{InChannels: 1, Classes: 10, Width: 8, Residual: meta["use_residual"] == "True", StemBias: meta["stem_bias"] == "True"}
-	for n, tt := range f.Tensors {
-		switch {
-		case n == "input" || n == "labels":
-		case strings.HasPrefix(n, "eval.") || strings.HasPrefix(n, "train.") || strings.HasPrefix(n, "grad.") || strings.HasPrefix(n, "after."):
-		default:
-			g.weights[n] = tt
-		}
-	}
-	for _, l := range f.Tensors["labels"].I64 {
-		g.labels = append(g.labels, int(l))
-	}
-	return g
+	cfg := Config{InChannels: 1, Classes: 10, Width: 8, Residual: meta["use_residual"] == "True", StemBias: meta["stem_bias"] == "True"}
+	return goldenModel{c, cfg}
 }
 
-func (g golden) want(t *testing.T, name string) []float64 {
+func (g goldenModel) want(t *testing.T, name string) []float64 {
 	t.Helper()
-	tt, ok := g.f.Tensors[name]
-	if !ok {
-		t.Fatalf("golden file has no %s", name)
+	w, err := g.Want(name)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return f64(tt.F32)
+	return w
 }
 
 // TestGoldenParity loads the PyTorch weights and BatchNorm buffers of each golden ResNet18
@@ -106,7 +74,7 @@ func TestGoldenParity(t *testing.T) {
 					if len(got) != len(want) {
 						t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
 					}
-					e := relErr(got, want)
+					e := golden.RelErr(got, want)
 					if e > tol {
 						t.Errorf("%s: relative error %.3g", what, e)
 					}
@@ -118,7 +86,7 @@ func TestGoldenParity(t *testing.T) {
 				}
 				count := func(prefix string) int {
 					n := 0
-					for name := range g.f.Tensors {
+					for name := range g.File.Tensors {
 						if strings.HasPrefix(name, prefix) {
 							n++
 						}
@@ -127,20 +95,20 @@ func TestGoldenParity(t *testing.T) {
 				}
 
 				params := graph.NewParams(dt, 7)
-				eval, err := build.Compile(New(g.cfg), params, build.Options{Batch: len(g.labels), Loss: true})
+				eval, err := build.Compile(New(g.cfg), params, build.Options{Batch: len(g.Labels), Loss: true})
 				if err != nil {
 					t.Fatal(err)
 				}
-				train, err := build.Compile(New(g.cfg), params, build.Options{Batch: len(g.labels), Train: true})
+				train, err := build.Compile(New(g.cfg), params, build.Options{Batch: len(g.Labels), Train: true})
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := params.Load(g.weights, true); err != nil {
+				if _, err := params.Load(g.Weights, true); err != nil {
 					t.Fatal(err)
 				}
 
 				// Inference first: the training pass updates the running statistics.
-				if err := eval.Feed(g.x, g.labels); err != nil {
+				if err := eval.Feed(g.Input, g.Labels); err != nil {
 					t.Fatal(err)
 				}
 				if err := eval.Run(); err != nil {
@@ -148,7 +116,7 @@ func TestGoldenParity(t *testing.T) {
 				}
 				check("eval.logits", eval.LogitsValue(), g.want(t, "eval.logits"), 1e-4)
 
-				if err := train.Feed(g.x, g.labels); err != nil {
+				if err := train.Feed(g.Input, g.Labels); err != nil {
 					t.Fatal(err)
 				}
 				if err := train.Run(); err != nil {
@@ -195,7 +163,7 @@ func floats(v *tensor.Dense) []float64 {
 	if d, ok := v.Data().([]float64); ok {
 		return d
 	}
-	return f64(v.Data().([]float32))
+	return golden.Float64s(v.Data().([]float32))
 }
 
 func maxAbs(v []float64) float64 {

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/nndl/cnn/internal/golden"
 	"github.com/nndl/cnn/internal/npy"
 	"github.com/nndl/cnn/internal/safetensors"
 )
@@ -14,17 +14,13 @@ import (
 // ResNet18 of width 8, its tensors under torchvision's names, its metadata as written by
 // PyTorch's side) in both BatchNorm modes and compares the logits with PyTorch's.
 func TestPredictPyTorchExport(t *testing.T) {
-	f, err := safetensors.ReadFile("../../testdata/golden/resnet18_w8.safetensors")
+	g, err := golden.Read("../../testdata/golden/resnet18_w8.safetensors")
 	if err != nil {
 		t.Fatal(err)
 	}
+	f := g.File
 	dir := t.TempDir()
-	weights := &safetensors.File{Tensors: map[string]safetensors.Tensor{}, Metadata: f.Metadata}
-	for name, tt := range f.Tensors {
-		if strings.HasPrefix(name, "conv") || strings.HasPrefix(name, "bn") || strings.HasPrefix(name, "layer") || strings.HasPrefix(name, "fc") {
-			weights.Tensors[name] = tt
-		}
-	}
+	weights := &safetensors.File{Tensors: g.Weights, Metadata: f.Metadata}
 	// A real PyTorch export also carries BatchNorm step counters; they must be ignored.
 	weights.Tensors["bn1.num_batches_tracked"] = safetensors.NewInt64(nil, []int64{1})
 	wpath := filepath.Join(dir, "resnet18.safetensors")
@@ -50,13 +46,8 @@ func TestPredictPyTorchExport(t *testing.T) {
 		if len(shape) != 2 || shape[0] != 4 || shape[1] != 10 {
 			t.Fatalf("logits shape %v", shape)
 		}
-		var d, m float64
-		for i := range want {
-			d = math.Max(d, math.Abs(float64(got[i]-want[i])))
-			m = math.Max(m, math.Abs(float64(want[i])))
-		}
-		if d/m > 1e-4 {
-			t.Errorf("--mode %s: relative error %.3g against PyTorch", c.mode, d/m)
+		if e := golden.RelErr(golden.Float64s(got), golden.Float64s(want)); e > 1e-4 {
+			t.Errorf("--mode %s: relative error %.3g against PyTorch", c.mode, e)
 		}
 	}
 	// Strict loading names what is missing and what is extra.

@@ -130,13 +130,15 @@ func (k batchNorm) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	if m := s[0] * s[2] * s[3]; k.training && m < 2 {
 		return fmt.Errorf("batch statistics need more than one value per channel, got %d (batch %d of %dx%d maps)", m, s[0], s[2], s[3])
 	}
-	return dispatch(out, func() error {
+	switch out.Dtype() {
+	case tensor.Float32:
 		bnForward(k, s, data[float32](in[0]), data[float32](in[1]), data[float32](in[2]), data[float32](in[3]), data[float32](in[4]), data[float32](out))
-		return nil
-	}, func() error {
+	case tensor.Float64:
 		bnForward(k, s, data[float64](in[0]), data[float64](in[1]), data[float64](in[2]), data[float64](in[3]), data[float64](in[4]), data[float64](out))
-		return nil
-	})
+	default:
+		return fmt.Errorf("unsupported dtype %v", out.Dtype())
+	}
+	return nil
 }
 
 // channelStats returns the mean and the biased variance of channel c of x [N,C,HW],
@@ -247,13 +249,15 @@ func (k batchNormGrad) shape(in ...tensor.Shape) (tensor.Shape, error) {
 }
 func (k batchNormGrad) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	s := in[0].Shape()
-	return dispatch(out, func() error {
+	switch out.Dtype() {
+	case tensor.Float32:
 		bnBackward(k, s, data[float32](in[0]), data[float32](in[1]), data[float32](in[2]), data[float32](in[3]), data[float32](in[4]), data[float32](out))
-		return nil
-	}, func() error {
+	case tensor.Float64:
 		bnBackward(k, s, data[float64](in[0]), data[float64](in[1]), data[float64](in[2]), data[float64](in[3]), data[float64](in[4]), data[float64](out))
-		return nil
-	})
+	default:
+		return fmt.Errorf("unsupported dtype %v", out.Dtype())
+	}
+	return nil
 }
 
 // bnBackward writes dx [N,C,H,W] or, with k.scale, dscale [C].

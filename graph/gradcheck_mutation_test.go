@@ -30,19 +30,21 @@ func (k scaleGrad) String() string                                 { return fmt.
 func (k scaleGrad) dims() ([]int, int)                             { return []int{k.rank}, k.rank }
 func (k scaleGrad) shape(in ...tensor.Shape) (tensor.Shape, error) { return in[0].Clone(), nil }
 func (k scaleGrad) do(out gorgonia.Value, in ...gorgonia.Value) error {
-	return dispatch(out, func() error {
+	switch out.Dtype() {
+	case tensor.Float32:
 		o, x := data[float32](out), data[float32](in[0])
 		for i, v := range x {
 			o[i] = float32(k.s) * v
 		}
-		return nil
-	}, func() error {
+	case tensor.Float64:
 		o, x := data[float64](out), data[float64](in[0])
 		for i, v := range x {
 			o[i] = k.s * v
 		}
-		return nil
-	})
+	default:
+		return fmt.Errorf("unsupported dtype %v", out.Dtype())
+	}
+	return nil
 }
 
 // bumpGrad adds a thousandth of the gradient's largest magnitude (or of 1, if it is all

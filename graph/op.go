@@ -195,14 +195,3 @@ func setScalar[T Float](v gorgonia.Value, x T) {
 		}
 	}
 }
-
-// dispatch runs f32 or f64 according to the dtype of v.
-func dispatch(v gorgonia.Value, f32 func() error, f64 func() error) error {
-	switch v.Dtype() {
-	case tensor.Float32:
-		return f32()
-	case tensor.Float64:
-		return f64()
-	}
-	return fmt.Errorf("unsupported dtype %v (want float32 or float64)", v.Dtype())
-}

@@ -46,13 +46,15 @@ func (k add) shape(in ...tensor.Shape) (tensor.Shape, error) {
 	return in[0].Clone(), nil
 }
 func (k add) do(out gorgonia.Value, in ...gorgonia.Value) error {
-	return dispatch(out, func() error {
+	switch out.Dtype() {
+	case tensor.Float32:
 		addForward(data[float32](in[0]), data[float32](in[1]), data[float32](out))
-		return nil
-	}, func() error {
+	case tensor.Float64:
 		addForward(data[float64](in[0]), data[float64](in[1]), data[float64](out))
-		return nil
-	})
+	default:
+		return fmt.Errorf("unsupported dtype %v", out.Dtype())
+	}
+	return nil
 }
 
 // grads passes the upstream gradient unchanged to both inputs.

@@ -1,6 +1,6 @@
 # The two commands of the README: `make run` trains LeNet-5 on the built-in MNIST subset and
 # reports; `make test` runs vet and every test. Both install what they need on a fresh
-# machine (scripts/setup.sh: OpenBLAS from Debian's packages, the Go modules).
+# machine (scripts/setup.sh: oneDNN from Debian's packages, the Go modules).
 
 GO ?= go
 

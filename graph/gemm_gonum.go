@@ -1,4 +1,4 @@
-//go:build !openblas
+//go:build !openblas && !dnnl
 
 package graph
 
@@ -8,7 +8,7 @@ import (
 )
 
 // BLAS names the matrix-multiply implementation this binary runs on.
-const BLAS = "gonum (pure Go; build with -tags openblas for OpenBLAS)"
+const BLAS = "gonum (pure Go; build with -tags dnnl for oneDNN or -tags openblas for OpenBLAS)"
 
 var impl gonum.Implementation
 

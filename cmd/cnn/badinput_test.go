@@ -379,7 +379,7 @@ func buildCNN(t *testing.T) string {
 	}
 	bin := filepath.Join(t.TempDir(), "cnn")
 	args := []string{"build", "-o", bin}
-	// The build tags of this test binary (-tags openblas under make test), so that the
+	// The build tags of this test binary (-tags dnnl under make test), so that the
 	// binary runs the same kernels.
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {

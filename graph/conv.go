@@ -81,17 +81,16 @@ func (k convFast) do(out gorgonia.Value, in ...gorgonia.Value) error {
 		if k.bias {
 			b = data[float32](in[2])
 		}
-		convForward(k.ws, d, data[float32](in[0]), data[float32](in[1]), b, data[float32](out))
+		return convForward(k.ws, d, data[float32](in[0]), data[float32](in[1]), b, data[float32](out))
 	case tensor.Float64:
 		var b []float64
 		if k.bias {
 			b = data[float64](in[2])
 		}
-		convForward(k.ws, d, data[float64](in[0]), data[float64](in[1]), b, data[float64](out))
+		return convForward(k.ws, d, data[float64](in[0]), data[float64](in[1]), b, data[float64](out))
 	default:
 		return fmt.Errorf("unsupported dtype %v", out.Dtype())
 	}
-	return nil
 }
 
 func (k convFast) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
@@ -309,12 +308,15 @@ func col2imSmall[T Float](d convDims, col []T, ld, off int, dx []T) {
 	}
 }
 
-func convForward[T Float](ws *scratch, d convDims, x, w, b, y []T) {
+func convForward[T Float](ws *scratch, d convDims, x, w, b, y []T) error {
+	if ok, err := nativeConv(ws, convForwardKernel, d, x, w, b, y); ok {
+		return err
+	}
 	ws.reserve(workers(), 2)
 	d = d.withIndex(ws)
 	if d.n < workers() && d.p >= 2*workers() && d.p*d.k*d.ohw >= 1<<20 {
 		convForwardByFilters(ws, d, x, w, b, y)
-		return
+		return nil
 	}
 	cs := chunkImages(d)
 	parallel(d.n, func(wk, from, to int) {
@@ -342,6 +344,7 @@ func convForward[T Float](ws *scratch, d convDims, x, w, b, y []T) {
 			}
 		})
 	})
+	return nil
 }
 
 // convForwardByFilters serves batches smaller than the number of workers (inference on one
@@ -394,16 +397,18 @@ func (k convGradX) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	d := newConvDims(k.g, k.xs, in[0].Shape())
 	switch out.Dtype() {
 	case tensor.Float32:
-		convBackwardX(k.ws, d, data[float32](in[0]), data[float32](in[1]), data[float32](out))
+		return convBackwardX(k.ws, d, data[float32](in[0]), data[float32](in[1]), data[float32](out))
 	case tensor.Float64:
-		convBackwardX(k.ws, d, data[float64](in[0]), data[float64](in[1]), data[float64](out))
+		return convBackwardX(k.ws, d, data[float64](in[0]), data[float64](in[1]), data[float64](out))
 	default:
 		return fmt.Errorf("unsupported dtype %v", out.Dtype())
 	}
-	return nil
 }
 
-func convBackwardX[T Float](ws *scratch, d convDims, w, dy, dx []T) {
+func convBackwardX[T Float](ws *scratch, d convDims, w, dy, dx []T) error {
+	if ok, err := nativeConv(ws, convGradXKernel, d, w, dy, nil, dx); ok {
+		return err
+	}
 	ws.reserve(workers(), 2)
 	d = d.withIndex(ws)
 	cs := chunkImages(d)
@@ -422,6 +427,7 @@ func convBackwardX[T Float](ws *scratch, d convDims, w, dy, dx []T) {
 			}
 		})
 	})
+	return nil
 }
 
 // convGradW computes dw from x and dy.
@@ -440,18 +446,20 @@ func (k convGradW) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	d := newConvDims(k.g, in[0].Shape(), k.wt)
 	switch out.Dtype() {
 	case tensor.Float32:
-		convBackwardW(k.ws, d, data[float32](in[0]), data[float32](in[1]), data[float32](out))
+		return convBackwardW(k.ws, d, data[float32](in[0]), data[float32](in[1]), data[float32](out))
 	case tensor.Float64:
-		convBackwardW(k.ws, d, data[float64](in[0]), data[float64](in[1]), data[float64](out))
+		return convBackwardW(k.ws, d, data[float64](in[0]), data[float64](in[1]), data[float64](out))
 	default:
 		return fmt.Errorf("unsupported dtype %v", out.Dtype())
 	}
-	return nil
 }
 
 // convBackwardW: each worker computes the weight gradient of its images; the partial sums are
 // added in worker order, so the result does not depend on timing.
-func convBackwardW[T Float](ws *scratch, d convDims, x, dy, dw []T) {
+func convBackwardW[T Float](ws *scratch, d convDims, x, dy, dw []T) error {
+	if ok, err := nativeConv(ws, convGradWKernel, d, x, dy, nil, dw); ok {
+		return err
+	}
 	ws.reserve(workers(), 3)
 	d = d.withIndex(ws)
 	cs := chunkImages(d)
@@ -479,6 +487,7 @@ func convBackwardW[T Float](ws *scratch, d convDims, x, dy, dw []T) {
 			dw[i] += v
 		}
 	}
+	return nil
 }
 
 // biasGrad sums dy [N,P,H,W] (or [N,P]) over every axis but the channel axis.

@@ -26,7 +26,7 @@ import (
 )
 
 // BLAS names the matrix-multiply implementation this binary runs on.
-const BLAS = "oneDNN sgemm (float32), gonum (float64)"
+const BLAS = "oneDNN (convolutions and sgemm in float32), gonum (float64)"
 
 func ctrans(t bool) C.char {
 	if t {

@@ -57,6 +57,13 @@ func (g goldenModel) want(t *testing.T, name string) []float64 {
 //     change with the BLAS and the number of workers), can be up to twice that apart, so the
 //     bound there is 3e-4; the float64 build, exact to rounding, is held to 2e-4, the file's
 //     own error.
+//   - Float32 gradients in general: the file is itself float32, so it is some way from the
+//     exact gradients, which the float64 build computes (our float64 and PyTorch's agree to
+//     3e-13). Our float32 gradients are held to 1e-4 of the exact ones, so to 1e-4 plus the
+//     file's own error (the float64 build's error against it: up to 6.9e-5 for the residual
+//     net) of the file.
+//     With oneDNN's convolutions, grad.layer1.0.bn2.weight of the residual net is 1.0e-4
+//     from the file, which is 5.9e-5 from exact.
 //   - grad.conv1.bias: a bias followed by a training-mode BatchNorm has a gradient of exactly
 //     zero, so both sides are rounding noise (the file's is 1.7e-6). It is compared absolutely,
 //     against the scale of the stem weight's gradient.
@@ -66,7 +73,8 @@ func TestGoldenParity(t *testing.T) {
 		gradTol float64
 	}{{"resnet18_w8", 1e-4}, {"resnet18_w8_nores", 3e-4}, {"resnet18_w8_stembias", 1e-4}} {
 		g := readGolden(t, c.name)
-		for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+		fileErr := map[string]float64{} // the float64 build's error against the file, per tensor
+		for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
 			t.Run(c.name+"/"+dt.String(), func(t *testing.T) {
 				worst := map[string]float64{} // the largest error of each kind, for the log
 				check := func(what string, got, want []float64, tol float64) {
@@ -75,6 +83,9 @@ func TestGoldenParity(t *testing.T) {
 						t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
 					}
 					e := golden.RelErr(got, want)
+					if dt == tensor.Float64 {
+						fileErr[what] = e
+					}
 					if e > tol {
 						t.Errorf("%s: relative error %.3g", what, e)
 					}
@@ -140,6 +151,8 @@ func TestGoldenParity(t *testing.T) {
 					tol := c.gradTol
 					if dt == tensor.Float64 {
 						tol = min(tol, 2e-4)
+					} else {
+						tol = max(tol, 1e-4+fileErr[name])
 					}
 					check(name, got, g.want(t, name), tol)
 				}

@@ -1,0 +1,178 @@
+//go:build dnnl
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <oneapi/dnnl/dnnl.h>
+#include "dnnl_conv.h"
+
+void omp_set_num_threads(int);
+
+// One operand of a kernel: the caller's memory in its plain layout and, when the kernel wants
+// another layout, the kernel's own copy and the reorder between the two.
+typedef struct {
+	int arg;                  // DNNL_ARG_*
+	int output;               // written by the kernel
+	dnnl_memory_t user;       // the caller's buffer, attached for one run
+	dnnl_memory_t inner;      // NULL when the kernel takes the plain layout
+	dnnl_primitive_t reorder; // user -> inner for inputs, inner -> user for outputs
+} operand;
+
+struct cnn_conv {
+	dnnl_stream_t stream;
+	dnnl_primitive_desc_t pd; // owns impl
+	dnnl_primitive_t prim;
+	const char *impl;
+	int n;
+	operand op[4];
+};
+
+static dnnl_engine_t engine;
+static dnnl_status_t engine_status;
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+static void engine_init(void) { engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0); }
+
+#define TRY(call)                                                                           \
+	do {                                                                                    \
+		dnnl_status_t st_ = (call);                                                         \
+		if (st_ != dnnl_success) {                                                          \
+			snprintf(err, errlen, "%s: oneDNN status %d", #call, (int)st_);                 \
+			goto fail;                                                                      \
+		}                                                                                   \
+	} while (0)
+
+static dnnl_status_t reorder(dnnl_primitive_t *r, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to) {
+	dnnl_primitive_desc_t pd;
+	dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, from, engine, to, engine, NULL);
+	if (st != dnnl_success)
+		return st;
+	st = dnnl_primitive_create(r, pd);
+	dnnl_primitive_desc_destroy(pd);
+	return st;
+}
+
+// add_operand sets up operand i for argument arg: plain is the caller's layout, want the one
+// the kernel chose.
+static dnnl_status_t add_operand(cnn_conv *cv, int arg, int output, const dnnl_memory_desc_t *plain,
+                                 const dnnl_memory_desc_t *want) {
+	operand *o = &cv->op[cv->n++];
+	o->arg = arg;
+	o->output = output;
+	dnnl_status_t st = dnnl_memory_create(&o->user, plain, engine, DNNL_MEMORY_NONE);
+	if (st != dnnl_success || dnnl_memory_desc_equal(plain, want))
+		return st;
+	if ((st = dnnl_memory_create(&o->inner, want, engine, DNNL_MEMORY_ALLOCATE)) != dnnl_success)
+		return st;
+	return output ? reorder(&o->reorder, want, plain) : reorder(&o->reorder, plain, want);
+}
+
+cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, int s, int pad,
+                          int bias, char *err, int errlen) {
+	omp_set_num_threads(1);
+	pthread_once(&engine_once, engine_init);
+	if (engine_status != dnnl_success) {
+		snprintf(err, errlen, "dnnl_engine_create: oneDNN status %d", (int)engine_status);
+		return NULL;
+	}
+	int oh = (h + 2 * pad - k) / s + 1, ow = (w + 2 * pad - k) / s + 1;
+	dnnl_dims_t xd = {n, c, h, w}, wd = {p, c, k, k}, bd = {p}, yd = {n, p, oh, ow};
+	dnnl_dims_t strides = {s, s}, padding = {pad, pad};
+	dnnl_memory_desc_t x, wt, b, y, xa, wa, ya;
+	dnnl_primitive_desc_t fwd = NULL, pd = NULL;
+	cnn_conv *cv = calloc(1, sizeof *cv);
+	if (!cv) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	TRY(dnnl_memory_desc_init_by_tag(&x, 4, xd, dnnl_f32, dnnl_nchw));
+	TRY(dnnl_memory_desc_init_by_tag(&wt, 4, wd, dnnl_f32, dnnl_oihw));
+	TRY(dnnl_memory_desc_init_by_tag(&b, 1, bd, dnnl_f32, dnnl_x));
+	TRY(dnnl_memory_desc_init_by_tag(&y, 4, yd, dnnl_f32, dnnl_nchw));
+	TRY(dnnl_memory_desc_init_by_tag(&xa, 4, xd, dnnl_f32, dnnl_format_tag_any));
+	TRY(dnnl_memory_desc_init_by_tag(&wa, 4, wd, dnnl_f32, dnnl_format_tag_any));
+	TRY(dnnl_memory_desc_init_by_tag(&ya, 4, yd, dnnl_f32, dnnl_format_tag_any));
+
+	dnnl_convolution_desc_t fd, bd_;
+	TRY(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &xa, &wa,
+	                                       bias ? &b : NULL, &ya, strides, padding, padding));
+	TRY(dnnl_primitive_desc_create(&fwd, &fd, NULL, engine, NULL));
+	switch (kind) {
+	case CNN_CONV_FORWARD:
+		pd = fwd, fwd = NULL;
+		TRY(add_operand(cv, DNNL_ARG_SRC, 0, &x, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0)));
+		TRY(add_operand(cv, DNNL_ARG_WEIGHTS, 0, &wt, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)));
+		if (bias)
+			TRY(add_operand(cv, DNNL_ARG_BIAS, 0, &b, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1)));
+		TRY(add_operand(cv, DNNL_ARG_DST, 1, &y, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0)));
+		break;
+	case CNN_CONV_BACKWARD_DATA:
+		TRY(dnnl_convolution_backward_data_desc_init(&bd_, dnnl_convolution_direct, &xa, &wa, &ya, strides, padding,
+		                                             padding));
+		TRY(dnnl_primitive_desc_create(&pd, &bd_, NULL, engine, fwd));
+		TRY(add_operand(cv, DNNL_ARG_DIFF_DST, 0, &y, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0)));
+		TRY(add_operand(cv, DNNL_ARG_WEIGHTS, 0, &wt, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)));
+		TRY(add_operand(cv, DNNL_ARG_DIFF_SRC, 1, &x, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_src_md, 0)));
+		break;
+	case CNN_CONV_BACKWARD_WEIGHTS:
+		TRY(dnnl_convolution_backward_weights_desc_init(&bd_, dnnl_convolution_direct, &xa, &wa, NULL, &ya, strides,
+		                                                padding, padding));
+		TRY(dnnl_primitive_desc_create(&pd, &bd_, NULL, engine, fwd));
+		TRY(add_operand(cv, DNNL_ARG_SRC, 0, &x, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0)));
+		TRY(add_operand(cv, DNNL_ARG_DIFF_DST, 0, &y, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0)));
+		TRY(add_operand(cv, DNNL_ARG_DIFF_WEIGHTS, 1, &wt,
+		                dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0)));
+		break;
+	default:
+		snprintf(err, errlen, "unknown kernel %d", kind);
+		goto fail;
+	}
+	cv->pd = pd;
+	TRY(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &cv->impl));
+	TRY(dnnl_primitive_create(&cv->prim, pd));
+	TRY(dnnl_stream_create(&cv->stream, engine, dnnl_stream_default_flags));
+	if (fwd)
+		dnnl_primitive_desc_destroy(fwd);
+	return cv;
+fail:
+	// What was created before the failure is left to the process: creation fails only on
+	// shapes oneDNN does not support, once per shape.
+	return NULL;
+}
+
+int cnn_conv_run(cnn_conv *cv, const float *a, const float *b, const float *bias, float *out) {
+	omp_set_num_threads(1);
+	const float *in[3] = {a, b, bias};
+	dnnl_exec_arg_t args[4];
+	dnnl_status_t st;
+	int ni = 0;
+	for (int i = 0; i < cv->n; i++) {
+		operand *o = &cv->op[i];
+		void *h = o->output ? (void *)out : (void *)in[ni++];
+		if ((st = dnnl_memory_set_data_handle(o->user, h)) != dnnl_success)
+			return st;
+		if (o->reorder && !o->output) {
+			dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, o->user}, {DNNL_ARG_TO, o->inner}};
+			if ((st = dnnl_primitive_execute(o->reorder, cv->stream, 2, ra)) != dnnl_success)
+				return st;
+		}
+		args[i].arg = o->arg;
+		args[i].memory = o->inner ? o->inner : o->user;
+	}
+	if ((st = dnnl_primitive_execute(cv->prim, cv->stream, cv->n, args)) != dnnl_success)
+		return st;
+	for (int i = 0; i < cv->n; i++) {
+		operand *o = &cv->op[i];
+		if (o->reorder && o->output) {
+			dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, o->inner}, {DNNL_ARG_TO, o->user}};
+			if ((st = dnnl_primitive_execute(o->reorder, cv->stream, 2, ra)) != dnnl_success)
+				return st;
+		}
+	}
+	st = dnnl_stream_wait(cv->stream);
+	// The caller's buffers are Go memory: no pointer to them is kept past the call.
+	for (int i = 0; i < cv->n; i++)
+		dnnl_memory_set_data_handle(cv->op[i].user, DNNL_MEMORY_NONE);
+	return st;
+}
+
+const char *cnn_conv_impl(cnn_conv *cv) { return cv->impl; }

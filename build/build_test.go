@@ -8,6 +8,7 @@ import (
 	"github.com/nndl/cnn/build"
 	"github.com/nndl/cnn/graph"
 	"github.com/nndl/cnn/lenet"
+	"github.com/nndl/cnn/resnet"
 	"gorgonia.org/tensor"
 )
 
@@ -94,5 +95,34 @@ func TestProfile(t *testing.T) {
 	}
 	if seen["Conv2DGradX"] && ops[0].Time <= 0 {
 		t.Errorf("no time measured: %+v", ops)
+	}
+}
+
+// TestFuseReLU: in ResNet18 every ReLU follows a BatchNorm or a residual Add, and the VM
+// folds each into the step before it, in inference and in training. (The fused kernels are
+// checked against the unfused ones in package graph.)
+func TestFuseReLU(t *testing.T) {
+	m := resnet.New(resnet.Config{InChannels: 1, Classes: 10, Width: 4, Residual: true})
+	params := graph.NewParams(tensor.Float32, 3)
+	for _, train := range []bool{false, true} {
+		p, err := build.Compile(m, params, build.Options{Batch: 2, Train: train})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Profile(true)
+		if err := p.Feed(make([]float32, 2*32*32), []int{1, 2}); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Run(); err != nil {
+			t.Fatal(err)
+		}
+		calls := map[string]int{}
+		for _, o := range p.Profile(false) {
+			calls[o.Op] += o.Calls
+		}
+		// 17 ReLUs: the stem's, and two in each of the 8 blocks.
+		if calls["ReLU"] != 0 || calls["BatchNorm2D+ReLU"]+calls["Add+ReLU"] != 17 || calls["Add+ReLU"] != 8 {
+			t.Errorf("train=%v: operations %v, want all 17 ReLUs fused, 8 of them into an Add", train, calls)
+		}
 	}
 }

@@ -123,7 +123,9 @@ func (p *Program) Feed(x []float32, labels []int) error {
 // and every gradient.
 func (p *Program) Run() error { return p.vm.run() }
 
-// Value returns the current value of any node of the program.
+// Value returns the current value of a node of the program, or nil for a node it does not
+// form: one no output needs, or the output of a BatchNorm2D or Add that the program fused
+// with the ReLU reading it (it computes the ReLU's output directly).
 func (p *Program) Value(n *gorgonia.Node) gorgonia.Value { return p.vm.value(n) }
 
 // LossValue returns the loss computed by the last Run.
@@ -177,9 +179,11 @@ func (p *Program) Profile(on bool) []OpTime {
 		if p.vm.times == nil {
 			break
 		}
+		// The kind of an operation is its name without settings: "BatchNorm2D(...)+ReLU"
+		// is a BatchNorm2D+ReLU.
 		name := s.op.String()
 		if j := strings.IndexByte(name, '('); j > 0 {
-			name = name[:j]
+			name = name[:j] + name[strings.LastIndexByte(name, ')')+1:]
 		}
 		t, ok := by[name]
 		if !ok {

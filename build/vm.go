@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"gorgonia.org/gorgonia"
+
+	"github.com/nndl/cnn/graph"
 )
 
 // vm runs an expression graph in topological order. Each node's value lives in a fixed slot
@@ -74,7 +76,47 @@ func newVM(g *gorgonia.ExprGraph, targets ...*gorgonia.Node) (*vm, error) {
 		s.args = make([]gorgonia.Value, len(s.in))
 		m.steps = append(m.steps, s)
 	}
+	m.fuse(targets)
 	return m, nil
+}
+
+// fuse merges each ReLU into the step that computes its input, where that step can apply it
+// as it writes (graph.FuseReLU) and the ReLU is the only reader of that input: the fused
+// step writes the ReLU's output, and the intermediate value is never formed.
+func (m *vm) fuse(targets []*gorgonia.Node) {
+	readers := make([]int, len(m.nodes))
+	producer := make([]int, len(m.nodes))
+	for i := range producer {
+		producer[i] = -1
+	}
+	for i, s := range m.steps {
+		producer[s.out] = i
+		for _, k := range s.in {
+			readers[k]++
+		}
+	}
+	for _, t := range targets {
+		readers[m.slot[t]]++ // read by the caller
+	}
+	fused := make([]bool, len(m.steps))
+	for i := range m.steps {
+		r := &m.steps[i]
+		if len(r.in) == 1 && readers[r.in[0]] == 1 && producer[r.in[0]] >= 0 {
+			p := &m.steps[producer[r.in[0]]]
+			if f, ok := graph.FuseReLU(p.op, r.op); ok {
+				p.op, p.out = f, r.out
+				p.pd, _ = f.(gorgonia.UsePreallocDoer)
+				fused[i] = true
+			}
+		}
+	}
+	kept := m.steps[:0]
+	for i, s := range m.steps {
+		if !fused[i] {
+			kept = append(kept, s)
+		}
+	}
+	m.steps = kept
 }
 
 // run executes every step once.

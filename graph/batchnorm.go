@@ -93,6 +93,7 @@ func (n *Net) BatchNorm2D(name string, x *gorgonia.Node) *gorgonia.Node {
 type batchNorm struct {
 	training      bool
 	eps, momentum float64
+	relu          bool // apply a following ReLU too (see FuseReLU)
 }
 
 func (k batchNorm) String() string {
@@ -100,8 +101,10 @@ func (k batchNorm) String() string {
 	if k.training {
 		mode = "training"
 	}
-	return fmt.Sprintf("BatchNorm2D(%s eps=%g momentum=%g)", mode, k.eps, k.momentum)
+	return fmt.Sprintf("BatchNorm2D(%s eps=%g momentum=%g)%s", mode, k.eps, k.momentum, reluSuffix(k.relu))
 }
+
+func (k batchNorm) withReLU() kernel   { k.relu = true; return k }
 func (k batchNorm) dims() ([]int, int) { return []int{4, 1, 1, 1, 1}, 4 }
 func (k batchNorm) diffWRT() []bool    { return []bool{true, true, true, false, false} }
 
@@ -141,54 +144,79 @@ func (k batchNorm) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	return nil
 }
 
-// channelStats returns the mean and the biased variance of channel c of x [N,C,HW],
-// accumulated in float64 in two passes.
-func channelStats[T Float](n, c, hw, ch int, x []T) (mean, variance float64) {
-	var sum float64
-	for i := 0; i < n; i++ {
-		for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-			sum += float64(v)
-		}
-	}
-	m := float64(n * hw)
-	mean = sum / m
-	var sq float64
-	for i := 0; i < n; i++ {
-		for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-			d := float64(v) - mean
-			sq += d * d
-		}
-	}
-	return mean, sq / m
-}
-
+// bnForward normalises x [N,C,H,W] per channel. The workers split the channels; each reads
+// and writes its channels image by image, in memory order, as deep layers have maps of a
+// few values.
 func bnForward[T Float](k batchNorm, s tensor.Shape, x, scale, shift, rmean, rvar, y []T) {
 	n, c, hw := s[0], s[1], s[2]*s[3]
 	parallel(c, func(_, lo, hi int) {
+		buf, w := borrow(hi - lo)
+		defer giveBack(buf)
+		mean, a := w[0], w[1]
+		if k.training {
+			channelStats(n, c, hw, lo, hi, x, mean, a)
+			m := float64(n * hw)
+			for ch := lo; ch < hi; ch++ {
+				rmean[ch] = T(k.momentum*float64(rmean[ch]) + (1-k.momentum)*mean[ch-lo])
+				rvar[ch] = T(k.momentum*float64(rvar[ch]) + (1-k.momentum)*a[ch-lo]*m/(m-1))
+			}
+		} else {
+			for ch := lo; ch < hi; ch++ {
+				mean[ch-lo], a[ch-lo] = float64(rmean[ch]), float64(rvar[ch])
+			}
+		}
 		for ch := lo; ch < hi; ch++ {
-			bnForwardChannel(k, n, c, hw, ch, x, scale, shift, rmean, rvar, y)
+			a[ch-lo] = float64(scale[ch]) / math.Sqrt(a[ch-lo]+k.eps)
+		}
+		for i := 0; i < n; i++ {
+			for ch := lo; ch < hi; ch++ {
+				o := (i*c + ch) * hw
+				yc, mu, ac, b := y[o:o+hw], mean[ch-lo], a[ch-lo], float64(shift[ch])
+				if k.relu {
+					for j, v := range x[o : o+hw] {
+						yc[j] = max(T((float64(v)-mu)*ac+b), 0)
+					}
+					continue
+				}
+				for j, v := range x[o : o+hw] {
+					yc[j] = T((float64(v)-mu)*ac + b)
+				}
+			}
 		}
 	})
 }
 
-func bnForwardChannel[T Float](k batchNorm, n, c, hw, ch int, x, scale, shift, rmean, rvar, y []T) {
-	var mean, variance float64
-	if k.training {
-		mean, variance = channelStats(n, c, hw, ch, x)
-		m := float64(n * hw)
-		rmean[ch] = T(k.momentum*float64(rmean[ch]) + (1-k.momentum)*mean)
-		rvar[ch] = T(k.momentum*float64(rvar[ch]) + (1-k.momentum)*variance*m/(m-1))
-	} else {
-		mean, variance = float64(rmean[ch]), float64(rvar[ch])
-	}
-	a := float64(scale[ch]) / math.Sqrt(variance+k.eps)
-	b := float64(shift[ch])
+// channelStats sets mean and variance to the mean and the biased variance of channels
+// [lo,hi) of x [N,C,HW], accumulated in float64 in two passes.
+func channelStats[T Float](n, c, hw, lo, hi int, x []T, mean, variance []float64) {
+	clear(mean)
+	clear(variance)
 	for i := 0; i < n; i++ {
-		o := (i*c + ch) * hw
-		yc := y[o : o+hw]
-		for j, v := range x[o : o+hw] {
-			yc[j] = T((float64(v)-mean)*a + b)
+		for ch := lo; ch < hi; ch++ {
+			var sum float64
+			for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+				sum += float64(v)
+			}
+			mean[ch-lo] += sum
 		}
+	}
+	m := float64(n * hw)
+	for ch := range mean {
+		mean[ch] /= m
+	}
+	for i := 0; i < n; i++ {
+		for ch := lo; ch < hi; ch++ {
+			var sq float64
+			mu := mean[ch-lo]
+			for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+				d := float64(v) - mu
+				sq += d * d
+			}
+			variance[ch-lo] += sq
+		}
+	}
+	for ch := range variance {
+		variance[ch] /= m
 	}
 }
 
@@ -260,57 +288,67 @@ func (k batchNormGrad) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	return nil
 }
 
-// bnBackward writes dx [N,C,H,W] or, with k.scale, dscale [C].
+// bnBackward writes dx [N,C,H,W] or, with k.scale, dscale [C]. As in bnForward, the workers
+// split the channels and go through them in memory order.
 func bnBackward[T Float](k batchNormGrad, s tensor.Shape, x, scale, rmean, rvar, dy, out []T) {
 	n, c, hw := s[0], s[1], s[2]*s[3]
-	parallel(c, func(_, lo, hi int) {
-		for ch := lo; ch < hi; ch++ {
-			bnBackwardChannel(k, n, c, hw, ch, x, scale, rmean, rvar, dy, out)
-		}
-	})
-}
-
-func bnBackwardChannel[T Float](k batchNormGrad, n, c, hw, ch int, x, scale, rmean, rvar, dy, out []T) {
 	m := float64(n * hw)
-	var mean, variance float64
-	if k.bn.training {
-		mean, variance = channelStats(n, c, hw, ch, x)
-	} else {
-		mean, variance = float64(rmean[ch]), float64(rvar[ch])
-	}
-	inv := 1 / math.Sqrt(variance+k.bn.eps)
-	if !k.scale && !k.bn.training {
-		a := float64(scale[ch]) * inv
-		for i := 0; i < n; i++ {
-			o := (i*c + ch) * hw
-			dx := out[o : o+hw]
-			for j, g := range dy[o : o+hw] {
-				dx[j] = T(float64(g) * a)
+	parallel(c, func(_, lo, hi int) {
+		buf, w := borrow(hi - lo)
+		defer giveBack(buf)
+		mean, inv := w[0], w[1]
+		if k.bn.training {
+			channelStats(n, c, hw, lo, hi, x, mean, inv)
+		} else {
+			for ch := lo; ch < hi; ch++ {
+				mean[ch-lo], inv[ch-lo] = float64(rmean[ch]), float64(rvar[ch])
 			}
 		}
-		return
-	}
-	var sumDy, sumDyXhat float64
-	for i := 0; i < n; i++ {
-		o := (i*c + ch) * hw
-		xc := x[o : o+hw]
-		for j, g := range dy[o : o+hw] {
-			sumDy += float64(g)
-			sumDyXhat += float64(g) * (float64(xc[j]) - mean) * inv
+		for i, v := range inv {
+			inv[i] = 1 / math.Sqrt(v+k.bn.eps)
 		}
-	}
-	if k.scale {
-		out[ch] = T(sumDyXhat)
-		return
-	}
-	a := float64(scale[ch]) * inv
-	mDy, mDs := sumDy/m, sumDyXhat/m
-	for i := 0; i < n; i++ {
-		o := (i*c + ch) * hw
-		xc, dx := x[o:o+hw], out[o:o+hw]
-		for j, g := range dy[o : o+hw] {
-			xhat := (float64(xc[j]) - mean) * inv
-			dx[j] = T(a * (float64(g) - mDy - xhat*mDs))
+		if !k.scale && !k.bn.training {
+			for i := 0; i < n; i++ {
+				for ch := lo; ch < hi; ch++ {
+					o := (i*c + ch) * hw
+					a, dx := float64(scale[ch])*inv[ch-lo], out[o:o+hw]
+					for j, g := range dy[o : o+hw] {
+						dx[j] = T(float64(g) * a)
+					}
+				}
+			}
+			return
 		}
-	}
+		sumDy, sumDyXhat := w[2], w[3]
+		for i := 0; i < n; i++ {
+			for ch := lo; ch < hi; ch++ {
+				o := (i*c + ch) * hw
+				xc, mu, iv := x[o:o+hw], mean[ch-lo], inv[ch-lo]
+				var s1, s2 float64
+				for j, g := range dy[o : o+hw] {
+					s1 += float64(g)
+					s2 += float64(g) * (float64(xc[j]) - mu) * iv
+				}
+				sumDy[ch-lo] += s1
+				sumDyXhat[ch-lo] += s2
+			}
+		}
+		if k.scale {
+			for ch := lo; ch < hi; ch++ {
+				out[ch] = T(sumDyXhat[ch-lo])
+			}
+			return
+		}
+		for i := 0; i < n; i++ {
+			for ch := lo; ch < hi; ch++ {
+				o := (i*c + ch) * hw
+				xc, dx, mu, iv := x[o:o+hw], out[o:o+hw], mean[ch-lo], inv[ch-lo]
+				a, mDy, mDs := float64(scale[ch])*iv, sumDy[ch-lo]/m, sumDyXhat[ch-lo]/m
+				for j, g := range dy[o : o+hw] {
+					xhat := (float64(xc[j]) - mu) * iv
+					dx[j] = T(a * (float64(g) - mDy - xhat*mDs))
+				}
+			}
+		}
+	})
 }

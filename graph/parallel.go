@@ -80,3 +80,27 @@ func parallel(n int, f func(w, lo, hi int)) int {
 	wg.Wait()
 	return k
 }
+
+// float64s lends per-channel work arrays to kernels without a scratch (BatchNorm), so that a
+// warm run allocates nothing.
+var float64s sync.Pool
+
+// borrow returns four zeroed slices of n float64s; give them back with giveBack.
+func borrow(n int) (*[]float64, [4][]float64) {
+	p, _ := float64s.Get().(*[]float64)
+	if p == nil {
+		p = new([]float64)
+	}
+	if cap(*p) < 4*n {
+		*p = make([]float64, 4*n)
+	}
+	*p = (*p)[:4*n]
+	clear(*p)
+	var out [4][]float64
+	for i := range out {
+		out[i] = (*p)[i*n : (i+1)*n]
+	}
+	return p, out
+}
+
+func giveBack(p *[]float64) { float64s.Put(p) }

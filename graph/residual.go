@@ -34,9 +34,13 @@ func (n *Net) Add(name string, a, b *gorgonia.Node) *gorgonia.Node {
 }
 
 // add computes a + b for two tensors of the same shape; any rank.
-type add struct{ rank int }
+type add struct {
+	rank int
+	relu bool // apply a following ReLU too (see FuseReLU)
+}
 
-func (k add) String() string     { return fmt.Sprintf("Add(rank %d)", k.rank) }
+func (k add) String() string     { return fmt.Sprintf("Add(rank %d)%s", k.rank, reluSuffix(k.relu)) }
+func (k add) withReLU() kernel   { k.relu = true; return k }
 func (k add) dims() ([]int, int) { return []int{k.rank, k.rank}, k.rank }
 func (k add) diffWRT() []bool    { return []bool{true, true} }
 func (k add) shape(in ...tensor.Shape) (tensor.Shape, error) {
@@ -48,9 +52,9 @@ func (k add) shape(in ...tensor.Shape) (tensor.Shape, error) {
 func (k add) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	switch out.Dtype() {
 	case tensor.Float32:
-		addForward(data[float32](in[0]), data[float32](in[1]), data[float32](out))
+		addForward(data[float32](in[0]), data[float32](in[1]), data[float32](out), k.relu)
 	case tensor.Float64:
-		addForward(data[float64](in[0]), data[float64](in[1]), data[float64](out))
+		addForward(data[float64](in[0]), data[float64](in[1]), data[float64](out), k.relu)
 	default:
 		return fmt.Errorf("unsupported dtype %v", out.Dtype())
 	}
@@ -62,9 +66,15 @@ func (k add) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes,
 	return gorgonia.Nodes{grad, grad}, nil
 }
 
-func addForward[T Float](a, b, y []T) {
+func addForward[T Float](a, b, y []T, relu bool) {
 	b = b[:len(a)]
 	y = y[:len(a)]
+	if relu {
+		for i, v := range a {
+			y[i] = max(v+b[i], 0)
+		}
+		return
+	}
 	for i, v := range a {
 		y[i] = v + b[i]
 	}

@@ -166,6 +166,24 @@ type OpTime struct {
 	Time  time.Duration // their total time over the profiled runs
 }
 
+// opKind is an operation's name without its settings: "Conv2D(k3 s1 p1 bias=false)+ReLU" is
+// a Conv2D+ReLU.
+func opKind(name string) string {
+	var b strings.Builder
+	depth := 0
+	for _, r := range name {
+		switch {
+		case r == '(':
+			depth++
+		case r == ')':
+			depth = max(0, depth-1)
+		case depth == 0:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
 // Profile turns on per-operation timing (on) or returns what was measured since it was
 // turned on, grouped by operation and sorted by time, longest first.
 func (p *Program) Profile(on bool) []OpTime {
@@ -179,12 +197,7 @@ func (p *Program) Profile(on bool) []OpTime {
 		if p.vm.times == nil {
 			break
 		}
-		// The kind of an operation is its name without settings: "BatchNorm2D(...)+ReLU"
-		// is a BatchNorm2D+ReLU.
-		name := s.op.String()
-		if j := strings.IndexByte(name, '('); j > 0 {
-			name = name[:j] + name[strings.LastIndexByte(name, ')')+1:]
-		}
+		name := opKind(s.op.String())
 		t, ok := by[name]
 		if !ok {
 			t = &OpTime{Op: name}

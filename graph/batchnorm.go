@@ -93,7 +93,7 @@ func (n *Net) BatchNorm2D(name string, x *gorgonia.Node) *gorgonia.Node {
 type batchNorm struct {
 	training      bool
 	eps, momentum float64
-	relu          bool // apply a following ReLU too (see FuseReLU)
+	relu          bool // apply a following ReLU too (see Fuse)
 }
 
 func (k batchNorm) String() string {

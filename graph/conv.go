@@ -81,13 +81,13 @@ func (k convFast) do(out gorgonia.Value, in ...gorgonia.Value) error {
 		if k.bias {
 			b = data[float32](in[2])
 		}
-		return convForward(k.ws, d, data[float32](in[0]), data[float32](in[1]), b, data[float32](out))
+		return convForward(k.ws, d, data[float32](in[0]), data[float32](in[1]), b, data[float32](out), nil)
 	case tensor.Float64:
 		var b []float64
 		if k.bias {
 			b = data[float64](in[2])
 		}
-		return convForward(k.ws, d, data[float64](in[0]), data[float64](in[1]), b, data[float64](out))
+		return convForward(k.ws, d, data[float64](in[0]), data[float64](in[1]), b, data[float64](out), nil)
 	default:
 		return fmt.Errorf("unsupported dtype %v", out.Dtype())
 	}
@@ -308,14 +308,17 @@ func col2imSmall[T Float](d convDims, col []T, ld, off int, dx []T) {
 	}
 }
 
-func convForward[T Float](ws *scratch, d convDims, x, w, b, y []T) error {
-	if ok, err := nativeConv(ws, convForwardKernel, d, x, w, b, y); ok {
+// convForward computes y = conv(x, w) (+ b), then applies ep (nil: nothing) to each chunk
+// of images as soon as it is computed.
+func convForward[T Float](ws *scratch, d convDims, x, w, b, y []T, ep *epilogue) error {
+	if ok, err := nativeConv(ws, convForwardKernel, d, x, w, b, y, ep); ok {
 		return err
 	}
 	ws.reserve(workers(), 2)
 	d = d.withIndex(ws)
 	if d.n < workers() && d.p >= 2*workers() && d.p*d.k*d.ohw >= 1<<20 {
 		convForwardByFilters(ws, d, x, w, b, y)
+		applyEpilogue(ep, d, y)
 		return nil
 	}
 	cs := chunkImages(d)
@@ -342,6 +345,7 @@ func convForward[T Float](ws *scratch, d convDims, x, w, b, y []T) error {
 					}
 				}
 			}
+			applyEpilogue(ep, d, y[lo*d.p*d.ohw:hi*d.p*d.ohw])
 		})
 	})
 	return nil
@@ -406,7 +410,7 @@ func (k convGradX) do(out gorgonia.Value, in ...gorgonia.Value) error {
 }
 
 func convBackwardX[T Float](ws *scratch, d convDims, w, dy, dx []T) error {
-	if ok, err := nativeConv(ws, convGradXKernel, d, w, dy, nil, dx); ok {
+	if ok, err := nativeConv(ws, convGradXKernel, d, w, dy, nil, dx, nil); ok {
 		return err
 	}
 	ws.reserve(workers(), 2)
@@ -457,7 +461,7 @@ func (k convGradW) do(out gorgonia.Value, in ...gorgonia.Value) error {
 // convBackwardW: each worker computes the weight gradient of its images; the partial sums are
 // added in worker order, so the result does not depend on timing.
 func convBackwardW[T Float](ws *scratch, d convDims, x, dy, dw []T) error {
-	if ok, err := nativeConv(ws, convGradWKernel, d, x, dy, nil, dw); ok {
+	if ok, err := nativeConv(ws, convGradWKernel, d, x, dy, nil, dw, nil); ok {
 		return err
 	}
 	ws.reserve(workers(), 3)

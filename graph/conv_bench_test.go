@@ -28,7 +28,7 @@ func BenchmarkConv(b *testing.B) {
 			name string
 			f    func()
 		}{
-			{"forward", func() { convForward(ws, d, x, w, nil, y) }},
+			{"forward", func() { convForward(ws, d, x, w, nil, y, nil) }},
 			{"dx", func() { convBackwardX(ws, d, w, y, x) }},
 			{"dw", func() { convBackwardW(ws, d, x, y, dw) }},
 		} {

@@ -106,9 +106,9 @@ func nativeFits(d convDims) bool { return d.p*d.k <= 2*d.n*d.c*d.hw }
 
 // nativeConv runs one of the kernels of a float32 convolution through oneDNN; it reports
 // false, doing nothing, for other element types. For the forward kernel a = x, b = w,
-// bs = the bias or nil, out = y; for the input gradient a = w, b = dy, out = dx; for the
-// weight gradient a = x, b = dy, out = dw.
-func nativeConv[T Float](ws *scratch, kind convKind, d convDims, a, b, bs, out []T) (bool, error) {
+// bs = the bias or nil, out = y, and ep is applied to y (nil: nothing); for the input
+// gradient a = w, b = dy, out = dx; for the weight gradient a = x, b = dy, out = dw.
+func nativeConv[T Float](ws *scratch, kind convKind, d convDims, a, b, bs, out []T, ep *epilogue) (bool, error) {
 	a32, ok := any(a).([]float32)
 	if !ok || !nativeFits(d) {
 		return false, nil
@@ -129,9 +129,12 @@ func nativeConv[T Float](ws *scratch, kind convKind, d convDims, a, b, bs, out [
 	switch kind {
 	case convForwardKernel:
 		parallel(d.n, func(_, lo, hi int) {
-			if err := runPrim(kind, d, lo, hi, bs32 != nil, a32[lo*in:hi*in], b32, bs32, out32[lo*outImg:hi*outImg]); err != nil {
+			y := out32[lo*outImg : hi*outImg]
+			if err := runPrim(kind, d, lo, hi, bs32 != nil, a32[lo*in:hi*in], b32, bs32, y); err != nil {
 				fail(err)
+				return
 			}
+			applyEpilogue(ep, d, y)
 		})
 	case convGradXKernel:
 		parallel(d.n, func(_, lo, hi int) {

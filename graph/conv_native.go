@@ -12,6 +12,6 @@ const (
 )
 
 // nativeConv reports false: without -tags dnnl every convolution runs on the Go kernels.
-func nativeConv[T Float](ws *scratch, kind convKind, d convDims, a, b, bs, out []T) (bool, error) {
+func nativeConv[T Float](ws *scratch, kind convKind, d convDims, a, b, bs, out []T, ep *epilogue) (bool, error) {
 	return false, nil
 }

@@ -40,7 +40,7 @@ func TestConvPathsAgree(t *testing.T) {
 			dy[i] = rng.Float64()*2 - 1
 		}
 		got, want := make([]float64, len(dy)), make([]float64, len(dy))
-		convForward(newScratch(), d, x, w, b, got)
+		convForward(newScratch(), d, x, w, b, got, nil)
 		naiveConv(g, xs, wsh, x, w, b, want)
 		if e := relErr(got, want); e > 1e-12 {
 			t.Errorf("%+v forward: relative error %.3g", c, e)
@@ -111,7 +111,7 @@ func TestConvFloat32(t *testing.T) {
 		}{
 			{"forward", func() ([]float32, error) {
 				y := make([]float32, len(dy))
-				return y, convForward(ws, d, x, w, b, y)
+				return y, convForward(ws, d, x, w, b, y, nil)
 			}, func() []float64 {
 				y := make([]float64, len(dy))
 				naiveConv(g, xs, wsh, x64, w64, b64, y)

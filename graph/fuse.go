@@ -1,6 +1,12 @@
 package graph
 
-import "gorgonia.org/gorgonia"
+import (
+	"fmt"
+	"math"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
 
 // reluFuser is a kernel that can apply a following ReLU to each value as it writes it,
 // saving the ReLU's pass over memory.
@@ -16,26 +22,164 @@ func reluSuffix(relu bool) string {
 	return ""
 }
 
-// FuseReLU returns the operation that computes producer followed by consumer in one pass,
-// when consumer is a ReLU and producer one of the operations that can apply it as they write
-// their output (BatchNorm2D, the residual Add). The fused operation takes producer's inputs
-// and computes consumer's output; producer's own output is never formed, so a compiler fuses
-// only where the ReLU is its one reader.
-func FuseReLU(producer, consumer gorgonia.Op) (gorgonia.Op, bool) {
-	c, ok := consumer.(op)
-	if !ok {
-		return nil, false
-	}
-	if _, ok := c.k.(relu); !ok {
-		return nil, false
-	}
+// Fuse returns the operation that computes producer followed by consumer in one pass over
+// memory, where it has one:
+//   - a ReLU after a BatchNorm2D, a residual Add or a convolution;
+//   - an inference-mode BatchNorm2D after a convolution (with or without a ReLU after it).
+//
+// The fused operation takes producer's inputs followed by consumer's other inputs (consumer
+// must read producer's output as its first input), and computes consumer's output.
+// Producer's own output is never formed, so a compiler fuses only where consumer is its one
+// reader.
+func Fuse(producer, consumer gorgonia.Op) (gorgonia.Op, bool) {
 	p, ok := producer.(op)
 	if !ok {
 		return nil, false
 	}
-	f, ok := p.k.(reluFuser)
+	c, ok := consumer.(op)
 	if !ok {
 		return nil, false
 	}
-	return op{f.withReLU()}, true
+	switch ck := c.k.(type) {
+	case relu:
+		switch pk := p.k.(type) {
+		case reluFuser:
+			return op{pk.withReLU()}, true
+		case convFast:
+			return op{convFused{conv: pk, relu: true}}, true
+		case convFused:
+			if !pk.relu {
+				pk.relu = true
+				return op{pk}, true
+			}
+		}
+	case batchNorm:
+		if pk, ok := p.k.(convFast); ok && !ck.training && !ck.relu {
+			return op{convFused{conv: pk, bn: true, eps: ck.eps}}, true
+		}
+	}
+	return nil, false
+}
+
+// convFused is a convolution that applies, as it writes each chunk of images, an
+// inference-mode BatchNorm (bn: its scale, shift, running mean and running variance follow
+// the convolution's inputs) and then a ReLU (relu). It only runs forward: a compiler forms
+// it from the declared layers after their gradients are in the graph.
+type convFused struct {
+	conv convFast
+	bn   bool
+	eps  float64
+	relu bool
+}
+
+func (k convFused) String() string {
+	s := k.conv.String()
+	if k.bn {
+		s += fmt.Sprintf("+BatchNorm2D(inference eps=%g)", k.eps)
+	}
+	return s + reluSuffix(k.relu)
+}
+
+func (k convFused) dims() ([]int, int) {
+	in, out := k.conv.dims()
+	if k.bn {
+		in = append(in, 1, 1, 1, 1)
+	}
+	return in, out
+}
+
+func (k convFused) shape(in ...tensor.Shape) (tensor.Shape, error) {
+	n := len(in)
+	if k.bn {
+		n -= 4
+	}
+	y, err := k.conv.shape(in[:n]...)
+	if err != nil {
+		return nil, err
+	}
+	if k.bn {
+		if err := channelShapes(y, in[n:]...); err != nil {
+			return nil, err
+		}
+	}
+	return y, nil
+}
+
+func (k convFused) do(out gorgonia.Value, in ...gorgonia.Value) error {
+	d := newConvDims(k.conv.g, in[0].Shape(), in[1].Shape())
+	n := 2
+	if k.conv.bias {
+		n = 3
+	}
+	switch out.Dtype() {
+	case tensor.Float32:
+		return convFusedForward(k, d, sliceData[float32](in[:n]), sliceData[float32](in[n:]), data[float32](out))
+	case tensor.Float64:
+		return convFusedForward(k, d, sliceData[float64](in[:n]), sliceData[float64](in[n:]), data[float64](out))
+	default:
+		return fmt.Errorf("unsupported dtype %v", out.Dtype())
+	}
+}
+
+func sliceData[T Float](vs []gorgonia.Value) [][]T {
+	out := make([][]T, len(vs))
+	for i, v := range vs {
+		out[i] = data[T](v)
+	}
+	return out
+}
+
+func convFusedForward[T Float](k convFused, d convDims, conv, bn [][]T, y []T) error {
+	var b []T
+	if len(conv) == 3 {
+		b = conv[2]
+	}
+	ep := epilogue{relu: k.relu}
+	if k.bn {
+		buf, w := borrow(d.p)
+		defer giveBack(buf)
+		scale, shift, rmean, rvar := bn[0], bn[1], bn[2], bn[3]
+		ep.mean, ep.a, ep.shift = w[0], w[1], w[2]
+		for q := range d.p {
+			ep.mean[q] = float64(rmean[q])
+			ep.a[q] = float64(scale[q]) / math.Sqrt(float64(rvar[q])+k.eps)
+			ep.shift[q] = float64(shift[q])
+		}
+	}
+	return convForward(k.conv.ws, d, conv[0], conv[1], b, y, &ep)
+}
+
+// epilogue is what a convolution applies to its output as it writes it: an inference-mode
+// BatchNorm, y = (y - mean)*a + shift per channel (mean nil: none), then a ReLU (relu).
+type epilogue struct {
+	mean, a, shift []float64
+	relu           bool
+}
+
+// applyEpilogue applies ep to y, whole images [P, OH*OW] of a convolution d.
+func applyEpilogue[T Float](ep *epilogue, d convDims, y []T) {
+	if ep == nil {
+		return
+	}
+	for o := 0; o < len(y); o += d.p * d.ohw {
+		for q := 0; q < d.p; q++ {
+			plane := y[o+q*d.ohw : o+(q+1)*d.ohw]
+			switch {
+			case ep.mean != nil && ep.relu:
+				mu, a, b := ep.mean[q], ep.a[q], ep.shift[q]
+				for j, v := range plane {
+					plane[j] = max(T((float64(v)-mu)*a+b), 0)
+				}
+			case ep.mean != nil:
+				mu, a, b := ep.mean[q], ep.a[q], ep.shift[q]
+				for j, v := range plane {
+					plane[j] = T((float64(v)-mu)*a + b)
+				}
+			case ep.relu:
+				for j, v := range plane {
+					plane[j] = max(v, 0)
+				}
+			}
+		}
+	}
 }

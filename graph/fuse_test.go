@@ -9,7 +9,7 @@ import (
 )
 
 // TestFusedReLU checks each kernel that can apply a following ReLU: its fused form computes
-// exactly max(unfused, 0), and FuseReLU offers it only after a ReLU.
+// exactly max(unfused, 0), and Fuse offers it only after a ReLU.
 func TestFusedReLU(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	rnd := func(shape ...int) *tensor.Dense { return randDense(rng, -1, 1, shape...) }
@@ -31,7 +31,7 @@ func TestFusedReLU(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, ok := FuseReLU(op{c.k}, op{relu{rank: 4}})
+		f, ok := Fuse(op{c.k}, op{relu{rank: 4}})
 		if !ok {
 			t.Fatalf("%v: not fused", c.k)
 		}
@@ -51,11 +51,93 @@ func TestFusedReLU(t *testing.T) {
 		if neg == 0 {
 			t.Errorf("%v: no negative values to clip", c.k)
 		}
-		if _, ok := FuseReLU(op{c.k}, op{biasGrad{rank: 4}}); ok {
+		if _, ok := Fuse(op{c.k}, op{biasGrad{rank: 4}}); ok {
 			t.Errorf("%v fused with a BiasGrad", c.k)
 		}
 	}
-	if _, ok := FuseReLU(op{relu{rank: 4}}, op{relu{rank: 4}}); ok {
+	if _, ok := Fuse(op{relu{rank: 4}}, op{relu{rank: 4}}); ok {
 		t.Error("a ReLU fused into a ReLU")
+	}
+}
+
+// TestFusedConv checks a convolution fused with the inference BatchNorm and the ReLU after it
+// against the three operations run one after another, on the Go kernels and (float32, in the
+// dnnl build) on oneDNN's.
+func TestFusedConv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+		for _, c := range []struct {
+			n, cin, h, cout int
+			bias            bool
+		}{
+			{4, 3, 8, 5, true},    // big maps, small weights: oneDNN in the dnnl build
+			{2, 16, 2, 32, false}, // small maps: the Go kernels
+			{1, 8, 6, 16, false},  // one image
+		} {
+			conv := convFast{g: convGeom{K: 3, S: 1, P: 1}, bias: c.bias, ws: newScratch()}
+			bn := batchNorm{eps: 1e-5, momentum: 0.9}
+			cast := func(v *tensor.Dense) gorgonia.Value {
+				if dt == tensor.Float64 {
+					return v
+				}
+				f := make([]float32, v.Shape().TotalSize())
+				for i, x := range v.Data().([]float64) {
+					f[i] = float32(x)
+				}
+				return tensor.New(tensor.WithShape(v.Shape()...), tensor.WithBacking(f))
+			}
+			rvar := randDense(rng, 0.5, 2, c.cout)
+			in := []gorgonia.Value{cast(randDense(rng, -1, 1, c.n, c.cin, c.h, c.h)), cast(randDense(rng, -1, 1, c.cout, c.cin, 3, 3))}
+			if c.bias {
+				in = append(in, cast(randDense(rng, -1, 1, c.cout)))
+			}
+			bnIn := []gorgonia.Value{cast(randDense(rng, 0.5, 2, c.cout)), cast(randDense(rng, -1, 1, c.cout)), cast(randDense(rng, -1, 1, c.cout)), cast(rvar)}
+
+			y, err := op{conv}.Do(in...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			z, err := op{bn}.Do(append([]gorgonia.Value{y}, bnIn...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := op{relu{rank: 4}}.Do(z)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			f, ok := Fuse(op{conv}, op{bn})
+			if !ok {
+				t.Fatal("a convolution and an inference BatchNorm did not fuse")
+			}
+			if f, ok = Fuse(f, op{relu{rank: 4}}); !ok {
+				t.Fatal("a fused convolution and a ReLU did not fuse")
+			}
+			got, err := f.Do(append(in, bnIn...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Shape().Eq(want.Shape()) {
+				t.Fatalf("shape %v, want %v", got.Shape(), want.Shape())
+			}
+			for i := range want.Shape().TotalSize() {
+				g, w := at(got, i), at(want, i)
+				if g != w {
+					t.Fatalf("%v %+v: element %d is %v, want %v", dt, c, i, g, w)
+				}
+			}
+		}
+	}
+	if _, ok := Fuse(op{convFast{g: convGeom{K: 3, S: 1}}}, op{batchNorm{training: true}}); ok {
+		t.Error("a convolution fused with a training-mode BatchNorm")
+	}
+}
+
+func at(v gorgonia.Value, i int) float64 {
+	switch d := v.Data().(type) {
+	case []float32:
+		return float64(d[i])
+	default:
+		return d.([]float64)[i]
 	}
 }

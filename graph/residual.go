@@ -36,7 +36,7 @@ func (n *Net) Add(name string, a, b *gorgonia.Node) *gorgonia.Node {
 // add computes a + b for two tensors of the same shape; any rank.
 type add struct {
 	rank int
-	relu bool // apply a following ReLU too (see FuseReLU)
+	relu bool // apply a following ReLU too (see Fuse)
 }
 
 func (k add) String() string     { return fmt.Sprintf("Add(rank %d)%s", k.rank, reluSuffix(k.relu)) }

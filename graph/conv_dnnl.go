@@ -33,6 +33,7 @@ type primKey struct {
 	n, c, h, w, p int
 	g             convGeom
 	bias          bool
+	threads       int
 }
 
 // prims holds the idle primitives of each shape. A primitive serves one call at a time (it
@@ -57,7 +58,7 @@ func getPrim(k primKey) (*C.cnn_conv, error) {
 		b = 1
 	}
 	cv := C.cnn_conv_create(C.int(k.kind), C.int(k.n), C.int(k.c), C.int(k.h), C.int(k.w), C.int(k.p),
-		C.int(k.g.K), C.int(k.g.S), C.int(k.g.P), C.int(b), &buf[0], errLen)
+		C.int(k.g.K), C.int(k.g.S), C.int(k.g.P), C.int(b), C.int(k.threads), &buf[0], errLen)
 	if cv == nil {
 		return nil, fmt.Errorf("oneDNN convolution [%d,%d,%d,%d] * [%d,%d,%d,%d] (%v): %s",
 			k.n, k.c, k.h, k.w, k.p, k.c, k.g.K, k.g.K, k.g, C.GoString(&buf[0]))
@@ -81,10 +82,10 @@ func ptr(s []float32) *C.float {
 	return (*C.float)(unsafe.Pointer(&s[0]))
 }
 
-// runPrim runs kernel kind on images [lo,hi): a and b are the kernel's inputs (see
-// cnn_conv_run), already cut to those images where they are per-image.
-func runPrim(kind convKind, d convDims, lo, hi int, bias bool, a, b, bs, out []float32) error {
-	k := primKey{kind: kind, n: hi - lo, c: d.c, h: d.h, w: d.w, p: d.p, g: d.g, bias: bias}
+// runPrim runs kernel kind on images [lo,hi) on the given number of threads: a and b are the
+// kernel's inputs (see cnn_conv_run), already cut to those images where they are per-image.
+func runPrim(kind convKind, d convDims, lo, hi, threads int, bias bool, a, b, bs, out []float32) error {
+	k := primKey{kind: kind, n: hi - lo, c: d.c, h: d.h, w: d.w, p: d.p, g: d.g, bias: bias, threads: threads}
 	cv, err := getPrim(k)
 	if err != nil {
 		return err
@@ -97,12 +98,13 @@ func runPrim(kind convKind, d convDims, lo, hi int, bias bool, a, b, bs, out []f
 	return nil
 }
 
-// nativeFits reports whether oneDNN's kernels are the faster ones for a convolution. Every
-// call reorders the weights into the kernel's blocked layout (in each worker), and the
-// weight gradient back out of it: on the small maps of deep layers, where the weights
-// outweigh the images, that costs more than the direct loops save, and the Go kernels
-// (im2col and oneDNN's GEMM) are faster, as BenchmarkConv shows.
-func nativeFits(d convDims) bool { return d.p*d.k <= 2*d.n*d.c*d.hw }
+// splitBatch reports whether a convolution runs as one single-threaded primitive per worker,
+// each on its share of the batch, rather than as one primitive over the whole batch on
+// OpenMP's threads. Every run reorders the weights into the primitive's blocked layout, and
+// the weight gradient back out of it: where the images outweigh the weights (shallow layers),
+// splitting the batch costs little and keeps the workers apart; on the small maps of deep
+// layers the weights dominate, and are better reordered once (BenchmarkConv shows both).
+func splitBatch(d convDims) bool { return d.p*d.k <= 2*d.n*d.c*d.hw }
 
 // nativeConv runs one of the kernels of a float32 convolution through oneDNN; it reports
 // false, doing nothing, for other element types. For the forward kernel a = x, b = w,
@@ -110,11 +112,30 @@ func nativeFits(d convDims) bool { return d.p*d.k <= 2*d.n*d.c*d.hw }
 // gradient a = w, b = dy, out = dx; for the weight gradient a = x, b = dy, out = dw.
 func nativeConv[T Float](ws *scratch, kind convKind, d convDims, a, b, bs, out []T, ep *epilogue) (bool, error) {
 	a32, ok := any(a).([]float32)
-	if !ok || !nativeFits(d) {
+	if !ok {
 		return false, nil
 	}
 	b32, bs32, out32 := any(b).([]float32), any(bs).([]float32), any(out).([]float32)
 	in, outImg := d.c*d.hw, d.p*d.ohw
+	if !splitBatch(d) {
+		if d.n < workers() {
+			// One image of a deep layer: the Go kernels split its filters between the
+			// workers, which beats both oneDNN's threads and a single thread.
+			return false, nil
+		}
+		var err error
+		switch kind {
+		case convForwardKernel:
+			if err = runPrim(kind, d, 0, d.n, workers(), bs32 != nil, a32, b32, bs32, out32); err == nil && ep != nil {
+				parallel(d.n, func(_, lo, hi int) { applyEpilogue(ep, d, out32[lo*outImg:hi*outImg]) })
+			}
+		case convGradXKernel:
+			err = runPrim(kind, d, 0, d.n, workers(), false, b32, a32, nil, out32)
+		case convGradWKernel:
+			err = runPrim(kind, d, 0, d.n, workers(), false, a32, b32, nil, out32)
+		}
+		return true, err
+	}
 	var (
 		mu    sync.Mutex
 		first error
@@ -130,7 +151,7 @@ func nativeConv[T Float](ws *scratch, kind convKind, d convDims, a, b, bs, out [
 	case convForwardKernel:
 		parallel(d.n, func(_, lo, hi int) {
 			y := out32[lo*outImg : hi*outImg]
-			if err := runPrim(kind, d, lo, hi, bs32 != nil, a32[lo*in:hi*in], b32, bs32, y); err != nil {
+			if err := runPrim(kind, d, lo, hi, 1, bs32 != nil, a32[lo*in:hi*in], b32, bs32, y); err != nil {
 				fail(err)
 				return
 			}
@@ -138,7 +159,7 @@ func nativeConv[T Float](ws *scratch, kind convKind, d convDims, a, b, bs, out [
 		})
 	case convGradXKernel:
 		parallel(d.n, func(_, lo, hi int) {
-			if err := runPrim(kind, d, lo, hi, false, b32[lo*outImg:hi*outImg], a32, nil, out32[lo*in:hi*in]); err != nil {
+			if err := runPrim(kind, d, lo, hi, 1, false, b32[lo*outImg:hi*outImg], a32, nil, out32[lo*in:hi*in]); err != nil {
 				fail(err)
 			}
 		})
@@ -149,7 +170,7 @@ func nativeConv[T Float](ws *scratch, kind convKind, d convDims, a, b, bs, out [
 			if wk > 0 {
 				dst = buffer[float32](ws, wk, 0, len(out32))
 			}
-			if err := runPrim(kind, d, lo, hi, false, a32[lo*in:hi*in], b32[lo*outImg:hi*outImg], nil, dst); err != nil {
+			if err := runPrim(kind, d, lo, hi, 1, false, a32[lo*in:hi*in], b32[lo*outImg:hi*outImg], nil, dst); err != nil {
 				fail(err)
 			}
 		})

@@ -23,6 +23,7 @@ struct cnn_conv {
 	dnnl_primitive_desc_t pd; // owns impl
 	dnnl_primitive_t prim;
 	const char *impl;
+	int threads; // OpenMP threads it was made for, and runs on
 	int n;
 	operand op[4];
 };
@@ -67,8 +68,8 @@ static dnnl_status_t add_operand(cnn_conv *cv, int arg, int output, const dnnl_m
 }
 
 cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, int s, int pad,
-                          int bias, char *err, int errlen) {
-	omp_set_num_threads(1);
+                          int bias, int threads, char *err, int errlen) {
+	omp_set_num_threads(threads);
 	pthread_once(&engine_once, engine_init);
 	if (engine_status != dnnl_success) {
 		snprintf(err, errlen, "dnnl_engine_create: oneDNN status %d", (int)engine_status);
@@ -127,6 +128,7 @@ cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, in
 		goto fail;
 	}
 	cv->pd = pd;
+	cv->threads = threads;
 	TRY(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &cv->impl));
 	TRY(dnnl_primitive_create(&cv->prim, pd));
 	TRY(dnnl_stream_create(&cv->stream, engine, dnnl_stream_default_flags));
@@ -140,7 +142,7 @@ fail:
 }
 
 int cnn_conv_run(cnn_conv *cv, const float *a, const float *b, const float *bias, float *out) {
-	omp_set_num_threads(1);
+	omp_set_num_threads(cv->threads);
 	const float *in[3] = {a, b, bias};
 	dnnl_exec_arg_t args[4];
 	dnnl_status_t st;

@@ -5,10 +5,11 @@ typedef struct cnn_conv cnn_conv;
 enum { CNN_CONV_FORWARD, CNN_CONV_BACKWARD_DATA, CNN_CONV_BACKWARD_WEIGHTS };
 
 // cnn_conv_create prepares one kernel for an NCHW input [n,c,h,w], OIHW weights [p,c,k,k],
-// stride s and padding pad on every side (bias: a [p] bias in the forward kernel). It runs on
-// the calling thread only. On failure it returns NULL and writes the reason into err.
+// stride s and padding pad on every side (bias: a [p] bias in the forward kernel), to run on
+// the given number of OpenMP threads (1: the calling thread only). On failure it returns NULL
+// and writes the reason into err.
 cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, int s, int pad,
-                          int bias, char *err, int errlen);
+                          int bias, int threads, char *err, int errlen);
 
 // cnn_conv_run runs the kernel. Its operands, in plain layouts:
 //   forward:          a = x,  b = w, bias,  out = y

@@ -41,3 +41,34 @@ func BenchmarkConv(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPool times the pooling kernels on the shapes of ResNet18's stem and LeNet-5 at
+// batch 64.
+func BenchmarkPool(b *testing.B) {
+	for _, c := range []struct {
+		c, h, k, s, p int
+		mode          poolMode
+	}{
+		{64, 16, 3, 2, 1, poolMax}, {6, 28, 2, 2, 0, poolMax}, {16, 10, 2, 2, 0, poolAvg},
+	} {
+		g := convGeom{K: c.k, S: c.s, P: c.p}
+		s := tensor.Shape{64, c.c, c.h, c.h}
+		x := make([]float32, s.TotalSize())
+		for i := range x {
+			x[i] = float32(i%7) - 3
+		}
+		y := make([]float32, 64*c.c*g.out(c.h)*g.out(c.h))
+		dx := make([]float32, len(x))
+		name := fmt.Sprintf("%dx%dx%d-%v-%v", c.c, c.h, c.h, g, c.mode)
+		b.Run(name+"/forward", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				pool(g, c.mode, s, x, nil, y, nil)
+			}
+		})
+		b.Run(name+"/backward", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				pool(g, c.mode, s, x, y, nil, dx)
+			}
+		})
+	}
+}

@@ -121,6 +121,10 @@ func poolPlane[T Float](g convGeom, mode poolMode, h, w int, x, y []T) {
 		}
 		return
 	}
+	if mode == poolMax && w <= maxRowMax {
+		poolMaxPlane(g, h, w, x, y)
+		return
+	}
 	for i := 0; i < oh; i++ {
 		for j := 0; j < ow; j++ {
 			r0, r1, c0, c1 := window(g, h, w, i, j)
@@ -141,6 +145,36 @@ func poolPlane[T Float](g convGeom, mode poolMode, h, w int, x, y []T) {
 				}
 			}
 			y[i*ow+j] = sum / poolArea[T](g, mode, r0, r1, c0, c1)
+		}
+	}
+}
+
+// maxRowMax is the widest row poolMaxPlane takes (its row buffer lives on the stack).
+const maxRowMax = 512
+
+// poolMaxPlane max-pools one plane in two separable passes per output row: the maximum of the
+// window's rows, column by column, then of that row's window columns. (The padding is at
+// most half the window, so every window holds some input.)
+func poolMaxPlane[T Float](g convGeom, h, w int, x, y []T) {
+	oh, ow := g.out(h), g.out(w)
+	var buf [maxRowMax]T
+	m := buf[:w]
+	for i := 0; i < oh; i++ {
+		r0, r1 := max(i*g.S-g.P, 0), min(i*g.S-g.P+g.K, h)
+		yr := y[i*ow : (i+1)*ow]
+		copy(m, x[r0*w:(r0+1)*w])
+		for r := r0 + 1; r < r1; r++ {
+			for c, v := range x[r*w : (r+1)*w] {
+				m[c] = max(m[c], v)
+			}
+		}
+		for j := range yr {
+			c0, c1 := max(j*g.S-g.P, 0), min(j*g.S-g.P+g.K, w)
+			best := m[c0]
+			for _, v := range m[c0+1 : c1] {
+				best = max(best, v)
+			}
+			yr[j] = best
 		}
 	}
 }

@@ -3,6 +3,7 @@ package graph
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // scratch holds reusable work buffers, one set per worker. A network's kernels share one
@@ -59,7 +60,10 @@ func buffer[T Float](s *scratch, w, slot, n int) []T {
 func workers() int { return runtime.GOMAXPROCS(0) }
 
 // parallel splits [0, n) into at most workers() contiguous chunks and runs f on each chunk
-// in its own goroutine (the first in the caller's), passing the worker index.
+// in its own goroutine (the first in the caller's), passing the worker index. The other
+// chunks go to long-lived goroutines waiting for work, so a warm call allocates nothing
+// beyond f itself; when none is idle (another kernel runs at the same time), a chunk gets a
+// goroutine of its own.
 func parallel(n int, f func(w, lo, hi int)) int {
 	k := min(workers(), n)
 	if k <= 1 {
@@ -68,17 +72,57 @@ func parallel(n int, f func(w, lo, hi int)) int {
 		}
 		return 1
 	}
-	var wg sync.WaitGroup
+	hire(k - 1)
+	wg := groups.Get().(*sync.WaitGroup)
 	for w := 1; w < k; w++ {
 		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			f(w, w*n/k, (w+1)*n/k)
-		}(w)
+		t := task{f: f, w: w, lo: w * n / k, hi: (w + 1) * n / k, done: wg}
+		select {
+		case tasks <- t:
+		default:
+			go t.run()
+		}
 	}
 	f(0, 0, n/k)
 	wg.Wait()
+	groups.Put(wg)
 	return k
+}
+
+// task is one chunk of a parallel call.
+type task struct {
+	f         func(w, lo, hi int)
+	w, lo, hi int
+	done      *sync.WaitGroup
+}
+
+func (t task) run() {
+	t.f(t.w, t.lo, t.hi)
+	t.done.Done()
+}
+
+var (
+	tasks  = make(chan task)
+	groups = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
+	hired  atomic.Int32
+	hiring sync.Mutex
+)
+
+// hire makes sure n goroutines serve tasks.
+func hire(n int) {
+	if int(hired.Load()) >= n {
+		return
+	}
+	hiring.Lock()
+	defer hiring.Unlock()
+	for int(hired.Load()) < n {
+		go func() {
+			for t := range tasks {
+				t.run()
+			}
+		}()
+		hired.Add(1)
+	}
 }
 
 // float64s lends per-channel work arrays to kernels without a scratch (BatchNorm), so that a

@@ -77,19 +77,10 @@ func (o *Adam) Step(updates []Update) error {
 	// Check everything before changing anything.
 	for _, u := range updates {
 		n := u.Param.Value.Shape().TotalSize()
-		switch w := u.Param.Value.Data().(type) {
-		case []float32:
-			if _, ok := u.Grad.Data().([]float32); !ok || u.Grad.Shape().TotalSize() != n {
-				return fmt.Errorf("adam: parameter %s: gradient %v %v does not match the parameter's %v float32", u.Param.Name, u.Grad.Shape(), u.Grad.Dtype(), u.Param.Value.Shape())
-			}
-		case []float64:
-			if _, ok := u.Grad.Data().([]float64); !ok || u.Grad.Shape().TotalSize() != n {
-				return fmt.Errorf("adam: parameter %s: gradient %v %v does not match the parameter's %v float64", u.Param.Name, u.Grad.Shape(), u.Grad.Dtype(), u.Param.Value.Shape())
-			}
-		default:
-			return fmt.Errorf("parameter %s has unsupported type %T", u.Param.Name, w)
+		if err := checkUpdate(u); err != nil {
+			return fmt.Errorf("adam: %w", err)
 		}
-		if s, ok := o.slots[u.Param.Name]; ok && (slotLen(s) != n || !sameType(s.m, u.Param.Value.Data())) {
+		if s, ok := o.slots[u.Param.Name]; ok && (slotLen(s) != n || !sameType(s.m, u.Param.Value.Dtype())) {
 			return fmt.Errorf("adam: parameter %s has %d %s values, its moments %d", u.Param.Name, n, u.Param.Value.Dtype(), slotLen(s))
 		}
 	}
@@ -102,22 +93,18 @@ func (o *Adam) Step(updates []Update) error {
 		s, ok := o.slots[u.Param.Name]
 		if !ok {
 			s = &adamSlot{shape: []int(u.Param.Value.Shape().Clone())}
-			switch u.Param.Value.Data().(type) {
-			case []float32:
-				n := len(u.Param.Value.Data().([]float32))
+			if n := u.Param.Value.Shape().TotalSize(); u.Param.Value.Dtype() == tensor.Float32 {
 				s.m, s.v = make([]float32, n), make([]float32, n)
-			case []float64:
-				n := len(u.Param.Value.Data().([]float64))
+			} else {
 				s.m, s.v = make([]float64, n), make([]float64, n)
 			}
 			o.slots[u.Param.Name] = s
 		}
-		switch w := u.Param.Value.Data().(type) {
-		case []float32:
-			adamUpdate(w, u.Grad.Data().([]float32), s.m.([]float32), s.v.([]float32),
+		if u.Param.Value.Dtype() == tensor.Float32 {
+			adamUpdate(u.Param.Value.Float32s(), u.Grad.Float32s(), s.m.([]float32), s.v.([]float32),
 				float32(o.Beta1), float32(1-o.Beta1), float32(o.Beta2), float32(1-o.Beta2), float32(lrT), float32(epsT), float32(o.WeightDecay))
-		case []float64:
-			adamUpdate(w, u.Grad.Data().([]float64), s.m.([]float64), s.v.([]float64),
+		} else {
+			adamUpdate(u.Param.Value.Float64s(), u.Grad.Float64s(), s.m.([]float64), s.v.([]float64),
 				o.Beta1, 1-o.Beta1, o.Beta2, 1-o.Beta2, lrT, epsT, o.WeightDecay)
 		}
 	}
@@ -147,14 +134,12 @@ func slotLen(s *adamSlot) int {
 	return 0
 }
 
-func sameType(a, b any) bool {
+func sameType(a any, dt tensor.Dtype) bool {
 	switch a.(type) {
 	case []float32:
-		_, ok := b.([]float32)
-		return ok
+		return dt == tensor.Float32
 	case []float64:
-		_, ok := b.([]float64)
-		return ok
+		return dt == tensor.Float64
 	}
 	return false
 }

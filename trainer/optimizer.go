@@ -31,14 +31,29 @@ type SGD struct {
 // Step applies one update to every parameter. The gradients are not changed.
 func (o *SGD) Step(updates []Update) error {
 	for _, u := range updates {
-		switch w := u.Param.Value.Data().(type) {
-		case []float32:
-			sgdUpdate(float32(o.LR), float32(o.WeightDecay), u.Grad.Data().([]float32), w)
-		case []float64:
-			sgdUpdate(o.LR, o.WeightDecay, u.Grad.Data().([]float64), w)
-		default:
-			return fmt.Errorf("parameter %s has unsupported type %T", u.Param.Name, w)
+		if err := checkUpdate(u); err != nil {
+			return err
 		}
+	}
+	for _, u := range updates {
+		if u.Param.Value.Dtype() == tensor.Float32 {
+			sgdUpdate(float32(o.LR), float32(o.WeightDecay), u.Grad.Float32s(), u.Param.Value.Float32s())
+		} else {
+			sgdUpdate(o.LR, o.WeightDecay, u.Grad.Float64s(), u.Param.Value.Float64s())
+		}
+	}
+	return nil
+}
+
+// checkUpdate reports an update whose gradient does not match its parameter, or whose
+// parameter is neither float32 nor float64.
+func checkUpdate(u Update) error {
+	w, g := u.Param.Value, u.Grad
+	if dt := w.Dtype(); dt != tensor.Float32 && dt != tensor.Float64 {
+		return fmt.Errorf("parameter %s has unsupported type %v", u.Param.Name, dt)
+	}
+	if g.Dtype() != w.Dtype() || g.Shape().TotalSize() != w.Shape().TotalSize() {
+		return fmt.Errorf("parameter %s: gradient %v %v does not match the parameter's %v %v", u.Param.Name, g.Shape(), g.Dtype(), w.Shape(), w.Dtype())
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"gorgonia.org/tensor"
 )
@@ -84,12 +85,22 @@ func (p *Params) get(name string, shape tensor.Shape, trainable bool, init Init,
 }
 
 // initPending runs the initialisers of the parameters created since the last call, spread
-// over the workers.
+// over the workers: the largest first, each to the worker with the least work so far.
 func (p *Params) initPending() {
 	todo := p.pending
 	p.pending = nil
-	parallel(len(todo), func(_, lo, hi int) {
-		for _, t := range todo[lo:hi] {
+	slices.SortStableFunc(todo, func(a, b pendingInit) int {
+		return b.p.Value.Shape().TotalSize() - a.p.Value.Shape().TotalSize()
+	})
+	k := min(workers(), len(todo))
+	share, load := make([][]pendingInit, k), make([]int, k)
+	for _, t := range todo {
+		w := slices.Index(load, slices.Min(load))
+		share[w] = append(share[w], t)
+		load[w] += t.p.Value.Shape().TotalSize()
+	}
+	parallel(k, func(w, _, _ int) {
+		for _, t := range share[w] {
 			switch d := t.p.Value.Data().(type) {
 			case []float32:
 				fill(d, p.seed, t)

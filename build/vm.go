@@ -80,9 +80,10 @@ func newVM(g *gorgonia.ExprGraph, targets ...*gorgonia.Node) (*vm, error) {
 	return m, nil
 }
 
-// fuse merges a step into the one that computes its first input, where the two have a
+// fuse merges a step into the one that computes one of its inputs, where the two have a
 // fused form (graph.Fuse: a ReLU after a BatchNorm, an Add or a convolution; an inference
-// BatchNorm after a convolution) and the step is the only reader of that input. The merged
+// BatchNorm after a convolution; a ReLU's gradient after a pooling's) and the step is the
+// only reader of that input. The merged
 // step writes the second step's output; the intermediate value is never formed. Chains
 // merge in turn: a convolution, its BatchNorm and their ReLU become one step.
 func (m *vm) fuse(targets []*gorgonia.Node) {
@@ -103,25 +104,29 @@ func (m *vm) fuse(targets []*gorgonia.Node) {
 	fused := make([]bool, len(m.steps))
 	for i := range m.steps {
 		r := &m.steps[i]
-		if len(r.in) == 0 || readers[r.in[0]] != 1 || producer[r.in[0]] < 0 {
-			continue
+		for j, q := range r.in {
+			if readers[q] != 1 || producer[q] < 0 {
+				continue
+			}
+			pi := producer[q]
+			p := &m.steps[pi]
+			others := append(append([]int(nil), r.in[:j]...), r.in[j+1:]...)
+			early := true // the merged step runs at p's place: r's other inputs must be ready by then
+			for _, k := range others {
+				early = early && producer[k] < pi
+			}
+			f, ok := graph.Fuse(p.op, r.op, j)
+			if !early || !ok {
+				continue
+			}
+			p.op, p.out = f, r.out
+			p.pd, _ = f.(gorgonia.UsePreallocDoer)
+			p.in = append(p.in, others...)
+			p.args = make([]gorgonia.Value, len(p.in))
+			producer[r.out] = pi
+			fused[i] = true
+			break
 		}
-		pi := producer[r.in[0]]
-		p := &m.steps[pi]
-		early := true // the merged step runs at p's place: r's other inputs must be ready by then
-		for _, k := range r.in[1:] {
-			early = early && producer[k] < pi
-		}
-		f, ok := graph.Fuse(p.op, r.op)
-		if !early || !ok {
-			continue
-		}
-		p.op, p.out = f, r.out
-		p.pd, _ = f.(gorgonia.UsePreallocDoer)
-		p.in = append(p.in, r.in[1:]...)
-		p.args = make([]gorgonia.Value, len(p.in))
-		producer[r.out] = pi
-		fused[i] = true
 	}
 	kept := m.steps[:0]
 	for i, s := range m.steps {

@@ -518,20 +518,29 @@ func (biasGrad) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	return nil
 }
 
+// sumChannels sums dy [N,C,...] per channel into db [C]; the workers split the channels.
 func sumChannels[T Float](s tensor.Shape, dy, db []T) {
 	n, c := s[0], s[1]
 	inner := 1
 	for _, d := range s[2:] {
 		inner *= d
 	}
-	clear(db)
-	for i := 0; i < n; i++ {
-		for q := 0; q < c; q++ {
-			var acc T
-			for _, v := range dy[(i*c+q)*inner : (i*c+q+1)*inner] {
-				acc += v
+	sum := func(_, lo, hi int) {
+		for q := lo; q < hi; q++ {
+			var total T
+			for i := 0; i < n; i++ {
+				var acc T
+				for _, v := range dy[(i*c+q)*inner : (i*c+q+1)*inner] {
+					acc += v
+				}
+				total += acc
 			}
-			db[q] += acc
+			db[q] = total
 		}
 	}
+	if n*c*inner < 1<<14 {
+		sum(0, 0, c)
+		return
+	}
+	parallel(c, sum)
 }

@@ -62,12 +62,12 @@ func BenchmarkPool(b *testing.B) {
 		name := fmt.Sprintf("%dx%dx%d-%v-%v", c.c, c.h, c.h, g, c.mode)
 		b.Run(name+"/forward", func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				pool(g, c.mode, s, x, nil, y, nil)
+				pool(g, c.mode, s, x, nil, y, nil, nil)
 			}
 		})
 		b.Run(name+"/backward", func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				pool(g, c.mode, s, x, y, nil, dx)
+				pool(g, c.mode, s, x, y, nil, dx, nil)
 			}
 		})
 	}

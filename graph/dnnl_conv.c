@@ -16,14 +16,21 @@ typedef struct {
 	dnnl_memory_t user;       // the caller's buffer, attached for one run
 	dnnl_memory_t inner;      // NULL when the kernel takes the plain layout
 	dnnl_primitive_t reorder; // user -> inner for inputs, inner -> user for outputs
+	dnnl_memory_t scratch;    // the reorder's scratchpad, or NULL
 } operand;
+
+// Every primitive gets its own scratchpad (user-managed): the library's shared one only
+// serves primitives that run on the thread that created them, and a goroutine may move
+// between threads.
+static dnnl_primitive_attr_t attr;
 
 struct cnn_conv {
 	dnnl_stream_t stream;
 	dnnl_primitive_desc_t pd; // owns impl
 	dnnl_primitive_t prim;
 	const char *impl;
-	int threads; // OpenMP threads it was made for, and runs on
+	int threads;           // OpenMP threads it was made for, and runs on
+	dnnl_memory_t scratch; // the primitive's scratchpad, or NULL
 	int n;
 	operand op[4];
 };
@@ -31,7 +38,22 @@ struct cnn_conv {
 static dnnl_engine_t engine;
 static dnnl_status_t engine_status;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
-static void engine_init(void) { engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0); }
+static void engine_init(void) {
+	engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0);
+	if (engine_status == dnnl_success)
+		engine_status = dnnl_primitive_attr_create(&attr);
+	if (engine_status == dnnl_success)
+		engine_status = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+}
+
+// scratchpad creates the scratchpad memory a primitive descriptor asks for (NULL if none).
+static dnnl_status_t scratchpad(const_dnnl_primitive_desc_t pd, dnnl_memory_t *m) {
+	const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+	*m = NULL;
+	if (!md || dnnl_memory_desc_get_size(md) == 0)
+		return dnnl_success;
+	return dnnl_memory_create(m, md, engine, DNNL_MEMORY_ALLOCATE);
+}
 
 #define TRY(call)                                                                           \
 	do {                                                                                    \
@@ -42,12 +64,13 @@ static void engine_init(void) { engine_status = dnnl_engine_create(&engine, dnnl
 		}                                                                                   \
 	} while (0)
 
-static dnnl_status_t reorder(dnnl_primitive_t *r, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to) {
+static dnnl_status_t reorder(operand *o, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to) {
 	dnnl_primitive_desc_t pd;
-	dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, from, engine, to, engine, NULL);
+	dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, from, engine, to, engine, attr);
 	if (st != dnnl_success)
 		return st;
-	st = dnnl_primitive_create(r, pd);
+	if ((st = scratchpad(pd, &o->scratch)) == dnnl_success)
+		st = dnnl_primitive_create(&o->reorder, pd);
 	dnnl_primitive_desc_destroy(pd);
 	return st;
 }
@@ -64,7 +87,7 @@ static dnnl_status_t add_operand(cnn_conv *cv, int arg, int output, const dnnl_m
 		return st;
 	if ((st = dnnl_memory_create(&o->inner, want, engine, DNNL_MEMORY_ALLOCATE)) != dnnl_success)
 		return st;
-	return output ? reorder(&o->reorder, want, plain) : reorder(&o->reorder, plain, want);
+	return output ? reorder(o, want, plain) : reorder(o, plain, want);
 }
 
 cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, int s, int pad,
@@ -96,7 +119,7 @@ cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, in
 	dnnl_convolution_desc_t fd, bd_;
 	TRY(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &xa, &wa,
 	                                       bias ? &b : NULL, &ya, strides, padding, padding));
-	TRY(dnnl_primitive_desc_create(&fwd, &fd, NULL, engine, NULL));
+	TRY(dnnl_primitive_desc_create(&fwd, &fd, attr, engine, NULL));
 	switch (kind) {
 	case CNN_CONV_FORWARD:
 		pd = fwd, fwd = NULL;
@@ -109,7 +132,7 @@ cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, in
 	case CNN_CONV_BACKWARD_DATA:
 		TRY(dnnl_convolution_backward_data_desc_init(&bd_, dnnl_convolution_direct, &xa, &wa, &ya, strides, padding,
 		                                             padding));
-		TRY(dnnl_primitive_desc_create(&pd, &bd_, NULL, engine, fwd));
+		TRY(dnnl_primitive_desc_create(&pd, &bd_, attr, engine, fwd));
 		TRY(add_operand(cv, DNNL_ARG_DIFF_DST, 0, &y, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0)));
 		TRY(add_operand(cv, DNNL_ARG_WEIGHTS, 0, &wt, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)));
 		TRY(add_operand(cv, DNNL_ARG_DIFF_SRC, 1, &x, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_src_md, 0)));
@@ -117,7 +140,7 @@ cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, in
 	case CNN_CONV_BACKWARD_WEIGHTS:
 		TRY(dnnl_convolution_backward_weights_desc_init(&bd_, dnnl_convolution_direct, &xa, &wa, NULL, &ya, strides,
 		                                                padding, padding));
-		TRY(dnnl_primitive_desc_create(&pd, &bd_, NULL, engine, fwd));
+		TRY(dnnl_primitive_desc_create(&pd, &bd_, attr, engine, fwd));
 		TRY(add_operand(cv, DNNL_ARG_SRC, 0, &x, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0)));
 		TRY(add_operand(cv, DNNL_ARG_DIFF_DST, 0, &y, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0)));
 		TRY(add_operand(cv, DNNL_ARG_DIFF_WEIGHTS, 1, &wt,
@@ -130,6 +153,7 @@ cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, in
 	cv->pd = pd;
 	cv->threads = threads;
 	TRY(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &cv->impl));
+	TRY(scratchpad(pd, &cv->scratch));
 	TRY(dnnl_primitive_create(&cv->prim, pd));
 	TRY(dnnl_stream_create(&cv->stream, engine, dnnl_stream_default_flags));
 	if (fwd)
@@ -144,7 +168,7 @@ fail:
 int cnn_conv_run(cnn_conv *cv, const float *a, const float *b, const float *bias, float *out) {
 	omp_set_num_threads(cv->threads);
 	const float *in[3] = {a, b, bias};
-	dnnl_exec_arg_t args[4];
+	dnnl_exec_arg_t args[5];
 	dnnl_status_t st;
 	int ni = 0;
 	for (int i = 0; i < cv->n; i++) {
@@ -153,20 +177,25 @@ int cnn_conv_run(cnn_conv *cv, const float *a, const float *b, const float *bias
 		if ((st = dnnl_memory_set_data_handle(o->user, h)) != dnnl_success)
 			return st;
 		if (o->reorder && !o->output) {
-			dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, o->user}, {DNNL_ARG_TO, o->inner}};
-			if ((st = dnnl_primitive_execute(o->reorder, cv->stream, 2, ra)) != dnnl_success)
+			dnnl_exec_arg_t ra[3] = {{DNNL_ARG_FROM, o->user}, {DNNL_ARG_TO, o->inner}, {DNNL_ARG_SCRATCHPAD, o->scratch}};
+			if ((st = dnnl_primitive_execute(o->reorder, cv->stream, o->scratch ? 3 : 2, ra)) != dnnl_success)
 				return st;
 		}
 		args[i].arg = o->arg;
 		args[i].memory = o->inner ? o->inner : o->user;
 	}
-	if ((st = dnnl_primitive_execute(cv->prim, cv->stream, cv->n, args)) != dnnl_success)
+	int nargs = cv->n;
+	if (cv->scratch) {
+		args[nargs].arg = DNNL_ARG_SCRATCHPAD;
+		args[nargs++].memory = cv->scratch;
+	}
+	if ((st = dnnl_primitive_execute(cv->prim, cv->stream, nargs, args)) != dnnl_success)
 		return st;
 	for (int i = 0; i < cv->n; i++) {
 		operand *o = &cv->op[i];
 		if (o->reorder && o->output) {
-			dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, o->inner}, {DNNL_ARG_TO, o->user}};
-			if ((st = dnnl_primitive_execute(o->reorder, cv->stream, 2, ra)) != dnnl_success)
+			dnnl_exec_arg_t ra[3] = {{DNNL_ARG_FROM, o->inner}, {DNNL_ARG_TO, o->user}, {DNNL_ARG_SCRATCHPAD, o->scratch}};
+			if ((st = dnnl_primitive_execute(o->reorder, cv->stream, o->scratch ? 3 : 2, ra)) != dnnl_success)
 				return st;
 		}
 	}

@@ -23,21 +23,33 @@ func reluSuffix(relu bool) string {
 }
 
 // Fuse returns the operation that computes producer followed by consumer in one pass over
-// memory, where it has one:
+// memory, where consumer reads producer's output as its input number arg and the two have a
+// fused form:
 //   - a ReLU after a BatchNorm2D, a residual Add or a convolution;
-//   - an inference-mode BatchNorm2D after a convolution (with or without a ReLU after it).
+//   - an inference-mode BatchNorm2D after a convolution (with or without a ReLU after it);
+//   - in the backward pass, a ReLU's gradient after a pooling's gradient (the ReLU before
+//     the pooling).
 //
-// The fused operation takes producer's inputs followed by consumer's other inputs (consumer
-// must read producer's output as its first input), and computes consumer's output.
-// Producer's own output is never formed, so a compiler fuses only where consumer is its one
-// reader.
-func Fuse(producer, consumer gorgonia.Op) (gorgonia.Op, bool) {
+// The fused operation takes producer's inputs followed by consumer's other inputs, in order,
+// and computes consumer's output. Producer's own output is never formed, so a compiler fuses
+// only where consumer is its one reader.
+func Fuse(producer, consumer gorgonia.Op, arg int) (gorgonia.Op, bool) {
 	p, ok := producer.(op)
 	if !ok {
 		return nil, false
 	}
 	c, ok := consumer.(op)
 	if !ok {
+		return nil, false
+	}
+	if arg == 1 {
+		pk, ok := p.k.(poolFastGrad)
+		if _, isReLU := c.k.(reluGrad); ok && isReLU {
+			return op{poolGradReLU{pk}}, true
+		}
+		return nil, false
+	}
+	if arg != 0 {
 		return nil, false
 	}
 	switch ck := c.k.(type) {

@@ -31,7 +31,7 @@ func TestFusedReLU(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, ok := Fuse(op{c.k}, op{relu{rank: 4}})
+		f, ok := Fuse(op{c.k}, op{relu{rank: 4}}, 0)
 		if !ok {
 			t.Fatalf("%v: not fused", c.k)
 		}
@@ -51,11 +51,11 @@ func TestFusedReLU(t *testing.T) {
 		if neg == 0 {
 			t.Errorf("%v: no negative values to clip", c.k)
 		}
-		if _, ok := Fuse(op{c.k}, op{biasGrad{rank: 4}}); ok {
+		if _, ok := Fuse(op{c.k}, op{biasGrad{rank: 4}}, 0); ok {
 			t.Errorf("%v fused with a BiasGrad", c.k)
 		}
 	}
-	if _, ok := Fuse(op{relu{rank: 4}}, op{relu{rank: 4}}); ok {
+	if _, ok := Fuse(op{relu{rank: 4}}, op{relu{rank: 4}}, 0); ok {
 		t.Error("a ReLU fused into a ReLU")
 	}
 }
@@ -106,11 +106,11 @@ func TestFusedConv(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			f, ok := Fuse(op{conv}, op{bn})
+			f, ok := Fuse(op{conv}, op{bn}, 0)
 			if !ok {
 				t.Fatal("a convolution and an inference BatchNorm did not fuse")
 			}
-			if f, ok = Fuse(f, op{relu{rank: 4}}); !ok {
+			if f, ok = Fuse(f, op{relu{rank: 4}}, 0); !ok {
 				t.Fatal("a fused convolution and a ReLU did not fuse")
 			}
 			got, err := f.Do(append(in, bnIn...)...)
@@ -128,7 +128,7 @@ func TestFusedConv(t *testing.T) {
 			}
 		}
 	}
-	if _, ok := Fuse(op{convFast{g: convGeom{K: 3, S: 1}}}, op{batchNorm{training: true}}); ok {
+	if _, ok := Fuse(op{convFast{g: convGeom{K: 3, S: 1}}}, op{batchNorm{training: true}}, 0); ok {
 		t.Error("a convolution fused with a training-mode BatchNorm")
 	}
 }
@@ -139,5 +139,52 @@ func at(v gorgonia.Value, i int) float64 {
 		return float64(d[i])
 	default:
 		return d.([]float64)[i]
+	}
+}
+
+// TestFusedPoolGradReLU checks a pooling's gradient fused with the gradient of the ReLU before
+// the pooling against the two run one after the other.
+func TestFusedPoolGradReLU(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, k := range []poolFastGrad{
+		{convGeom{K: 2, S: 2}, poolMax}, {convGeom{K: 3, S: 2, P: 1}, poolMax}, {convGeom{K: 2, S: 2}, poolAvg},
+	} {
+		y := randDense(rng, -1, 0.2, 2, 3, 8, 8) // the ReLU's output (mostly zeros), as the pooling's input
+		for i, v := range y.Data().([]float64) {
+			y.Data().([]float64)[i] = max(v, 0)
+		}
+		oh := k.g.out(8)
+		dy := randDense(rng, -1, 1, 2, 3, oh, oh)
+		g, err := op{k}.Do(y, dy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := op{reluGrad{rank: 4}}.Do(y, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, ok := Fuse(op{k}, op{reluGrad{rank: 4}}, 1)
+		if !ok {
+			t.Fatalf("%v: not fused", k)
+		}
+		got, err := f.Do(y, dy, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zeroed := 0
+		for i, w := range want.Data().([]float64) {
+			if got.Data().([]float64)[i] != w {
+				t.Fatalf("%v: element %d is %v, want %v", f, i, got.Data().([]float64)[i], w)
+			}
+			if w == 0 && g.Data().([]float64)[i] != 0 {
+				zeroed++
+			}
+		}
+		if zeroed == 0 {
+			t.Errorf("%v: the ReLU's gradient zeroed nothing", k)
+		}
+		if _, ok := Fuse(op{k}, op{reluGrad{rank: 4}}, 0); ok {
+			t.Errorf("%v fused as the ReLU gradient's first input", k)
+		}
 	}
 }

@@ -46,9 +46,9 @@ func (k poolFast) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	s := in[0].Shape()
 	switch out.Dtype() {
 	case tensor.Float32:
-		pool(k.g, k.mode, s, data[float32](in[0]), nil, data[float32](out), nil)
+		pool(k.g, k.mode, s, data[float32](in[0]), nil, data[float32](out), nil, nil)
 	case tensor.Float64:
-		pool(k.g, k.mode, s, data[float64](in[0]), nil, data[float64](out), nil)
+		pool(k.g, k.mode, s, data[float64](in[0]), nil, data[float64](out), nil, nil)
 	default:
 		return fmt.Errorf("unsupported dtype %v", out.Dtype())
 	}
@@ -71,9 +71,28 @@ func (k poolFastGrad) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	s := in[0].Shape()
 	switch out.Dtype() {
 	case tensor.Float32:
-		pool(k.g, k.mode, s, data[float32](in[0]), data[float32](in[1]), nil, data[float32](out))
+		pool(k.g, k.mode, s, data[float32](in[0]), data[float32](in[1]), nil, data[float32](out), nil)
 	case tensor.Float64:
-		pool(k.g, k.mode, s, data[float64](in[0]), data[float64](in[1]), nil, data[float64](out))
+		pool(k.g, k.mode, s, data[float64](in[0]), data[float64](in[1]), nil, data[float64](out), nil)
+	default:
+		return fmt.Errorf("unsupported dtype %v", out.Dtype())
+	}
+	return nil
+}
+
+// poolGradReLU is a pooling's gradient followed by the gradient of the ReLU before the
+// pooling: dx is kept where the ReLU's output (input 2) is positive and zeroed elsewhere.
+type poolGradReLU struct{ poolFastGrad }
+
+func (k poolGradReLU) String() string     { return k.poolFastGrad.String() + "+ReLUGrad" }
+func (k poolGradReLU) dims() ([]int, int) { return []int{4, 4, 4}, 4 }
+func (k poolGradReLU) do(out gorgonia.Value, in ...gorgonia.Value) error {
+	s := in[0].Shape()
+	switch out.Dtype() {
+	case tensor.Float32:
+		pool(k.g, k.mode, s, data[float32](in[0]), data[float32](in[1]), nil, data[float32](out), data[float32](in[2]))
+	case tensor.Float64:
+		pool(k.g, k.mode, s, data[float64](in[0]), data[float64](in[1]), nil, data[float64](out), data[float64](in[2]))
 	default:
 		return fmt.Errorf("unsupported dtype %v", out.Dtype())
 	}
@@ -81,8 +100,8 @@ func (k poolFastGrad) do(out gorgonia.Value, in ...gorgonia.Value) error {
 }
 
 // pool computes y from x (y != nil) or dx from x and dy (dx != nil), splitting the planes
-// between the workers.
-func pool[T Float](g convGeom, mode poolMode, s tensor.Shape, x, dy, y, dx []T) {
+// between the workers. With relu set, dx is then zeroed where relu is not positive.
+func pool[T Float](g convGeom, mode poolMode, s tensor.Shape, x, dy, y, dx, relu []T) {
 	h, w := s[2], s[3]
 	oh, ow := g.out(h), g.out(w)
 	parallel(s[0]*s[1], func(_, lo, hi int) {
@@ -91,7 +110,15 @@ func pool[T Float](g convGeom, mode poolMode, s tensor.Shape, x, dy, y, dx []T) 
 			if y != nil {
 				poolPlane(g, mode, h, w, xp, y[pl*oh*ow:(pl+1)*oh*ow])
 			} else {
-				poolPlaneGrad(g, mode, h, w, xp, dy[pl*oh*ow:(pl+1)*oh*ow], dx[pl*h*w:(pl+1)*h*w])
+				dxp := dx[pl*h*w : (pl+1)*h*w]
+				poolPlaneGrad(g, mode, h, w, xp, dy[pl*oh*ow:(pl+1)*oh*ow], dxp)
+				if relu != nil {
+					for i, v := range relu[pl*h*w : (pl+1)*h*w] {
+						if !(v > 0) {
+							dxp[i] = 0
+						}
+					}
+				}
 			}
 		}
 	})

@@ -126,6 +126,13 @@ func newConvDims(g convGeom, xs, ws tensor.Shape) convDims {
 	return d
 }
 
+// fullWindow reports whether the window covers the whole unpadded input, as in LeNet-5's
+// last convolution: then each image is one row of the unrolled input as it lies in memory,
+// and the convolution is a plain matrix product.
+func (d convDims) fullWindow() bool {
+	return d.g.P == 0 && d.g.K == d.h && d.g.K == d.w
+}
+
 // withIndex returns d with its patch table, for small maps, taken from the scratch's cache.
 func (d convDims) withIndex(ws *scratch) convDims {
 	if d.ow < smallMap {
@@ -311,6 +318,19 @@ func col2imSmall[T Float](d convDims, col []T, ld, off int, dx []T) {
 // convForward computes y = conv(x, w) (+ b), then applies ep (nil: nothing) to each chunk
 // of images as soon as it is computed.
 func convForward[T Float](ws *scratch, d convDims, x, w, b, y []T, ep *epilogue) error {
+	if d.fullWindow() {
+		// y [N,P] = x [N,C*K*K] w^T (+ b)
+		var beta T
+		if b != nil {
+			for i := 0; i < d.n; i++ {
+				copy(y[i*d.p:(i+1)*d.p], b)
+			}
+			beta = 1
+		}
+		gemm(false, true, d.n, d.p, d.k, 1, x, d.k, w, d.k, beta, y, d.p)
+		applyEpilogue(ep, d, y)
+		return nil
+	}
 	if ok, err := nativeConv(ws, convForwardKernel, d, x, w, b, y, ep); ok {
 		return err
 	}
@@ -410,6 +430,10 @@ func (k convGradX) do(out gorgonia.Value, in ...gorgonia.Value) error {
 }
 
 func convBackwardX[T Float](ws *scratch, d convDims, w, dy, dx []T) error {
+	if d.fullWindow() {
+		gemm(false, false, d.n, d.k, d.p, 1, dy, d.p, w, d.k, 0, dx, d.k) // dx [N,CKK] = dy [N,P] w
+		return nil
+	}
 	if ok, err := nativeConv(ws, convGradXKernel, d, w, dy, nil, dx, nil); ok {
 		return err
 	}
@@ -461,6 +485,10 @@ func (k convGradW) do(out gorgonia.Value, in ...gorgonia.Value) error {
 // convBackwardW: each worker computes the weight gradient of its images; the partial sums are
 // added in worker order, so the result does not depend on timing.
 func convBackwardW[T Float](ws *scratch, d convDims, x, dy, dw []T) error {
+	if d.fullWindow() {
+		gemm(true, false, d.p, d.k, d.n, 1, dy, d.p, x, d.k, 0, dw, d.k) // dw [P,CKK] = dy^T x
+		return nil
+	}
 	if ok, err := nativeConv(ws, convGradWKernel, d, x, dy, nil, dw, nil); ok {
 		return err
 	}

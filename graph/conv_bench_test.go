@@ -11,7 +11,7 @@ import (
 // ResNet18 at batch 64, reporting GFLOP/s (2 per multiply-add).
 func BenchmarkConv(b *testing.B) {
 	for _, c := range []struct{ cin, h, cout, k, s, p int }{
-		{1, 32, 6, 5, 1, 0}, {6, 14, 16, 5, 1, 0}, // LeNet conv1, conv3
+		{1, 32, 6, 5, 1, 0}, {6, 14, 16, 5, 1, 0}, {16, 5, 120, 5, 1, 0}, // LeNet-5 conv1, conv3, conv5
 		{1, 32, 64, 7, 2, 3}, {64, 8, 64, 3, 1, 1}, {64, 8, 128, 3, 2, 1}, {128, 4, 128, 3, 1, 1},
 		{128, 4, 256, 3, 2, 1}, {256, 2, 256, 3, 1, 1}, {256, 2, 512, 3, 2, 1}, {512, 1, 512, 3, 1, 1},
 	} {

@@ -20,6 +20,7 @@ func TestConvPathsAgree(t *testing.T) {
 		{2, 3, 1, 4, 3, 1, 3},     // padding wider than the kernel: windows of padding only
 		{1, 4, 4, 8, 3, 1, 1},     // one image, small map, split by filters
 		{33, 5, 8, 7, 3, 1, 1},    // 8x8 maps, many chunks
+		{5, 16, 5, 12, 5, 1, 0},   // the window covers the input: a matrix product
 		{70, 3, 9, 5, 3, 2, 0},    // many chunks
 		{1, 4, 12, 8, 5, 1, 2},    // one image, too small to split
 		{5, 8, 16, 1024, 1, 1, 0}, // 1x1 kernels, a wide layer

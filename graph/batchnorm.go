@@ -186,6 +186,56 @@ func bnForward[T Float](k batchNorm, s tensor.Shape, x, scale, shift, rmean, rva
 	})
 }
 
+// sum64 adds up v in float64, in two interleaved sums (see sum).
+func sum64[T Float](v []T) float64 {
+	var a0, a1 float64
+	i := 0
+	for ; i+2 <= len(v); i += 2 {
+		a0 += float64(v[i])
+		a1 += float64(v[i+1])
+	}
+	if i < len(v) {
+		a0 += float64(v[i])
+	}
+	return a0 + a1
+}
+
+// sqDev64 returns the sum of (v - mu)^2 in float64, in two interleaved sums.
+func sqDev64[T Float](v []T, mu float64) float64 {
+	var a0, a1 float64
+	i := 0
+	for ; i+2 <= len(v); i += 2 {
+		d0, d1 := float64(v[i])-mu, float64(v[i+1])-mu
+		a0 += d0 * d0
+		a1 += d1 * d1
+	}
+	if i < len(v) {
+		d := float64(v[i]) - mu
+		a0 += d * d
+	}
+	return a0 + a1
+}
+
+// gradSums64 returns the sums of dy and of dy*(x - mu) in float64, in two interleaved sums each.
+func gradSums64[T Float](dy, x []T, mu float64) (sumDy, sumDyX float64) {
+	var a0, a1, b0, b1 float64
+	x = x[:len(dy)]
+	i := 0
+	for ; i+2 <= len(dy); i += 2 {
+		g0, g1 := float64(dy[i]), float64(dy[i+1])
+		a0 += g0
+		a1 += g1
+		b0 += g0 * (float64(x[i]) - mu)
+		b1 += g1 * (float64(x[i+1]) - mu)
+	}
+	if i < len(dy) {
+		g := float64(dy[i])
+		a0 += g
+		b0 += g * (float64(x[i]) - mu)
+	}
+	return a0 + a1, b0 + b1
+}
+
 // channelStats sets mean and variance to the mean and the biased variance of channels
 // [lo,hi) of x [N,C,HW], accumulated in float64 in two passes.
 func channelStats[T Float](n, c, hw, lo, hi int, x []T, mean, variance []float64) {
@@ -193,11 +243,7 @@ func channelStats[T Float](n, c, hw, lo, hi int, x []T, mean, variance []float64
 	clear(variance)
 	for i := 0; i < n; i++ {
 		for ch := lo; ch < hi; ch++ {
-			var sum float64
-			for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-				sum += float64(v)
-			}
-			mean[ch-lo] += sum
+			mean[ch-lo] += sum64(x[(i*c+ch)*hw : (i*c+ch+1)*hw])
 		}
 	}
 	m := float64(n * hw)
@@ -206,13 +252,7 @@ func channelStats[T Float](n, c, hw, lo, hi int, x []T, mean, variance []float64
 	}
 	for i := 0; i < n; i++ {
 		for ch := lo; ch < hi; ch++ {
-			var sq float64
-			mu := mean[ch-lo]
-			for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-				d := float64(v) - mu
-				sq += d * d
-			}
-			variance[ch-lo] += sq
+			variance[ch-lo] += sqDev64(x[(i*c+ch)*hw:(i*c+ch+1)*hw], mean[ch-lo])
 		}
 	}
 	for ch := range variance {
@@ -323,14 +363,9 @@ func bnBackward[T Float](k batchNormGrad, s tensor.Shape, x, scale, rmean, rvar,
 		for i := 0; i < n; i++ {
 			for ch := lo; ch < hi; ch++ {
 				o := (i*c + ch) * hw
-				xc, mu, iv := x[o:o+hw], mean[ch-lo], inv[ch-lo]
-				var s1, s2 float64
-				for j, g := range dy[o : o+hw] {
-					s1 += float64(g)
-					s2 += float64(g) * (float64(xc[j]) - mu) * iv
-				}
+				s1, s2 := gradSums64(dy[o:o+hw], x[o:o+hw], mean[ch-lo])
 				sumDy[ch-lo] += s1
-				sumDyXhat[ch-lo] += s2
+				sumDyXhat[ch-lo] += s2 * inv[ch-lo]
 			}
 		}
 		if k.scale {

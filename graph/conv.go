@@ -546,6 +546,23 @@ func (biasGrad) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	return nil
 }
 
+// sum adds up v in four interleaved sums: one chain of dependent additions would wait on
+// each one's latency.
+func sum[T Float](v []T) T {
+	var a0, a1, a2, a3 T
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		a0 += v[i]
+		a1 += v[i+1]
+		a2 += v[i+2]
+		a3 += v[i+3]
+	}
+	for ; i < len(v); i++ {
+		a0 += v[i]
+	}
+	return (a0 + a1) + (a2 + a3)
+}
+
 // sumChannels sums dy [N,C,...] per channel into db [C]; the workers split the channels.
 func sumChannels[T Float](s tensor.Shape, dy, db []T) {
 	n, c := s[0], s[1]
@@ -557,11 +574,7 @@ func sumChannels[T Float](s tensor.Shape, dy, db []T) {
 		for q := lo; q < hi; q++ {
 			var total T
 			for i := 0; i < n; i++ {
-				var acc T
-				for _, v := range dy[(i*c+q)*inner : (i*c+q+1)*inner] {
-					acc += v
-				}
-				total += acc
+				total += sum(dy[(i*c+q)*inner : (i*c+q+1)*inner])
 			}
 			db[q] = total
 		}

@@ -188,3 +188,50 @@ func TestFusedPoolGradReLU(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolPathsAgree checks the fast pooling kernels (forward and gradient, with and without
+// a ReLU's gradient after) against the hand-written loops, on even and odd map sizes.
+func TestPoolPathsAgree(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, c := range []struct {
+		g    convGeom
+		h, w int
+	}{
+		{convGeom{K: 2, S: 2}, 8, 8}, {convGeom{K: 2, S: 2}, 7, 7}, {convGeom{K: 2, S: 2}, 6, 5},
+		{convGeom{K: 3, S: 2, P: 1}, 9, 8}, {convGeom{K: 3, S: 1, P: 1}, 5, 5},
+	} {
+		s := tensor.Shape{2, 3, c.h, c.w}
+		x := randDense(rng, -1, 1, s...).Data().([]float64)
+		for i := range x { // ties, which the first maximum must win
+			if i%5 == 0 {
+				x[i] = x[max(i-1, 0)]
+			}
+		}
+		oh, ow := c.g.out(c.h), c.g.out(c.w)
+		dy := randDense(rng, -1, 1, 2, 3, oh, ow).Data().([]float64)
+		y, want := make([]float64, len(dy)), make([]float64, len(dy))
+		pool(c.g, poolMax, s, x, nil, y, nil, nil)
+		naivePool(c.g, true, s, x, nil, want, nil)
+		if e := relErr(y, want); e != 0 {
+			t.Errorf("%v %dx%d forward: relative error %g", c.g, c.h, c.w, e)
+		}
+		dx, wantDx := make([]float64, len(x)), make([]float64, len(x))
+		for i := range dx {
+			dx[i] = 99 // every element must be written
+		}
+		pool(c.g, poolMax, s, x, dy, nil, dx, nil)
+		naivePool(c.g, true, s, x, dy, nil, wantDx)
+		if e := relErr(dx, wantDx); e != 0 {
+			t.Errorf("%v %dx%d gradient: relative error %g", c.g, c.h, c.w, e)
+		}
+		pool(c.g, poolMax, s, x, dy, nil, dx, x) // x as the ReLU's output
+		for i, v := range wantDx {
+			if !(x[i] > 0) {
+				v = 0
+			}
+			if dx[i] != v {
+				t.Fatalf("%v %dx%d gradient with the ReLU's: element %d is %v, want %v", c.g, c.h, c.w, i, dx[i], v)
+			}
+		}
+	}
+}

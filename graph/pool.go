@@ -110,13 +110,19 @@ func pool[T Float](g convGeom, mode poolMode, s tensor.Shape, x, dy, y, dx, relu
 			if y != nil {
 				poolPlane(g, mode, h, w, xp, y[pl*oh*ow:(pl+1)*oh*ow])
 			} else {
-				dxp := dx[pl*h*w : (pl+1)*h*w]
-				poolPlaneGrad(g, mode, h, w, xp, dy[pl*oh*ow:(pl+1)*oh*ow], dxp)
+				dxp, dyp := dx[pl*h*w:(pl+1)*h*w], dy[pl*oh*ow:(pl+1)*oh*ow]
+				var rp []T
 				if relu != nil {
-					for i, v := range relu[pl*h*w : (pl+1)*h*w] {
-						if !(v > 0) {
-							dxp[i] = 0
-						}
+					rp = relu[pl*h*w : (pl+1)*h*w]
+				}
+				if mode == poolMax && g.K == 2 && g.S == 2 && g.P == 0 {
+					poolMax2Grad(h, w, xp, dyp, dxp, rp)
+					continue
+				}
+				poolPlaneGrad(g, mode, h, w, xp, dyp, dxp)
+				for i, v := range rp {
+					if !(v > 0) {
+						dxp[i] = 0
 					}
 				}
 			}
@@ -206,6 +212,42 @@ func poolMaxPlane[T Float](g convGeom, h, w int, x, y []T) {
 	}
 }
 
+// max2At returns the first maximum of a 2x2 window in row-major order (the one that takes
+// the gradient, as in PyTorch).
+func max2At[T Float](x []T, a, b, c, d int) int {
+	at := a
+	for _, q := range [3]int{b, c, d} {
+		if x[q] > x[at] {
+			at = q
+		}
+	}
+	return at
+}
+
+// poolMax2Grad is the gradient of 2x2 stride-2 max pooling over one plane, in one pass: each
+// input takes dy where it is its window's maximum (and, given relu, the output of a ReLU
+// before the pooling, where that is positive), 0 elsewhere.
+func poolMax2Grad[T Float](h, w int, x, dy, dx, relu []T) {
+	oh, ow := h/2, w/2
+	if h%2 == 1 {
+		clear(dx[(h-1)*w:])
+	}
+	for i := 0; i < oh; i++ {
+		r0, r1 := 2*i*w, (2*i+1)*w
+		if w%2 == 1 {
+			dx[r0+w-1], dx[r1+w-1] = 0, 0
+		}
+		for j, gy := range dy[i*ow : (i+1)*ow] {
+			a, b, c, d := r0+2*j, r0+2*j+1, r1+2*j, r1+2*j+1
+			at := max2At(x, a, b, c, d)
+			dx[a], dx[b], dx[c], dx[d] = 0, 0, 0, 0
+			if relu == nil || relu[at] > 0 {
+				dx[at] = gy
+			}
+		}
+	}
+}
+
 func poolArea[T Float](g convGeom, mode poolMode, r0, r1, c0, c1 int) T {
 	if mode == poolAvgExclusive {
 		return T((r1 - r0) * (c1 - c0))
@@ -228,14 +270,7 @@ func poolPlaneGrad[T Float](g convGeom, mode poolMode, h, w int, x, dy, dx []T) 
 					dx[a], dx[b], dx[c], dx[d] = gy, gy, gy, gy
 					continue
 				}
-				// The first maximum in row-major order takes the gradient, as PyTorch's does.
-				at := a
-				for _, q := range [3]int{b, c, d} {
-					if x[q] > x[at] {
-						at = q
-					}
-				}
-				dx[at] = gy
+				dx[max2At(x, a, b, c, d)] = gy
 			}
 		}
 		return

@@ -32,9 +32,12 @@ type primKey struct {
 	kind          convKind
 	n, c, h, w, p int
 	g             convGeom
-	bias          bool
+	fwd           forwardOpts
 	threads       int
 }
+
+// forwardOpts are what a forward kernel adds to the convolution (see cnn_conv_create).
+type forwardOpts struct{ bias, fold bool }
 
 // prims holds the idle primitives of each shape. A primitive serves one call at a time (it
 // owns the buffers of its reorders); concurrent calls of one shape get one each.
@@ -53,12 +56,14 @@ func getPrim(k primKey) (*C.cnn_conv, error) {
 	}
 	prims.Unlock()
 	var buf [errLen]C.char
-	b := 0
-	if k.bias {
-		b = 1
+	flag := func(b bool) C.int {
+		if b {
+			return 1
+		}
+		return 0
 	}
 	cv := C.cnn_conv_create(C.int(k.kind), C.int(k.n), C.int(k.c), C.int(k.h), C.int(k.w), C.int(k.p),
-		C.int(k.g.K), C.int(k.g.S), C.int(k.g.P), C.int(b), C.int(k.threads), &buf[0], errLen)
+		C.int(k.g.K), C.int(k.g.S), C.int(k.g.P), flag(k.fwd.bias), flag(k.fwd.fold), C.int(k.threads), &buf[0], errLen)
 	if cv == nil {
 		return nil, fmt.Errorf("oneDNN convolution [%d,%d,%d,%d] * [%d,%d,%d,%d] (%v): %s",
 			k.n, k.c, k.h, k.w, k.p, k.c, k.g.K, k.g.K, k.g, C.GoString(&buf[0]))
@@ -82,15 +87,16 @@ func ptr(s []float32) *C.float {
 	return (*C.float)(unsafe.Pointer(&s[0]))
 }
 
-// runPrim runs kernel kind on images [lo,hi) on the given number of threads: a and b are the
-// kernel's inputs (see cnn_conv_run), already cut to those images where they are per-image.
-func runPrim(kind convKind, d convDims, lo, hi, threads int, bias bool, a, b, bs, out []float32) error {
-	k := primKey{kind: kind, n: hi - lo, c: d.c, h: d.h, w: d.w, p: d.p, g: d.g, bias: bias, threads: threads}
+// runPrim runs kernel kind on images [lo,hi) on the given number of threads: a, b, bs and
+// scales are the kernel's inputs (see cnn_conv_run), already cut to those images where they
+// are per-image.
+func runPrim(kind convKind, d convDims, lo, hi, threads int, fwd forwardOpts, a, b, bs, scales, out []float32) error {
+	k := primKey{kind: kind, n: hi - lo, c: d.c, h: d.h, w: d.w, p: d.p, g: d.g, fwd: fwd, threads: threads}
 	cv, err := getPrim(k)
 	if err != nil {
 		return err
 	}
-	st := C.cnn_conv_run(cv, ptr(a), ptr(b), ptr(bs), ptr(out))
+	st := C.cnn_conv_run(cv, ptr(a), ptr(b), ptr(bs), ptr(scales), ptr(out))
 	putPrim(k, cv)
 	if st != 0 {
 		return fmt.Errorf("oneDNN convolution %v on [%d,%d,%d,%d]: status %d", d.g, hi-lo, d.c, d.h, d.w, int(st))
@@ -106,10 +112,35 @@ func runPrim(kind convKind, d convDims, lo, hi, threads int, bias bool, a, b, bs
 // layers the weights dominate, and are better reordered once (BenchmarkConv shows both).
 func splitBatch(d convDims) bool { return d.p*d.k <= 2*d.n*d.c*d.hw }
 
+// foldEpilogue folds the inference BatchNorm of the forward kernel's epilogue ep, if any,
+// into the convolution: (conv(x, w) + b - mean)*a + shift = conv(x, w*a) + (b - mean)*a +
+// shift, oneDNN scaling the weights by the factors a as it reorders them. It returns the
+// options, the bias and the factors to run with (in the scratch's worker-0 slot 1). A ReLU
+// stays with the Go epilogue: oneDNN's would turn NaN into 0, and hide a diverged run.
+func foldEpilogue(ws *scratch, d convDims, b []float32, ep *epilogue) (forwardOpts, []float32, []float32) {
+	fwd := forwardOpts{bias: b != nil}
+	if ep == nil || ep.mean == nil {
+		return fwd, b, nil
+	}
+	fwd.bias, fwd.fold = true, true
+	ws.reserve(workers(), 2)
+	buf := buffer[float32](ws, 0, 1, 2*d.p)
+	scales, bias := buf[:d.p], buf[d.p:]
+	for q := range d.p {
+		var bq float64
+		if b != nil {
+			bq = float64(b[q])
+		}
+		scales[q] = float32(ep.a[q])
+		bias[q] = float32((bq-ep.mean[q])*ep.a[q] + ep.shift[q])
+	}
+	return fwd, bias, scales
+}
+
 // nativeConv runs one of the kernels of a float32 convolution through oneDNN; it reports
 // false, doing nothing, for other element types. For the forward kernel a = x, b = w,
-// bs = the bias or nil, out = y, and ep is applied to y (nil: nothing); for the input
-// gradient a = w, b = dy, out = dx; for the weight gradient a = x, b = dy, out = dw.
+// bs = the bias or nil, out = y, and ep is applied to y as it is written (nil: nothing); for
+// the input gradient a = w, b = dy, out = dx; for the weight gradient a = x, b = dy, out = dw.
 func nativeConv[T Float](ws *scratch, kind convKind, d convDims, a, b, bs, out []T, ep *epilogue) (bool, error) {
 	a32, ok := any(a).([]float32)
 	if !ok {
@@ -117,22 +148,32 @@ func nativeConv[T Float](ws *scratch, kind convKind, d convDims, a, b, bs, out [
 	}
 	b32, bs32, out32 := any(b).([]float32), any(bs).([]float32), any(out).([]float32)
 	in, outImg := d.c*d.hw, d.p*d.ohw
-	if !splitBatch(d) {
-		if d.n < workers() {
-			// One image of a deep layer: the Go kernels split its filters between the
-			// workers, which beats both oneDNN's threads and a single thread.
-			return false, nil
+	split := splitBatch(d)
+	if !split && d.n < workers() {
+		// One image of a deep layer: the Go kernels split its filters between the workers,
+		// which beats both oneDNN's threads and a single thread.
+		return false, nil
+	}
+	var fwd forwardOpts
+	var scales []float32
+	var rest *epilogue // what of ep is left to apply after oneDNN's kernel
+	if kind == convForwardKernel {
+		fwd, bs32, scales = foldEpilogue(ws, d, bs32, ep)
+		if ep != nil && ep.relu {
+			rest = &epilogue{relu: true}
 		}
+	}
+	if !split {
 		var err error
 		switch kind {
 		case convForwardKernel:
-			if err = runPrim(kind, d, 0, d.n, workers(), bs32 != nil, a32, b32, bs32, out32); err == nil && ep != nil {
-				parallel(d.n, func(_, lo, hi int) { applyEpilogue(ep, d, out32[lo*outImg:hi*outImg]) })
+			if err = runPrim(kind, d, 0, d.n, workers(), fwd, a32, b32, bs32, scales, out32); err == nil && rest != nil {
+				parallel(d.n, func(_, lo, hi int) { applyEpilogue(rest, d, out32[lo*outImg:hi*outImg]) })
 			}
 		case convGradXKernel:
-			err = runPrim(kind, d, 0, d.n, workers(), false, b32, a32, nil, out32)
+			err = runPrim(kind, d, 0, d.n, workers(), fwd, b32, a32, nil, nil, out32)
 		case convGradWKernel:
-			err = runPrim(kind, d, 0, d.n, workers(), false, a32, b32, nil, out32)
+			err = runPrim(kind, d, 0, d.n, workers(), fwd, a32, b32, nil, nil, out32)
 		}
 		return true, err
 	}
@@ -151,26 +192,26 @@ func nativeConv[T Float](ws *scratch, kind convKind, d convDims, a, b, bs, out [
 	case convForwardKernel:
 		parallel(d.n, func(_, lo, hi int) {
 			y := out32[lo*outImg : hi*outImg]
-			if err := runPrim(kind, d, lo, hi, 1, bs32 != nil, a32[lo*in:hi*in], b32, bs32, y); err != nil {
+			if err := runPrim(kind, d, lo, hi, 1, fwd, a32[lo*in:hi*in], b32, bs32, scales, y); err != nil {
 				fail(err)
 				return
 			}
-			applyEpilogue(ep, d, y)
+			applyEpilogue(rest, d, y)
 		})
 	case convGradXKernel:
 		parallel(d.n, func(_, lo, hi int) {
-			if err := runPrim(kind, d, lo, hi, 1, false, b32[lo*outImg:hi*outImg], a32, nil, out32[lo*in:hi*in]); err != nil {
+			if err := runPrim(kind, d, lo, hi, 1, fwd, b32[lo*outImg:hi*outImg], a32, nil, nil, out32[lo*in:hi*in]); err != nil {
 				fail(err)
 			}
 		})
 	case convGradWKernel:
-		ws.reserve(workers(), 1)
+		ws.reserve(workers(), 2)
 		k := parallel(d.n, func(wk, lo, hi int) {
 			dst := out32
 			if wk > 0 {
 				dst = buffer[float32](ws, wk, 0, len(out32))
 			}
-			if err := runPrim(kind, d, lo, hi, 1, false, a32[lo*in:hi*in], b32[lo*outImg:hi*outImg], nil, dst); err != nil {
+			if err := runPrim(kind, d, lo, hi, 1, fwd, a32[lo*in:hi*in], b32[lo*outImg:hi*outImg], nil, nil, dst); err != nil {
 				fail(err)
 			}
 		})

@@ -17,6 +17,7 @@ typedef struct {
 	dnnl_memory_t inner;      // NULL when the kernel takes the plain layout
 	dnnl_primitive_t reorder; // user -> inner for inputs, inner -> user for outputs
 	dnnl_memory_t scratch;    // the reorder's scratchpad, or NULL
+	dnnl_memory_t scales;     // per-output-channel factors the reorder applies, or NULL
 } operand;
 
 // Every primitive gets its own scratchpad (user-managed): the library's shared one only
@@ -64,9 +65,10 @@ static dnnl_status_t scratchpad(const_dnnl_primitive_desc_t pd, dnnl_memory_t *m
 		}                                                                                   \
 	} while (0)
 
-static dnnl_status_t reorder(operand *o, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to) {
+static dnnl_status_t reorder(operand *o, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
+                             const_dnnl_primitive_attr_t ra) {
 	dnnl_primitive_desc_t pd;
-	dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, from, engine, to, engine, attr);
+	dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, from, engine, to, engine, ra);
 	if (st != dnnl_success)
 		return st;
 	if ((st = scratchpad(pd, &o->scratch)) == dnnl_success)
@@ -76,22 +78,36 @@ static dnnl_status_t reorder(operand *o, const dnnl_memory_desc_t *from, const d
 }
 
 // add_operand sets up operand i for argument arg: plain is the caller's layout, want the one
-// the kernel chose.
+// the kernel chose. Given scales (p factors, one per output channel of a [p,...] operand),
+// the operand is always reordered, and scaled on the way.
 static dnnl_status_t add_operand(cnn_conv *cv, int arg, int output, const dnnl_memory_desc_t *plain,
-                                 const dnnl_memory_desc_t *want) {
+                                 const dnnl_memory_desc_t *want, int scales) {
 	operand *o = &cv->op[cv->n++];
 	o->arg = arg;
 	o->output = output;
 	dnnl_status_t st = dnnl_memory_create(&o->user, plain, engine, DNNL_MEMORY_NONE);
-	if (st != dnnl_success || dnnl_memory_desc_equal(plain, want))
+	if (st != dnnl_success || (!scales && dnnl_memory_desc_equal(plain, want)))
 		return st;
 	if ((st = dnnl_memory_create(&o->inner, want, engine, DNNL_MEMORY_ALLOCATE)) != dnnl_success)
 		return st;
-	return output ? reorder(o, want, plain) : reorder(o, plain, want);
+	if (!scales)
+		return output ? reorder(o, want, plain, attr) : reorder(o, plain, want, attr);
+	dnnl_dims_t sd = {scales};
+	dnnl_memory_desc_t smd;
+	dnnl_primitive_attr_t ra;
+	float runtime = DNNL_RUNTIME_F32_VAL;
+	if ((st = dnnl_memory_desc_init_by_tag(&smd, 1, sd, dnnl_f32, dnnl_x)) != dnnl_success ||
+	    (st = dnnl_memory_create(&o->scales, &smd, engine, DNNL_MEMORY_NONE)) != dnnl_success ||
+	    (st = dnnl_primitive_attr_clone(&ra, attr)) != dnnl_success)
+		return st;
+	if ((st = dnnl_primitive_attr_set_output_scales(ra, 1, 1, &runtime)) == dnnl_success)
+		st = reorder(o, plain, want, ra);
+	dnnl_primitive_attr_destroy(ra);
+	return st;
 }
 
 cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, int s, int pad,
-                          int bias, int threads, char *err, int errlen) {
+                          int bias, int fold, int threads, char *err, int errlen) {
 	omp_set_num_threads(threads);
 	pthread_once(&engine_once, engine_init);
 	if (engine_status != dnnl_success) {
@@ -117,34 +133,38 @@ cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, in
 	TRY(dnnl_memory_desc_init_by_tag(&ya, 4, yd, dnnl_f32, dnnl_format_tag_any));
 
 	dnnl_convolution_desc_t fd, bd_;
+	if (kind != CNN_CONV_FORWARD)
+		bias = fold = 0;
+	bias = bias || fold;
 	TRY(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &xa, &wa,
 	                                       bias ? &b : NULL, &ya, strides, padding, padding));
 	TRY(dnnl_primitive_desc_create(&fwd, &fd, attr, engine, NULL));
 	switch (kind) {
 	case CNN_CONV_FORWARD:
 		pd = fwd, fwd = NULL;
-		TRY(add_operand(cv, DNNL_ARG_SRC, 0, &x, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0)));
-		TRY(add_operand(cv, DNNL_ARG_WEIGHTS, 0, &wt, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)));
+		TRY(add_operand(cv, DNNL_ARG_SRC, 0, &x, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), 0));
+		TRY(add_operand(cv, DNNL_ARG_WEIGHTS, 0, &wt, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
+		                fold ? p : 0));
 		if (bias)
-			TRY(add_operand(cv, DNNL_ARG_BIAS, 0, &b, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1)));
-		TRY(add_operand(cv, DNNL_ARG_DST, 1, &y, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0)));
+			TRY(add_operand(cv, DNNL_ARG_BIAS, 0, &b, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1), 0));
+		TRY(add_operand(cv, DNNL_ARG_DST, 1, &y, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), 0));
 		break;
 	case CNN_CONV_BACKWARD_DATA:
 		TRY(dnnl_convolution_backward_data_desc_init(&bd_, dnnl_convolution_direct, &xa, &wa, &ya, strides, padding,
 		                                             padding));
 		TRY(dnnl_primitive_desc_create(&pd, &bd_, attr, engine, fwd));
-		TRY(add_operand(cv, DNNL_ARG_DIFF_DST, 0, &y, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0)));
-		TRY(add_operand(cv, DNNL_ARG_WEIGHTS, 0, &wt, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)));
-		TRY(add_operand(cv, DNNL_ARG_DIFF_SRC, 1, &x, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_src_md, 0)));
+		TRY(add_operand(cv, DNNL_ARG_DIFF_DST, 0, &y, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0), 0));
+		TRY(add_operand(cv, DNNL_ARG_WEIGHTS, 0, &wt, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), 0));
+		TRY(add_operand(cv, DNNL_ARG_DIFF_SRC, 1, &x, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_src_md, 0), 0));
 		break;
 	case CNN_CONV_BACKWARD_WEIGHTS:
 		TRY(dnnl_convolution_backward_weights_desc_init(&bd_, dnnl_convolution_direct, &xa, &wa, NULL, &ya, strides,
 		                                                padding, padding));
 		TRY(dnnl_primitive_desc_create(&pd, &bd_, attr, engine, fwd));
-		TRY(add_operand(cv, DNNL_ARG_SRC, 0, &x, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0)));
-		TRY(add_operand(cv, DNNL_ARG_DIFF_DST, 0, &y, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0)));
+		TRY(add_operand(cv, DNNL_ARG_SRC, 0, &x, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), 0));
+		TRY(add_operand(cv, DNNL_ARG_DIFF_DST, 0, &y, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0), 0));
 		TRY(add_operand(cv, DNNL_ARG_DIFF_WEIGHTS, 1, &wt,
-		                dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0)));
+		                dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0), 0));
 		break;
 	default:
 		snprintf(err, errlen, "unknown kernel %d", kind);
@@ -165,7 +185,8 @@ fail:
 	return NULL;
 }
 
-int cnn_conv_run(cnn_conv *cv, const float *a, const float *b, const float *bias, float *out) {
+int cnn_conv_run(cnn_conv *cv, const float *a, const float *b, const float *bias, const float *scales,
+                 float *out) {
 	omp_set_num_threads(cv->threads);
 	const float *in[3] = {a, b, bias};
 	dnnl_exec_arg_t args[5];
@@ -177,8 +198,19 @@ int cnn_conv_run(cnn_conv *cv, const float *a, const float *b, const float *bias
 		if ((st = dnnl_memory_set_data_handle(o->user, h)) != dnnl_success)
 			return st;
 		if (o->reorder && !o->output) {
-			dnnl_exec_arg_t ra[3] = {{DNNL_ARG_FROM, o->user}, {DNNL_ARG_TO, o->inner}, {DNNL_ARG_SCRATCHPAD, o->scratch}};
-			if ((st = dnnl_primitive_execute(o->reorder, cv->stream, o->scratch ? 3 : 2, ra)) != dnnl_success)
+			dnnl_exec_arg_t ra[4] = {{DNNL_ARG_FROM, o->user}, {DNNL_ARG_TO, o->inner}};
+			int nra = 2;
+			if (o->scratch)
+				ra[nra++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, o->scratch};
+			if (o->scales) {
+				if ((st = dnnl_memory_set_data_handle(o->scales, (void *)scales)) != dnnl_success)
+					return st;
+				ra[nra++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_OUTPUT_SCALES, o->scales};
+			}
+			st = dnnl_primitive_execute(o->reorder, cv->stream, nra, ra);
+			if (o->scales)
+				dnnl_memory_set_data_handle(o->scales, DNNL_MEMORY_NONE);
+			if (st != dnnl_success)
 				return st;
 		}
 		args[i].arg = o->arg;

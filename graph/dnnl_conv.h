@@ -5,18 +5,21 @@ typedef struct cnn_conv cnn_conv;
 enum { CNN_CONV_FORWARD, CNN_CONV_BACKWARD_DATA, CNN_CONV_BACKWARD_WEIGHTS };
 
 // cnn_conv_create prepares one kernel for an NCHW input [n,c,h,w], OIHW weights [p,c,k,k],
-// stride s and padding pad on every side (bias: a [p] bias in the forward kernel), to run on
-// the given number of OpenMP threads (1: the calling thread only). On failure it returns NULL
-// and writes the reason into err.
+// stride s and padding pad on every side, to run on the given number of OpenMP threads (1:
+// the calling thread only). The forward kernel may add a [p] bias (bias) and scale each
+// output channel's weights by a factor given at each run (fold: an inference BatchNorm folded
+// into the convolution, whose shift then comes as the bias). On failure it returns NULL and
+// writes the reason into err.
 cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, int s, int pad,
-                          int bias, int threads, char *err, int errlen);
+                          int bias, int fold, int threads, char *err, int errlen);
 
 // cnn_conv_run runs the kernel. Its operands, in plain layouts:
-//   forward:          a = x,  b = w, bias,  out = y
-//   backward data:    a = dy, b = w,        out = dx
-//   backward weights: a = x,  b = dy,       out = dw
+//   forward:          a = x,  b = w, bias, scales (fold), out = y
+//   backward data:    a = dy, b = w,                      out = dx
+//   backward weights: a = x,  b = dy,                     out = dw
 // It returns 0, or oneDNN's status.
-int cnn_conv_run(cnn_conv *cv, const float *a, const float *b, const float *bias, float *out);
+int cnn_conv_run(cnn_conv *cv, const float *a, const float *b, const float *bias, const float *scales,
+                 float *out);
 
 // cnn_conv_impl names the implementation oneDNN chose.
 const char *cnn_conv_impl(cnn_conv *cv);

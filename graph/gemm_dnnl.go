@@ -29,6 +29,9 @@ import (
 // float32 GEMMs and, where they are faster, the convolutions (float64 runs on gonum).
 const BLAS = "oneDNN"
 
+// FastConv says how the fast operators (graph.Fast) compute a float32 convolution.
+const FastConv = "oneDNN's convolutions (im2col + oneDNN GEMM in float64 and for one image of a deep layer)"
+
 func ctrans(t bool) C.char {
 	if t {
 		return 'T'

@@ -10,6 +10,9 @@ import (
 // BLAS names the matrix-multiply implementation this binary runs on.
 const BLAS = "gonum (pure Go; build with -tags dnnl for oneDNN or -tags openblas for OpenBLAS)"
 
+// FastConv says how the fast operators (graph.Fast) compute a float32 convolution.
+const FastConv = "im2col + gonum GEMM"
+
 var impl gonum.Implementation
 
 func trans(t bool) blas.Transpose {

@@ -16,6 +16,9 @@ func init() { C.openblas_set_num_threads(1) }
 // BLAS names the matrix-multiply implementation this binary runs on.
 const BLAS = "OpenBLAS"
 
+// FastConv says how the fast operators (graph.Fast) compute a float32 convolution.
+const FastConv = "im2col + OpenBLAS GEMM"
+
 func ctrans(t bool) C.enum_CBLAS_TRANSPOSE {
 	if t {
 		return C.CblasTrans

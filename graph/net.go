@@ -12,7 +12,8 @@ import (
 type Impl int
 
 const (
-	// Fast uses the im2col + GEMM convolution and single-pass pooling.
+	// Fast uses the fast convolution (oneDNN's kernels in the dnnl build, im2col + GEMM
+	// otherwise; see FastConv) and single-pass pooling.
 	Fast Impl = iota
 	// Naive uses the chapter's hand-written nested-loop Conv2D and Pool2D.
 	Naive

@@ -196,7 +196,7 @@ func keyNumbers(d *doc, res *Result) {
 
 func workedTable(w chapter.Worked) Table {
 	t := Table{Head: []string{"operator", "output"}, Align: "ll"}
-	t.Rows = [][]string{{"hand-written (nested loops)", code(chapter.Matrices(w.Naive))}, {"fast (im2col + GEMM)", code(chapter.Matrices(w.Fast))}}
+	t.Rows = [][]string{{"hand-written (nested loops)", code(chapter.Matrices(w.Naive))}, {"fast (graph.Fast)", code(chapter.Matrices(w.Fast))}}
 	if w.Book != "" {
 		t.Rows = append(t.Rows, []string{"the chapter prints", code(w.Book)})
 	}
@@ -387,9 +387,9 @@ func section53(d *doc, res *Result) {
 
 	d.h3(SubParity)
 	par := res.Parity
-	d.p("The chapter builds LeNet-5 twice: on its own nested-loop Conv2D and Pool2D operators and on the framework's. Here one declaration compiles on the hand-written operators (`graph.Naive`) and on the fast ones (`graph.Fast`, im2col + GEMM on %s), sharing the trained weights. "+
+	d.p("The chapter builds LeNet-5 twice: on its own nested-loop Conv2D and Pool2D operators and on the framework's. Here one declaration compiles on the hand-written operators (`graph.Naive`) and on the fast ones (`graph.Fast`: %s), sharing the trained weights. "+
 		"On the first %d test images the largest absolute difference between their logits is **%.3g** (the largest logit is %.3g in magnitude), and they predict the same class for %d of %d.",
-		res.Machine.BLAS, par.Images, par.MaxAbsDiff, par.MaxAbsLogit, par.SameClass, par.Images)
+		res.Machine.FastConv, par.Images, par.MaxAbsDiff, par.MaxAbsLogit, par.SameClass, par.Images)
 	t := Table{Head: []string{"batch", "hand-written forward", "fast forward", "speed-up", "timed runs"}, Align: "rrrrr"}
 	for i := 0; i+1 < len(par.Speeds); i += 2 {
 		n, f := par.Speeds[i], par.Speeds[i+1]

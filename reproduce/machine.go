@@ -21,6 +21,7 @@ type Machine struct {
 	Tensor     string `json:"tensor"`
 	Gonum      string `json:"gonum"`
 	BLAS       string `json:"blas"`
+	FastConv   string `json:"fast_conv"`    // how graph.Fast computes a float32 convolution
 	Load       string `json:"load_average"` // 1, 5 and 15 minutes, from /proc/loadavg
 }
 
@@ -29,7 +30,7 @@ type Machine struct {
 // information.
 func ThisMachine() Machine {
 	m := Machine{CPU: cpuModel(), CPUs: runtime.NumCPU(), GoMaxProcs: runtime.GOMAXPROCS(0),
-		OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(), BLAS: graph.BLAS,
+		OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(), BLAS: graph.BLAS, FastConv: graph.FastConv,
 		Gorgonia: "unknown", Tensor: "unknown", Gonum: "unknown", Load: "unknown"}
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		if f := strings.Fields(string(b)); len(f) >= 3 {

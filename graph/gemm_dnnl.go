@@ -30,7 +30,7 @@ import (
 const BLAS = "oneDNN"
 
 // FastConv says how the fast operators (graph.Fast) compute a float32 convolution.
-const FastConv = "oneDNN's convolutions (im2col + oneDNN GEMM in float64 and for one image of a deep layer)"
+const FastConv = "oneDNN's convolution kernels; im2col and GEMM in float64 and for one image of a deep layer"
 
 func ctrans(t bool) C.char {
 	if t {

@@ -13,24 +13,27 @@ import (
 
 // The Go benchmarks behind `cnn bench`: run them with
 //
-//	go test -tags openblas -run '^$' -bench . -benchmem ./bench/
+//	go test -tags dnnl -run '^$' -bench . -benchmem ./bench/
 //
 // and compare with the PyTorch reference in the same session on the same machine:
 //
 //	cd ../shared/torchref && python3 bench.py 2
 //
-// PyTorch 1.13 (oneDNN), 2 threads, measured here on 2026-11-27 (AMD EPYC, 2 vCPUs, shared:
-// two back-to-back rounds on a quiet machine; under load every number doubles or worse), with
-// this package's numbers from `cnn bench` in the same rounds:
+// PyTorch 1.13 (oneDNN), 2 threads, measured here on 2026-11-27 (AMD EPYC with AVX-512, 2
+// vCPUs, shared: load average 1.6-1.9 from other work, four back-to-back rounds), with this
+// package's numbers from `cnn bench` (the dnnl build) in the same rounds:
 //
-//	                              PyTorch          ours (OpenBLAS)
-//	LeNet-5 train step, batch 64  3.35-4.30 ms     6.49-6.59 ms
-//	LeNet-5 inference, batch 1    0.194-0.244 ms   0.061 ms
-//	LeNet-5 inference, batch 64   1.35-1.49 ms     1.85-1.92 ms
-//	ResNet18 train step, batch 64 231-254 ms       161-205 ms
-//	ResNet18 inference, batch 1   7.43-7.68 ms     4.55-6.45 ms
-//	ResNet18 inference, batch 64  22.5-24.0 ms     46.5-50.6 ms
-//	peak RSS                      403-405 MiB      225-226 MiB
+//	                              PyTorch                ours (oneDNN)    ratio
+//	LeNet-5 train step, batch 64  4.4-5.4 ms (once 23)   3.9-5.2 ms       0.88-1.16x
+//	LeNet-5 inference, batch 1    0.23-0.36 ms           0.058-0.078 ms   0.17-0.25x
+//	LeNet-5 inference, batch 64   1.8-4.0 ms             1.1-1.6 ms       0.28-0.76x
+//	ResNet18 train step, batch 64 220-316 ms             114-131 ms       0.41-0.52x
+//	ResNet18 inference, batch 1   7.4-10.3 ms            2.3-3.2 ms       0.29-0.33x
+//	ResNet18 inference, batch 64  24.0-30.7 ms           22.3-25.2 ms     0.82-0.93x
+//	peak RSS                      393-402 MiB            338-341 MiB
+//
+// On a quiet machine the same morning PyTorch's LeNet-5 step took 3.9-4.1 ms and ours
+// 3.2-3.5 ms (go test -bench LeNetTrainStep).
 
 func trainStep(b *testing.B, m graph.Model, batch int) {
 	params := graph.NewParams(tensor.Float32, 1)

@@ -1,6 +1,7 @@
 package build_test
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -136,6 +137,57 @@ func TestFuse(t *testing.T) {
 		}
 		if calls["ReLU"] != 0 {
 			t.Errorf("train=%v: %d ReLUs left unfused", train, calls["ReLU"])
+		}
+	}
+}
+
+// TestConcurrentPrograms runs programs of one model in goroutines at the same time, as a
+// server would: each must compute exactly what it computes alone. The kernels share the
+// workers' goroutines and, in the dnnl build, oneDNN's primitives of each shape.
+func TestConcurrentPrograms(t *testing.T) {
+	m := resnet.New(resnet.Config{InChannels: 1, Classes: 10, Width: 8, Residual: true})
+	params := graph.NewParams(tensor.Float32, 5)
+	const programs = 4
+	var ps [programs]*build.Program
+	var want [programs][]float64
+	for i := range ps {
+		p, err := build.Compile(m, params, build.Options{Batch: 4 + i%2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := make([]float32, p.Batch*32*32)
+		for j := range x {
+			x[j] = float32((j*(i+3))%29) / 29
+		}
+		if err := p.Feed(x, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Run(); err != nil {
+			t.Fatal(err)
+		}
+		ps[i], want[i] = p, p.LogitsValue()
+	}
+	errs := make(chan error, programs)
+	for i, p := range ps {
+		go func() {
+			for range 20 {
+				if err := p.Run(); err != nil {
+					errs <- err
+					return
+				}
+				for j, v := range p.LogitsValue() {
+					if v != want[i][j] {
+						errs <- fmt.Errorf("program %d: logit %d is %v, alone %v", i, j, v, want[i][j])
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range programs {
+		if err := <-errs; err != nil {
+			t.Error(err)
 		}
 	}
 }

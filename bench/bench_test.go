@@ -20,7 +20,7 @@ import (
 //	cd ../shared/torchref && python3 bench.py 2
 //
 // PyTorch 1.13 (oneDNN), 2 threads, measured here on 2026-11-27 (AMD EPYC with AVX-512, 2
-// vCPUs, shared: load average 1.6-1.9 from other work, four back-to-back rounds), with this
+// vCPUs, shared: four back-to-back rounds), with this
 // package's numbers from `cnn bench` (the dnnl build) in the same rounds:
 //
 //	                              PyTorch                ours (oneDNN)    ratio

@@ -15,8 +15,9 @@ import (
 
 // The dnnl build runs float32 convolutions through oneDNN's convolution primitives, the
 // kernels under PyTorch's CPU convolutions: direct, blocked AVX-512 (or AVX2) loops that skip
-// the padding instead of unrolling it. The batch is split between the workers as in the Go
-// kernels, each running a single-threaded primitive on its images.
+// the padding instead of unrolling it. Shallow layers split the batch between the workers,
+// each running a single-threaded primitive on its images; deep layers run one primitive over
+// the batch on OpenMP's threads (see splitBatch).
 
 // convKind is one of a convolution's three kernels.
 type convKind int

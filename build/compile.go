@@ -124,8 +124,9 @@ func (p *Program) Feed(x []float32, labels []int) error {
 func (p *Program) Run() error { return p.vm.run() }
 
 // Value returns the current value of a node of the program, or nil for a node it does not
-// form: one no output needs, or the output of a BatchNorm2D or Add that the program fused
-// with the ReLU reading it (it computes the ReLU's output directly).
+// form: one no output needs, or one whose operation the program fused with the operation
+// reading it (graph.Fuse: a convolution, BatchNorm2D or Add followed by a ReLU, say, computes
+// the ReLU's output directly).
 func (p *Program) Value(n *gorgonia.Node) gorgonia.Value { return p.vm.value(n) }
 
 // LossValue returns the loss computed by the last Run.

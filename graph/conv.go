@@ -17,7 +17,7 @@ func (g convGeom) out(m int) int { return (m+2*g.P-g.K)/g.S + 1 }
 
 func (g convGeom) String() string { return fmt.Sprintf("k%d s%d p%d", g.K, g.S, g.P) }
 
-// checkWindow reports whether the window fits the input; otherwise an error naming both.
+// check reports whether the window fits the input; otherwise an error naming both.
 func (g convGeom) check(in tensor.Shape) error {
 	if len(in) != 4 {
 		return fmt.Errorf("input shape %v is not [N,C,H,W]", in)
@@ -570,18 +570,18 @@ func sumChannels[T Float](s tensor.Shape, dy, db []T) {
 	for _, d := range s[2:] {
 		inner *= d
 	}
-	sum := func(_, lo, hi int) {
+	channels := func(_, lo, hi int) {
 		for q := lo; q < hi; q++ {
-			var total T
+			var total float64
 			for i := 0; i < n; i++ {
-				total += sum(dy[(i*c+q)*inner : (i*c+q+1)*inner])
+				total += float64(sum(dy[(i*c+q)*inner : (i*c+q+1)*inner]))
 			}
-			db[q] = total
+			db[q] = T(total)
 		}
 	}
 	if n*c*inner < 1<<14 {
-		sum(0, 0, c)
+		channels(0, 0, c)
 		return
 	}
-	parallel(c, sum)
+	parallel(c, channels)
 }

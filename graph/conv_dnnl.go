@@ -40,15 +40,21 @@ type primKey struct {
 // forwardOpts are what a forward kernel adds to the convolution (see cnn_conv_create).
 type forwardOpts struct{ bias, fold bool }
 
-// prims holds the idle primitives of each shape. A primitive serves one call at a time (it
-// owns the buffers of its reorders); concurrent calls of one shape get one each.
+// prims holds the idle primitives of each shape, for the life of the process. A primitive
+// serves one call at a time (it owns the buffers of its reorders); concurrent calls of one
+// shape get one each. A shape oneDNN refuses is remembered, and refused again at once.
 var prims struct {
 	sync.Mutex
-	idle map[primKey][]*C.cnn_conv
+	idle   map[primKey][]*C.cnn_conv
+	failed map[primKey]error
 }
 
 func getPrim(k primKey) (*C.cnn_conv, error) {
 	prims.Lock()
+	if err := prims.failed[k]; err != nil {
+		prims.Unlock()
+		return nil, err
+	}
 	if l := prims.idle[k]; len(l) > 0 {
 		cv := l[len(l)-1]
 		prims.idle[k] = l[:len(l)-1]
@@ -66,8 +72,15 @@ func getPrim(k primKey) (*C.cnn_conv, error) {
 	cv := C.cnn_conv_create(C.int(k.kind), C.int(k.n), C.int(k.c), C.int(k.h), C.int(k.w), C.int(k.p),
 		C.int(k.g.K), C.int(k.g.S), C.int(k.g.P), flag(k.fwd.bias), flag(k.fwd.fold), C.int(k.threads), &buf[0], errLen)
 	if cv == nil {
-		return nil, fmt.Errorf("oneDNN convolution [%d,%d,%d,%d] * [%d,%d,%d,%d] (%v): %s",
+		err := fmt.Errorf("oneDNN convolution [%d,%d,%d,%d] * [%d,%d,%d,%d] (%v): %s",
 			k.n, k.c, k.h, k.w, k.p, k.c, k.g.K, k.g.K, k.g, C.GoString(&buf[0]))
+		prims.Lock()
+		if prims.failed == nil {
+			prims.failed = map[primKey]error{}
+		}
+		prims.failed[k] = err
+		prims.Unlock()
+		return nil, err
 	}
 	return cv, nil
 }
@@ -103,6 +116,15 @@ func runPrim(kind convKind, d convDims, lo, hi, threads int, fwd forwardOpts, a,
 		return fmt.Errorf("oneDNN convolution %v on [%d,%d,%d,%d]: status %d", d.g, hi-lo, d.c, d.h, d.w, int(st))
 	}
 	return nil
+}
+
+// runWhole runs kernel kind over all of d's images on workers() OpenMP threads. (libgomp keeps
+// a team of threads for each thread that starts a parallel region; a goroutine may run on any
+// of the Go runtime's threads, so a process gathers a few teams, asleep when unused: a
+// ResNet18 training run has 10 threads in all. Running these from one locked thread instead
+// measured slower.)
+func runWhole(kind convKind, d convDims, fwd forwardOpts, a, b, bs, scales, out []float32) error {
+	return runPrim(kind, d, 0, d.n, workers(), fwd, a, b, bs, scales, out)
 }
 
 // splitBatch reports whether a convolution runs as one single-threaded primitive per worker,
@@ -151,8 +173,8 @@ func nativeConv[T Float](ws *scratch, kind convKind, d convDims, a, b, bs, out [
 	in, outImg := d.c*d.hw, d.p*d.ohw
 	split := splitBatch(d)
 	if !split && d.n < workers() {
-		// One image of a deep layer: the Go kernels split its filters between the workers,
-		// which beats both oneDNN's threads and a single thread.
+		// Fewer images than workers in a deep layer (inference on one image): the Go kernels
+		// are faster (the forward one splits the filters between the workers).
 		return false, nil
 	}
 	var fwd forwardOpts
@@ -168,13 +190,13 @@ func nativeConv[T Float](ws *scratch, kind convKind, d convDims, a, b, bs, out [
 		var err error
 		switch kind {
 		case convForwardKernel:
-			if err = runPrim(kind, d, 0, d.n, workers(), fwd, a32, b32, bs32, scales, out32); err == nil && rest != nil {
+			if err = runWhole(kind, d, fwd, a32, b32, bs32, scales, out32); err == nil && rest != nil {
 				parallel(d.n, func(_, lo, hi int) { applyEpilogue(rest, d, out32[lo*outImg:hi*outImg]) })
 			}
 		case convGradXKernel:
-			err = runPrim(kind, d, 0, d.n, workers(), fwd, b32, a32, nil, nil, out32)
+			err = runWhole(kind, d, fwd, b32, a32, nil, nil, out32)
 		case convGradWKernel:
-			err = runPrim(kind, d, 0, d.n, workers(), fwd, a32, b32, nil, nil, out32)
+			err = runWhole(kind, d, fwd, a32, b32, nil, nil, out32)
 		}
 		return true, err
 	}

@@ -62,7 +62,7 @@ func TestConvPathsAgree(t *testing.T) {
 }
 
 // TestConvFloat32 checks the float32 convolution kernels, which the dnnl build runs through
-// oneDNN where it is the faster (see nativeFits), against the hand-written loops in float64.
+// oneDNN (see nativeConv and splitBatch), against the hand-written loops in float64.
 func TestConvFloat32(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, c := range []struct{ n, cin, h, cout, k, s, p int }{

@@ -27,9 +27,8 @@ static dnnl_primitive_attr_t attr;
 
 struct cnn_conv {
 	dnnl_stream_t stream;
-	dnnl_primitive_desc_t pd; // owns impl
+	dnnl_primitive_desc_t pd;
 	dnnl_primitive_t prim;
-	const char *impl;
 	int threads;           // OpenMP threads it was made for, and runs on
 	dnnl_memory_t scratch; // the primitive's scratchpad, or NULL
 	int n;
@@ -172,7 +171,6 @@ cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, in
 	}
 	cv->pd = pd;
 	cv->threads = threads;
-	TRY(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &cv->impl));
 	TRY(scratchpad(pd, &cv->scratch));
 	TRY(dnnl_primitive_create(&cv->prim, pd));
 	TRY(dnnl_stream_create(&cv->stream, engine, dnnl_stream_default_flags));
@@ -181,22 +179,17 @@ cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, in
 	return cv;
 fail:
 	// What was created before the failure is left to the process: creation fails only on
-	// shapes oneDNN does not support, once per shape.
+	// shapes oneDNN does not support, and the caller remembers the failure (one per shape).
 	return NULL;
 }
 
-int cnn_conv_run(cnn_conv *cv, const float *a, const float *b, const float *bias, const float *scales,
-                 float *out) {
-	omp_set_num_threads(cv->threads);
-	const float *in[3] = {a, b, bias};
+// run runs the reorders into the kernel's layouts, the kernel, and the reorders out of them,
+// on buffers already attached; it returns at the first failure.
+static dnnl_status_t run(cnn_conv *cv, const float *scales) {
 	dnnl_exec_arg_t args[5];
 	dnnl_status_t st;
-	int ni = 0;
 	for (int i = 0; i < cv->n; i++) {
 		operand *o = &cv->op[i];
-		void *h = o->output ? (void *)out : (void *)in[ni++];
-		if ((st = dnnl_memory_set_data_handle(o->user, h)) != dnnl_success)
-			return st;
 		if (o->reorder && !o->output) {
 			dnnl_exec_arg_t ra[4] = {{DNNL_ARG_FROM, o->user}, {DNNL_ARG_TO, o->inner}};
 			int nra = 2;
@@ -207,10 +200,7 @@ int cnn_conv_run(cnn_conv *cv, const float *a, const float *b, const float *bias
 					return st;
 				ra[nra++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_OUTPUT_SCALES, o->scales};
 			}
-			st = dnnl_primitive_execute(o->reorder, cv->stream, nra, ra);
-			if (o->scales)
-				dnnl_memory_set_data_handle(o->scales, DNNL_MEMORY_NONE);
-			if (st != dnnl_success)
+			if ((st = dnnl_primitive_execute(o->reorder, cv->stream, nra, ra)) != dnnl_success)
 				return st;
 		}
 		args[i].arg = o->arg;
@@ -231,11 +221,27 @@ int cnn_conv_run(cnn_conv *cv, const float *a, const float *b, const float *bias
 				return st;
 		}
 	}
-	st = dnnl_stream_wait(cv->stream);
-	// The caller's buffers are Go memory: no pointer to them is kept past the call.
-	for (int i = 0; i < cv->n; i++)
-		dnnl_memory_set_data_handle(cv->op[i].user, DNNL_MEMORY_NONE);
-	return st;
+	return dnnl_stream_wait(cv->stream);
 }
 
-const char *cnn_conv_impl(cnn_conv *cv) { return cv->impl; }
+int cnn_conv_run(cnn_conv *cv, const float *a, const float *b, const float *bias, const float *scales,
+                 float *out) {
+	omp_set_num_threads(cv->threads);
+	const float *in[3] = {a, b, bias};
+	dnnl_status_t st = dnnl_success;
+	int ni = 0;
+	for (int i = 0; i < cv->n && st == dnnl_success; i++) {
+		operand *o = &cv->op[i];
+		st = dnnl_memory_set_data_handle(o->user, o->output ? (void *)out : (void *)in[ni++]);
+	}
+	if (st == dnnl_success)
+		st = run(cv, scales);
+	// The caller's buffers are Go memory: no pointer to them is kept past the call, whatever
+	// happened.
+	for (int i = 0; i < cv->n; i++) {
+		dnnl_memory_set_data_handle(cv->op[i].user, DNNL_MEMORY_NONE);
+		if (cv->op[i].scales)
+			dnnl_memory_set_data_handle(cv->op[i].scales, DNNL_MEMORY_NONE);
+	}
+	return st;
+}

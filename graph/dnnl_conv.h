@@ -20,6 +20,3 @@ cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, in
 // It returns 0, or oneDNN's status.
 int cnn_conv_run(cnn_conv *cv, const float *a, const float *b, const float *bias, const float *scales,
                  float *out);
-
-// cnn_conv_impl names the implementation oneDNN chose.
-const char *cnn_conv_impl(cnn_conv *cv);

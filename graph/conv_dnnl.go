@@ -122,7 +122,7 @@ func runPrim(kind convKind, d convDims, lo, hi, threads int, fwd forwardOpts, a,
 // a team of threads for each thread that starts a parallel region; a goroutine may run on any
 // of the Go runtime's threads, so a process gathers a few teams, asleep when unused: a
 // ResNet18 training run has 10 threads in all. Running these from one locked thread instead
-// measured slower.)
+// was no faster here, and often slower.)
 func runWhole(kind convKind, d convDims, fwd forwardOpts, a, b, bs, scales, out []float32) error {
 	return runPrim(kind, d, 0, d.n, workers(), fwd, a, b, bs, scales, out)
 }

@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"gorgonia.org/tensor"
 )
@@ -69,6 +70,24 @@ func BenchmarkPool(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				pool(g, c.mode, s, x, y, nil, dx, nil)
 			}
+		})
+	}
+}
+
+// BenchmarkParallelWake times handing an empty task to the workers after the caller has
+// worked alone for a while (the gap): the cost linger keeps low between a program's kernels.
+func BenchmarkParallelWake(b *testing.B) {
+	for _, gap := range []time.Duration{0, 20 * time.Microsecond, 200 * time.Microsecond} {
+		b.Run(gap.String(), func(b *testing.B) {
+			var total time.Duration
+			for i := 0; i < b.N; i++ {
+				for t0 := time.Now(); time.Since(t0) < gap; {
+				}
+				t1 := time.Now()
+				parallel(2, func(_, lo, hi int) {})
+				total += time.Since(t1)
+			}
+			b.ReportMetric(float64(total.Microseconds())/float64(b.N), "us/call")
 		})
 	}
 }

@@ -20,20 +20,17 @@ import (
 //	cd ../shared/torchref && python3 bench.py 2
 //
 // PyTorch 1.13 (oneDNN), 2 threads, measured here on 2026-11-27 (AMD EPYC with AVX-512, 2
-// vCPUs, shared: four back-to-back rounds), with this
-// package's numbers from `cnn bench` (the dnnl build) in the same rounds:
+// vCPUs, shared: seven back-to-back rounds), with this package's numbers from `cnn bench`
+// (the dnnl build) in the same rounds; the ratio per round, median in brackets:
 //
-//	                              PyTorch                ours (oneDNN)    ratio
-//	LeNet-5 train step, batch 64  4.4-5.4 ms (once 23)   3.9-5.2 ms       0.88-1.16x
-//	LeNet-5 inference, batch 1    0.23-0.36 ms           0.058-0.078 ms   0.17-0.25x
-//	LeNet-5 inference, batch 64   1.8-4.0 ms             1.1-1.6 ms       0.28-0.76x
-//	ResNet18 train step, batch 64 220-316 ms             114-131 ms       0.41-0.52x
-//	ResNet18 inference, batch 1   7.4-10.3 ms            2.3-3.2 ms       0.29-0.33x
-//	ResNet18 inference, batch 64  24.0-30.7 ms           22.3-25.2 ms     0.82-0.93x
-//	peak RSS                      393-402 MiB            338-341 MiB
-//
-// BenchmarkLeNetTrainStep against bench.py, three more rounds: 4.64, 4.74, 4.38 ms against
-// 4.26, 5.10, 4.31 ms (0.93-1.09x).
+//	                              PyTorch         ours (oneDNN)    ratio
+//	LeNet-5 train step, batch 64  3.7-5.5 ms      3.0-4.1 ms       0.59-0.95x (0.75x)
+//	LeNet-5 inference, batch 1    0.21-0.40 ms    0.039-0.070 ms   0.10-0.30x (0.24x)
+//	LeNet-5 inference, batch 64   1.44-3.94 ms    0.81-1.09 ms     0.27-0.63x (0.56x)
+//	ResNet18 train step, batch 64 235-294 ms      106-135 ms       0.38-0.56x (0.42x)
+//	ResNet18 inference, batch 1   7.1-9.4 ms      2.1-2.8 ms       0.23-0.39x (0.29x)
+//	ResNet18 inference, batch 64  22.4-30.0 ms    19.1-29.0 ms     0.68-1.30x (0.86x)
+//	peak RSS                      391-403 MiB     337-340 MiB
 
 func trainStep(b *testing.B, m graph.Model, batch int) {
 	params := graph.NewParams(tensor.Float32, 1)

@@ -24,8 +24,8 @@ import (
 // (the dnnl build) in the same rounds; the ratio per round, median in brackets:
 //
 //	                              PyTorch         ours (oneDNN)    ratio
-//	LeNet-5 train step, batch 64  3.7-5.5 ms      3.0-4.1 ms       0.59-0.95x (0.75x)
-//	LeNet-5 inference, batch 1    0.21-0.40 ms    0.039-0.070 ms   0.10-0.30x (0.24x)
+//	LeNet-5 train step, batch 64  3.7-5.5 ms      3.0-4.1 ms       0.59-0.95x (0.81x)
+//	LeNet-5 inference, batch 1    0.21-0.40 ms    0.039-0.070 ms   0.10-0.30x (0.20x)
 //	LeNet-5 inference, batch 64   1.44-3.94 ms    0.81-1.09 ms     0.27-0.63x (0.56x)
 //	ResNet18 train step, batch 64 235-294 ms      106-135 ms       0.38-0.56x (0.42x)
 //	ResNet18 inference, batch 1   7.1-9.4 ms      2.1-2.8 ms       0.23-0.39x (0.29x)

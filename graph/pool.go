@@ -213,13 +213,20 @@ func poolMaxPlane[T Float](g convGeom, h, w int, x, y []T) {
 }
 
 // max2At returns the first maximum of a 2x2 window in row-major order (the one that takes
-// the gradient, as in PyTorch).
+// the gradient, as in PyTorch). It is written to compile to conditional moves: on a ReLU's
+// output the comparisons go either way at random, and branches would mispredict.
 func max2At[T Float](x []T, a, b, c, d int) int {
-	at := a
-	for _, q := range [3]int{b, c, d} {
-		if x[q] > x[at] {
-			at = q
-		}
+	va, vb, vc, vd := x[a], x[b], x[c], x[d]
+	m := max(max(va, vb), max(vc, vd))
+	at := d
+	if vc == m {
+		at = c
+	}
+	if vb == m {
+		at = b
+	}
+	if va == m {
+		at = a
 	}
 	return at
 }
@@ -241,9 +248,10 @@ func poolMax2Grad[T Float](h, w int, x, dy, dx, relu []T) {
 			a, b, c, d := r0+2*j, r0+2*j+1, r1+2*j, r1+2*j+1
 			at := max2At(x, a, b, c, d)
 			dx[a], dx[b], dx[c], dx[d] = 0, 0, 0, 0
-			if relu == nil || relu[at] > 0 {
-				dx[at] = gy
+			if relu != nil && !(relu[at] > 0) {
+				gy = 0
 			}
+			dx[at] = gy
 		}
 	}
 }

@@ -119,38 +119,29 @@ func (k convFused) shape(in ...tensor.Shape) (tensor.Shape, error) {
 
 func (k convFused) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	d := newConvDims(k.conv.g, in[0].Shape(), in[1].Shape())
-	n := 2
-	if k.conv.bias {
-		n = 3
-	}
 	switch out.Dtype() {
 	case tensor.Float32:
-		return convFusedForward(k, d, sliceData[float32](in[:n]), sliceData[float32](in[n:]), data[float32](out))
+		return convFusedForward(k, d, in, data[float32](out))
 	case tensor.Float64:
-		return convFusedForward(k, d, sliceData[float64](in[:n]), sliceData[float64](in[n:]), data[float64](out))
+		return convFusedForward(k, d, in, data[float64](out))
 	default:
 		return fmt.Errorf("unsupported dtype %v", out.Dtype())
 	}
 }
 
-func sliceData[T Float](vs []gorgonia.Value) [][]T {
-	out := make([][]T, len(vs))
-	for i, v := range vs {
-		out[i] = data[T](v)
-	}
-	return out
-}
-
-func convFusedForward[T Float](k convFused, d convDims, conv, bn [][]T, y []T) error {
+// convFusedForward computes y from the inputs x, w, the bias if the convolution has one, and
+// the BatchNorm's four per-channel values if it is fused.
+func convFusedForward[T Float](k convFused, d convDims, in []gorgonia.Value, y []T) error {
 	var b []T
-	if len(conv) == 3 {
-		b = conv[2]
+	n := 2
+	if k.conv.bias {
+		b, n = data[T](in[2]), 3
 	}
 	ep := epilogue{relu: k.relu}
 	if k.bn {
 		buf, w := borrow(d.p)
 		defer giveBack(buf)
-		scale, shift, rmean, rvar := bn[0], bn[1], bn[2], bn[3]
+		scale, shift, rmean, rvar := data[T](in[n]), data[T](in[n+1]), data[T](in[n+2]), data[T](in[n+3])
 		ep.mean, ep.a, ep.shift = w[0], w[1], w[2]
 		for q := range d.p {
 			ep.mean[q] = float64(rmean[q])
@@ -158,7 +149,7 @@ func convFusedForward[T Float](k convFused, d convDims, conv, bn [][]T, y []T) e
 			ep.shift[q] = float64(shift[q])
 		}
 	}
-	return convForward(k.conv.ws, d, conv[0], conv[1], b, y, &ep)
+	return convForward(k.conv.ws, d, data[T](in[0]), data[T](in[1]), b, y, &ep)
 }
 
 // epilogue is what a convolution applies to its output as it writes it: an inference-mode

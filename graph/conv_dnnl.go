@@ -170,6 +170,10 @@ func nativeConv[T Float](ws *scratch, kind convKind, d convDims, a, b, bs, out [
 		return false, nil
 	}
 	b32, bs32, out32 := any(b).([]float32), any(bs).([]float32), any(out).([]float32)
+	if directConv(d) {
+		runDirect(ws, kind, d, a32, b32, bs32, out32, ep)
+		return true, nil
+	}
 	in, outImg := d.c*d.hw, d.p*d.ohw
 	split := splitBatch(d)
 	if !split && d.n < workers() {

@@ -15,3 +15,11 @@ const (
 func nativeConv[T Float](ws *scratch, kind convKind, d convDims, a, b, bs, out []T, ep *epilogue) (bool, error) {
 	return false, nil
 }
+
+// pool2Native reports false: without -tags dnnl pooling runs on the Go kernels.
+func pool2Native[T Float](g convGeom, mode poolMode, s []int, x, dy, y, dx, relu []T) bool {
+	return false
+}
+
+// reluNative reports false: without -tags dnnl the ReLU runs on the Go kernel.
+func reluNative[T Float](y []T) bool { return false }

@@ -76,6 +76,12 @@ func TestConvFloat32(t *testing.T) {
 		{2, 3, 9, 4, 3, 2, 0},   // odd sizes
 		{65, 4, 6, 5, 3, 1, 1},  // an odd batch split between workers
 		{2, 5, 5, 3, 3, 3, 2},   // stride larger than the kernel's overlap
+		// Small convolutions, on the direct kernels in the dnnl build:
+		{3, 16, 40, 16, 3, 1, 0}, // rows of 38: a chunk of 32 and one of 6; channels in two blocks
+		{2, 2, 20, 13, 7, 1, 0},  // 7x7, rows of 14, 13 channels in one block
+		{3, 3, 18, 5, 1, 1, 0},   // 1x1, rows of 18
+		{5, 16, 6, 16, 2, 1, 0},  // 2x2, rows of 5
+		{1, 1, 32, 6, 5, 1, 0},   // one image
 	} {
 		g := convGeom{K: c.k, S: c.s, P: c.p}
 		xs, wsh := tensor.Shape{c.n, c.cin, c.h, c.h}, tensor.Shape{c.cout, c.cin, c.k, c.k}

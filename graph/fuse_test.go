@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -245,6 +246,103 @@ func TestPoolPathsAgree(t *testing.T) {
 			if dx[i] != v {
 				t.Fatalf("%v %dx%d gradient with the ReLU's: element %d is %v, want %v", c.g, c.h, c.w, i, dx[i], v)
 			}
+		}
+	}
+}
+
+// TestPoolFloat32 checks the float32 2x2 pooling (the direct kernels in the dnnl build)
+// against the Go kernels plane by plane, to the last bit: forward and gradient, maximum and
+// average, with and without the ReLU's gradient, on rows longer than one vector, odd sizes,
+// ties and NaN.
+func TestPoolFloat32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	g := convGeom{K: 2, S: 2}
+	same := func(a, b float32) bool { return a == b || a != a && b != b }
+	for _, c := range []struct{ h, w int }{{28, 28}, {10, 10}, {7, 7}, {6, 5}, {4, 70}, {3, 33}} {
+		for _, mode := range []poolMode{poolMax, poolAvg} {
+			s := tensor.Shape{3, 5, c.h, c.w}
+			x := make([]float32, s.TotalSize())
+			for i := range x {
+				x[i] = float32(rng.Float64()*2 - 1)
+				if i%5 == 0 {
+					x[i] = x[max(i-1, 0)] // ties, which the first maximum must win
+				}
+			}
+			x[7] = float32(math.NaN())
+			relu := make([]float32, len(x))
+			for i, v := range x {
+				relu[i] = max(v, 0)
+			}
+			oh, ow := c.h/2, c.w/2
+			dy := make([]float32, 15*oh*ow)
+			for i := range dy {
+				dy[i] = float32(rng.Float64()*2 - 1)
+			}
+			y, wantY := make([]float32, len(dy)), make([]float32, len(dy))
+			pool(g, mode, s, x, nil, y, nil, nil)
+			for pl := range 15 {
+				poolPlane(g, mode, c.h, c.w, x[pl*c.h*c.w:(pl+1)*c.h*c.w], wantY[pl*oh*ow:(pl+1)*oh*ow])
+			}
+			for i := range y {
+				if !same(y[i], wantY[i]) {
+					t.Fatalf("%v %v forward: element %d is %v, want %v", s, mode, i, y[i], wantY[i])
+				}
+			}
+			for _, r := range [][]float32{nil, relu} {
+				dx, want := make([]float32, len(x)), make([]float32, len(x))
+				for i := range dx {
+					dx[i] = 99 // every element must be written
+				}
+				pool(g, mode, s, x, dy, nil, dx, r)
+				for pl := range 15 {
+					xp, dyp, wp := x[pl*c.h*c.w:(pl+1)*c.h*c.w], dy[pl*oh*ow:(pl+1)*oh*ow], want[pl*c.h*c.w:(pl+1)*c.h*c.w]
+					poolPlaneGrad(g, mode, c.h, c.w, xp, dyp, wp)
+					for i := range wp {
+						if r != nil && !(r[pl*c.h*c.w+i] > 0) {
+							wp[i] = 0
+						}
+					}
+				}
+				for i := range dx {
+					if !same(dx[i], want[i]) {
+						t.Fatalf("%v %v gradient (ReLU %v): element %d is %v, want %v", s, mode, r != nil, i, dx[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestConvReLUKeepsNaN: a fused convolution and ReLU passes NaN on, on every kernel path, so
+// that a diverged run shows.
+func TestConvReLUKeepsNaN(t *testing.T) {
+	for _, c := range []struct{ cin, h, cout, k, p int }{{1, 32, 6, 5, 0}, {6, 14, 16, 5, 0}, {4, 8, 8, 3, 1}} {
+		g := convGeom{K: c.k, S: 1, P: c.p}
+		xs, wsh := tensor.Shape{2, c.cin, c.h, c.h}, tensor.Shape{c.cout, c.cin, c.k, c.k}
+		d := newConvDims(g, xs, wsh)
+		x, w := make([]float32, xs.TotalSize()), make([]float32, wsh.TotalSize())
+		for i := range w {
+			w[i] = -1 // every output negative but the NaN ones
+		}
+		for i := range x {
+			x[i] = 1
+		}
+		x[0] = float32(math.NaN())
+		y := make([]float32, 2*c.cout*d.ohw)
+		if err := convForward(newScratch(), d, x, w, nil, y, &epilogue{relu: true}); err != nil {
+			t.Fatal(err)
+		}
+		nan := 0
+		for i, v := range y {
+			switch {
+			case v != v:
+				nan++
+			case v != 0:
+				t.Fatalf("%+v: element %d is %v, want 0 or NaN", c, i, v)
+			}
+		}
+		if want := c.cout * (c.p + 1) * (c.p + 1); nan != want { // the windows over the first pixel
+			t.Errorf("%+v: %d NaN outputs, want %d", c, nan, want)
 		}
 	}
 }

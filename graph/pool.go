@@ -102,6 +102,9 @@ func (k poolGradReLU) do(out gorgonia.Value, in ...gorgonia.Value) error {
 // pool computes y from x (y != nil) or dx from x and dy (dx != nil), splitting the planes
 // between the workers. With relu set, dx is then zeroed where relu is not positive.
 func pool[T Float](g convGeom, mode poolMode, s tensor.Shape, x, dy, y, dx, relu []T) {
+	if pool2Native(g, mode, s, x, dy, y, dx, relu) {
+		return
+	}
 	h, w := s[2], s[3]
 	oh, ow := g.out(h), g.out(w)
 	parallel(s[0]*s[1], func(_, lo, hi int) {

@@ -1,0 +1,16 @@
+// Direct float32 kernels for small convolutions and 2x2 pooling (see direct.c).
+
+// The largest kernel side of the direct convolution kernels.
+#define CNN_DIRECT_MAX_K 7
+
+int cnn_direct_ok(void);
+void cnn_direct_forward(const float *x, const float *w, const float *b, float *y, int n, int C, int H,
+    int W, int P, int K, int relu, float *wt);
+void cnn_direct_backward_x(const float *w, const float *dy, float *dx, int n, int C, int H, int W,
+    int P, int K, float *pad, float *wt);
+void cnn_direct_backward_w(const float *x, const float *dy, float *dw, int n, int C, int H, int W,
+    int P, int K);
+void cnn_pool2(const float *x, float *y, int planes, int h, int w, int avg);
+void cnn_pool2_grad(const float *x, const float *dy, const float *relu, float *dx, int planes, int h,
+    int w, int avg);
+void cnn_relu(float *y, long n);

@@ -82,6 +82,9 @@ func TestConvFloat32(t *testing.T) {
 		{3, 3, 18, 5, 1, 1, 0},   // 1x1, rows of 18
 		{5, 16, 6, 16, 2, 1, 0},  // 2x2, rows of 5
 		{1, 1, 32, 6, 5, 1, 0},   // one image
+		{2, 3, 17, 16, 3, 1, 0},  // channels in the lanes, rows of 15: 12 columns and 3
+		{3, 4, 10, 12, 3, 1, 0},  // channels in the lanes, 12 of 16
+		{2, 2, 9, 7, 2, 1, 0},    // an odd number of rows
 	} {
 		g := convGeom{K: c.k, S: c.s, P: c.p}
 		xs, wsh := tensor.Shape{c.n, c.cin, c.h, c.h}, tensor.Shape{c.cout, c.cin, c.k, c.k}

@@ -28,79 +28,143 @@ static inline __mmask16 lanes(int n) {
 // show.
 static inline AVX512 __m512 relu(__m512 v) { return _mm512_max_ps(_mm512_setzero_ps(), v); }
 
-// conv_rows computes output channels [p0, p0+PB) of one output row chunk of NV vectors
-// (columns c0..c0+16*NV, masked to the row) for image x [C,H,W], from the weights transposed
-// to wt [C,K,K,P]. Every loop over the block's accumulators is unrolled, so that they live
-// in registers.
-#define CONV_ROWS(PB, NV)                                                                         \
-	static AVX512 void conv_rows_##PB##_##NV(const float *x, const float *wt, const float *b,  \
-	    float *y, int C, int H, int W, int P, int K, int OH, int OW, int oy, int c0, int p0,    \
-	    int relu_) {                                                                            \
-		__m512 acc[PB][NV];                                                                \
+// conv_rows computes output channels [p0, p0+PB) of RY output rows from oy, in a chunk of NV
+// vectors (columns c0..c0+16*NV, masked to the row), for image x [C,H,W], from the weights
+// transposed to wt [C,K,K,P]. Every loop over the block's accumulators is unrolled, so that
+// they live in registers; each weight is loaded once for the RY rows.
+#define CONV_ROWS(PB, NV, RY)                                                                     \
+	static AVX512 void conv_rows_##PB##_##NV##_##RY(const float *x, const float *wt,           \
+	    const float *b, float *y, int C, int H, int W, int P, int K, int OH, int OW, int oy,    \
+	    int c0, int p0, int relu_) {                                                            \
+		__m512 acc[RY][PB][NV];                                                            \
 		__mmask16 m[NV];                                                                   \
 		_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) m[v] = lanes(OW - c0 - 16 * v); \
+		_Pragma("GCC unroll 2") for (int r = 0; r < RY; r++)                               \
 		_Pragma("GCC unroll 16") for (int q = 0; q < PB; q++)                              \
 		_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)                               \
-			acc[q][v] = b ? _mm512_set1_ps(b[p0 + q]) : _mm512_setzero_ps();          \
+			acc[r][q][v] = b ? _mm512_set1_ps(b[p0 + q]) : _mm512_setzero_ps();       \
 		const float *wq = wt + p0;                                                         \
 		for (int c = 0; c < C; c++) {                                                      \
 			for (int ky = 0; ky < K; ky++) {                                           \
 				const float *xr = x + ((long)c * H + oy + ky) * W + c0;            \
 				for (int kx = 0; kx < K; kx++, wq += P) {                          \
-					__m512 xv[NV];                                             \
+					__m512 xv[RY][NV];                                         \
+					_Pragma("GCC unroll 2") for (int r = 0; r < RY; r++)       \
 					_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)       \
-						xv[v] = _mm512_maskz_loadu_ps(m[v], xr + kx + 16 * v); \
+						xv[r][v] = _mm512_maskz_loadu_ps(m[v], xr + r * W + kx + 16 * v); \
 					_Pragma("GCC unroll 16") for (int q = 0; q < PB; q++) {    \
 						const __m512 wv = _mm512_set1_ps(wq[q]);           \
+						_Pragma("GCC unroll 2") for (int r = 0; r < RY; r++) \
 						_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) \
-							acc[q][v] = _mm512_fmadd_ps(wv, xv[v], acc[q][v]); \
+							acc[r][q][v] = _mm512_fmadd_ps(wv, xv[r][v], acc[r][q][v]); \
 					}                                                          \
 				}                                                                  \
 			}                                                                          \
 		}                                                                                  \
+		_Pragma("GCC unroll 2") for (int r = 0; r < RY; r++)                               \
 		_Pragma("GCC unroll 16") for (int q = 0; q < PB; q++)                              \
 		_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) {                             \
-			const __m512 r = relu_ ? relu(acc[q][v]) : acc[q][v];                      \
-			_mm512_mask_storeu_ps(y + ((long)(p0 + q) * OH + oy) * OW + c0 + 16 * v, m[v], r); \
+			const __m512 o = relu_ ? relu(acc[r][q][v]) : acc[r][q][v];                \
+			_mm512_mask_storeu_ps(y + ((long)(p0 + q) * OH + oy + r) * OW + c0 + 16 * v, m[v], o); \
 		}                                                                                  \
 	}
 
-#define CONV_SIZES(NV)                                                                          \
-	CONV_ROWS(1, NV) CONV_ROWS(2, NV) CONV_ROWS(3, NV) CONV_ROWS(4, NV) CONV_ROWS(5, NV)      \
-	CONV_ROWS(6, NV) CONV_ROWS(7, NV) CONV_ROWS(8, NV) CONV_ROWS(9, NV) CONV_ROWS(10, NV)     \
-	CONV_ROWS(11, NV) CONV_ROWS(12, NV)
-CONV_SIZES(1)
-CONV_SIZES(2)
-CONV_ROWS(13, 1) CONV_ROWS(14, 1) CONV_ROWS(15, 1) CONV_ROWS(16, 1)
+#define CONV_SIZES(NV, RY)                                                                      \
+	CONV_ROWS(1, NV, RY) CONV_ROWS(2, NV, RY) CONV_ROWS(3, NV, RY) CONV_ROWS(4, NV, RY)        \
+	CONV_ROWS(5, NV, RY) CONV_ROWS(6, NV, RY)
+CONV_SIZES(1, 1) CONV_SIZES(2, 1) CONV_SIZES(1, 2) CONV_SIZES(2, 2)
+CONV_ROWS(7, 1, 1) CONV_ROWS(8, 1, 1) CONV_ROWS(9, 1, 1) CONV_ROWS(10, 1, 1) CONV_ROWS(11, 1, 1)
+CONV_ROWS(12, 1, 1) CONV_ROWS(13, 1, 1) CONV_ROWS(14, 1, 1) CONV_ROWS(15, 1, 1) CONV_ROWS(16, 1, 1)
+CONV_ROWS(7, 1, 2) CONV_ROWS(8, 1, 2) CONV_ROWS(9, 1, 2) CONV_ROWS(10, 1, 2) CONV_ROWS(11, 1, 2)
+CONV_ROWS(12, 1, 2)
+CONV_ROWS(7, 2, 1) CONV_ROWS(8, 2, 1) CONV_ROWS(9, 2, 1) CONV_ROWS(10, 2, 1) CONV_ROWS(11, 2, 1)
+CONV_ROWS(12, 2, 1)
 
 typedef void (*conv_rows_fn)(const float *, const float *, const float *, float *, int, int, int,
     int, int, int, int, int, int, int, int);
 
-#define ROWS_TABLE(NV)                                                                          \
-	{conv_rows_1_##NV, conv_rows_2_##NV, conv_rows_3_##NV, conv_rows_4_##NV, conv_rows_5_##NV, \
-	 conv_rows_6_##NV, conv_rows_7_##NV, conv_rows_8_##NV, conv_rows_9_##NV, conv_rows_10_##NV, \
-	 conv_rows_11_##NV, conv_rows_12_##NV
-static const conv_rows_fn rows_table[2][16] = {
-	ROWS_TABLE(1), conv_rows_13_1, conv_rows_14_1, conv_rows_15_1, conv_rows_16_1},
-	ROWS_TABLE(2)}};
+#define R6(NV, RY) conv_rows_1_##NV##_##RY, conv_rows_2_##NV##_##RY, conv_rows_3_##NV##_##RY, \
+	conv_rows_4_##NV##_##RY, conv_rows_5_##NV##_##RY, conv_rows_6_##NV##_##RY
+#define R12(NV, RY) R6(NV, RY), conv_rows_7_##NV##_##RY, conv_rows_8_##NV##_##RY,              \
+	conv_rows_9_##NV##_##RY, conv_rows_10_##NV##_##RY, conv_rows_11_##NV##_##RY,               \
+	conv_rows_12_##NV##_##RY
 
-// forward convolves n images x [C,H,W] with the weights wt [C,K,K,P] (transposed).
+// rows_table[nv-1][ry-1][pb-1]: at most 24 accumulators (pb*nv*ry).
+static const conv_rows_fn rows_table[2][2][16] = {
+	{{R12(1, 1), conv_rows_13_1_1, conv_rows_14_1_1, conv_rows_15_1_1, conv_rows_16_1_1}, {R12(1, 2)}},
+	{{R12(2, 1)}, {R6(2, 2)}},
+};
+
+// conv_cols computes all P (at most 16) output channels, one per lane, of R output columns
+// from ox of row oy, and scatters them to their planes: for maps narrower than a vector, with
+// enough channels to fill one.
+#define CONV_COLS(R)                                                                              \
+	static AVX512 void conv_cols_##R(const float *x, const float *wt, const float *b, float *y, \
+	    int C, int H, int W, int P, int K, int OH, int OW, int oy, int ox, int relu_) {          \
+		const __mmask16 m = lanes(P);                                                       \
+		const __m512 bias = b ? _mm512_maskz_loadu_ps(m, b) : _mm512_setzero_ps();          \
+		__m512 acc[R];                                                                      \
+		_Pragma("GCC unroll 16") for (int r = 0; r < R; r++) acc[r] = bias;                 \
+		const float *wq = wt;                                                               \
+		for (int c = 0; c < C; c++)                                                         \
+			for (int ky = 0; ky < K; ky++) {                                            \
+				const float *xr = x + ((long)c * H + oy + ky) * W + ox;             \
+				for (int kx = 0; kx < K; kx++, wq += P) {                           \
+					const __m512 wv = _mm512_maskz_loadu_ps(m, wq);             \
+					_Pragma("GCC unroll 16") for (int r = 0; r < R; r++)        \
+						acc[r] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xr[kx + r]), acc[r]); \
+				}                                                                   \
+			}                                                                           \
+		const __m512i plane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, \
+		    10, 11, 12, 13, 14, 15), _mm512_set1_epi32(OH * OW));                           \
+		_Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                                \
+			_mm512_mask_i32scatter_ps(y + (long)oy * OW + ox + r, m, plane,             \
+			    relu_ ? relu(acc[r]) : acc[r], 4);                                      \
+	}
+CONV_COLS(1) CONV_COLS(2) CONV_COLS(3) CONV_COLS(4) CONV_COLS(5) CONV_COLS(6) CONV_COLS(7)
+CONV_COLS(8) CONV_COLS(9) CONV_COLS(10) CONV_COLS(11) CONV_COLS(12)
+
+typedef void (*conv_cols_fn)(const float *, const float *, const float *, float *, int, int, int,
+    int, int, int, int, int, int, int);
+static const conv_cols_fn cols_table[12] = {conv_cols_1, conv_cols_2, conv_cols_3, conv_cols_4,
+	conv_cols_5, conv_cols_6, conv_cols_7, conv_cols_8, conv_cols_9, conv_cols_10, conv_cols_11,
+	conv_cols_12};
+
+// forward convolves n images x [C,H,W] with the weights wt [C,K,K,P] (transposed). Channels
+// go in the lanes where they fill more of them than a row's columns do.
 static AVX512 void forward(const float *x, const float *wt, const float *b, float *y, int n, int C,
     int H, int W, int P, int K, int relu_) {
 	const int OH = H - K + 1, OW = W - K + 1;
+	const int rowLanes = 16 * ((OW + 15) / 16);
+	if (P <= 16 && P * rowLanes > 16 * OW) {
+		for (int i = 0; i < n; i++) {
+			const float *xi = x + (long)i * C * H * W;
+			float *yi = y + (long)i * P * OH * OW;
+			for (int oy = 0; oy < OH; oy++)
+				for (int ox = 0; ox < OW; ox += 12) {
+					const int r = OW - ox < 12 ? OW - ox : 12;
+					cols_table[r - 1](xi, wt, b, yi, C, H, W, P, K, OH, OW, oy, ox, relu_);
+				}
+		}
+		return;
+	}
 	for (int i = 0; i < n; i++) {
 		const float *xi = x + (long)i * C * H * W;
 		float *yi = y + (long)i * P * OH * OW;
 		for (int c0 = 0; c0 < OW; c0 += 32) {
 			const int nv = OW - c0 > 16 ? 2 : 1;
 			// Output channels in equal blocks of at most 16 (one vector a row) or 12 (two),
-			// their accumulators held in 16 or 24 of the 32 registers.
+			// their accumulators held in 16 or 24 of the 32 registers; two rows at a time
+			// where that fits.
 			const int most = nv == 1 ? 16 : 12, blocks = (P + most - 1) / most;
 			for (int bk = 0; bk < blocks; bk++) {
 				const int p0 = bk * P / blocks, pb = (bk + 1) * P / blocks - p0;
-				const conv_rows_fn f = rows_table[nv - 1][pb - 1];
-				for (int oy = 0; oy < OH; oy++)
-					f(xi, wt, b, yi, C, H, W, P, K, OH, OW, oy, c0, p0, relu_);
+				const int ry = 2 * pb * nv <= 24 ? 2 : 1;
+				int oy = 0;
+				for (; oy + ry <= OH; oy += ry)
+					rows_table[nv - 1][ry - 1][pb - 1](xi, wt, b, yi, C, H, W, P, K, OH, OW, oy, c0, p0, relu_);
+				for (; oy < OH; oy++)
+					rows_table[nv - 1][0][pb - 1](xi, wt, b, yi, C, H, W, P, K, OH, OW, oy, c0, p0, relu_);
 			}
 		}
 	}
@@ -140,59 +204,76 @@ AVX512 void cnn_direct_backward_x(const float *w, const float *dy, float *dx, in
 	}
 }
 
-// wgrad_rows adds to dw [K] (row ky of one filter's channel) the products of NV-vector row
-// chunks of dy and x, over the output rows of n images.
-#define WGRAD(K_, NV)                                                                           \
-	static AVX512 void wgrad_##K_##_##NV(const float *x, const float *dy, float *dw,   \
-	    int n, int C, int H, int W, int P, int p, int c, int ky, int c0) {                     \
+// wgrad adds to dw the row ky of the gradient of filters [p0, p0+PB) at input channel c: the
+// products of NV-vector row chunks of dy and of x shifted by each kx, over the output rows of
+// n images. Each row of x is loaded once for the PB filters.
+#define WGRAD(K_, NV, PB)                                                                       \
+	static AVX512 void wgrad_##K_##_##NV##_##PB(const float *x, const float *dy, float *dw,    \
+	    int n, int C, int H, int W, int P, int p0, int c, int ky, int c0) {                    \
 		const int K = K_, OH = H - K + 1, OW = W - K + 1;                                  \
-		__m512 acc[K_][NV];                                                                \
+		__m512 acc[PB][K_][NV];                                                            \
 		__mmask16 m[NV];                                                                   \
 		_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) m[v] = lanes(OW - c0 - 16 * v); \
+		_Pragma("GCC unroll 4") for (int q = 0; q < PB; q++)                               \
 		_Pragma("GCC unroll 8") for (int kx = 0; kx < K; kx++)                             \
-		_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) acc[kx][v] = _mm512_setzero_ps(); \
+		_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) acc[q][kx][v] = _mm512_setzero_ps(); \
 		for (int i = 0; i < n; i++) {                                                      \
-			const float *g = dy + ((long)i * P + p) * OH * OW + c0;                    \
+			const float *g = dy + ((long)i * P + p0) * OH * OW + c0;                   \
 			const float *xr = x + ((long)i * C + c) * H * W + (long)ky * W + c0;       \
 			for (int oy = 0; oy < OH; oy++, g += OW, xr += W) {                        \
-				__m512 gv[NV];                                                     \
-				_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)               \
-					gv[v] = _mm512_maskz_loadu_ps(m[v], g + 16 * v);           \
-				_Pragma("GCC unroll 8") for (int kx = 0; kx < K; kx++)             \
-				_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)               \
-						acc[kx][v] = _mm512_fmadd_ps(gv[v],                \
-						    _mm512_maskz_loadu_ps(m[v], xr + kx + 16 * v), acc[kx][v]); \
+				_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) {             \
+					__m512 xv[K_];                                             \
+					_Pragma("GCC unroll 8") for (int kx = 0; kx < K; kx++)     \
+						xv[kx] = _mm512_maskz_loadu_ps(m[v], xr + kx + 16 * v); \
+					_Pragma("GCC unroll 4") for (int q = 0; q < PB; q++) {     \
+						const __m512 gv = _mm512_maskz_loadu_ps(m[v], g + (long)q * OH * OW + 16 * v); \
+						_Pragma("GCC unroll 8") for (int kx = 0; kx < K; kx++) \
+							acc[q][kx][v] = _mm512_fmadd_ps(gv, xv[kx], acc[q][kx][v]); \
+					}                                                          \
+				}                                                                  \
 			}                                                                          \
 		}                                                                                  \
+		_Pragma("GCC unroll 4") for (int q = 0; q < PB; q++)                               \
 		_Pragma("GCC unroll 8") for (int kx = 0; kx < K; kx++) {                           \
-			__m512 s = acc[kx][0];                                                     \
-			_Pragma("GCC unroll 2") for (int v = 1; v < NV; v++) s = _mm512_add_ps(s, acc[kx][v]); \
-			dw[kx] += _mm512_reduce_add_ps(s);                                         \
+			__m512 s = acc[q][kx][0];                                                  \
+			_Pragma("GCC unroll 2") for (int v = 1; v < NV; v++) s = _mm512_add_ps(s, acc[q][kx][v]); \
+			dw[(((long)(p0 + q) * C + c) * K + ky) * K + kx] += _mm512_reduce_add_ps(s);     \
 		}                                                                                  \
 	}
 
-#define WGRAD_K(K_) WGRAD(K_, 1) WGRAD(K_, 2)
+#define WGRAD_K(K_) WGRAD(K_, 1, 1) WGRAD(K_, 1, 2) WGRAD(K_, 1, 4) WGRAD(K_, 2, 1) WGRAD(K_, 2, 2) WGRAD(K_, 2, 4)
 WGRAD_K(1) WGRAD_K(2) WGRAD_K(3) WGRAD_K(4) WGRAD_K(5) WGRAD_K(6) WGRAD_K(7)
 
 typedef void (*wgrad_fn)(const float *, const float *, float *, int, int, int, int, int, int, int,
     int, int);
-#define WG(K_) {wgrad_##K_##_1, wgrad_##K_##_2}
-static const wgrad_fn wgrad_table[7][2] = {WG(1), WG(2), WG(3), WG(4), WG(5), WG(6), WG(7)};
+#define WG(K_) {{wgrad_##K_##_1_1, wgrad_##K_##_1_2, wgrad_##K_##_1_4}, {wgrad_##K_##_2_1, wgrad_##K_##_2_2, wgrad_##K_##_2_4}}
+static const wgrad_fn wgrad_table[7][2][3] = {WG(1), WG(2), WG(3), WG(4), WG(5), WG(6), WG(7)};
 
 // cnn_direct_backward_w: dw [P,C,K,K] = the sum over n images of dy [P,OH,OW] correlated
 // with x [C,H,W]. K is at most CNN_DIRECT_MAX_K.
 AVX512 void cnn_direct_backward_w(const float *x, const float *dy, float *dw, int n, int C, int H,
     int W, int P, int K) {
-	const int OW = W - K + 1;
+	const int OH = H - K + 1, OW = W - K + 1;
 	memset(dw, 0, sizeof(float) * (long)P * C * K * K);
-	for (int p = 0; p < P; p++)
-		for (int c = 0; c < C; c++)
-			for (int ky = 0; ky < K; ky++)
-				for (int c0 = 0; c0 < OW; c0 += 32) {
-					const int nv = OW - c0 > 16 ? 2 : 1;
-					wgrad_table[K - 1][nv - 1](x, dy, dw + (((long)p * C + c) * K + ky) * K, n, C,
-					    H, W, P, p, c, ky, c0);
-				}
+	// Images in tiles whose maps (all of x, a block of dy) stay in the L1 cache while every row
+	// of the window passes over them.
+	const int tile = 32768 / (int)(sizeof(float) * (C * H * W + 4 * OH * OW)) + 1;
+	for (int i0 = 0; i0 < n; i0 += tile) {
+		const int t = n - i0 < tile ? n - i0 : tile;
+		const float *xt = x + (long)i0 * C * H * W, *dyt = dy + (long)i0 * P * OH * OW;
+		for (int c0 = 0; c0 < OW; c0 += 32) {
+			const int nv = OW - c0 > 16 ? 2 : 1;
+			for (int p0 = 0; p0 < P;) {
+				// Filters in blocks of 4, 2 or 1: at most 20 accumulators.
+				int lg = 2;
+				while (lg > 0 && ((1 << lg) > P - p0 || (1 << lg) * K * nv > 20)) lg--;
+				for (int c = 0; c < C; c++)
+					for (int ky = 0; ky < K; ky++)
+						wgrad_table[K - 1][nv - 1][lg](xt, dyt, dw, t, C, H, W, P, p0, c, ky, c0);
+				p0 += 1 << lg;
+			}
+		}
+	}
 }
 
 // The 2x2, stride-2 pooling windows, 16 outputs (32 inputs) at a time.

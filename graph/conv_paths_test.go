@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -21,6 +22,7 @@ func TestConvPathsAgree(t *testing.T) {
 		{1, 4, 4, 8, 3, 1, 1},     // one image, small map, split by filters
 		{33, 5, 8, 7, 3, 1, 1},    // 8x8 maps, many chunks
 		{5, 16, 5, 12, 5, 1, 0},   // the window covers the input: a matrix product
+		{64, 16, 5, 120, 5, 1, 0}, // LeNet-5's conv5, a product big enough to split
 		{70, 3, 9, 5, 3, 2, 0},    // many chunks
 		{1, 4, 12, 8, 5, 1, 2},    // one image, too small to split
 		{5, 8, 16, 1024, 1, 1, 0}, // 1x1 kernels, a wide layer
@@ -66,16 +68,17 @@ func TestConvPathsAgree(t *testing.T) {
 func TestConvFloat32(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, c := range []struct{ n, cin, h, cout, k, s, p int }{
-		{3, 1, 32, 6, 5, 1, 0},  // LeNet conv1
-		{4, 6, 14, 16, 5, 1, 0}, // LeNet conv2
-		{5, 1, 32, 8, 7, 2, 3},  // the ResNet stem
-		{6, 16, 8, 16, 3, 1, 1}, // layer1
-		{7, 16, 8, 32, 3, 2, 1}, // a stride-2 layer
-		{1, 16, 8, 32, 1, 2, 0}, // a downsample, one image
-		{3, 64, 2, 64, 3, 1, 1}, // a deep layer, on the Go kernels
-		{2, 3, 9, 4, 3, 2, 0},   // odd sizes
-		{65, 4, 6, 5, 3, 1, 1},  // an odd batch split between workers
-		{2, 5, 5, 3, 3, 3, 2},   // stride larger than the kernel's overlap
+		{3, 1, 32, 6, 5, 1, 0},    // LeNet conv1
+		{4, 6, 14, 16, 5, 1, 0},   // LeNet conv2
+		{64, 16, 5, 120, 5, 1, 0}, // LeNet conv5, split between the workers
+		{5, 1, 32, 8, 7, 2, 3},    // the ResNet stem
+		{6, 16, 8, 16, 3, 1, 1},   // layer1
+		{7, 16, 8, 32, 3, 2, 1},   // a stride-2 layer
+		{1, 16, 8, 32, 1, 2, 0},   // a downsample, one image
+		{3, 64, 2, 64, 3, 1, 1},   // a deep layer, on the Go kernels
+		{2, 3, 9, 4, 3, 2, 0},     // odd sizes
+		{65, 4, 6, 5, 3, 1, 1},    // an odd batch split between workers
+		{2, 5, 5, 3, 3, 3, 2},     // stride larger than the kernel's overlap
 		// Small convolutions, on the direct kernels in the dnnl build:
 		{3, 16, 40, 16, 3, 1, 0}, // rows of 38: a chunk of 32 and one of 6; channels in two blocks
 		{2, 2, 20, 13, 7, 1, 0},  // 7x7, rows of 14, 13 channels in one block
@@ -152,6 +155,32 @@ func TestConvFloat32(t *testing.T) {
 				if e := relErr(f64(got), k.want()); e > 1e-5 {
 					t.Errorf("%+v %s (run %d): relative error %.3g", c, k.name, run, e)
 				}
+			}
+		}
+	}
+}
+
+// TestBiasGradFloat32 checks the float32 bias gradient (per-channel sums; the direct kernel
+// in the dnnl build) against sums in float64.
+func TestBiasGradFloat32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, s := range []tensor.Shape{{64, 6, 28, 28}, {64, 16, 10, 10}, {3, 5, 5, 5}, {64, 120, 1, 1}, {7, 3, 9, 7}} {
+		dy := make([]float32, s.TotalSize())
+		for i := range dy {
+			dy[i] = float32(rng.Float64()*2 - 1)
+		}
+		db := make([]float32, s[1])
+		sumChannels(s, dy, db)
+		inner := s.TotalSize() / (s[0] * s[1])
+		for q := range db {
+			var want float64
+			for i := 0; i < s[0]; i++ {
+				for _, v := range dy[(i*s[1]+q)*inner : (i*s[1]+q+1)*inner] {
+					want += float64(v)
+				}
+			}
+			if math.Abs(float64(db[q])-want) > 1e-5*(1+math.Abs(want)) {
+				t.Errorf("%v channel %d: %v, want %v", s, q, db[q], want)
 			}
 		}
 	}

@@ -383,3 +383,26 @@ AVX512 void cnn_relu(float *y, long n) {
 		_mm512_mask_storeu_ps(y + i, m, relu(_mm512_maskz_loadu_ps(m, y + i)));
 	}
 }
+
+// cnn_sum_channels adds up dy [n,C,inner] per channel, for channels [c0, c1), into db: each
+// plane in float32 lanes, the planes in double.
+AVX512 void cnn_sum_channels(const float *dy, int n, int C, long inner, int c0, int c1, float *db) {
+	for (int q = c0; q < c1; q++) {
+		double total = 0;
+		for (int i = 0; i < n; i++) {
+			const float *v = dy + ((long)i * C + q) * inner;
+			__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+			long j = 0;
+			for (; j + 64 <= inner; j += 64) {
+				a0 = _mm512_add_ps(a0, _mm512_loadu_ps(v + j));
+				a1 = _mm512_add_ps(a1, _mm512_loadu_ps(v + j + 16));
+				a2 = _mm512_add_ps(a2, _mm512_loadu_ps(v + j + 32));
+				a3 = _mm512_add_ps(a3, _mm512_loadu_ps(v + j + 48));
+			}
+			for (; j < inner; j += 16)
+				a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(lanes((int)(inner - j)), v + j));
+			total += _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+		}
+		db[q] = (float)total;
+	}
+}

@@ -28,3 +28,6 @@ func reluNative[T Float](y []T) bool { return false }
 func sumChannelsNative[T Float](n, c, inner int, dy, db []T, channels func(f func(w, lo, hi int))) bool {
 	return false
 }
+
+// axpyNative reports false: without -tags dnnl the update runs on the Go loop.
+func axpyNative[T Float](a T, x, y []T) bool { return false }

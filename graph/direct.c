@@ -406,3 +406,22 @@ AVX512 void cnn_sum_channels(const float *dy, int n, int C, long inner, int c0, 
 		db[q] = (float)total;
 	}
 }
+
+// cnn_axpy computes y += a*x, the product rounded before the sum: the empty asm keeps the
+// compiler from fusing the two into one multiply-add.
+static inline AVX512 __m512 axpy16(__m512 a, __m512 x, __m512 y) {
+	__m512 p = _mm512_mul_ps(a, x);
+	__asm__("" : "+v"(p));
+	return _mm512_add_ps(y, p);
+}
+
+AVX512 void cnn_axpy(float a, const float *x, float *y, long n) {
+	const __m512 av = _mm512_set1_ps(a);
+	long i = 0;
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(y + i, axpy16(av, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+	if (i < n) {
+		const __mmask16 m = lanes((int)(n - i));
+		_mm512_mask_storeu_ps(y + i, m, axpy16(av, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+	}
+}

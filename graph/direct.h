@@ -15,3 +15,4 @@ void cnn_pool2_grad(const float *x, const float *dy, const float *relu, float *d
     int w, int avg);
 void cnn_relu(float *y, long n);
 void cnn_sum_channels(const float *dy, int n, int C, long inner, int c0, int c1, float *db);
+void cnn_axpy(float a, const float *x, float *y, long n);

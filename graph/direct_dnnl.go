@@ -123,3 +123,14 @@ func sumChannelsNative[T Float](n, c, inner int, dy, db []T, channels func(f fun
 	})
 	return true
 }
+
+// axpyNative computes y += a*x on the direct kernel; it reports false, doing nothing, for
+// other element types or CPUs.
+func axpyNative[T Float](a T, x, y []T) bool {
+	x32, ok := any(x).([]float32)
+	if !ok || !directCPU || len(x32) == 0 {
+		return false
+	}
+	C.cnn_axpy(C.float(float32(a)), ptr(x32), ptr(any(y).([]float32)), C.long(len(x32)))
+	return true
+}

@@ -68,17 +68,10 @@ func (o *SGD) String() string {
 // sgdUpdate computes w -= lr*(g + decay*w), or w -= lr*g without decay.
 func sgdUpdate[T graph.Float](lr, decay T, g, w []T) {
 	if decay == 0 {
-		axpy(-lr, g, w)
+		graph.Axpy(-lr, g, w)
 		return
 	}
 	for i, v := range g {
 		w[i] -= lr * (v + decay*w[i])
-	}
-}
-
-// axpy computes y += a*x.
-func axpy[T graph.Float](a T, x, y []T) {
-	for i, v := range x {
-		y[i] += a * v
 	}
 }

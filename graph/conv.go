@@ -133,14 +133,45 @@ func (d convDims) fullWindow() bool {
 	return d.g.P == 0 && d.g.K == d.h && d.g.K == d.w
 }
 
-// splitRows runs f on rows [0, rows) of a full-window convolution's matrix product, split
-// between the workers where the product is big enough to share.
+// A full-window convolution (see fullWindow) is a matrix product, split between the workers
+// where it is big enough to share: the forward product and the input gradient by images, the
+// weight gradient by filters.
+
 func splitRows(d convDims, rows int, f func(lo, hi int)) {
 	if d.n*d.p*d.k < 1<<20 {
 		f(0, rows)
 		return
 	}
 	parallel(rows, func(_, lo, hi int) { f(lo, hi) })
+}
+
+// fullForward: y [N,P] = x [N,C*K*K] w^T (+ b).
+func fullForward[T Float](d convDims, x, w, b, y []T, ep *epilogue) {
+	splitRows(d, d.n, func(lo, hi int) {
+		var beta T
+		if b != nil {
+			for i := lo; i < hi; i++ {
+				copy(y[i*d.p:(i+1)*d.p], b)
+			}
+			beta = 1
+		}
+		gemm(false, true, hi-lo, d.p, d.k, 1, x[lo*d.k:], d.k, w, d.k, beta, y[lo*d.p:], d.p)
+		applyEpilogue(ep, d, y[lo*d.p:hi*d.p])
+	})
+}
+
+// fullBackwardX: dx [N,C*K*K] = dy [N,P] w.
+func fullBackwardX[T Float](d convDims, w, dy, dx []T) {
+	splitRows(d, d.n, func(lo, hi int) {
+		gemm(false, false, hi-lo, d.k, d.p, 1, dy[lo*d.p:], d.p, w, d.k, 0, dx[lo*d.k:], d.k)
+	})
+}
+
+// fullBackwardW: dw [P,C*K*K] = dy^T x.
+func fullBackwardW[T Float](d convDims, x, dy, dw []T) {
+	splitRows(d, d.p, func(lo, hi int) {
+		gemm(true, false, hi-lo, d.k, d.n, 1, dy[lo:], d.p, x, d.k, 0, dw[lo*d.k:], d.k)
+	})
 }
 
 // withIndex returns d with its patch table, for small maps, taken from the scratch's cache.
@@ -329,18 +360,7 @@ func col2imSmall[T Float](d convDims, col []T, ld, off int, dx []T) {
 // of images as soon as it is computed.
 func convForward[T Float](ws *scratch, d convDims, x, w, b, y []T, ep *epilogue) error {
 	if d.fullWindow() {
-		// y [N,P] = x [N,C*K*K] w^T (+ b), the workers splitting the images
-		splitRows(d, d.n, func(lo, hi int) {
-			var beta T
-			if b != nil {
-				for i := lo; i < hi; i++ {
-					copy(y[i*d.p:(i+1)*d.p], b)
-				}
-				beta = 1
-			}
-			gemm(false, true, hi-lo, d.p, d.k, 1, x[lo*d.k:], d.k, w, d.k, beta, y[lo*d.p:], d.p)
-			applyEpilogue(ep, d, y[lo*d.p:hi*d.p])
-		})
+		fullForward(d, x, w, b, y, ep)
 		return nil
 	}
 	if ok, err := nativeConv(ws, convForwardKernel, d, x, w, b, y, ep); ok {
@@ -443,9 +463,7 @@ func (k convGradX) do(out gorgonia.Value, in ...gorgonia.Value) error {
 
 func convBackwardX[T Float](ws *scratch, d convDims, w, dy, dx []T) error {
 	if d.fullWindow() {
-		splitRows(d, d.n, func(lo, hi int) { // dx [N,CKK] = dy [N,P] w
-			gemm(false, false, hi-lo, d.k, d.p, 1, dy[lo*d.p:], d.p, w, d.k, 0, dx[lo*d.k:], d.k)
-		})
+		fullBackwardX(d, w, dy, dx)
 		return nil
 	}
 	if ok, err := nativeConv(ws, convGradXKernel, d, w, dy, nil, dx, nil); ok {
@@ -500,9 +518,7 @@ func (k convGradW) do(out gorgonia.Value, in ...gorgonia.Value) error {
 // added in worker order, so the result does not depend on timing.
 func convBackwardW[T Float](ws *scratch, d convDims, x, dy, dw []T) error {
 	if d.fullWindow() {
-		splitRows(d, d.p, func(lo, hi int) { // dw [P,CKK] = dy^T x, the workers splitting the filters
-			gemm(true, false, hi-lo, d.k, d.n, 1, dy[lo:], d.p, x, d.k, 0, dw[lo*d.k:], d.k)
-		})
+		fullBackwardW(d, x, dy, dw)
 		return nil
 	}
 	if ok, err := nativeConv(ws, convGradWKernel, d, x, dy, nil, dw, nil); ok {
@@ -586,14 +602,7 @@ func sumChannels[T Float](s tensor.Shape, dy, db []T) {
 	for _, d := range s[2:] {
 		inner *= d
 	}
-	split := func(f func(w, lo, hi int)) {
-		if n*c*inner < 1<<14 {
-			f(0, 0, c)
-			return
-		}
-		parallel(c, f)
-	}
-	if sumChannelsNative(n, c, inner, dy, db, split) {
+	if sumChannelsNative(n, c, inner, dy, db) {
 		return
 	}
 	channels := func(_, lo, hi int) {
@@ -605,5 +614,12 @@ func sumChannels[T Float](s tensor.Shape, dy, db []T) {
 			db[q] = T(total)
 		}
 	}
-	split(channels)
+	if !sumSplit(n * c * inner) {
+		channels(0, 0, c)
+		return
+	}
+	parallel(c, channels)
 }
+
+// sumSplit reports whether per-channel sums of size elements are split between the workers.
+func sumSplit(size int) bool { return size >= 1<<14 }

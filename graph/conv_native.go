@@ -25,7 +25,7 @@ func pool2Native[T Float](g convGeom, mode poolMode, s []int, x, dy, y, dx, relu
 func reluNative[T Float](y []T) bool { return false }
 
 // sumChannelsNative reports false: without -tags dnnl bias gradients sum on the Go kernel.
-func sumChannelsNative[T Float](n, c, inner int, dy, db []T, channels func(f func(w, lo, hi int))) bool {
+func sumChannelsNative[T Float](n, c, inner int, dy, db []T) bool {
 	return false
 }
 

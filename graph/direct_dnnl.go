@@ -112,13 +112,17 @@ func reluNative[T Float](y []T) bool {
 
 // sumChannelsNative sums dy [N,C,inner] per channel into db on the direct kernel, for float32
 // planes of at least a vector; it reports false, doing nothing, otherwise.
-func sumChannelsNative[T Float](n, c, inner int, dy, db []T, channels func(f func(w, lo, hi int))) bool {
+func sumChannelsNative[T Float](n, c, inner int, dy, db []T) bool {
 	dy32, ok := any(dy).([]float32)
 	if !ok || !directCPU || inner < 16 {
 		return false
 	}
 	db32 := any(db).([]float32)
-	channels(func(_, lo, hi int) {
+	if !sumSplit(n * c * inner) {
+		C.cnn_sum_channels(ptr(dy32), C.int(n), C.int(c), C.long(inner), 0, C.int(c), ptr(db32))
+		return true
+	}
+	parallel(c, func(_, lo, hi int) {
 		C.cnn_sum_channels(ptr(dy32), C.int(n), C.int(c), C.long(inner), C.int(lo), C.int(hi), ptr(db32))
 	})
 	return true

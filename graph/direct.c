@@ -35,7 +35,7 @@ static inline AVX512 __m512 relu(__m512 v) { return _mm512_max_ps(_mm512_setzero
 #define CONV_ROWS(PB, NV, RY)                                                                     \
 	static AVX512 void conv_rows_##PB##_##NV##_##RY(const float *x, const float *wt,           \
 	    const float *b, float *y, int C, int H, int W, int P, int K, int OH, int OW, int oy,    \
-	    int c0, int p0, int relu_) {                                                            \
+	    int c0, int p0, int relu_, int ky0, int ky1) {                                          \
 		__m512 acc[RY][PB][NV];                                                            \
 		__mmask16 m[NV];                                                                   \
 		_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) m[v] = lanes(OW - c0 - 16 * v); \
@@ -43,10 +43,10 @@ static inline AVX512 __m512 relu(__m512 v) { return _mm512_max_ps(_mm512_setzero
 		_Pragma("GCC unroll 16") for (int q = 0; q < PB; q++)                              \
 		_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)                               \
 			acc[r][q][v] = b ? _mm512_set1_ps(b[p0 + q]) : _mm512_setzero_ps();       \
-		const float *wq = wt + p0;                                                         \
 		for (int c = 0; c < C; c++) {                                                      \
-			for (int ky = 0; ky < K; ky++) {                                           \
+			for (int ky = ky0; ky < ky1; ky++) {                                       \
 				const float *xr = x + ((long)c * H + oy + ky) * W + c0;            \
+				const float *wq = wt + ((long)c * K + ky) * K * P + p0;            \
 				for (int kx = 0; kx < K; kx++, wq += P) {                          \
 					__m512 xv[RY][NV];                                         \
 					_Pragma("GCC unroll 2") for (int r = 0; r < RY; r++)       \
@@ -81,7 +81,7 @@ CONV_ROWS(7, 2, 1) CONV_ROWS(8, 2, 1) CONV_ROWS(9, 2, 1) CONV_ROWS(10, 2, 1) CON
 CONV_ROWS(12, 2, 1)
 
 typedef void (*conv_rows_fn)(const float *, const float *, const float *, float *, int, int, int,
-    int, int, int, int, int, int, int, int);
+    int, int, int, int, int, int, int, int, int, int);
 
 #define R6(NV, RY) conv_rows_1_##NV##_##RY, conv_rows_2_##NV##_##RY, conv_rows_3_##NV##_##RY, \
 	conv_rows_4_##NV##_##RY, conv_rows_5_##NV##_##RY, conv_rows_6_##NV##_##RY
@@ -131,9 +131,11 @@ static const conv_cols_fn cols_table[12] = {conv_cols_1, conv_cols_2, conv_cols_
 	conv_cols_12};
 
 // forward convolves n images x [C,H,W] with the weights wt [C,K,K,P] (transposed). Channels
-// go in the lanes where they fill more of them than a row's columns do.
+// go in the lanes where they fill more of them than a row's columns do. Where the first and
+// last `zeros` rows of each image are known to be zero (the padded gradient of
+// cnn_direct_backward_x), the rows kernels skip the window rows that fall only on them.
 static AVX512 void forward(const float *x, const float *wt, const float *b, float *y, int n, int C,
-    int H, int W, int P, int K, int relu_) {
+    int H, int W, int P, int K, int relu_, int zeros) {
 	const int OH = H - K + 1, OW = W - K + 1;
 	const int rowLanes = 16 * ((OW + 15) / 16);
 	if (P <= 16 && P * rowLanes > 16 * OW) {
@@ -160,11 +162,15 @@ static AVX512 void forward(const float *x, const float *wt, const float *b, floa
 			for (int bk = 0; bk < blocks; bk++) {
 				const int p0 = bk * P / blocks, pb = (bk + 1) * P / blocks - p0;
 				const int ry = 2 * pb * nv <= 24 ? 2 : 1;
-				int oy = 0;
-				for (; oy + ry <= OH; oy += ry)
-					rows_table[nv - 1][ry - 1][pb - 1](xi, wt, b, yi, C, H, W, P, K, OH, OW, oy, c0, p0, relu_);
-				for (; oy < OH; oy++)
-					rows_table[nv - 1][0][pb - 1](xi, wt, b, yi, C, H, W, P, K, OH, OW, oy, c0, p0, relu_);
+				for (int oy = 0; oy < OH;) {
+					const int r = oy + ry <= OH ? ry : 1;
+					// The window rows ky of output rows oy..oy+r-1 that reach a non-zero row.
+					int ky0 = zeros - (oy + r - 1), ky1 = H - zeros - oy;
+					ky0 = ky0 < 0 ? 0 : ky0;
+					ky1 = ky1 > K ? K : ky1;
+					rows_table[nv - 1][r - 1][pb - 1](xi, wt, b, yi, C, H, W, P, K, OH, OW, oy, c0, p0, relu_, ky0, ky1);
+					oy += r;
+				}
 			}
 		}
 	}
@@ -177,7 +183,7 @@ AVX512 void cnn_direct_forward(const float *x, const float *w, const float *b, f
 	const long ckk = (long)C * K * K;
 	for (int p = 0; p < P; p++)
 		for (long j = 0; j < ckk; j++) wt[j * P + p] = w[p * ckk + j];
-	forward(x, wt, b, y, n, C, H, W, P, K, relu_);
+	forward(x, wt, b, y, n, C, H, W, P, K, relu_, 0);
 }
 
 // cnn_direct_backward_x: dx [n,C,H,W] from w [P,C,K,K] and dy [n,P,OH,OW]. The input
@@ -200,7 +206,7 @@ AVX512 void cnn_direct_backward_x(const float *w, const float *dy, float *dx, in
 			for (int r = 0; r < OH; r++)
 				memcpy(pad + ((long)p * PH + r + K - 1) * PW + K - 1, dyi + ((long)p * OH + r) * OW,
 				    sizeof(float) * OW);
-		forward(pad, wt, 0, dx + (long)i * C * H * W, 1, P, PH, PW, C, K, 0);
+		forward(pad, wt, 0, dx + (long)i * C * H * W, 1, P, PH, PW, C, K, 0, K - 1);
 	}
 }
 

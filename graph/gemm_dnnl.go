@@ -30,7 +30,15 @@ import (
 const BLAS = "oneDNN"
 
 // FastConv says how the fast operators (graph.Fast) compute a float32 convolution.
-const FastConv = "oneDNN's convolution kernels; im2col and GEMM in float64 and for one image of a deep layer"
+var FastConv = fastConv()
+
+func fastConv() string {
+	s := "oneDNN's convolution kernels; im2col and GEMM in float64 and for one image of a deep layer"
+	if directCPU {
+		s = "direct AVX-512 kernels for small stride-1 unpadded convolutions, " + s
+	}
+	return s
+}
 
 func ctrans(t bool) C.char {
 	if t {

@@ -210,15 +210,16 @@ func PeakRSSMiB() float64 {
 	return float64(ru.Maxrss) / 1024 // kilobytes on Linux
 }
 
-// Profile runs a training step of the case (after one warm-up step) runs times and returns
-// the time spent in each kind of operation per step, longest first.
-func Profile(c Case, batch, runs int) ([]build.OpTime, error) {
-	p, err := build.Compile(c.Model, graph.NewParams(tensor.Float32, 1), build.Options{Batch: batch, Train: true, Impl: c.Impl})
+// Profile runs a training step of the case (after o.Warmup untimed steps, at least one) for
+// at least o.MinRuns runs and o.MinTime, and returns the time spent in each kind of operation
+// per step, longest first.
+func Profile(c Case, o Options) ([]build.OpTime, error) {
+	p, err := build.Compile(c.Model, graph.NewParams(tensor.Float32, 1), build.Options{Batch: o.Batch, Train: true, Impl: c.Impl})
 	if err != nil {
 		return nil, err
 	}
-	x := make([]float32, batch*sampleSize(c.Model))
-	y := make([]int, batch)
+	x := make([]float32, o.Batch*sampleSize(c.Model))
+	y := make([]int, o.Batch)
 	for i := range x {
 		x[i] = float32(i%97)/97 - 0.5
 	}
@@ -228,11 +229,16 @@ func Profile(c Case, batch, runs int) ([]build.OpTime, error) {
 	if err := p.Feed(x, y); err != nil {
 		return nil, err
 	}
-	if err := p.Run(); err != nil {
-		return nil, err
+	// The first runs allocate the program's buffers and let oneDNN compile its kernels: leave
+	// them out, or they weigh on the operations that run first.
+	for i := 0; i < max(o.Warmup, 1); i++ {
+		if err := p.Run(); err != nil {
+			return nil, err
+		}
 	}
 	p.Profile(true)
-	for i := 0; i < runs; i++ {
+	runs := 0
+	for start := time.Now(); runs < o.MinRuns || time.Since(start) < o.MinTime; runs++ {
 		if err := p.Run(); err != nil {
 			return nil, err
 		}

@@ -36,7 +36,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 		return fmt.Errorf("--batch %d: want at least 1", *batch)
 	}
 	if *ops {
-		return benchOps(pos, mf, *batch, stdout)
+		return benchOps(pos, mf, bench.Options{Batch: *batch, Warmup: 3, MinRuns: *minRuns, MinTime: *minTime}, stdout)
 	}
 	var results []bench.Result
 	for _, name := range pos {
@@ -97,13 +97,13 @@ func cmdBench(args []string, stdout io.Writer) error {
 }
 
 // benchOps prints the per-operation profile of each model's training step.
-func benchOps(names []string, mf *modelFlags, batch int, stdout io.Writer) error {
+func benchOps(names []string, mf *modelFlags, o bench.Options, stdout io.Writer) error {
 	for _, name := range names {
 		m, impl, err := mf.model(name)
 		if err != nil {
 			return err
 		}
-		ops, err := bench.Profile(bench.Case{Name: name, Model: m, Impl: impl}, batch, 10)
+		ops, err := bench.Profile(bench.Case{Name: name, Model: m, Impl: impl}, o)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -111,7 +111,7 @@ func benchOps(names []string, mf *modelFlags, batch int, stdout io.Writer) error
 		for _, o := range ops {
 			total += o.Time
 		}
-		fmt.Fprintf(stdout, "%s training step, batch %d: %.2f ms in operations\n", name, batch, total.Seconds()*1e3)
+		fmt.Fprintf(stdout, "%s training step, batch %d: %.2f ms in operations\n", name, o.Batch, total.Seconds()*1e3)
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "operation\tcalls\tms/step\tshare\t")
 		for _, o := range ops {

@@ -198,3 +198,33 @@ func TestResNet18Metadata(t *testing.T) {
 		t.Errorf("predict with the golden weights: status %d, %s%s", st, out, errOut)
 	}
 }
+
+// TestBenchCommand: a short `cnn bench` gives a plausible JSON row, and --ops a profile in
+// which the convolutions take part of the step's time.
+func TestBenchCommand(t *testing.T) {
+	out, errOut, st := cnn("bench", "lenet", "--json", "--min-time", "1ms", "--min-runs", "2")
+	if st != 0 {
+		t.Fatalf("status %d: %s", st, errOut)
+	}
+	var rows []struct {
+		Name    string  `json:"name"`
+		TrainMs float64 `json:"train_step_ms"`
+		Infer1  float64 `json:"infer_batch1_ms"`
+		Allocs  int64   `json:"train_allocs_per_step"`
+	}
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if len(rows) != 1 || rows[0].Name != "lenet" || !(rows[0].TrainMs > 0) || !(rows[0].Infer1 > 0) || rows[0].Allocs > 200 {
+		t.Errorf("bench lenet: %+v", rows)
+	}
+	out, errOut, st = cnn("bench", "lenet", "--ops", "--min-time", "1ms", "--min-runs", "2")
+	if st != 0 {
+		t.Fatalf("--ops: status %d: %s", st, errOut)
+	}
+	for _, want := range []string{"lenet training step, batch 64", "Conv2DGradW", "Pool2D"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--ops lacks %q:\n%s", want, out)
+		}
+	}
+}

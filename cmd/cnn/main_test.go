@@ -210,12 +210,11 @@ func TestBenchCommand(t *testing.T) {
 		Name    string  `json:"name"`
 		TrainMs float64 `json:"train_step_ms"`
 		Infer1  float64 `json:"infer_batch1_ms"`
-		Allocs  int64   `json:"train_allocs_per_step"`
 	}
 	if err := json.Unmarshal([]byte(out), &rows); err != nil {
 		t.Fatalf("%v:\n%s", err, out)
 	}
-	if len(rows) != 1 || rows[0].Name != "lenet" || !(rows[0].TrainMs > 0) || !(rows[0].Infer1 > 0) || rows[0].Allocs > 200 {
+	if len(rows) != 1 || rows[0].Name != "lenet" || !(rows[0].TrainMs > 0) || !(rows[0].Infer1 > 0) {
 		t.Errorf("bench lenet: %+v", rows)
 	}
 	out, errOut, st = cnn("bench", "lenet", "--ops", "--min-time", "1ms", "--min-runs", "2")

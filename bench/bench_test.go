@@ -24,13 +24,16 @@ import (
 // (the dnnl build) in the same rounds; the ratio per round, median in brackets:
 //
 //	                              PyTorch         ours (oneDNN)    ratio
-//	LeNet-5 train step, batch 64  3.7-5.5 ms      3.0-4.1 ms       0.59-0.95x (0.81x)
-//	LeNet-5 inference, batch 1    0.21-0.40 ms    0.039-0.070 ms   0.10-0.30x (0.20x)
-//	LeNet-5 inference, batch 64   1.44-3.94 ms    0.81-1.09 ms     0.27-0.63x (0.56x)
-//	ResNet18 train step, batch 64 235-294 ms      106-135 ms       0.38-0.56x (0.42x)
-//	ResNet18 inference, batch 1   7.1-9.4 ms      2.1-2.8 ms       0.23-0.39x (0.29x)
-//	ResNet18 inference, batch 64  22.4-30.0 ms    19.1-29.0 ms     0.68-1.30x (0.86x)
-//	peak RSS                      391-403 MiB     337-340 MiB
+//	LeNet-5 train step, batch 64  3.53-24.8 ms    1.12-1.70 ms     0.05-0.40x (0.32x)
+//	LeNet-5 inference, batch 1    0.196-0.236 ms  0.012-0.020 ms   0.05-0.09x (0.06x)
+//	LeNet-5 inference, batch 64   1.45-3.99 ms    0.35-0.58 ms     0.09-0.34x (0.25x)
+//	ResNet18 train step, batch 64 196-260 ms      101-123 ms       0.43-0.52x (0.46x)
+//	ResNet18 inference, batch 1   6.9-9.6 ms      1.8-3.7 ms       0.21-0.39x (0.27x)
+//	ResNet18 inference, batch 64  21.5-26.4 ms    18.9-21.9 ms     0.76-0.95x (0.88x)
+//	peak RSS                      390-409 MiB     321-325 MiB
+//
+// (PyTorch's LeNet-5 step took 24.8 and 11.8 ms in two rounds, the machine's noise; 3.53-4.53
+// ms in the other five, where the ratio is 0.25-0.40x.)
 
 func trainStep(b *testing.B, m graph.Model, batch int) {
 	params := graph.NewParams(tensor.Float32, 1)

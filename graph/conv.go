@@ -514,8 +514,7 @@ func (k convGradW) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	}
 }
 
-// convBackwardW: each worker computes the weight gradient of its images; the partial sums are
-// added in worker order, so the result does not depend on timing.
+// convBackwardW: each worker computes the weight gradient of its images (see sumOverImages).
 func convBackwardW[T Float](ws *scratch, d convDims, x, dy, dw []T) error {
 	if d.fullWindow() {
 		fullBackwardW(d, x, dy, dw)
@@ -524,14 +523,10 @@ func convBackwardW[T Float](ws *scratch, d convDims, x, dy, dw []T) error {
 	if ok, err := nativeConv(ws, convGradWKernel, d, x, dy, nil, dw, nil); ok {
 		return err
 	}
-	ws.reserve(workers(), 3)
+	ws.reserve(workers(), 2)
 	d = d.withIndex(ws)
 	cs := chunkImages(d)
-	k := parallel(d.n, func(wk, from, to int) {
-		out := dw
-		if wk > 0 {
-			out = buffer[T](ws, wk, 2, len(dw))
-		}
+	sumOverImages(ws, 2, d.n, dw, func(wk int, out []T, from, to int) {
 		var beta T
 		chunks(from, to, cs, func(lo, hi int) {
 			cols := (hi - lo) * d.ohw
@@ -546,12 +541,26 @@ func convBackwardW[T Float](ws *scratch, d convDims, x, dy, dw []T) error {
 			beta = 1
 		})
 	})
+	return nil
+}
+
+// sumOverImages splits n images between the workers, each adding up its share with f into
+// dst: out itself for the first worker, its scratch slot for the others. The partial sums are
+// then added into out in worker order, so that the result does not depend on timing.
+func sumOverImages[T Float](ws *scratch, slot, n int, out []T, f func(wk int, dst []T, lo, hi int)) {
+	ws.reserve(workers(), slot+1)
+	k := parallel(n, func(wk, lo, hi int) {
+		dst := out
+		if wk > 0 {
+			dst = buffer[T](ws, wk, slot, len(out))
+		}
+		f(wk, dst, lo, hi)
+	})
 	for wk := 1; wk < k; wk++ {
-		for i, v := range buffer[T](ws, wk, 2, len(dw)) {
-			dw[i] += v
+		for i, v := range buffer[T](ws, wk, slot, len(out)) {
+			out[i] += v
 		}
 	}
-	return nil
 }
 
 // biasGrad sums dy [N,P,H,W] (or [N,P]) over every axis but the channel axis.

@@ -232,22 +232,11 @@ func nativeConv[T Float](ws *scratch, kind convKind, d convDims, a, b, bs, out [
 			}
 		})
 	case convGradWKernel:
-		ws.reserve(workers(), 2)
-		k := parallel(d.n, func(wk, lo, hi int) {
-			dst := out32
-			if wk > 0 {
-				dst = buffer[float32](ws, wk, 0, len(out32))
-			}
+		sumOverImages(ws, 0, d.n, out32, func(_ int, dst []float32, lo, hi int) {
 			if err := runPrim(kind, d, lo, hi, 1, fwd, a32[lo*in:hi*in], b32[lo*outImg:hi*outImg], nil, nil, dst); err != nil {
 				fail(err)
 			}
 		})
-		// The partial sums are added in worker order, so the result does not depend on timing.
-		for wk := 1; wk < k; wk++ {
-			for i, v := range buffer[float32](ws, wk, 0, len(out32)) {
-				out32[i] += v
-			}
-		}
 	}
 	return true, first
 }

@@ -47,21 +47,10 @@ func runDirect(ws *scratch, kind convKind, d convDims, a, b, bs, out []float32, 
 				ptr(buffer[float32](ws, wk, 0, pad)), ptr(buffer[float32](ws, wk, 1, len(a))))
 		})
 	case convGradWKernel:
-		ws.reserve(workers(), 1)
-		k := parallel(d.n, func(wk, lo, hi int) {
-			dst := out
-			if wk > 0 {
-				dst = buffer[float32](ws, wk, 0, len(out))
-			}
+		sumOverImages(ws, 0, d.n, out, func(_ int, dst []float32, lo, hi int) {
 			C.cnn_direct_backward_w(ptr(a[lo*in:]), ptr(b[lo*outImg:]), ptr(dst), C.int(hi-lo),
 				C.int(d.c), C.int(d.h), C.int(d.w), C.int(d.p), K)
 		})
-		// The partial sums are added in worker order, so the result does not depend on timing.
-		for wk := 1; wk < k; wk++ {
-			for i, v := range buffer[float32](ws, wk, 0, len(out)) {
-				out[i] += v
-			}
-		}
 	}
 }
 

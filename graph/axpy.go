@@ -18,6 +18,6 @@ func axpy[T Float](a T, x, y []T) {
 		return
 	}
 	for i, v := range x {
-		y[i] += a * v
+		y[i] += T(a * v) // the conversion rounds the product: no fused multiply-add
 	}
 }

@@ -16,8 +16,7 @@ func TestAxpy(t *testing.T) {
 		}
 		a := float32(-0.01)
 		for i := range want {
-			p := a * x[i]
-			want[i] = y[i] + p
+			want[i] = y[i] + float32(a*x[i]) // the conversion rounds: no fused multiply-add
 		}
 		Axpy(a, x, y)
 		for i := range y {

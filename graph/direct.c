@@ -16,7 +16,7 @@
 int cnn_direct_ok(void) {
 	__builtin_cpu_init();
 	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	       __builtin_cpu_supports("avx512vl");
+	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
 }
 
 // lanes returns the mask of the first n (0..16) lanes.
@@ -25,8 +25,11 @@ static inline __mmask16 lanes(int n) {
 }
 
 // relu keeps NaN (max returns its second operand when either is NaN): a diverged run must
-// show.
-static inline AVX512 __m512 relu(__m512 v) { return _mm512_max_ps(_mm512_setzero_ps(), v); }
+// show. Adding +0 turns a -0 into +0, as Go's max(v, 0) gives.
+static inline AVX512 __m512 relu(__m512 v) {
+	const __m512 zero = _mm512_setzero_ps();
+	return _mm512_add_ps(_mm512_max_ps(zero, v), zero);
+}
 
 // conv_rows computes output channels [p0, p0+PB) of RY output rows from oy, in a chunk of NV
 // vectors (columns c0..c0+16*NV, masked to the row), for image x [C,H,W], from the weights
@@ -263,7 +266,8 @@ AVX512 void cnn_direct_backward_w(const float *x, const float *dy, float *dw, in
 	memset(dw, 0, sizeof(float) * (long)P * C * K * K);
 	// Images in tiles whose maps (all of x, a block of dy) stay in the L1 cache while every row
 	// of the window passes over them.
-	const int tile = 32768 / (int)(sizeof(float) * (C * H * W + 4 * OH * OW)) + 1;
+	const long bytes = (long)sizeof(float) * ((long)C * H * W + 4L * OH * OW);
+	const int tile = bytes >= 32768 ? 1 : (int)(32768 / bytes) + 1;
 	for (int i0 = 0; i0 < n; i0 += tile) {
 		const int t = n - i0 < tile ? n - i0 : tile;
 		const float *xt = x + (long)i0 * C * H * W, *dyt = dy + (long)i0 * P * OH * OW;
@@ -302,9 +306,17 @@ static inline AVX512 void unpair(float *r, int n, __m512 e, __m512 o) {
 	_mm512_mask_storeu_ps(r + 16, lanes(n - 16), _mm512_permutex2var_ps(e, ih, o));
 }
 
+// max2 is the larger of a and b, +0 over -0 (as Go's max): max returns its second operand
+// when both are zeros, so the two orders differ only there, and their bitwise and clears the
+// sign if either is +0.
+static inline AVX512 __m512 max2(__m512 a, __m512 b) {
+	return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(_mm512_max_ps(a, b)),
+	    _mm512_castps_si512(_mm512_max_ps(b, a))));
+}
+
 // max4 is the maximum of a window, NaN if any of its values is (as Go's max).
 static inline AVX512 __m512 max4(__m512 a, __m512 b, __m512 c, __m512 d) {
-	const __m512 m = _mm512_max_ps(_mm512_max_ps(a, b), _mm512_max_ps(c, d));
+	const __m512 m = max2(max2(a, b), max2(c, d));
 	const __mmask16 nan = _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(c, d, _CMP_UNORD_Q);
 	return _mm512_mask_add_ps(m, nan, a, _mm512_add_ps(b, _mm512_add_ps(c, d)));
 }

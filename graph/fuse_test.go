@@ -257,16 +257,28 @@ func TestPoolPathsAgree(t *testing.T) {
 func TestPoolFloat32(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 16))
 	g := convGeom{K: 2, S: 2}
-	same := func(a, b float32) bool { return a == b || a != a && b != b }
+	same := func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) || a != a && b != b }
 	for _, c := range []struct{ h, w int }{{28, 28}, {10, 10}, {7, 7}, {6, 5}, {4, 70}, {3, 33}} {
 		for _, mode := range []poolMode{poolMax, poolAvg} {
 			s := tensor.Shape{3, 5, c.h, c.w}
 			x := make([]float32, s.TotalSize())
 			for i := range x {
 				x[i] = float32(rng.Float64()*2 - 1)
-				if i%5 == 0 {
+				switch {
+				case i%5 == 0:
 					x[i] = x[max(i-1, 0)] // ties, which the first maximum must win
+				case i%7 == 3:
+					x[i] = float32(math.Copysign(0, -1)) // zeros of both signs: +0 is the larger
+				case i%11 == 4:
+					x[i] = 0
 				}
+			}
+			if c.w >= 4 { // windows whose maximum is a zero, of either sign
+				nz := float32(math.Copysign(0, -1))
+				copy(x[0:4], []float32{nz, 0, -1, nz})
+				copy(x[c.w:c.w+4], []float32{nz, nz, 0, -2})
+				copy(x[2*c.w:2*c.w+2], []float32{nz, nz})
+				copy(x[3*c.w:3*c.w+2], []float32{nz, -1})
 			}
 			x[7] = float32(math.NaN())
 			relu := make([]float32, len(x))
@@ -343,6 +355,27 @@ func TestConvReLUKeepsNaN(t *testing.T) {
 		}
 		if want := c.cout * (c.p + 1) * (c.p + 1); nan != want { // the windows over the first pixel
 			t.Errorf("%+v: %d NaN outputs, want %d", c, nan, want)
+		}
+	}
+}
+
+// TestReLUEpilogue: the ReLU a convolution applies as it writes (the direct kernel in the dnnl
+// build) gives Go's max(v, 0) to the bit: NaN kept, -0 made +0.
+func TestReLUEpilogue(t *testing.T) {
+	negZero := float32(math.Copysign(0, -1))
+	y := []float32{1, -1, 0, negZero, float32(math.NaN()), float32(math.Inf(-1)), float32(math.Inf(1)), 1e-40, -1e-40}
+	for len(y) < 37 { // past a vector's length, with a tail
+		y = append(y, float32(len(y))-18)
+	}
+	want := make([]float32, len(y))
+	for i, v := range y {
+		want[i] = max(v, 0)
+	}
+	d := convDims{p: 1, ohw: len(y)}
+	applyEpilogue(&epilogue{relu: true}, d, y)
+	for i := range y {
+		if math.Float32bits(y[i]) != math.Float32bits(want[i]) && !(y[i] != y[i] && want[i] != want[i]) {
+			t.Errorf("element %d: %v (bits %#x), want %v (bits %#x)", i, y[i], math.Float32bits(y[i]), want[i], math.Float32bits(want[i]))
 		}
 	}
 }

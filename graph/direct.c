@@ -1,11 +1,13 @@
 //go:build dnnl
 
-// Direct float32 kernels for small convolutions and 2x2 pooling (LeNet-5's layers), in
-// AVX-512. A convolution with stride 1, no padding and a few channels is too small for
-// oneDNN's blocked layouts to pay off: its kernels pad 6 channels to 16 and reorder every
-// map in and out. These work on the maps as they lie (NCHW), vectorised along the output
-// rows, with the output channels held in registers. The Go side checks cnn_direct_ok before
-// it calls them, and splits the images between its workers.
+// Direct float32 kernels in AVX-512: small convolutions (LeNet-5's layers), 2x2 pooling, the
+// ReLU, per-channel sums and the SGD update. A convolution with stride 1, no padding and a few
+// channels is too small for oneDNN's blocked layouts to pay off: its kernels pad 6 channels
+// to 16 and reorder every map in and out. These work on the maps as they lie (NCHW),
+// vectorised along the output rows, with a block of filters held in registers. The Go side
+// (direct_dnnl.go) checks cnn_direct_ok before it calls them, and splits the images between
+// its workers. Every kernel gives what the Go kernel it replaces gives: NaN kept, +0 over -0,
+// the first maximum of a window taking its gradient.
 
 #include <immintrin.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-// Direct float32 kernels for small convolutions and 2x2 pooling (see direct.c).
+// Direct float32 AVX-512 kernels (see direct.c).
 
 // The largest kernel side of the direct convolution kernels.
 #define CNN_DIRECT_MAX_K 7

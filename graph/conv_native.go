@@ -22,7 +22,10 @@ func pool2Native[T Float](g convGeom, mode poolMode, s []int, x, dy, y, dx, relu
 }
 
 // reluNative reports false: without -tags dnnl the ReLU runs on the Go kernel.
-func reluNative[T Float](y []T) bool { return false }
+func reluNative[T Float](x, y []T) bool { return false }
+
+// reluGradNative reports false: without -tags dnnl the ReLU's gradient runs on the Go kernel.
+func reluGradNative[T Float](y, dy, dx []T) bool { return false }
 
 // sumChannelsNative reports false: without -tags dnnl bias gradients sum on the Go kernel.
 func sumChannelsNative[T Float](n, c, inner int, dy, db []T) bool {

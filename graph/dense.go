@@ -147,6 +147,9 @@ func (k relu) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes
 
 func reluForward[T Float](x, y []T) {
 	parallel(len(x), func(_, lo, hi int) {
+		if reluNative(x[lo:hi], y[lo:hi]) {
+			return
+		}
 		for i, v := range x[lo:hi] {
 			y[lo+i] = max(v, 0)
 		}
@@ -175,6 +178,9 @@ func (k reluGrad) do(out gorgonia.Value, in ...gorgonia.Value) error {
 
 func reluBackward[T Float](y, dy, dx []T) {
 	parallel(len(y), func(_, lo, hi int) {
+		if reluGradNative(y[lo:hi], dy[lo:hi], dx[lo:hi]) {
+			return
+		}
 		for i, v := range y[lo:hi] {
 			if v > 0 {
 				dx[lo+i] = dy[lo+i]

@@ -394,13 +394,26 @@ AVX512 void cnn_pool2_grad(const float *x, const float *dy, const float *relu, f
 	}
 }
 
-// cnn_relu applies a ReLU in place, keeping NaN.
-AVX512 void cnn_relu(float *y, long n) {
+// cnn_relu computes y = max(x, 0), keeping NaN; x may be y.
+AVX512 void cnn_relu(const float *x, float *y, long n) {
 	long i = 0;
-	for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, relu(_mm512_loadu_ps(y + i)));
+	for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, relu(_mm512_loadu_ps(x + i)));
 	if (i < n) {
 		const __mmask16 m = lanes((int)(n - i));
-		_mm512_mask_storeu_ps(y + i, m, relu(_mm512_maskz_loadu_ps(m, y + i)));
+		_mm512_mask_storeu_ps(y + i, m, relu(_mm512_maskz_loadu_ps(m, x + i)));
+	}
+}
+
+// cnn_relu_grad passes dy to dx where the ReLU's output y is positive (not NaN), 0 elsewhere.
+AVX512 void cnn_relu_grad(const float *y, const float *dy, float *dx, long n) {
+	const __m512 zero = _mm512_setzero_ps();
+	long i = 0;
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(dx + i, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_loadu_ps(y + i), zero, _CMP_GT_OQ), _mm512_loadu_ps(dy + i)));
+	if (i < n) {
+		const __mmask16 m = lanes((int)(n - i));
+		const __mmask16 pos = _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, y + i), zero, _CMP_GT_OQ);
+		_mm512_mask_storeu_ps(dx + i, m, _mm512_maskz_mov_ps(pos, _mm512_maskz_loadu_ps(m, dy + i)));
 	}
 }
 

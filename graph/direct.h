@@ -13,6 +13,7 @@ void cnn_direct_backward_w(const float *x, const float *dy, float *dw, int n, in
 void cnn_pool2(const float *x, float *y, int planes, int h, int w, int avg);
 void cnn_pool2_grad(const float *x, const float *dy, const float *relu, float *dx, int planes, int h,
     int w, int avg);
-void cnn_relu(float *y, long n);
+void cnn_relu(const float *x, float *y, long n);
+void cnn_relu_grad(const float *y, const float *dy, float *dx, long n);
 void cnn_sum_channels(const float *dy, int n, int C, long inner, int c0, int c1, float *db);
 void cnn_axpy(float a, const float *x, float *y, long n);

@@ -6,8 +6,6 @@ package graph
 // #include "direct.h"
 import "C"
 
-import "unsafe"
-
 // The dnnl build runs small float32 convolutions (stride 1, no padding, fewer than 16 channels
 // in or out: LeNet-5's conv1 and conv3), 2x2 pooling, the ReLU, bias gradients and the SGD
 // update on the direct AVX-512 kernels of direct.c, where the CPU has AVX-512.
@@ -90,14 +88,25 @@ func pool2Native[T Float](g convGeom, mode poolMode, s []int, x, dy, y, dx, relu
 	return true
 }
 
-// reluNative applies a ReLU to y in place on the direct kernel, keeping NaN; it reports
-// false, doing nothing, for other element types or CPUs.
-func reluNative[T Float](y []T) bool {
+// reluNative computes y = max(x, 0) (x may be y) on the direct kernel, keeping NaN; it
+// reports false, doing nothing, for other element types or CPUs.
+func reluNative[T Float](x, y []T) bool {
+	x32, ok := any(x).([]float32)
+	if !ok || !directCPU || len(x32) == 0 {
+		return false
+	}
+	C.cnn_relu(ptr(x32), ptr(any(y).([]float32)), C.long(len(x32)))
+	return true
+}
+
+// reluGradNative passes dy to dx where y is positive on the direct kernel; it reports false,
+// doing nothing, for other element types or CPUs.
+func reluGradNative[T Float](y, dy, dx []T) bool {
 	y32, ok := any(y).([]float32)
 	if !ok || !directCPU || len(y32) == 0 {
 		return false
 	}
-	C.cnn_relu((*C.float)(unsafe.Pointer(&y32[0])), C.long(len(y32)))
+	C.cnn_relu_grad(ptr(y32), ptr(any(dy).([]float32)), ptr(any(dx).([]float32)), C.long(len(y32)))
 	return true
 }
 

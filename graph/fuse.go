@@ -161,7 +161,7 @@ type epilogue struct {
 
 // applyEpilogue applies ep to y, whole images [P, OH*OW] of a convolution d.
 func applyEpilogue[T Float](ep *epilogue, d convDims, y []T) {
-	if ep == nil || ep.mean == nil && ep.relu && reluNative(y) {
+	if ep == nil || ep.mean == nil && ep.relu && reluNative(y, y) {
 		return
 	}
 	for o := 0; o < len(y); o += d.p * d.ohw {

@@ -379,3 +379,34 @@ func TestReLUEpilogue(t *testing.T) {
 		}
 	}
 }
+
+// TestReLUFloat32: the float32 ReLU and its gradient (the direct kernels in the dnnl build)
+// give the Go loops' results to the bit, NaN, zeros of both signs and a tail past the last
+// vector included.
+func TestReLUFloat32(t *testing.T) {
+	negZero := float32(math.Copysign(0, -1))
+	nan := float32(math.NaN())
+	special := []float32{1, -1, 0, negZero, nan, float32(math.Inf(-1)), float32(math.Inf(1)), 1e-40, -1e-40}
+	x, dy := make([]float32, 1000), make([]float32, 1000)
+	for i := range x {
+		x[i] = special[i%len(special)] * float32(i%5)
+		dy[i] = special[(i/3)%len(special)]
+	}
+	y, dx := make([]float32, len(x)), make([]float32, len(x))
+	reluForward(x, y)
+	reluBackward(y, dy, dx)
+	bits := func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) || a != a && b != b }
+	for i, v := range x {
+		want := max(v, 0)
+		if !bits(y[i], want) {
+			t.Fatalf("ReLU of %v: %v, want %v", v, y[i], want)
+		}
+		var g float32
+		if want > 0 {
+			g = dy[i]
+		}
+		if !bits(dx[i], g) {
+			t.Fatalf("ReLU gradient at %v, dy %v: %v, want %v", want, dy[i], dx[i], g)
+		}
+	}
+}

@@ -20,20 +20,17 @@ import (
 //	cd ../shared/torchref && python3 bench.py 2
 //
 // PyTorch 1.13 (oneDNN), 2 threads, measured here on 2026-11-27 (AMD EPYC with AVX-512, 2
-// vCPUs, shared: seven back-to-back rounds), with this package's numbers from `cnn bench`
+// vCPUs, shared: fourteen back-to-back rounds), with this package's numbers from `cnn bench`
 // (the dnnl build) in the same rounds; the ratio per round, median in brackets:
 //
 //	                              PyTorch         ours (oneDNN)    ratio
-//	LeNet-5 train step, batch 64  3.53-24.8 ms    1.12-1.70 ms     0.05-0.40x (0.32x)
-//	LeNet-5 inference, batch 1    0.196-0.236 ms  0.012-0.020 ms   0.05-0.09x (0.06x)
-//	LeNet-5 inference, batch 64   1.45-3.99 ms    0.35-0.58 ms     0.09-0.34x (0.25x)
-//	ResNet18 train step, batch 64 196-260 ms      101-123 ms       0.43-0.52x (0.46x)
-//	ResNet18 inference, batch 1   6.9-9.6 ms      1.8-3.7 ms       0.21-0.39x (0.27x)
-//	ResNet18 inference, batch 64  21.5-26.4 ms    18.9-21.9 ms     0.76-0.95x (0.88x)
-//	peak RSS                      390-409 MiB     321-325 MiB
-//
-// (PyTorch's LeNet-5 step took 24.8 and 11.8 ms in two rounds, the machine's noise; 3.53-4.53
-// ms in the other five, where the ratio is 0.25-0.40x.)
+//	LeNet-5 train step, batch 64  3.65-6.19 ms    1.18-1.82 ms     0.19-0.45x (0.34x)
+//	LeNet-5 inference, batch 1    0.205-0.394 ms  0.013-0.018 ms   0.03-0.06x (0.06x)
+//	LeNet-5 inference, batch 64   1.64-4.04 ms    0.36-0.58 ms     0.09-0.34x (0.22x)
+//	ResNet18 train step, batch 64 210-302 ms      96-140 ms        0.36-0.56x (0.44x)
+//	ResNet18 inference, batch 1   7.4-10.0 ms     1.9-3.9 ms       0.20-0.50x (0.30x)
+//	ResNet18 inference, batch 64  24.0-34.0 ms    19.5-36.1 ms     0.66-1.13x (0.93x)
+//	peak RSS                      394-404 MiB     321-326 MiB
 
 func trainStep(b *testing.B, m graph.Model, batch int) {
 	params := graph.NewParams(tensor.Float32, 1)

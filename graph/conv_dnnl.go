@@ -63,14 +63,8 @@ func getPrim(k primKey) (*C.cnn_conv, error) {
 	}
 	prims.Unlock()
 	var buf [errLen]C.char
-	flag := func(b bool) C.int {
-		if b {
-			return 1
-		}
-		return 0
-	}
 	cv := C.cnn_conv_create(C.int(k.kind), C.int(k.n), C.int(k.c), C.int(k.h), C.int(k.w), C.int(k.p),
-		C.int(k.g.K), C.int(k.g.S), C.int(k.g.P), flag(k.fwd.bias), flag(k.fwd.fold), C.int(k.threads), &buf[0], errLen)
+		C.int(k.g.K), C.int(k.g.S), C.int(k.g.P), cbool(k.fwd.bias), cbool(k.fwd.fold), C.int(k.threads), &buf[0], errLen)
 	if cv == nil {
 		err := fmt.Errorf("oneDNN convolution [%d,%d,%d,%d] * [%d,%d,%d,%d] (%v): %s",
 			k.n, k.c, k.h, k.w, k.p, k.c, k.g.K, k.g.K, k.g, C.GoString(&buf[0]))

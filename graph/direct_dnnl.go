@@ -14,8 +14,9 @@ import "C"
 var directCPU = C.cnn_direct_ok() != 0
 
 // directConv reports whether convolution d runs on the direct kernels. With 16 channels in
-// and out, oneDNN's layout wastes nothing and its kernels are as fast or faster
-// (BenchmarkConv; 16 to 16 channels, 3x3 on 16x16 maps: input gradient 0.43 ms against 0.74).
+// and out, oneDNN's layout wastes nothing and its kernels are as fast or faster (measured
+// here: 16 to 16 channels, 3x3 on 64 maps of 18x18, input gradient 0.43 ms on oneDNN against
+// 0.74 on the direct kernel).
 func directConv(d convDims) bool {
 	return directCPU && d.g.S == 1 && d.g.P == 0 && d.g.K <= C.CNN_DIRECT_MAX_K &&
 		d.c <= 16 && d.p <= 16 && (d.c < 16 || d.p < 16) && !d.fullWindow()
@@ -54,6 +55,7 @@ func runDirect(ws *scratch, kind convKind, d convDims, a, b, bs, out []float32, 
 	}
 }
 
+// cbool is a C flag.
 func cbool(b bool) C.int {
 	if b {
 		return 1

@@ -181,29 +181,36 @@ static AVX512 void forward(const float *x, const float *wt, const float *b, floa
 	}
 }
 
-// cnn_direct_forward: y [n,P,OH,OW] = x [n,C,H,W] convolved with w [P,C,K,K], plus b (if not
-// NULL), then a ReLU (relu). wt holds P*C*K*K floats.
-AVX512 void cnn_direct_forward(const float *x, const float *w, const float *b, float *y, int n,
-    int C, int H, int W, int P, int K, int relu_, float *wt) {
-	const long ckk = (long)C * K * K;
+// cnn_direct_weights arranges w [P,C,K,K] for the kernels into wt (P*C*K*K floats): for the
+// forward convolution (flip = 0) transposed to [C,K,K,P]; for the input gradient (flip = 1)
+// as the forward weights of the transposed convolution, [P,K,K,C] with the window flipped.
+AVX512 void cnn_direct_weights(const float *w, float *wt, int P, int C, int K, int flip) {
+	const int KK = K * K;
 	for (int p = 0; p < P; p++)
-		for (long j = 0; j < ckk; j++) wt[j * P + p] = w[p * ckk + j];
+		for (int c = 0; c < C; c++)
+			for (int k = 0; k < KK; k++) {
+				const float v = w[((long)p * C + c) * KK + k];
+				if (flip)
+					wt[((long)p * KK + (KK - 1 - k)) * C + c] = v;
+				else
+					wt[((long)c * KK + k) * P + p] = v;
+			}
+}
+
+// cnn_direct_forward: y [n,P,OH,OW] = x [n,C,H,W] convolved with the weights arranged by
+// cnn_direct_weights, plus b (if not NULL), then a ReLU (relu).
+AVX512 void cnn_direct_forward(const float *x, const float *wt, const float *b, float *y, int n,
+    int C, int H, int W, int P, int K, int relu_) {
 	forward(x, wt, b, y, n, C, H, W, P, K, relu_, 0);
 }
 
-// cnn_direct_backward_x: dx [n,C,H,W] from w [P,C,K,K] and dy [n,P,OH,OW]. The input
-// gradient is the forward convolution of dy, padded by K-1 on every side, with the weights
-// flipped and their channel axes swapped. pad holds (OH+2K-2)*(OW+2K-2)*P floats and wt
-// P*C*K*K.
-AVX512 void cnn_direct_backward_x(const float *w, const float *dy, float *dx, int n, int C, int H,
-    int W, int P, int K, float *pad, float *wt) {
+// cnn_direct_backward_x: dx [n,C,H,W] from dy [n,P,OH,OW] and the weights arranged by
+// cnn_direct_weights (flipped). The input gradient is the forward convolution of dy, padded
+// by K-1 on every side, with the weights flipped and their channel axes swapped. pad holds
+// (OH+2K-2)*(OW+2K-2)*P floats; its border stays zero from one image to the next.
+AVX512 void cnn_direct_backward_x(const float *wt, const float *dy, float *dx, int n, int C, int H,
+    int W, int P, int K, float *pad) {
 	const int OH = H - K + 1, OW = W - K + 1, PH = OH + 2 * (K - 1), PW = OW + 2 * (K - 1);
-	const int KK = K * K;
-	// As forward weights [C,P,K,K] flipped, transposed: wt [P,K,K,C].
-	for (int p = 0; p < P; p++)
-		for (int c = 0; c < C; c++)
-			for (int k = 0; k < KK; k++)
-				wt[((long)p * KK + (KK - 1 - k)) * C + c] = w[((long)p * C + c) * KK + k];
 	memset(pad, 0, sizeof(float) * (long)P * PH * PW);
 	for (int i = 0; i < n; i++) {
 		const float *dyi = dy + (long)i * P * OH * OW;

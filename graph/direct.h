@@ -4,10 +4,11 @@
 #define CNN_DIRECT_MAX_K 7
 
 int cnn_direct_ok(void);
-void cnn_direct_forward(const float *x, const float *w, const float *b, float *y, int n, int C, int H,
-    int W, int P, int K, int relu, float *wt);
-void cnn_direct_backward_x(const float *w, const float *dy, float *dx, int n, int C, int H, int W,
-    int P, int K, float *pad, float *wt);
+void cnn_direct_weights(const float *w, float *wt, int P, int C, int K, int flip);
+void cnn_direct_forward(const float *x, const float *wt, const float *b, float *y, int n, int C, int H,
+    int W, int P, int K, int relu);
+void cnn_direct_backward_x(const float *wt, const float *dy, float *dx, int n, int C, int H, int W,
+    int P, int K, float *pad);
 void cnn_direct_backward_w(const float *x, const float *dy, float *dw, int n, int C, int H, int W,
     int P, int K);
 void cnn_pool2(const float *x, float *y, int planes, int h, int w, int avg);

@@ -31,21 +31,24 @@ func runDirect(ws *scratch, kind convKind, d convDims, a, b, bs, out []float32, 
 	case convForwardKernel:
 		relu := ep != nil && ep.relu && ep.mean == nil
 		ws.reserve(workers(), 1)
-		parallel(d.n, func(wk, lo, hi int) {
+		wt := buffer[float32](ws, 0, 0, len(b))
+		C.cnn_direct_weights(ptr(b), ptr(wt), C.int(d.p), C.int(d.c), K, 0)
+		parallel(d.n, func(_, lo, hi int) {
 			y := out[lo*outImg : hi*outImg]
-			C.cnn_direct_forward(ptr(a[lo*in:]), ptr(b), ptr(bs), ptr(y), C.int(hi-lo),
-				C.int(d.c), C.int(d.h), C.int(d.w), C.int(d.p), K, cbool(relu), ptr(buffer[float32](ws, wk, 0, len(b))))
+			C.cnn_direct_forward(ptr(a[lo*in:]), ptr(wt), ptr(bs), ptr(y), C.int(hi-lo),
+				C.int(d.c), C.int(d.h), C.int(d.w), C.int(d.p), K, cbool(relu))
 			if ep != nil && !relu {
 				applyEpilogue(ep, d, y)
 			}
 		})
 	case convGradXKernel:
 		ws.reserve(workers(), 2)
+		wt := buffer[float32](ws, 0, 1, len(a))
+		C.cnn_direct_weights(ptr(a), ptr(wt), C.int(d.p), C.int(d.c), K, 1)
 		pad := (d.oh + 2*d.g.K - 2) * (d.ow + 2*d.g.K - 2) * d.p
 		parallel(d.n, func(wk, lo, hi int) {
-			C.cnn_direct_backward_x(ptr(a), ptr(b[lo*outImg:]), ptr(out[lo*in:]), C.int(hi-lo),
-				C.int(d.c), C.int(d.h), C.int(d.w), C.int(d.p), K,
-				ptr(buffer[float32](ws, wk, 0, pad)), ptr(buffer[float32](ws, wk, 1, len(a))))
+			C.cnn_direct_backward_x(ptr(wt), ptr(b[lo*outImg:]), ptr(out[lo*in:]), C.int(hi-lo),
+				C.int(d.c), C.int(d.h), C.int(d.w), C.int(d.p), K, ptr(buffer[float32](ws, wk, 0, pad)))
 		})
 	case convGradWKernel:
 		sumOverImages(ws, 0, d.n, out, func(_ int, dst []float32, lo, hi int) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nndl/cnn/build"
 	"github.com/nndl/cnn/graph"
+	"github.com/nndl/cnn/kernels"
 	"github.com/nndl/cnn/trainer"
 	"gorgonia.org/tensor"
 )
@@ -62,7 +63,7 @@ func Run(c Case, o Options) (Result, error) {
 	if o.Batch < 1 {
 		return Result{}, fmt.Errorf("batch %d: want at least 1", o.Batch)
 	}
-	r := Result{Name: c.Name, Impl: c.Impl.String(), BLAS: graph.BLAS, Threads: runtime.GOMAXPROCS(0), Batch: o.Batch}
+	r := Result{Name: c.Name, Impl: c.Impl.String(), BLAS: kernels.Describe(), Threads: runtime.GOMAXPROCS(0), Batch: o.Batch}
 	params := graph.NewParams(tensor.Float32, 1)
 
 	t0 := time.Now()

@@ -7,7 +7,6 @@ package build
 import (
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/nndl/cnn/graph"
@@ -167,24 +166,6 @@ type OpTime struct {
 	Time  time.Duration // their total time over the profiled runs
 }
 
-// opKind is an operation's name without its settings: "Conv2D(k3 s1 p1 bias=false)+ReLU" is
-// a Conv2D+ReLU.
-func opKind(name string) string {
-	var b strings.Builder
-	depth := 0
-	for _, r := range name {
-		switch {
-		case r == '(':
-			depth++
-		case r == ')':
-			depth = max(0, depth-1)
-		case depth == 0:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
 // Profile turns on per-operation timing (on) or returns what was measured since it was
 // turned on, grouped by operation and sorted by time, longest first.
 func (p *Program) Profile(on bool) []OpTime {
@@ -198,7 +179,7 @@ func (p *Program) Profile(on bool) []OpTime {
 		if p.vm.times == nil {
 			break
 		}
-		name := opKind(s.op.String())
+		name := graph.OpKind(s.op)
 		t, ok := by[name]
 		if !ok {
 			t = &OpTime{Op: name}

@@ -10,6 +10,8 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/nndl/cnn/kernels/purego"
 )
 
 func randDense(rng *rand.Rand, lo, hi float64, shape ...int) *tensor.Dense {
@@ -39,7 +41,7 @@ func checkFiniteDifferences(t *testing.T, rng *rand.Rand, k diffKernel, in []*te
 		t.Fatal(err)
 	}
 	objective := func() float64 {
-		v, err := op{k}.Do(valuesOf(in)...)
+		v, err := op{k, tensor.Float64}.Do(valuesOf(in)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,13 +89,13 @@ func bnInputs(rng *rand.Rand) []*tensor.Dense {
 func TestBatchNormFiniteDifference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, training := range []bool{true, false} {
-		k := batchNorm{training: training, eps: BatchNormEpsilon, momentum: BatchNormMomentum}
+		k := batchNorm[float64]{purego.BatchNorm{Training: training, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}}
 		t.Run(k.String(), func(t *testing.T) {
 			checkFiniteDifferences(t, rng, k, bnInputs(rng))
 		})
 	}
 	t.Run("Add", func(t *testing.T) {
-		checkFiniteDifferences(t, rng, add{rank: 4}, []*tensor.Dense{randDense(rng, -1, 1, 2, 3, 2, 2), randDense(rng, -1, 1, 2, 3, 2, 2)})
+		checkFiniteDifferences(t, rng, add[float64]{rank: 4}, []*tensor.Dense{randDense(rng, -1, 1, 2, 3, 2, 2), randDense(rng, -1, 1, 2, 3, 2, 2)})
 	})
 }
 
@@ -105,12 +107,12 @@ func TestBatchNormForward(t *testing.T) {
 		in := bnInputs(rng)
 		x, scale, shift := in[0].Data().([]float64), in[1].Data().([]float64), in[2].Data().([]float64)
 		rmean, rvar := slices.Clone(in[3].Data().([]float64)), slices.Clone(in[4].Data().([]float64))
-		k := batchNorm{training: training, eps: BatchNormEpsilon, momentum: BatchNormMomentum}
+		k := batchNorm[float64]{purego.BatchNorm{Training: training, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}}
 		out := tensor.New(tensor.Of(tensor.Float64), tensor.WithShape(2, 3, 4, 5))
 		for i := range out.Data().([]float64) {
 			out.Data().([]float64)[i] = math.NaN() // the forward must overwrite everything
 		}
-		if _, err := (op{k}).UsePreallocDo(out, valuesOf(in)...); err != nil {
+		if _, err := (op{k, tensor.Float64}).UsePreallocDo(out, valuesOf(in)...); err != nil {
 			t.Fatal(err)
 		}
 		y := out.Data().([]float64)
@@ -227,23 +229,24 @@ func TestBatchNormFloat32(t *testing.T) {
 			}
 			in32 = append(in32, tensor.New(tensor.WithShape(d.Shape()...), tensor.WithBacking(v)))
 		}
-		k := batchNorm{training: training, eps: BatchNormEpsilon, momentum: BatchNormMomentum}
+		bn := purego.BatchNorm{Training: training, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}
+		k64, k32 := batchNorm[float64]{bn}, batchNorm[float32]{bn}
 		grad64 := append(valuesOf([]*tensor.Dense{in64[0], in64[1], in64[3], in64[4]}), dy)
 		grad32 := []gorgonia.Value{in32[0], in32[1], in32[3], in32[4], in32[5]}
 		for _, c := range []struct {
 			name       string
-			k          kernel
+			k64, k32   kernel
 			in64, in32 []gorgonia.Value
 		}{
-			{"forward", k, valuesOf(in64), in32[:5]},
-			{"dx", batchNormGrad{k, false}, grad64, grad32},
-			{"dscale", batchNormGrad{k, true}, grad64, grad32},
+			{"forward", k64, k32, valuesOf(in64), in32[:5]},
+			{"dx", batchNormGrad[float64]{k64, false}, batchNormGrad[float32]{k32, false}, grad64, grad32},
+			{"dscale", batchNormGrad[float64]{k64, true}, batchNormGrad[float32]{k32, true}, grad64, grad32},
 		} {
-			want, err := op{c.k}.Do(c.in64...)
+			want, err := op{c.k64, tensor.Float64}.Do(c.in64...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := op{c.k}.Do(c.in32...)
+			got, err := op{c.k32, tensor.Float32}.Do(c.in32...)
 			if err != nil {
 				t.Fatal(err)
 			}

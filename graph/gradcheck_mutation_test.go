@@ -13,6 +13,9 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/nndl/cnn/kernels"
+	"github.com/nndl/cnn/kernels/purego"
 )
 
 // The tests in this file check the gradient checks: a kernel whose backward is slightly
@@ -29,20 +32,11 @@ type scaleGrad struct {
 func (k scaleGrad) String() string                                 { return fmt.Sprintf("MutantScale(%g rank %d)", k.s, k.rank) }
 func (k scaleGrad) dims() ([]int, int)                             { return []int{k.rank}, k.rank }
 func (k scaleGrad) shape(in ...tensor.Shape) (tensor.Shape, error) { return in[0].Clone(), nil }
+func (k scaleGrad) kind() string                                   { return "MutantScale" }
 func (k scaleGrad) do(out gorgonia.Value, in ...gorgonia.Value) error {
-	switch out.Dtype() {
-	case tensor.Float32:
-		o, x := data[float32](out), data[float32](in[0])
-		for i, v := range x {
-			o[i] = float32(k.s) * v
-		}
-	case tensor.Float64:
-		o, x := data[float64](out), data[float64](in[0])
-		for i, v := range x {
-			o[i] = k.s * v
-		}
-	default:
-		return fmt.Errorf("unsupported dtype %v", out.Dtype())
+	o, x := data[float64](out), data[float64](in[0])
+	for i, v := range x {
+		o[i] = k.s * v
 	}
 	return nil
 }
@@ -57,6 +51,7 @@ type bumpGrad struct {
 func (k bumpGrad) String() string                                 { return fmt.Sprintf("MutantBump(%d rank %d)", k.at, k.rank) }
 func (k bumpGrad) dims() ([]int, int)                             { return []int{k.rank}, k.rank }
 func (k bumpGrad) shape(in ...tensor.Shape) (tensor.Shape, error) { return in[0].Clone(), nil }
+func (k bumpGrad) kind() string                                   { return "MutantBump" }
 func (k bumpGrad) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	o, x := data[float64](out), data[float64](in[0])
 	m := 1.0
@@ -120,22 +115,22 @@ func gradCases(rng *rand.Rand) []gradCase {
 	labels := tensor.New(tensor.WithShape(3), tensor.WithBacking([]float64{2, 0, 4}))
 	geo := convGeom{K: 3, S: 2, P: 1}
 	return []gradCase{
-		{convFast{geo, true, newScratch()}, []*tensor.Dense{rnd(2, 3, 7, 6), rnd(4, 3, 3, 3), rnd(4)}},
-		{convFast{convGeom{K: 2, S: 1, P: 0}, false, newScratch()}, []*tensor.Dense{rnd(1, 2, 4, 5), rnd(3, 2, 2, 2)}},
-		{convNaive{geo, true}, []*tensor.Dense{rnd(2, 3, 7, 6), rnd(4, 3, 3, 3), rnd(4)}},
-		{poolFast{convGeom{K: 3, S: 2, P: 1}, poolMax}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
-		{poolFast{convGeom{K: 3, S: 2, P: 1}, poolAvg}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
-		{poolFast{convGeom{K: 3, S: 2, P: 1}, poolAvgExclusive}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
-		{poolNaive{convGeom{K: 2, S: 2}, true}, []*tensor.Dense{rnd(2, 2, 6, 6)}},
-		{poolNaive{convGeom{K: 2, S: 2}, false}, []*tensor.Dense{rnd(2, 2, 6, 6)}},
-		{globalAvg{}, []*tensor.Dense{rnd(2, 3, 4, 5)}},
-		{linear{bias: true}, []*tensor.Dense{rnd(3, 5), rnd(4, 5), rnd(4)}},
-		{relu{rank: 2}, []*tensor.Dense{rnd(4, 6)}},
-		{reshape{from: tensor.Shape{2, 3, 2, 2}, to: tensor.Shape{2, 12}}, []*tensor.Dense{rnd(2, 3, 2, 2)}},
-		{softmaxCE{}, []*tensor.Dense{rnd(3, 5), labels}},
-		{batchNorm{training: true, eps: BatchNormEpsilon, momentum: BatchNormMomentum}, bnInputs(rng)},
-		{batchNorm{training: false, eps: BatchNormEpsilon, momentum: BatchNormMomentum}, bnInputs(rng)},
-		{add{rank: 4}, []*tensor.Dense{rnd(2, 3, 2, 2), rnd(2, 3, 2, 2)}},
+		{convFast[float64]{geo, true, kernels.NewScratch()}, []*tensor.Dense{rnd(2, 3, 7, 6), rnd(4, 3, 3, 3), rnd(4)}},
+		{convFast[float64]{convGeom{K: 2, S: 1, P: 0}, false, kernels.NewScratch()}, []*tensor.Dense{rnd(1, 2, 4, 5), rnd(3, 2, 2, 2)}},
+		{convNaive[float64]{geo, true}, []*tensor.Dense{rnd(2, 3, 7, 6), rnd(4, 3, 3, 3), rnd(4)}},
+		{poolFast[float64]{convGeom{K: 3, S: 2, P: 1}, kernels.PoolMax}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
+		{poolFast[float64]{convGeom{K: 3, S: 2, P: 1}, kernels.PoolAvg}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
+		{poolFast[float64]{convGeom{K: 3, S: 2, P: 1}, kernels.PoolAvgExclusive}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
+		{poolNaive[float64]{convGeom{K: 2, S: 2}, kernels.PoolMax}, []*tensor.Dense{rnd(2, 2, 6, 6)}},
+		{poolNaive[float64]{convGeom{K: 2, S: 2}, kernels.PoolAvg}, []*tensor.Dense{rnd(2, 2, 6, 6)}},
+		{globalAvg[float64]{}, []*tensor.Dense{rnd(2, 3, 4, 5)}},
+		{linear[float64]{bias: true}, []*tensor.Dense{rnd(3, 5), rnd(4, 5), rnd(4)}},
+		{relu[float64]{rank: 2}, []*tensor.Dense{rnd(4, 6)}},
+		{reshape[float64]{from: tensor.Shape{2, 3, 2, 2}, to: tensor.Shape{2, 12}}, []*tensor.Dense{rnd(2, 3, 2, 2)}},
+		{softmaxCE[float64]{}, []*tensor.Dense{rnd(3, 5), labels}},
+		{batchNorm[float64]{purego.BatchNorm{Training: true, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}}, bnInputs(rng)},
+		{batchNorm[float64]{purego.BatchNorm{Training: false, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}}, bnInputs(rng)},
+		{add[float64]{rank: 4}, []*tensor.Dense{rnd(2, 3, 2, 2), rnd(2, 3, 2, 2)}},
 	}
 }
 
@@ -163,7 +158,7 @@ func finiteDifferenceErrors(t *testing.T, rng *rand.Rand, k diffKernel, inputs [
 		up = leaf(g, "up", r)
 	}
 	objective := func() float64 {
-		v, err := op{k}.Do(valuesOf(inputs)...)
+		v, err := op{k, tensor.Float64}.Do(valuesOf(inputs)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -305,7 +300,7 @@ func TestMutantsUnderCheck(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
 	for ci, c := range gradCases(rng) {
-		if _, isCE := c.k.(softmaxCE); isCE {
+		if _, isCE := c.k.(softmaxCE[float64]); isCE {
 			continue // a scalar output: checkFiniteDifferences takes tensor outputs only
 		}
 		id := fmt.Sprintf("k%02d", ci)

@@ -6,6 +6,8 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/nndl/cnn/kernels"
 )
 
 // Impl selects the implementation behind Conv2D and the pooling layers.
@@ -42,7 +44,8 @@ type Net struct {
 	counts  map[string]int
 	nodes   []*gorgonia.Node // trainable parameter nodes in declaration order
 	paramOf map[*gorgonia.Node]*Param
-	ws      *scratch // work buffers shared by the network's kernels
+	ws      *kernels.Scratch // work buffers shared by the network's kernels
+	typed   typed            // makes its kernels, in its parameters' element type
 	// batchInit defers the parameters' initialisers to one parallel pass at the end of
 	// Declare; a network built directly with New initialises each parameter as declared.
 	batchInit bool
@@ -58,7 +61,8 @@ func New(params *Params, impl Impl) *Net {
 		rf:      map[*gorgonia.Node][2]int{},
 		counts:  map[string]int{},
 		paramOf: map[*gorgonia.Node]*Param{},
-		ws:      newScratch(),
+		ws:      kernels.NewScratch(),
+		typed:   typedFor(params.dtype),
 	}
 }
 
@@ -201,7 +205,7 @@ func (n *Net) Conv2D(name string, x *gorgonia.Node, c Conv) *gorgonia.Node {
 		return x
 	}
 	g := convGeom{K: c.Kernel, S: c.Stride, P: c.Padding}
-	if err := g.check(xs); err != nil {
+	if err := checkWindow(g, xs); err != nil {
 		n.fail(name, "Conv2D", x, err)
 		return x
 	}
@@ -220,15 +224,15 @@ func (n *Net) Conv2D(name string, x *gorgonia.Node, c Conv) *gorgonia.Node {
 		}
 		in = append(in, b)
 	}
-	var k kernel = convFast{g, !c.NoBias, n.ws}
+	k := n.typed.conv(g, !c.NoBias, n.ws)
 	if n.impl == Naive {
-		k = convNaive{g, !c.NoBias}
+		k = n.typed.convNaive(g, !c.NoBias)
 	}
 	bias := 0
 	if !c.NoBias {
 		bias = 1
 	}
-	oh, ow := g.out(xs[2]), g.out(xs[3])
+	oh, ow := g.Out(xs[2]), g.Out(xs[3])
 	outN := int64(xs[0] * c.Out * oh * ow)
 	macs := outN * int64(d*kk)
 	l := &Layer{
@@ -273,22 +277,22 @@ func (n *Net) pool(typ, name string, x *gorgonia.Node, p Pool, mode poolMode) *g
 		n.fail(name, typ, x, err)
 		return x
 	}
-	var k kernel = poolFast{g, mode}
+	k := n.typed.pool(g, mode)
 	if n.impl == Naive {
-		if p.Padding != 0 || mode == poolAvgExclusive && p.Padding != 0 {
+		if p.Padding != 0 || mode == kernels.PoolAvgExclusive && p.Padding != 0 {
 			n.fail(name, typ, x, fmt.Errorf("the hand-written Pool2D has no padding"))
 			return x
 		}
-		k = poolNaive{g, mode == poolMax}
+		k = n.typed.poolNaive(g, mode)
 	}
 	outN := int64(s.TotalSize())
 	l := &Layer{Name: name, Type: typ, Attrs: fmt.Sprintf("%dx%d s%d p%d", p.Kernel, p.Kernel, p.Stride, p.Padding)}
-	if mode == poolMax {
+	if mode == kernels.PoolMax {
 		l.FLOPs = outN * int64(p.Kernel*p.Kernel-1)
 	} else {
 		l.PaddleFLOPs = outN
 		l.FLOPs = outN * int64(p.Kernel*p.Kernel)
-		if mode == poolAvgExclusive {
+		if mode == kernels.PoolAvgExclusive {
 			l.Attrs += " exclusive"
 		}
 	}
@@ -301,14 +305,14 @@ func (n *Net) pool(typ, name string, x *gorgonia.Node, p Pool, mode poolMode) *g
 
 // MaxPool2D adds a max pooling layer.
 func (n *Net) MaxPool2D(name string, x *gorgonia.Node, p Pool) *gorgonia.Node {
-	return n.pool("MaxPool2D", name, x, p, poolMax)
+	return n.pool("MaxPool2D", name, x, p, kernels.PoolMax)
 }
 
 // AvgPool2D adds an average pooling layer (see Pool.Exclusive for the padding convention).
 func (n *Net) AvgPool2D(name string, x *gorgonia.Node, p Pool) *gorgonia.Node {
-	mode := poolAvg
+	mode := kernels.PoolAvg
 	if p.Exclusive {
-		mode = poolAvgExclusive
+		mode = kernels.PoolAvgExclusive
 	}
 	return n.pool("AvgPool2D", name, x, p, mode)
 }
@@ -327,7 +331,7 @@ func (n *Net) GlobalAvgPool2D(name string, x *gorgonia.Node) *gorgonia.Node {
 	hw := xs[2] * xs[3]
 	outN := int64(xs[0] * xs[1])
 	l := &Layer{Name: name, Type: "GlobalAvgPool2D", PaddleFLOPs: outN * int64(hw+1), FLOPs: outN * int64(hw)}
-	out := n.add(l, globalAvg{}, x)
+	out := n.add(l, n.typed.globalAvg(), x)
 	if out != x {
 		r := n.rf[x]
 		n.setRF(out, r[0]+(max(xs[2], xs[3])-1)*r[1], r[1]*max(xs[2], xs[3]))
@@ -347,7 +351,7 @@ func (n *Net) Flatten(name string, x *gorgonia.Node) *gorgonia.Node {
 		return x
 	}
 	to := tensor.Shape{xs[0], xs.TotalSize() / xs[0]}
-	out := n.add(&Layer{Name: name, Type: "Flatten"}, reshape{from: xs.Clone(), to: to}, x)
+	out := n.add(&Layer{Name: name, Type: "Flatten"}, n.typed.reshape(xs.Clone(), to), x)
 	if out != x {
 		r := n.rf[x]
 		side := 1
@@ -389,7 +393,7 @@ func (n *Net) Linear(name string, x *gorgonia.Node, out int) *gorgonia.Node {
 		Trainable: in*out + out, MACs: macs, PaddleFLOPs: macs, FLOPs: 2*macs + outN,
 		Attrs: fmt.Sprintf("%d->%d", in, out),
 	}
-	y := n.add(l, linear{bias: true}, x, w, b)
+	y := n.add(l, n.typed.linear(true), x, w, b)
 	if y != x {
 		r := n.rf[x]
 		n.setRF(y, r[0], r[1])
@@ -404,7 +408,7 @@ func (n *Net) ReLU(x *gorgonia.Node) *gorgonia.Node {
 		return x
 	}
 	l := &Layer{Name: name, Type: "ReLU", FLOPs: int64(x.Shape().TotalSize())}
-	out := n.add(l, relu{rank: x.Dims()}, x)
+	out := n.add(l, n.typed.relu(x.Dims()), x)
 	if out != x {
 		r := n.rf[x]
 		n.setRF(out, r[0], r[1])
@@ -418,7 +422,7 @@ func (n *Net) Loss(logits, labels *gorgonia.Node) (*gorgonia.Node, error) {
 	if n.err != nil {
 		return nil, n.err
 	}
-	loss, err := apply(softmaxCE{}, logits, labels)
+	loss, err := apply(n.typed.loss(), logits, labels)
 	if err != nil {
 		return nil, fmt.Errorf("loss on logits %v and labels %v: %w", logits.Shape(), labels.Shape(), err)
 	}

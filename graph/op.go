@@ -9,11 +9,16 @@ import (
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/nndl/cnn/kernels"
+	_ "github.com/nndl/cnn/kernels/all" // every implementation this build holds
 )
 
 // kernel is the computation behind one of our Gorgonia operations. The op type below turns a
 // kernel into a full gorgonia.Op, so that each kernel only says what it computes.
 type kernel interface {
+	// kind names the operation without its settings, for profiles ("Conv2D+ReLU").
+	kind() string
 	// String describes the kernel and all of its settings; it doubles as the op's hash.
 	String() string
 	// dims gives the rank of each input and of the output (0 for a scalar).
@@ -34,8 +39,12 @@ type diffKernel interface {
 	diffWRT() []bool
 }
 
-// op adapts a kernel to Gorgonia's Op, SDOp and UsePreallocDoer interfaces.
-type op struct{ k kernel }
+// op adapts a kernel to Gorgonia's Op, SDOp and UsePreallocDoer interfaces. A kernel
+// computes in one element type, fixed when the network is declared (see typed); dt is it.
+type op struct {
+	k  kernel
+	dt tensor.Dtype
+}
 
 var (
 	_ gorgonia.Op              = op{}
@@ -43,8 +52,9 @@ var (
 	_ gorgonia.UsePreallocDoer = op{}
 )
 
+// apply adds kernel k on the given inputs to their graph. Its element type is theirs.
 func apply(k kernel, in ...*gorgonia.Node) (*gorgonia.Node, error) {
-	return gorgonia.ApplyOp(op{k}, in...)
+	return gorgonia.ApplyOp(op{k, in[0].Dtype()}, in...)
 }
 
 func (o op) Arity() int { in, _ := o.k.dims(); return len(in) }
@@ -83,7 +93,12 @@ func (o op) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 // inputs of the same shapes (a VM's register), or into a new value when prealloc is nil.
 // Shapes are static, so a warm call checks nothing and allocates nothing.
 func (o op) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
-	if prealloc != nil && len(in) > 0 && prealloc.Dtype() == in[0].Dtype() {
+	for i, v := range in {
+		if v.Dtype() != o.dt {
+			return nil, fmt.Errorf("%v computes in %v: input %d is %v", o.k, o.dt, i, v.Dtype())
+		}
+	}
+	if prealloc != nil && prealloc.Dtype() == o.dt {
 		if err := o.k.do(prealloc, in...); err != nil {
 			return nil, fmt.Errorf("%v: %w", o.k, err)
 		}
@@ -101,8 +116,8 @@ func (o op) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgon
 		return nil, err
 	}
 	out := prealloc
-	if out == nil || !out.Shape().Eq(s) || out.Dtype() != in[0].Dtype() {
-		out = newValue(in[0].Dtype(), s)
+	if out == nil || !out.Shape().Eq(s) || out.Dtype() != o.dt {
+		out = newValue(o.dt, s)
 	}
 	if err := o.k.do(out, in...); err != nil {
 		return nil, fmt.Errorf("%v: %w", o.k, err)
@@ -148,7 +163,8 @@ func (o op) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes
 
 // data returns the backing slice of a tensor value as []T without copying or allocating
 // (the tensor package's Data goes through reflection and allocates on every call).
-func data[T Float](v gorgonia.Value) []T {
+// It panics if v does not hold T (op checks the inputs' element type before a kernel runs).
+func data[T kernels.Float](v gorgonia.Value) []T {
 	d, ok := v.(*tensor.Dense)
 	if !ok {
 		return v.Data().([]T)
@@ -156,16 +172,22 @@ func data[T Float](v gorgonia.Value) []T {
 	var z T
 	switch any(z).(type) {
 	case float32:
+		if d.Dtype() != tensor.Float32 {
+			panic(fmt.Sprintf("graph: a float32 kernel reads a %v tensor", d.Dtype()))
+		}
 		s := d.Float32s()
 		return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
 	default:
+		if d.Dtype() != tensor.Float64 {
+			panic(fmt.Sprintf("graph: a float64 kernel reads a %v tensor", d.Dtype()))
+		}
 		s := d.Float64s()
 		return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
 	}
 }
 
 // scalar reads a scalar value (or a one-element tensor) as T.
-func scalar[T Float](v gorgonia.Value) T {
+func scalar[T kernels.Float](v gorgonia.Value) T {
 	switch x := v.Data().(type) {
 	case float32:
 		return T(x)
@@ -180,7 +202,7 @@ func scalar[T Float](v gorgonia.Value) T {
 }
 
 // setScalar writes a scalar value.
-func setScalar[T Float](v gorgonia.Value, x T) {
+func setScalar[T kernels.Float](v gorgonia.Value, x T) {
 	switch s := v.(type) {
 	case *gorgonia.F32:
 		*s = gorgonia.F32(x)
@@ -194,4 +216,13 @@ func setScalar[T Float](v gorgonia.Value, x T) {
 			d[0] = float64(x)
 		}
 	}
+}
+
+// OpKind names an operation of this package without its settings ("Conv2D+ReLU",
+// "BatchNorm2DGrad"), for profiles; any other operation is named by its String.
+func OpKind(o gorgonia.Op) string {
+	if p, ok := o.(op); ok {
+		return p.k.kind()
+	}
+	return o.String()
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 
 	"gorgonia.org/tensor"
+
+	"github.com/nndl/cnn/kernels"
 )
 
 // Init names a parameter initialiser.
@@ -92,14 +94,14 @@ func (p *Params) initPending() {
 	slices.SortStableFunc(todo, func(a, b pendingInit) int {
 		return b.p.Value.Shape().TotalSize() - a.p.Value.Shape().TotalSize()
 	})
-	k := min(workers(), len(todo))
+	k := min(kernels.Workers(), len(todo))
 	share, load := make([][]pendingInit, k), make([]int, k)
 	for _, t := range todo {
 		w := slices.Index(load, slices.Min(load))
 		share[w] = append(share[w], t)
 		load[w] += t.p.Value.Shape().TotalSize()
 	}
-	parallel(k, func(w, _, _ int) {
+	kernels.Parallel(k, func(w, _, _ int) {
 		for _, t := range share[w] {
 			switch d := t.p.Value.Data().(type) {
 			case []float32:
@@ -111,7 +113,7 @@ func (p *Params) initPending() {
 	})
 }
 
-func fill[T Float](d []T, seed uint64, t pendingInit) {
+func fill[T kernels.Float](d []T, seed uint64, t pendingInit) {
 	h := fnv.New64a()
 	h.Write([]byte(t.p.Name))
 	rng := rand.New(rand.NewPCG(seed, h.Sum64()))

@@ -5,6 +5,9 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/nndl/cnn/kernels"
+	"github.com/nndl/cnn/kernels/purego"
 )
 
 // Add adds two tensors of the same shape element by element: the join of a residual block,
@@ -25,7 +28,7 @@ func (n *Net) Add(name string, a, b *gorgonia.Node) *gorgonia.Node {
 		return a
 	}
 	l := &Layer{Name: name, Type: "Add", FLOPs: int64(as.TotalSize()), Attrs: "residual"}
-	out := n.add(l, add{rank: a.Dims()}, a, b)
+	out := n.add(l, n.typed.add(a.Dims()), a, b)
 	if out != a {
 		ra, rb := n.rf[a], n.rf[b]
 		n.setRF(out, max(ra[0], rb[0]), max(ra[1], rb[1]))
@@ -34,48 +37,28 @@ func (n *Net) Add(name string, a, b *gorgonia.Node) *gorgonia.Node {
 }
 
 // add computes a + b for two tensors of the same shape; any rank.
-type add struct {
+type add[T kernels.Float] struct {
 	rank int
 	relu bool // apply a following ReLU too (see Fuse)
 }
 
-func (k add) String() string     { return fmt.Sprintf("Add(rank %d)%s", k.rank, reluSuffix(k.relu)) }
-func (k add) withReLU() kernel   { k.relu = true; return k }
-func (k add) dims() ([]int, int) { return []int{k.rank, k.rank}, k.rank }
-func (k add) diffWRT() []bool    { return []bool{true, true} }
-func (k add) shape(in ...tensor.Shape) (tensor.Shape, error) {
+func (k add[T]) kind() string       { return "Add" + reluSuffix(k.relu) }
+func (k add[T]) String() string     { return fmt.Sprintf("Add(rank %d)%s", k.rank, reluSuffix(k.relu)) }
+func (k add[T]) withReLU() kernel   { k.relu = true; return k }
+func (k add[T]) dims() ([]int, int) { return []int{k.rank, k.rank}, k.rank }
+func (k add[T]) diffWRT() []bool    { return []bool{true, true} }
+func (k add[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
 	if !in[0].Eq(in[1]) {
 		return nil, fmt.Errorf("cannot add shapes %v and %v: want the same shape", in[0], in[1])
 	}
 	return in[0].Clone(), nil
 }
-func (k add) do(out gorgonia.Value, in ...gorgonia.Value) error {
-	switch out.Dtype() {
-	case tensor.Float32:
-		addForward(data[float32](in[0]), data[float32](in[1]), data[float32](out), k.relu)
-	case tensor.Float64:
-		addForward(data[float64](in[0]), data[float64](in[1]), data[float64](out), k.relu)
-	default:
-		return fmt.Errorf("unsupported dtype %v", out.Dtype())
-	}
+func (k add[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
+	purego.Add(data[T](in[0]), data[T](in[1]), data[T](out), k.relu)
 	return nil
 }
 
 // grads passes the upstream gradient unchanged to both inputs.
-func (k add) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+func (k add[T]) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	return gorgonia.Nodes{grad, grad}, nil
-}
-
-func addForward[T Float](a, b, y []T, relu bool) {
-	b = b[:len(a)]
-	y = y[:len(a)]
-	if relu {
-		for i, v := range a {
-			y[i] = max(v+b[i], 0)
-		}
-		return
-	}
-	for i, v := range a {
-		y[i] = v + b[i]
-	}
 }

@@ -7,7 +7,7 @@ import (
 	"runtime/debug"
 	"strings"
 
-	"github.com/nndl/cnn/graph"
+	"github.com/nndl/cnn/kernels"
 )
 
 // Machine describes where the report was made.
@@ -30,7 +30,7 @@ type Machine struct {
 // information.
 func ThisMachine() Machine {
 	m := Machine{CPU: cpuModel(), CPUs: runtime.NumCPU(), GoMaxProcs: runtime.GOMAXPROCS(0),
-		OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(), BLAS: graph.BLAS, FastConv: graph.FastConv,
+		OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(), BLAS: kernels.Describe(), FastConv: kernels.Describe(),
 		Gorgonia: "unknown", Tensor: "unknown", Gonum: "unknown", Load: "unknown"}
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		if f := strings.Fields(string(b)); len(f) >= 3 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nndl/cnn/graph"
 	"github.com/nndl/cnn/internal/safetensors"
+	"github.com/nndl/cnn/kernels"
 	"gorgonia.org/tensor"
 )
 
@@ -112,7 +113,7 @@ func (o *Adam) Step(updates []Update) error {
 }
 
 // adamUpdate is one Adam update of w in place (see Adam); c1 = 1-b1 and c2 = 1-b2.
-func adamUpdate[T graph.Float](w, g, m, v []T, b1, c1, b2, c2, lrT, epsT, decay T) {
+func adamUpdate[T kernels.Float](w, g, m, v []T, b1, c1, b2, c2, lrT, epsT, decay T) {
 	for i := range w {
 		gi := g[i]
 		if decay != 0 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/nndl/cnn/graph"
+	"github.com/nndl/cnn/kernels"
 	"gorgonia.org/tensor"
 )
 
@@ -66,9 +67,9 @@ func (o *SGD) String() string {
 }
 
 // sgdUpdate computes w -= lr*(g + decay*w), or w -= lr*g without decay.
-func sgdUpdate[T graph.Float](lr, decay T, g, w []T) {
+func sgdUpdate[T kernels.Float](lr, decay T, g, w []T) {
 	if decay == 0 {
-		graph.Axpy(-lr, g, w)
+		kernels.Update(-lr, g, w)
 		return
 	}
 	for i, v := range g {

@@ -3,10 +3,10 @@ package main
 import (
 	"runtime"
 
-	"github.com/nndl/cnn/graph"
+	"github.com/nndl/cnn/kernels"
 )
 
-// kernelPath names the matrix-multiply implementation the tool runs on.
-func kernelPath() string { return graph.BLAS }
+// kernelPath names the implementations of the kernels the tool runs on.
+func kernelPath() string { return kernels.Describe() }
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }

@@ -206,7 +206,7 @@ func cmdTrain(args []string, stdout io.Writer) error {
 	if *dataset == datasetCIFAR {
 		what = "CIFAR-10 images"
 	}
-	fmt.Fprintf(stdout, "%s (%s kernels, %s): %d train / %d dev / %d test %s, %d epochs of %d steps, %v\n",
+	fmt.Fprintf(stdout, "%s (%s kernels: %s): %d train / %d dev / %d test %s, %d epochs of %d steps, %v\n",
 		name, impl, kernelPath(), trainSet.N(), devSet.N(), testSet.N(), what, *epochs, trainL.NumBatches(), r.Opt)
 	resumedAt := r.StepsDone
 	if *resume != "" {

@@ -1,21 +1,21 @@
-//go:build dnnl
+//go:build cgo
 
 // Direct float32 kernels in AVX-512: small convolutions (LeNet-5's layers), 2x2 pooling, the
 // ReLU, per-channel sums and the SGD update. A convolution with stride 1, no padding and a few
 // channels is too small for oneDNN's blocked layouts to pay off: its kernels pad 6 channels
 // to 16 and reorder every map in and out. These work on the maps as they lie (NCHW),
 // vectorised along the output rows, with a block of filters held in registers. The Go side
-// (direct_dnnl.go) checks cnn_direct_ok before it calls them, and splits the images between
+// (simd_amd64.go) checks cnn_avx512_ok before it calls them, and splits the images between
 // its workers. Every kernel gives what the Go kernel it replaces gives: NaN kept, +0 over -0,
 // the first maximum of a window taking its gradient.
 
 #include <immintrin.h>
 #include <string.h>
-#include "direct.h"
+#include "avx512.h"
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma")))
 
-int cnn_direct_ok(void) {
+int cnn_avx512_ok(void) {
 	__builtin_cpu_init();
 	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
 	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
@@ -138,7 +138,7 @@ static const conv_cols_fn cols_table[12] = {conv_cols_1, conv_cols_2, conv_cols_
 // forward convolves n images x [C,H,W] with the weights wt [C,K,K,P] (transposed). Channels
 // go in the lanes where they fill more of them than a row's columns do. Where the first and
 // last `zeros` rows of each image are known to be zero (the padded gradient of
-// cnn_direct_backward_x), the rows kernels skip the window rows that fall only on them.
+// cnn_avx512_backward_x), the rows kernels skip the window rows that fall only on them.
 static AVX512 void forward(const float *x, const float *wt, const float *b, float *y, int n, int C,
     int H, int W, int P, int K, int relu_, int zeros) {
 	const int OH = H - K + 1, OW = W - K + 1;
@@ -181,10 +181,10 @@ static AVX512 void forward(const float *x, const float *wt, const float *b, floa
 	}
 }
 
-// cnn_direct_weights arranges w [P,C,K,K] for the kernels into wt (P*C*K*K floats): for the
+// cnn_avx512_weights arranges w [P,C,K,K] for the kernels into wt (P*C*K*K floats): for the
 // forward convolution (flip = 0) transposed to [C,K,K,P]; for the input gradient (flip = 1)
 // as the forward weights of the transposed convolution, [P,K,K,C] with the window flipped.
-AVX512 void cnn_direct_weights(const float *w, float *wt, int P, int C, int K, int flip) {
+AVX512 void cnn_avx512_weights(const float *w, float *wt, int P, int C, int K, int flip) {
 	const int KK = K * K;
 	for (int p = 0; p < P; p++)
 		for (int c = 0; c < C; c++)
@@ -197,18 +197,18 @@ AVX512 void cnn_direct_weights(const float *w, float *wt, int P, int C, int K, i
 			}
 }
 
-// cnn_direct_forward: y [n,P,OH,OW] = x [n,C,H,W] convolved with the weights arranged by
-// cnn_direct_weights, plus b (if not NULL), then a ReLU (relu).
-AVX512 void cnn_direct_forward(const float *x, const float *wt, const float *b, float *y, int n,
+// cnn_avx512_forward: y [n,P,OH,OW] = x [n,C,H,W] convolved with the weights arranged by
+// cnn_avx512_weights, plus b (if not NULL), then a ReLU (relu).
+AVX512 void cnn_avx512_forward(const float *x, const float *wt, const float *b, float *y, int n,
     int C, int H, int W, int P, int K, int relu_) {
 	forward(x, wt, b, y, n, C, H, W, P, K, relu_, 0);
 }
 
-// cnn_direct_backward_x: dx [n,C,H,W] from dy [n,P,OH,OW] and the weights arranged by
-// cnn_direct_weights (flipped). The input gradient is the forward convolution of dy, padded
+// cnn_avx512_backward_x: dx [n,C,H,W] from dy [n,P,OH,OW] and the weights arranged by
+// cnn_avx512_weights (flipped). The input gradient is the forward convolution of dy, padded
 // by K-1 on every side, with the weights flipped and their channel axes swapped. pad holds
 // (OH+2K-2)*(OW+2K-2)*P floats; its border stays zero from one image to the next.
-AVX512 void cnn_direct_backward_x(const float *wt, const float *dy, float *dx, int n, int C, int H,
+AVX512 void cnn_avx512_backward_x(const float *wt, const float *dy, float *dx, int n, int C, int H,
     int W, int P, int K, float *pad) {
 	const int OH = H - K + 1, OW = W - K + 1, PH = OH + 2 * (K - 1), PW = OW + 2 * (K - 1);
 	memset(pad, 0, sizeof(float) * (long)P * PH * PW);
@@ -267,9 +267,9 @@ typedef void (*wgrad_fn)(const float *, const float *, float *, int, int, int, i
 #define WG(K_) {{wgrad_##K_##_1_1, wgrad_##K_##_1_2, wgrad_##K_##_1_4}, {wgrad_##K_##_2_1, wgrad_##K_##_2_2, wgrad_##K_##_2_4}}
 static const wgrad_fn wgrad_table[7][2][3] = {WG(1), WG(2), WG(3), WG(4), WG(5), WG(6), WG(7)};
 
-// cnn_direct_backward_w: dw [P,C,K,K] = the sum over n images of dy [P,OH,OW] correlated
-// with x [C,H,W]. K is at most CNN_DIRECT_MAX_K.
-AVX512 void cnn_direct_backward_w(const float *x, const float *dy, float *dw, int n, int C, int H,
+// cnn_avx512_backward_w: dw [P,C,K,K] = the sum over n images of dy [P,OH,OW] correlated
+// with x [C,H,W]. K is at most CNN_AVX512_MAX_K.
+AVX512 void cnn_avx512_backward_w(const float *x, const float *dy, float *dw, int n, int C, int H,
     int W, int P, int K) {
 	const int OH = H - K + 1, OW = W - K + 1;
 	memset(dw, 0, sizeof(float) * (long)P * C * K * K);
@@ -330,8 +330,8 @@ static inline AVX512 __m512 max4(__m512 a, __m512 b, __m512 c, __m512 d) {
 	return _mm512_mask_add_ps(m, nan, a, _mm512_add_ps(b, _mm512_add_ps(c, d)));
 }
 
-// cnn_pool2 pools planes [h,w] into [h/2,w/2]: the maximum of each window, or the mean (avg).
-AVX512 void cnn_pool2(const float *x, float *y, int planes, int h, int w, int avg) {
+// cnn_avx512_pool2 pools planes [h,w] into [h/2,w/2]: the maximum of each window, or the mean (avg).
+AVX512 void cnn_avx512_pool2(const float *x, float *y, int planes, int h, int w, int avg) {
 	const int oh = h / 2, ow = w / 2;
 	const __m512 quarter = _mm512_set1_ps(0.25f);
 	for (int pl = 0; pl < planes; pl++) {
@@ -350,11 +350,11 @@ AVX512 void cnn_pool2(const float *x, float *y, int planes, int h, int w, int av
 	}
 }
 
-// cnn_pool2_grad routes dy [h/2,w/2] back to dx [h,w] for each plane: to the first maximum of
+// cnn_avx512_pool2_grad routes dy [h/2,w/2] back to dx [h,w] for each plane: to the first maximum of
 // each window in row-major order (NaN: the last), or a quarter to each input (avg). Where relu
 // is given (the output of a ReLU before the pooling), dx is then zeroed where relu is not
 // positive. An odd last row or column gets no gradient.
-AVX512 void cnn_pool2_grad(const float *x, const float *dy, const float *relu, float *dx, int planes,
+AVX512 void cnn_avx512_pool2_grad(const float *x, const float *dy, const float *relu, float *dx, int planes,
     int h, int w, int avg) {
 	const int oh = h / 2, ow = w / 2;
 	const __m512 quarter = _mm512_set1_ps(0.25f), zero = _mm512_setzero_ps();
@@ -401,8 +401,8 @@ AVX512 void cnn_pool2_grad(const float *x, const float *dy, const float *relu, f
 	}
 }
 
-// cnn_relu computes y = max(x, 0), keeping NaN; x may be y.
-AVX512 void cnn_relu(const float *x, float *y, long n) {
+// cnn_avx512_relu computes y = max(x, 0), keeping NaN; x may be y.
+AVX512 void cnn_avx512_relu(const float *x, float *y, long n) {
 	long i = 0;
 	for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, relu(_mm512_loadu_ps(x + i)));
 	if (i < n) {
@@ -411,8 +411,8 @@ AVX512 void cnn_relu(const float *x, float *y, long n) {
 	}
 }
 
-// cnn_relu_grad passes dy to dx where the ReLU's output y is positive (not NaN), 0 elsewhere.
-AVX512 void cnn_relu_grad(const float *y, const float *dy, float *dx, long n) {
+// cnn_avx512_relu_grad passes dy to dx where the ReLU's output y is positive (not NaN), 0 elsewhere.
+AVX512 void cnn_avx512_relu_grad(const float *y, const float *dy, float *dx, long n) {
 	const __m512 zero = _mm512_setzero_ps();
 	long i = 0;
 	for (; i + 16 <= n; i += 16)
@@ -424,9 +424,9 @@ AVX512 void cnn_relu_grad(const float *y, const float *dy, float *dx, long n) {
 	}
 }
 
-// cnn_sum_channels adds up dy [n,C,inner] per channel, for channels [c0, c1), into db: each
+// cnn_avx512_sum_channels adds up dy [n,C,inner] per channel, for channels [c0, c1), into db: each
 // plane in float32 lanes, the planes in double.
-AVX512 void cnn_sum_channels(const float *dy, int n, int C, long inner, int c0, int c1, float *db) {
+AVX512 void cnn_avx512_sum_channels(const float *dy, int n, int C, long inner, int c0, int c1, float *db) {
 	for (int q = c0; q < c1; q++) {
 		double total = 0;
 		for (int i = 0; i < n; i++) {
@@ -447,7 +447,7 @@ AVX512 void cnn_sum_channels(const float *dy, int n, int C, long inner, int c0, 
 	}
 }
 
-// cnn_axpy computes y += a*x, the product rounded before the sum: the empty asm keeps the
+// cnn_avx512_axpy computes y += a*x, the product rounded before the sum: the empty asm keeps the
 // compiler from fusing the two into one multiply-add.
 static inline AVX512 __m512 axpy16(__m512 a, __m512 x, __m512 y) {
 	__m512 p = _mm512_mul_ps(a, x);
@@ -455,7 +455,7 @@ static inline AVX512 __m512 axpy16(__m512 a, __m512 x, __m512 y) {
 	return _mm512_add_ps(y, p);
 }
 
-AVX512 void cnn_axpy(float a, const float *x, float *y, long n) {
+AVX512 void cnn_avx512_axpy(float a, const float *x, float *y, long n) {
 	const __m512 av = _mm512_set1_ps(a);
 	long i = 0;
 	for (; i + 16 <= n; i += 16)

@@ -1,4 +1,4 @@
-// Convolution kernels through oneDNN's primitives (the -tags dnnl build of package graph).
+// Convolution kernels through oneDNN's primitives (package onednn, built with -tags dnnl).
 
 typedef struct cnn_conv cnn_conv;
 

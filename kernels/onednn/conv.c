@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <oneapi/dnnl/dnnl.h>
-#include "dnnl_conv.h"
+#include "conv.h"
 
 void omp_set_num_threads(int);
 

@@ -1,0 +1,49 @@
+package graph
+
+import (
+	"gorgonia.org/tensor"
+
+	"github.com/nndl/cnn/kernels"
+	"github.com/nndl/cnn/kernels/purego"
+)
+
+// typed makes the kernels the layers declare, in one element type: a network computes in
+// the element type of its parameters, fixed when it is declared, so each kernel is
+// instantiated for it once instead of testing the type at every call.
+type typed interface {
+	conv(g convGeom, bias bool, ws *kernels.Scratch) kernel
+	convNaive(g convGeom, bias bool) kernel
+	pool(g convGeom, mode poolMode) kernel
+	poolNaive(g convGeom, mode poolMode) kernel
+	globalAvg() kernel
+	linear(bias bool) kernel
+	relu(rank int) kernel
+	reshape(from, to tensor.Shape) kernel
+	loss() kernel
+	batchNorm(bn purego.BatchNorm) kernel
+	add(rank int) kernel
+}
+
+// typedFor returns the kernels of element type dt (float32 or float64).
+func typedFor(dt tensor.Dtype) typed {
+	if dt == tensor.Float64 {
+		return typedAs[float64]{}
+	}
+	return typedAs[float32]{}
+}
+
+type typedAs[T kernels.Float] struct{}
+
+func (typedAs[T]) conv(g convGeom, bias bool, ws *kernels.Scratch) kernel {
+	return convFast[T]{g, bias, ws}
+}
+func (typedAs[T]) convNaive(g convGeom, bias bool) kernel     { return convNaive[T]{g, bias} }
+func (typedAs[T]) pool(g convGeom, mode poolMode) kernel      { return poolFast[T]{g, mode} }
+func (typedAs[T]) poolNaive(g convGeom, mode poolMode) kernel { return poolNaive[T]{g, mode} }
+func (typedAs[T]) globalAvg() kernel                          { return globalAvg[T]{} }
+func (typedAs[T]) linear(bias bool) kernel                    { return linear[T]{bias} }
+func (typedAs[T]) relu(rank int) kernel                       { return relu[T]{rank} }
+func (typedAs[T]) reshape(from, to tensor.Shape) kernel       { return reshape[T]{from, to} }
+func (typedAs[T]) loss() kernel                               { return softmaxCE[T]{} }
+func (typedAs[T]) batchNorm(bn purego.BatchNorm) kernel       { return batchNorm[T]{bn} }
+func (typedAs[T]) add(rank int) kernel                        { return add[T]{rank: rank} }

@@ -1,0 +1,5 @@
+//go:build dnnl
+
+package all
+
+import _ "github.com/nndl/cnn/kernels/onednn"

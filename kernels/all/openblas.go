@@ -1,0 +1,5 @@
+//go:build openblas
+
+package all
+
+import _ "github.com/nndl/cnn/kernels/openblas"

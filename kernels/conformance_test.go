@@ -1,0 +1,441 @@
+package kernels_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nndl/cnn/kernels"
+	_ "github.com/nndl/cnn/kernels/all"
+	"github.com/nndl/cnn/kernels/reference"
+)
+
+// TestConformance runs every operation of every implementation this binary holds against
+// the reference, in float32 and float64: odd shapes, ties, NaN and zeros of both signs. It
+// lists what ran and what was skipped and why (go test -v -run Conformance ./kernels/);
+// with CNN_MAX_CPU_ISA=avx2 an AVX-512 machine runs its AVX2 kernels as an AVX2 one does.
+func TestConformance(t *testing.T) {
+	var listing []string
+	for _, in := range kernels.List() {
+		if in.Name == "reference" {
+			continue
+		}
+		if !in.Runnable {
+			listing = append(listing, fmt.Sprintf("%-9s skipped: %s", in.Name, in.Why))
+			continue
+		}
+		var ran []string
+		for _, c := range checks {
+			if n, ok := c.run32(t, in.Name); ok {
+				ran = append(ran, fmt.Sprintf("%s/float32 (%d cases)", c.op, n))
+			}
+			if n, ok := c.run64(t, in.Name); ok {
+				ran = append(ran, fmt.Sprintf("%s/float64 (%d cases)", c.op, n))
+			}
+		}
+		listing = append(listing, fmt.Sprintf("%-9s ran: %s", in.Name, strings.Join(ran, ", ")))
+	}
+	t.Logf("conformance against the reference (CPU instruction sets up to %v):\n%s", kernels.MaxISA(), strings.Join(listing, "\n"))
+}
+
+// check is one operation's conformance test, for each element type.
+type check struct {
+	op           string
+	run32, run64 func(t *testing.T, impl string) (cases int, offered bool)
+}
+
+var checks = []check{
+	{"gemm", testGemm[float32], testGemm[float64]},
+	{"conv", testConv[float32], testConv[float64]},
+	{"pool", testPool[float32], testPool[float64]},
+	{"relu", testReLU[float32], testReLU[float64]},
+	{"channel-sum", testChannelSum[float32], testChannelSum[float64]},
+	{"axpy", testAxpy[float32], testAxpy[float64]},
+}
+
+// tol is the relative error allowed of a computation that rounds differently from the
+// reference's.
+func tol[T kernels.Float]() float64 {
+	var z T
+	if _, ok := any(z).(float32); ok {
+		return 1e-5
+	}
+	return 1e-12
+}
+
+// random returns n values in [-1, 1), each a float32, so that both types see the same inputs.
+func random[T kernels.Float](rng *rand.Rand, n int) []T {
+	v := make([]T, n)
+	for i := range v {
+		v[i] = T(float32(rng.Float64()*2 - 1))
+	}
+	return v
+}
+
+// f64 converts v to float64.
+func f64[T kernels.Float](v []T) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+// relErr is max |got-want| over max |want|, NaN where one is NaN and the other not.
+func relErr[T, U kernels.Float](got []T, want []U) float64 {
+	var diff, scale float64
+	for i := range want {
+		g, w := float64(got[i]), float64(want[i])
+		if math.IsNaN(g) != math.IsNaN(w) {
+			return math.NaN()
+		}
+		if !math.IsNaN(w) {
+			diff = max(diff, math.Abs(g-w))
+			scale = max(scale, math.Abs(w))
+		}
+	}
+	return diff / max(scale, 1e-30)
+}
+
+// sameBits reports whether got and want hold the same bits (any NaN matching any NaN), and
+// the first index where they do not.
+func sameBits[T kernels.Float](got, want []T) (int, bool) {
+	for i := range want {
+		g, w := float64(got[i]), float64(want[i])
+		if math.IsNaN(g) && math.IsNaN(w) {
+			continue
+		}
+		if g != w || math.Signbit(g) != math.Signbit(w) {
+			return i, false
+		}
+	}
+	return 0, true
+}
+
+func testGemm[T kernels.Float](t *testing.T, impl string) (int, bool) {
+	k := kernels.Named[T](impl).Gemm
+	if k == nil {
+		return 0, false
+	}
+	ref := kernels.Named[float64]("reference").Gemm
+	rng := rand.New(rand.NewPCG(1, 2))
+	n := 0
+	for _, c := range []struct{ m, n, k int }{{1, 1, 1}, {3, 5, 7}, {17, 9, 33}, {64, 120, 400}, {2, 300, 3}} {
+		for _, ta := range []bool{false, true} {
+			for _, tb := range []bool{false, true} {
+				for _, beta := range []T{0, 1, 0.5} {
+					a, b := random[T](rng, c.m*c.k), random[T](rng, c.k*c.n)
+					lda, ldb := c.k, c.n
+					if ta {
+						lda = c.m
+					}
+					if tb {
+						ldb = c.k
+					}
+					got := random[T](rng, c.m*c.n)
+					want := f64(got)
+					k.Gemm(ta, tb, c.m, c.n, c.k, 1.5, a, lda, b, ldb, beta, got, c.n)
+					ref.Gemm(ta, tb, c.m, c.n, c.k, 1.5, f64(a), lda, f64(b), ldb, float64(beta), want, c.n)
+					if e := relErr(got, want); !(e <= tol[T]()) {
+						t.Errorf("%s gemm %+v transA=%v transB=%v beta=%v: relative error %.3g", impl, c, ta, tb, beta, e)
+					}
+					n++
+				}
+			}
+		}
+	}
+	return n, true
+}
+
+// convCases are the shapes every convolution is tried on: each path of the fast kernels
+// (the direct kernels, oneDNN split or over the batch, im2col, the plain product, one image
+// split by filters) and the edges of each.
+var convCases = []struct{ n, cin, h, w, cout, k, s, p int }{
+	{1, 64, 8, 8, 128, 3, 1, 1},  // one image, big enough to split by filters
+	{3, 32, 2, 2, 48, 3, 2, 1},   // small maps
+	{2, 16, 1, 1, 32, 3, 1, 1},   // 1x1 maps, padding only around
+	{4, 8, 2, 2, 16, 3, 2, 1},    // 2x2 to 1x1, four live taps
+	{3, 4, 5, 5, 6, 7, 2, 3},     // a 7x7 stride-2 window over a small map
+	{2, 3, 1, 1, 4, 3, 1, 3},     // padding wider than the kernel: windows of padding only
+	{1, 4, 4, 4, 8, 3, 1, 1},     // one image, small map, split by filters
+	{33, 5, 8, 8, 7, 3, 1, 1},    // 8x8 maps, many chunks
+	{5, 16, 5, 5, 12, 5, 1, 0},   // the window covers the input: a matrix product
+	{64, 16, 5, 5, 120, 5, 1, 0}, // LeNet-5's conv5, a product big enough to split
+	{70, 3, 9, 9, 5, 3, 2, 0},    // many chunks
+	{1, 4, 12, 12, 8, 5, 1, 2},   // one image, too small to split
+	{5, 8, 16, 16, 64, 1, 1, 0},  // 1x1 kernels, a wide layer
+	{3, 1, 32, 32, 6, 5, 1, 0},   // LeNet-5's conv1
+	{4, 6, 14, 14, 16, 5, 1, 0},  // LeNet-5's conv3
+	{5, 1, 32, 32, 8, 7, 2, 3},   // the ResNet stem
+	{6, 16, 8, 8, 16, 3, 1, 1},   // layer1
+	{7, 16, 8, 8, 32, 3, 2, 1},   // a stride-2 layer
+	{65, 4, 6, 6, 5, 3, 1, 1},    // an odd batch split between workers
+	{2, 5, 5, 5, 3, 3, 3, 2},     // stride larger than the kernel's overlap
+	{3, 15, 40, 40, 16, 3, 1, 0}, // rows of 38: a vector and a tail; filters in two blocks
+	{2, 2, 20, 20, 13, 7, 1, 0},  // 7x7, rows of 14, 13 channels in one block
+	{3, 3, 18, 18, 5, 1, 1, 0},   // 1x1, rows of 18
+	{5, 15, 6, 6, 16, 2, 1, 0},   // 2x2, rows of 5
+	{1, 1, 32, 32, 6, 5, 1, 0},   // one image
+	{2, 3, 17, 17, 16, 3, 1, 0},  // channels in the lanes, rows of 15
+	{3, 4, 10, 10, 12, 3, 1, 0},  // channels in the lanes, 12 of 16
+	{2, 2, 9, 9, 7, 2, 1, 0},     // an odd number of rows
+	{2, 3, 7, 11, 4, 3, 1, 0},    // a rectangular map
+	{3, 2, 13, 5, 6, 3, 1, 0},    // a tall map, rows narrower than a vector
+}
+
+func testConv[T kernels.Float](t *testing.T, impl string) (int, bool) {
+	k := kernels.Named[T](impl).Conv
+	if k == nil {
+		return 0, false
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	n := 0
+	for _, c := range convCases {
+		g := kernels.ConvGeom{K: c.k, S: c.s, P: c.p}
+		d := kernels.NewConvDims(g, []int{c.n, c.cin, c.h, c.w}, []int{c.cout, c.cin, c.k, c.k})
+		if !k.AcceptsConv(d) {
+			continue
+		}
+		n++
+		x, w, b := random[T](rng, c.n*c.cin*c.h*c.w), random[T](rng, c.cout*d.K), random[T](rng, c.cout)
+		dy := random[T](rng, c.n*c.cout*d.OHW)
+		ws := kernels.NewScratch()
+		epilogues := []*kernels.Epilogue{nil, {ReLU: true}, bnEpilogue(rng, c.cout, false), bnEpilogue(rng, c.cout, true)}
+		for run := 0; run < 2; run++ { // the second run reuses the buffers and primitives
+			for _, ep := range epilogues {
+				got, want := random[T](rng, len(dy)), make([]float64, len(dy))
+				must(t, k.ConvForward(ws, d, x, w, b, got, ep))
+				reference.Conv(d, f64(x), f64(w), f64(b), want)
+				applyRef(ep, d, want)
+				if e := relErr(got, want); !(e <= tol[T]()) {
+					t.Errorf("%s conv forward %+v epilogue %+v run %d: relative error %.3g", impl, c, ep, run, e)
+				}
+			}
+			got, want := random[T](rng, len(x)), make([]float64, len(x))
+			must(t, k.ConvBackwardData(ws, d, w, dy, got))
+			reference.ConvGrad(d, 0, f64(x), f64(w), f64(dy), want)
+			if e := relErr(got, want); !(e <= tol[T]()) {
+				t.Errorf("%s conv backward data %+v run %d: relative error %.3g", impl, c, run, e)
+			}
+			got, want = random[T](rng, len(w)), make([]float64, len(w))
+			must(t, k.ConvBackwardWeights(ws, d, x, dy, got))
+			reference.ConvGrad(d, 1, f64(x), f64(w), f64(dy), want)
+			if e := relErr(got, want); !(e <= tol[T]()) {
+				t.Errorf("%s conv backward weights %+v run %d: relative error %.3g", impl, c, run, e)
+			}
+		}
+		// A NaN in the input reaches every output whose window holds it, through the ReLU.
+		xn := slices.Clone(x)
+		xn[len(xn)/2] = T(math.NaN())
+		got, want := make([]T, len(dy)), make([]float64, len(dy))
+		must(t, k.ConvForward(ws, d, xn, w, b, got, &kernels.Epilogue{ReLU: true}))
+		reference.Conv(d, f64(xn), f64(w), f64(b), want)
+		applyRef(&kernels.Epilogue{ReLU: true}, d, want)
+		if e := relErr(got, want); !(e <= tol[T]()) {
+			t.Errorf("%s conv forward %+v with a NaN, ReLU: relative error %.3g (NaN where the reference has none, or none where it has)", impl, c, e)
+		}
+	}
+	return n, true
+}
+
+// bnEpilogue returns an inference BatchNorm as a convolution applies it, with a ReLU or not.
+func bnEpilogue(rng *rand.Rand, p int, relu bool) *kernels.Epilogue {
+	ep := &kernels.Epilogue{Mean: make([]float64, p), A: make([]float64, p), Shift: make([]float64, p), ReLU: relu}
+	for q := range p {
+		ep.Mean[q], ep.A[q], ep.Shift[q] = rng.Float64()-0.5, 0.5+rng.Float64(), rng.Float64()-0.5
+	}
+	return ep
+}
+
+// applyRef applies ep to the reference's output as the reference implementation does.
+func applyRef[T kernels.Float](ep *kernels.Epilogue, d kernels.ConvDims, y []T) {
+	if ep == nil {
+		return
+	}
+	for o, v := range y {
+		q := o / d.OHW % d.P
+		if ep.Mean != nil {
+			v = T((float64(v)-ep.Mean[q])*ep.A[q] + ep.Shift[q])
+		}
+		if ep.ReLU {
+			v = max(v, 0)
+		}
+		y[o] = v
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// poolCases are the windows and map sizes every pooling is tried on.
+var poolCases = []struct {
+	g    kernels.ConvGeom
+	h, w int
+}{
+	{kernels.ConvGeom{K: 2, S: 2}, 8, 8}, {kernels.ConvGeom{K: 2, S: 2}, 7, 7}, {kernels.ConvGeom{K: 2, S: 2}, 6, 5},
+	{kernels.ConvGeom{K: 2, S: 2}, 28, 28}, {kernels.ConvGeom{K: 2, S: 2}, 10, 10}, {kernels.ConvGeom{K: 2, S: 2}, 3, 70},
+	{kernels.ConvGeom{K: 2, S: 2}, 64, 33}, {kernels.ConvGeom{K: 3, S: 2, P: 1}, 9, 8},
+	{kernels.ConvGeom{K: 3, S: 1, P: 1}, 5, 5}, {kernels.ConvGeom{K: 3, S: 3}, 10, 11}, {kernels.ConvGeom{K: 3, S: 2, P: 1}, 112, 112},
+}
+
+// poolInput returns planes of x with ties, zeros of both signs and, with nan, a NaN in every
+// fifth plane.
+func poolInput[T kernels.Float](rng *rand.Rand, n, h, w int, nan bool) []T {
+	x := random[T](rng, n*h*w)
+	negZero := T(math.Copysign(0, -1))
+	for i := range x {
+		switch i % 7 {
+		case 0:
+			x[i] = x[max(i-1, 0)] // ties, which the first maximum must win
+		case 3:
+			x[i] = negZero
+		case 5:
+			x[i] = 0
+		}
+		if i%11 == 0 {
+			x[i] = -x[i] // negative windows: the maximum of mixed zeros
+		}
+	}
+	if nan {
+		for pl := 0; pl < n; pl += 5 {
+			x[pl*h*w+(h*w)/2] = T(math.NaN())
+		}
+	}
+	return x
+}
+
+func testPool[T kernels.Float](t *testing.T, impl string) (int, bool) {
+	k := kernels.Named[T](impl).Pool
+	if k == nil {
+		return 0, false
+	}
+	ref := kernels.Named[T]("reference").Pool
+	rng := rand.New(rand.NewPCG(5, 6))
+	n := 0
+	for _, c := range poolCases {
+		for _, mode := range []kernels.PoolMode{kernels.PoolMax, kernels.PoolAvg, kernels.PoolAvgExclusive} {
+			const planes = 11
+			d := kernels.NewPoolDims(c.g, mode, []int{1, planes, c.h, c.w})
+			if !k.AcceptsPool(d) {
+				continue
+			}
+			n++
+			// Forward with NaN: the maximum and the averages keep it; to the bit otherwise.
+			x := poolInput[T](rng, planes, c.h, c.w, true)
+			got, want := random[T](rng, planes*d.OH*d.OW), make([]T, planes*d.OH*d.OW)
+			k.PoolForward(d, x, got)
+			ref.PoolForward(d, x, want)
+			if i, ok := sameBits(got, want); !ok {
+				t.Errorf("%s pool %v %v %dx%d forward: element %d is %v, want %v", impl, c.g, mode, c.h, c.w, i, got[i], want[i])
+			}
+			// Backward, without NaN (where a NaN's gradient goes is left to each kernel):
+			// without and with the ReLU's gradient after it.
+			x = poolInput[T](rng, planes, c.h, c.w, false)
+			dy := random[T](rng, planes*d.OH*d.OW)
+			relu := poolInput[T](rng, planes, c.h, c.w, false)
+			for _, r := range [][]T{nil, relu} {
+				got, want := random[T](rng, len(x)), make([]T, len(x))
+				k.PoolBackward(d, x, dy, got, r)
+				ref.PoolBackward(d, x, dy, want, r)
+				if i, ok := sameBits(got, want); !ok {
+					t.Errorf("%s pool %v %v %dx%d backward (ReLU %v): element %d is %v, want %v", impl, c.g, mode, c.h, c.w, r != nil, i, got[i], want[i])
+				}
+			}
+		}
+	}
+	return n, true
+}
+
+// special are the values an element-wise kernel must treat as Go does.
+func special[T kernels.Float](n int) []T {
+	s := []T{1, -1, 0, T(math.Copysign(0, -1)), T(math.NaN()), T(math.Inf(-1)), T(math.Inf(1)), 1e-40, -1e-40}
+	out := make([]T, n)
+	for i := range out {
+		out[i] = s[i%len(s)] * T(i%5)
+	}
+	return out
+}
+
+func testReLU[T kernels.Float](t *testing.T, impl string) (int, bool) {
+	k := kernels.Named[T](impl).ReLU
+	if k == nil {
+		return 0, false
+	}
+	ref := kernels.Named[T]("reference").ReLU
+	n := 0
+	for _, size := range []int{1, 7, 16, 37, 1000} {
+		n++
+		x, dy := special[T](size), special[T](size + 3)[3:]
+		got, want := make([]T, size), make([]T, size)
+		k.ReLU(x, got)
+		ref.ReLU(x, want)
+		if i, ok := sameBits(got, want); !ok {
+			t.Errorf("%s relu of %v: %v, want %v", impl, x[i], got[i], want[i])
+		}
+		inPlace := slices.Clone(x)
+		k.ReLU(inPlace, inPlace)
+		if i, ok := sameBits(inPlace, want); !ok {
+			t.Errorf("%s relu in place of %v: %v, want %v", impl, x[i], inPlace[i], want[i])
+		}
+		gotDx, wantDx := random[T](rand.New(rand.NewPCG(1, 1)), size), make([]T, size)
+		k.ReLUBackward(want, dy, gotDx)
+		ref.ReLUBackward(want, dy, wantDx)
+		if i, ok := sameBits(gotDx, wantDx); !ok {
+			t.Errorf("%s relu gradient at %v, dy %v: %v, want %v", impl, want[i], dy[i], gotDx[i], wantDx[i])
+		}
+	}
+	return n, true
+}
+
+func testChannelSum[T kernels.Float](t *testing.T, impl string) (int, bool) {
+	k := kernels.Named[T](impl).ChannelSum
+	if k == nil {
+		return 0, false
+	}
+	ref := kernels.Named[float64]("reference").ChannelSum
+	rng := rand.New(rand.NewPCG(7, 8))
+	n := 0
+	for _, s := range [][3]int{{64, 6, 784}, {64, 16, 100}, {3, 5, 25}, {64, 120, 1}, {7, 3, 63}, {2, 4, 16}, {1, 1, 17}} {
+		if !k.AcceptsChannelSum(s[0], s[1], s[2]) {
+			continue
+		}
+		n++
+		dy := random[T](rng, s[0]*s[1]*s[2])
+		got, want := random[T](rng, s[1]), make([]float64, s[1])
+		c0, c1 := s[1]/3, s[1] // the channels [c0,c1) only
+		k.ChannelSum(s[0], s[1], s[2], c0, c1, dy, got)
+		ref.ChannelSum(s[0], s[1], s[2], c0, c1, f64(dy), want)
+		if e := relErr(got[c0:], want[c0:]); !(e <= tol[T]()) {
+			t.Errorf("%s channel sum %v: relative error %.3g", impl, s, e)
+		}
+	}
+	return n, true
+}
+
+func testAxpy[T kernels.Float](t *testing.T, impl string) (int, bool) {
+	k := kernels.Named[T](impl).Axpy
+	if k == nil {
+		return 0, false
+	}
+	ref := kernels.Named[T]("reference").Axpy
+	rng := rand.New(rand.NewPCG(9, 10))
+	n := 0
+	for _, size := range []int{1, 15, 16, 17, 1000, 1 << 14} {
+		n++
+		x, y := random[T](rng, size), random[T](rng, size)
+		got, want := slices.Clone(y), slices.Clone(y)
+		k.Axpy(-0.1, x, got)
+		ref.Axpy(-0.1, x, want)
+		if i, ok := sameBits(got, want); !ok {
+			t.Errorf("%s axpy of %d: element %d is %v, want %v (each product is rounded before the add)", impl, size, i, got[i], want[i])
+		}
+	}
+	return n, true
+}

@@ -1,0 +1,244 @@
+//go:build dnnl
+
+package onednn
+
+// #cgo LDFLAGS: -ldnnl
+// #include <stdlib.h>
+// #include "conv.h"
+import "C"
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+
+	"github.com/nndl/cnn/kernels"
+)
+
+// Shallow layers split the batch between the workers,
+// each running a single-threaded primitive on its images; deep layers run one primitive over
+// the batch on OpenMP's threads (see splitBatch).
+
+// convKind is one of a convolution's three kernels.
+type convKind int
+
+const (
+	convForwardKernel convKind = C.CNN_CONV_FORWARD
+	convGradXKernel   convKind = C.CNN_CONV_BACKWARD_DATA
+	convGradWKernel   convKind = C.CNN_CONV_BACKWARD_WEIGHTS
+	errLen                     = 256
+)
+
+type primKey struct {
+	kind          convKind
+	n, c, h, w, p int
+	g             kernels.ConvGeom
+	fwd           forwardOpts
+	threads       int
+}
+
+// forwardOpts are what a forward kernel adds to the convolution (see cnn_conv_create).
+type forwardOpts struct{ bias, fold bool }
+
+// prims holds the idle primitives of each shape, for the life of the process. A primitive
+// serves one call at a time (it owns the buffers of its reorders); concurrent calls of one
+// shape get one each. A shape oneDNN refuses is remembered, and refused again at once.
+var prims struct {
+	sync.Mutex
+	idle   map[primKey][]*C.cnn_conv
+	failed map[primKey]error
+}
+
+func getPrim(k primKey) (*C.cnn_conv, error) {
+	prims.Lock()
+	if err := prims.failed[k]; err != nil {
+		prims.Unlock()
+		return nil, err
+	}
+	if l := prims.idle[k]; len(l) > 0 {
+		cv := l[len(l)-1]
+		prims.idle[k] = l[:len(l)-1]
+		prims.Unlock()
+		return cv, nil
+	}
+	prims.Unlock()
+	var buf [errLen]C.char
+	cv := C.cnn_conv_create(C.int(k.kind), C.int(k.n), C.int(k.c), C.int(k.h), C.int(k.w), C.int(k.p),
+		C.int(k.g.K), C.int(k.g.S), C.int(k.g.P), flag(k.fwd.bias), flag(k.fwd.fold), C.int(k.threads), &buf[0], errLen)
+	if cv == nil {
+		err := fmt.Errorf("oneDNN convolution [%d,%d,%d,%d] * [%d,%d,%d,%d] (%v): %s",
+			k.n, k.c, k.h, k.w, k.p, k.c, k.g.K, k.g.K, k.g, C.GoString(&buf[0]))
+		prims.Lock()
+		if prims.failed == nil {
+			prims.failed = map[primKey]error{}
+		}
+		prims.failed[k] = err
+		prims.Unlock()
+		return nil, err
+	}
+	return cv, nil
+}
+
+func putPrim(k primKey, cv *C.cnn_conv) {
+	prims.Lock()
+	if prims.idle == nil {
+		prims.idle = map[primKey][]*C.cnn_conv{}
+	}
+	prims.idle[k] = append(prims.idle[k], cv)
+	prims.Unlock()
+}
+
+func ptr(s []float32) *C.float {
+	if len(s) == 0 {
+		return nil
+	}
+	return (*C.float)(unsafe.Pointer(&s[0]))
+}
+
+// runPrim runs kernel kind on images [lo,hi) on the given number of threads: a, b, bs and
+// scales are the kernel's inputs (see cnn_conv_run: for the input gradient a is dy and b is
+// w), already cut to those images where they are per-image.
+func runPrim(kind convKind, d kernels.ConvDims, lo, hi, threads int, fwd forwardOpts, a, b, bs, scales, out []float32) error {
+	k := primKey{kind: kind, n: hi - lo, c: d.C, h: d.H, w: d.W, p: d.P, g: d.G, fwd: fwd, threads: threads}
+	cv, err := getPrim(k)
+	if err != nil {
+		return err
+	}
+	st := C.cnn_conv_run(cv, ptr(a), ptr(b), ptr(bs), ptr(scales), ptr(out))
+	putPrim(k, cv)
+	if st != 0 {
+		return fmt.Errorf("oneDNN convolution %v on [%d,%d,%d,%d]: status %d", d.G, hi-lo, d.C, d.H, d.W, int(st))
+	}
+	return nil
+}
+
+// runWhole runs kernel kind over all of d's images on kernels.Workers() OpenMP threads. (libgomp keeps
+// a team of threads for each thread that starts a parallel region; a goroutine may run on any
+// of the Go runtime's threads, so a process gathers a few teams, asleep when unused: a
+// ResNet18 training run has 10 threads in all. Running these from one locked thread instead
+// was no faster here, and often slower.)
+func runWhole(kind convKind, d kernels.ConvDims, fwd forwardOpts, a, b, bs, scales, out []float32) error {
+	return runPrim(kind, d, 0, d.N, kernels.Workers(), fwd, a, b, bs, scales, out)
+}
+
+// splitBatch reports whether a convolution runs as one single-threaded primitive per worker,
+// each on its share of the batch, rather than as one primitive over the whole batch on
+// OpenMP's threads. Every run reorders the weights into the primitive's blocked layout, and
+// the weight gradient back out of it: where the images outweigh the weights (shallow layers),
+// splitting the batch costs little and keeps the workers apart; on the small maps of deep
+// layers the weights dominate, and are better reordered once (BenchmarkConv shows both).
+func splitBatch(d kernels.ConvDims) bool { return d.P*d.K <= 2*d.N*d.C*d.HW }
+
+// foldEpilogue folds the inference BatchNorm of the forward kernel's epilogue ep, if any,
+// into the convolution: (conv(x, w) + b - mean)*a + shift = conv(x, w*a) + (b - mean)*a +
+// shift, oneDNN scaling the weights by the factors a as it reorders them. It returns the
+// options, the bias and the factors to run with (in the scratch's worker-0 slot 1). A ReLU
+// stays with the Go epilogue: oneDNN's would turn NaN into 0, and hide a diverged run.
+func foldEpilogue(ws *kernels.Scratch, d kernels.ConvDims, b []float32, ep *kernels.Epilogue) (forwardOpts, []float32, []float32) {
+	fwd := forwardOpts{bias: b != nil}
+	if ep == nil || ep.Mean == nil {
+		return fwd, b, nil
+	}
+	fwd.bias, fwd.fold = true, true
+	ws.Reserve(kernels.Workers(), 2)
+	buf := kernels.Buffer[float32](ws, 0, 1, 2*d.P)
+	scales, bias := buf[:d.P], buf[d.P:]
+	for q := range d.P {
+		var bq float64
+		if b != nil {
+			bq = float64(b[q])
+		}
+		scales[q] = float32(ep.A[q])
+		bias[q] = float32((bq-ep.Mean[q])*ep.A[q] + ep.Shift[q])
+	}
+	return fwd, bias, scales
+}
+
+// conv implements kernels.Conv for float32 on oneDNN's primitives.
+type conv struct{}
+
+// AcceptsConv takes every convolution but two: a window over the whole input (a plain
+// matrix product), and a deep layer with fewer images than workers (inference on one image),
+// where the Go kernel, which splits the filters between the workers, is faster.
+func (conv) AcceptsConv(d kernels.ConvDims) bool {
+	return !d.FullWindow() && (splitBatch(d) || d.N >= kernels.Workers())
+}
+
+// ConvForward applies the epilogue's BatchNorm through the weights (see foldEpilogue) and
+// its ReLU after the kernel: oneDNN's would turn NaN into 0 and hide a diverged run.
+func (conv) ConvForward(ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []float32, ep *kernels.Epilogue) error {
+	fwd, bias, scales := foldEpilogue(ws, d, b, ep)
+	var rest *kernels.Epilogue
+	if ep != nil && ep.ReLU {
+		rest = &kernels.Epilogue{ReLU: true}
+	}
+	outImg := d.P * d.OHW
+	if !splitBatch(d) {
+		if err := runWhole(convForwardKernel, d, fwd, x, w, bias, scales, y); err != nil {
+			return err
+		}
+		if rest != nil {
+			kernels.Parallel(d.N, func(_, lo, hi int) { kernels.ApplyEpilogue(rest, d, y[lo*outImg:hi*outImg]) })
+		}
+		return nil
+	}
+	in := d.C * d.HW
+	var f failure
+	kernels.Parallel(d.N, func(_, lo, hi int) {
+		yi := y[lo*outImg : hi*outImg]
+		if f.keep(runPrim(convForwardKernel, d, lo, hi, 1, fwd, x[lo*in:hi*in], w, bias, scales, yi)) {
+			kernels.ApplyEpilogue(rest, d, yi)
+		}
+	})
+	return f.err
+}
+
+func (conv) ConvBackwardData(ws *kernels.Scratch, d kernels.ConvDims, w, dy, dx []float32) error {
+	if !splitBatch(d) {
+		return runWhole(convGradXKernel, d, forwardOpts{}, dy, w, nil, nil, dx)
+	}
+	in, outImg := d.C*d.HW, d.P*d.OHW
+	var f failure
+	kernels.Parallel(d.N, func(_, lo, hi int) {
+		f.keep(runPrim(convGradXKernel, d, lo, hi, 1, forwardOpts{}, dy[lo*outImg:hi*outImg], w, nil, nil, dx[lo*in:hi*in]))
+	})
+	return f.err
+}
+
+func (conv) ConvBackwardWeights(ws *kernels.Scratch, d kernels.ConvDims, x, dy, dw []float32) error {
+	if !splitBatch(d) {
+		return runWhole(convGradWKernel, d, forwardOpts{}, x, dy, nil, nil, dw)
+	}
+	in, outImg := d.C*d.HW, d.P*d.OHW
+	var f failure
+	kernels.SumOverImages(ws, 0, d.N, dw, func(_ int, dst []float32, lo, hi int) {
+		f.keep(runPrim(convGradWKernel, d, lo, hi, 1, forwardOpts{}, x[lo*in:hi*in], dy[lo*outImg:hi*outImg], nil, nil, dst))
+	})
+	return f.err
+}
+
+// failure keeps the first error of the workers.
+type failure struct {
+	mu  sync.Mutex
+	err error
+}
+
+// keep records err if it is the first, and reports whether it is nil.
+func (f *failure) keep(err error) bool {
+	if err == nil {
+		return true
+	}
+	f.mu.Lock()
+	if f.err == nil {
+		f.err = err
+	}
+	f.mu.Unlock()
+	return false
+}
+
+func flag(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,68 @@
+package kernels
+
+// The contract: one interface per operation. An implementation is a value whose type has
+// the methods of the operations it offers (for float32, float64 or both); Register files it
+// under each of them. Every method must overwrite every element of its output (the weight
+// and bias gradients included: they are not accumulated into), must give what the
+// reference implementation gives (to rounding, or to the bit where the operation is exact:
+// ReLU, pooling, the update) and must keep NaN where the reference keeps it.
+//
+// Conv splits its work between the workers itself (its best split depends on the shape).
+// The others run on the calling goroutine, on the part of the work they are given: the entry
+// points in run.go split it.
+
+// Gemm computes c = alpha*op(a)*op(b) + beta*c for row-major matrices, where op(a) is m x k
+// and op(b) is k x n, op transposing when its flag is set.
+type Gemm[T Float] interface {
+	Gemm(transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int)
+}
+
+// Conv is a 2-D convolution's three passes over NCHW tensors with OIHW weights.
+type Conv[T Float] interface {
+	// AcceptsConv reports whether the implementation runs convolution d.
+	AcceptsConv(d ConvDims) bool
+	// ConvForward computes y = conv(x, w) (+ b, unless b is nil), then applies ep (nil:
+	// nothing).
+	ConvForward(ws *Scratch, d ConvDims, x, w, b, y []T, ep *Epilogue) error
+	// ConvBackwardData computes dx from w and dy.
+	ConvBackwardData(ws *Scratch, d ConvDims, w, dy, dx []T) error
+	// ConvBackwardWeights computes dw from x and dy.
+	ConvBackwardWeights(ws *Scratch, d ConvDims, x, dy, dw []T) error
+}
+
+// Pool is max or average pooling and its gradient.
+type Pool[T Float] interface {
+	// AcceptsPool reports whether the implementation runs pooling d.
+	AcceptsPool(d PoolDims) bool
+	// PoolForward computes y [Planes,OH,OW] from x [Planes,H,W].
+	PoolForward(d PoolDims, x, y []T)
+	// PoolBackward routes dy back to dx: to the first maximum of each window in row-major
+	// order, or spread over the window for the average. With relu (the output of a ReLU
+	// before the pooling, nil: none) dx is then zeroed where relu is not positive.
+	PoolBackward(d PoolDims, x, dy, dx, relu []T)
+}
+
+// ReLU is the rectified linear unit and its gradient, element-wise. x may be y.
+type ReLU[T Float] interface {
+	// ReLU computes y = max(x, 0), keeping NaN and giving +0 for -0.
+	ReLU(x, y []T)
+	// ReLUBackward passes dy to dx where the ReLU's output y is positive, 0 elsewhere.
+	ReLUBackward(y, dy, dx []T)
+}
+
+// ChannelSum sums a gradient per channel: the bias gradient of a convolution or a linear
+// layer.
+type ChannelSum[T Float] interface {
+	// AcceptsChannelSum reports whether the implementation sums [n,c,inner].
+	AcceptsChannelSum(n, c, inner int) bool
+	// ChannelSum sums dy [n,c,inner] over n and inner into db [c], for the channels
+	// [c0,c1) only.
+	ChannelSum(n, c, inner, c0, c1 int, dy, db []T)
+}
+
+// Axpy is the optimisers' parameter update.
+type Axpy[T Float] interface {
+	// Axpy computes y += a*x, each product rounded before it is added (no fused
+	// multiply-add), so that every implementation updates parameters alike.
+	Axpy(a T, x, y []T)
+}

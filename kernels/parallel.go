@@ -1,0 +1,222 @@
+package kernels
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Scratch holds reusable work buffers, one set per worker, and tables computed once per
+// shape. A network's kernels share one Scratch: a program runs its kernels one after another,
+// so a buffer is only ever in use by the kernel that is running.
+type Scratch struct {
+	slots  [][]any // [worker][slot]
+	tables map[[8]int][]int32
+}
+
+// NewScratch returns an empty Scratch.
+func NewScratch() *Scratch { return &Scratch{tables: map[[8]int][]int32{}} }
+
+// Table returns the table cached under key (a kernel's settings and sizes), computing it
+// with f on first use.
+func (s *Scratch) Table(key [8]int, f func() []int32) []int32 {
+	v, ok := s.tables[key]
+	if !ok {
+		v = f()
+		s.tables[key] = v
+	}
+	return v
+}
+
+// Reserve makes room for the given number of workers and slots. Call it before starting
+// workers that use Buffer.
+func (s *Scratch) Reserve(workers, slots int) {
+	for len(s.slots) < workers {
+		s.slots = append(s.slots, nil)
+	}
+	for w := range s.slots {
+		for len(s.slots[w]) < slots {
+			s.slots[w] = append(s.slots[w], nil)
+		}
+	}
+}
+
+// Buffer returns worker w's buffer number slot with n elements of type T, reusing its memory
+// from earlier calls. Its content is unspecified. The slot must have been reserved.
+func Buffer[T Float](s *Scratch, w, slot, n int) []T {
+	if b, ok := s.slots[w][slot].([]T); ok && cap(b) >= n {
+		return b[:n]
+	}
+	b := make([]T, n)
+	s.slots[w][slot] = b
+	return b
+}
+
+// Workers is the number of goroutines a kernel splits its work over.
+func Workers() int { return runtime.GOMAXPROCS(0) }
+
+// Parallel splits [0, n) into at most Workers() contiguous chunks and runs f on each chunk
+// in its own goroutine (the first in the caller's), passing the worker index. The other
+// chunks go to long-lived goroutines waiting for work, so a warm call allocates nothing
+// beyond f itself; when their queue is full (many kernels run at the same time), a chunk gets
+// a goroutine of its own.
+func Parallel(n int, f func(w, lo, hi int)) int {
+	k := min(Workers(), n)
+	if k <= 1 {
+		if n > 0 {
+			f(0, 0, n)
+		}
+		return 1
+	}
+	hire(k - 1)
+	wg := groups.Get().(*sync.WaitGroup)
+	for w := 1; w < k; w++ {
+		wg.Add(1)
+		t := task{f: f, w: w, lo: w * n / k, hi: (w + 1) * n / k, done: wg}
+		select {
+		case tasks <- t:
+		default:
+			go t.run()
+		}
+	}
+	f(0, 0, n/k)
+	wg.Wait()
+	groups.Put(wg)
+	return k
+}
+
+// task is one chunk of a parallel call.
+type task struct {
+	f         func(w, lo, hi int)
+	w, lo, hi int
+	done      *sync.WaitGroup
+}
+
+func (t task) run() {
+	t.f(t.w, t.lo, t.hi)
+	t.done.Done()
+}
+
+var (
+	tasks  = make(chan task, 64)
+	groups = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
+	hired  atomic.Int32
+	hiring sync.Mutex
+)
+
+// linger is how long a worker keeps looking for the next task before it sleeps: a program's
+// kernels follow each other closely, and waking a sleeping thread costs tens of microseconds
+// (36 us here after 200 us idle, against 0.5 us for a worker still looking), as much as a
+// small kernel's work.
+const linger = 100 * time.Microsecond
+
+// hire makes sure n goroutines serve tasks.
+func hire(n int) {
+	if int(hired.Load()) >= n {
+		return
+	}
+	hiring.Lock()
+	defer hiring.Unlock()
+	for int(hired.Load()) < n {
+		go serve()
+		hired.Add(1)
+	}
+}
+
+// serve runs tasks as they come.
+func serve() {
+	for {
+		t, ok := poll()
+		if !ok {
+			t = <-tasks
+		}
+		t.run()
+	}
+}
+
+// poll looks for a task for up to linger, letting other goroutines run meanwhile.
+func poll() (task, bool) {
+	start := time.Now()
+	for {
+		select {
+		case t := <-tasks:
+			return t, true
+		default:
+		}
+		if time.Since(start) > linger {
+			return task{}, false
+		}
+		runtime.Gosched()
+	}
+}
+
+// float64s lends per-channel work arrays to kernels without a Scratch (BatchNorm), so that a
+// warm run allocates nothing.
+var float64s sync.Pool
+
+// Borrow returns four zeroed slices of n float64s; give them back with GiveBack.
+func Borrow(n int) (*[]float64, [4][]float64) {
+	p, _ := float64s.Get().(*[]float64)
+	if p == nil {
+		p = new([]float64)
+	}
+	if cap(*p) < 4*n {
+		*p = make([]float64, 4*n)
+	}
+	*p = (*p)[:4*n]
+	clear(*p)
+	var out [4][]float64
+	for i := range out {
+		out[i] = (*p)[i*n : (i+1)*n]
+	}
+	return p, out
+}
+
+// GiveBack returns what Borrow lent.
+func GiveBack(p *[]float64) { float64s.Put(p) }
+
+// SumOverImages splits n images between the workers, each adding up its share with f into
+// dst: out itself for the first worker, its scratch slot for the others. The partial sums are
+// then added into out in worker order, so that the result does not depend on timing.
+func SumOverImages[T Float](ws *Scratch, slot, n int, out []T, f func(wk int, dst []T, lo, hi int)) {
+	ws.Reserve(Workers(), slot+1)
+	k := Parallel(n, func(wk, lo, hi int) {
+		dst := out
+		if wk > 0 {
+			dst = Buffer[T](ws, wk, slot, len(out))
+		}
+		f(wk, dst, lo, hi)
+	})
+	for wk := 1; wk < k; wk++ {
+		for i, v := range Buffer[T](ws, wk, slot, len(out)) {
+			out[i] += v
+		}
+	}
+}
+
+// ApplyEpilogue applies ep (nil: nothing) to y, whole images [P, OH*OW] of convolution d.
+func ApplyEpilogue[T Float](ep *Epilogue, d ConvDims, y []T) {
+	if ep == nil {
+		return
+	}
+	if ep.Mean == nil && ep.ReLU {
+		ReLUFor[T]().ReLU(y, y)
+		return
+	}
+	for o := 0; o < len(y); o += d.P * d.OHW {
+		for q := 0; q < d.P; q++ {
+			plane := y[o+q*d.OHW : o+(q+1)*d.OHW]
+			mu, a, b := ep.Mean[q], ep.A[q], ep.Shift[q]
+			if ep.ReLU {
+				for j, v := range plane {
+					plane[j] = max(T((float64(v)-mu)*a+b), 0)
+				}
+				continue
+			}
+			for j, v := range plane {
+				plane[j] = T((float64(v)-mu)*a + b)
+			}
+		}
+	}
+}

@@ -1,0 +1,246 @@
+package purego
+
+import (
+	"math"
+
+	"github.com/nndl/cnn/kernels"
+)
+
+// pool implements kernels.Pool for every window: one pass over each window, a branch-free
+// pass over pairs of rows for the chapter's 2x2 windows, two separable passes for other
+// maximums.
+type pool[T kernels.Float] struct{}
+
+func (pool[T]) AcceptsPool(kernels.PoolDims) bool { return true }
+
+func (pool[T]) PoolForward(d kernels.PoolDims, x, y []T) {
+	in, out := d.H*d.W, d.OH*d.OW
+	for pl := 0; pl < d.Planes; pl++ {
+		poolPlane(d.G, d.Mode, d.H, d.W, x[pl*in:(pl+1)*in], y[pl*out:(pl+1)*out])
+	}
+}
+
+func (pool[T]) PoolBackward(d kernels.PoolDims, x, dy, dx, relu []T) {
+	in, out := d.H*d.W, d.OH*d.OW
+	for pl := 0; pl < d.Planes; pl++ {
+		xp, dxp, dyp := x[pl*in:(pl+1)*in], dx[pl*in:(pl+1)*in], dy[pl*out:(pl+1)*out]
+		var rp []T
+		if relu != nil {
+			rp = relu[pl*in : (pl+1)*in]
+		}
+		if d.Mode == kernels.PoolMax && d.Is2x2() {
+			poolMax2Grad(d.H, d.W, xp, dyp, dxp, rp)
+			continue
+		}
+		poolPlaneGrad(d.G, d.Mode, d.H, d.W, xp, dyp, dxp)
+		for i, v := range rp {
+			if !(v > 0) {
+				dxp[i] = 0
+			}
+		}
+	}
+}
+
+// window returns the rows [r0, r1) and columns [c0, c1) of output (i, j)'s window, clipped to
+// the image.
+func window(g kernels.ConvGeom, h, w, i, j int) (r0, r1, c0, c1 int) {
+	return max(i*g.S-g.P, 0), min(i*g.S-g.P+g.K, h), max(j*g.S-g.P, 0), min(j*g.S-g.P+g.K, w)
+}
+
+// poolPlane pools one plane x [h,w] into y [oh,ow].
+func poolPlane[T kernels.Float](g kernels.ConvGeom, mode kernels.PoolMode, h, w int, x, y []T) {
+	oh, ow := g.Out(h), g.Out(w)
+	if g.K == 2 && g.S == 2 && g.P == 0 {
+		// The chapter's 2x2 windows: a branch-free pass over pairs of rows.
+		for i := 0; i < oh; i++ {
+			r0, r1, yr := x[2*i*w:], x[(2*i+1)*w:], y[i*ow:(i+1)*ow]
+			for j := range yr {
+				a, b, c, d := r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]
+				if mode == kernels.PoolMax {
+					yr[j] = max(max(a, b), max(c, d))
+				} else {
+					yr[j] = (a + b + c + d) / 4
+				}
+			}
+		}
+		return
+	}
+	if mode == kernels.PoolMax && w <= maxRowMax {
+		poolMaxPlane(g, h, w, x, y)
+		return
+	}
+	for i := 0; i < oh; i++ {
+		for j := 0; j < ow; j++ {
+			r0, r1, c0, c1 := window(g, h, w, i, j)
+			if mode == kernels.PoolMax {
+				best := T(math.Inf(-1))
+				for r := r0; r < r1; r++ {
+					for _, v := range x[r*w+c0 : r*w+c1] {
+						best = max(best, v)
+					}
+				}
+				y[i*ow+j] = best
+				continue
+			}
+			var sum T
+			for r := r0; r < r1; r++ {
+				for _, v := range x[r*w+c0 : r*w+c1] {
+					sum += v
+				}
+			}
+			y[i*ow+j] = sum / poolArea[T](g, mode, r0, r1, c0, c1)
+		}
+	}
+}
+
+// maxRowMax is the widest row poolMaxPlane takes (its row buffer lives on the stack).
+const maxRowMax = 512
+
+// poolMaxPlane max-pools one plane in two separable passes per output row: the maximum of the
+// window's rows, column by column, then of that row's window columns. (The padding is at
+// most half the window, so every window holds some input.)
+func poolMaxPlane[T kernels.Float](g kernels.ConvGeom, h, w int, x, y []T) {
+	oh, ow := g.Out(h), g.Out(w)
+	var buf [maxRowMax]T
+	m := buf[:w]
+	for i := 0; i < oh; i++ {
+		r0, r1 := max(i*g.S-g.P, 0), min(i*g.S-g.P+g.K, h)
+		yr := y[i*ow : (i+1)*ow]
+		copy(m, x[r0*w:(r0+1)*w])
+		for r := r0 + 1; r < r1; r++ {
+			for c, v := range x[r*w : (r+1)*w] {
+				m[c] = max(m[c], v)
+			}
+		}
+		for j := range yr {
+			c0, c1 := max(j*g.S-g.P, 0), min(j*g.S-g.P+g.K, w)
+			best := m[c0]
+			for _, v := range m[c0+1 : c1] {
+				best = max(best, v)
+			}
+			yr[j] = best
+		}
+	}
+}
+
+// max2At returns the first maximum of a 2x2 window in row-major order (the one that takes
+// the gradient, as in PyTorch). It is written to compile to conditional moves: on a ReLU's
+// output the comparisons go either way at random, and branches would mispredict.
+func max2At[T kernels.Float](x []T, a, b, c, d int) int {
+	va, vb, vc, vd := x[a], x[b], x[c], x[d]
+	m := max(max(va, vb), max(vc, vd))
+	at := d
+	if vc == m {
+		at = c
+	}
+	if vb == m {
+		at = b
+	}
+	if va == m {
+		at = a
+	}
+	return at
+}
+
+// poolMax2Grad is the gradient of 2x2 stride-2 max pooling over one plane, in one pass: each
+// input takes dy where it is its window's maximum (and, given relu, the output of a ReLU
+// before the pooling, where that is positive), 0 elsewhere.
+func poolMax2Grad[T kernels.Float](h, w int, x, dy, dx, relu []T) {
+	oh, ow := h/2, w/2
+	if h%2 == 1 {
+		clear(dx[(h-1)*w:])
+	}
+	for i := 0; i < oh; i++ {
+		r0, r1 := 2*i*w, (2*i+1)*w
+		if w%2 == 1 {
+			dx[r0+w-1], dx[r1+w-1] = 0, 0
+		}
+		for j, gy := range dy[i*ow : (i+1)*ow] {
+			a, b, c, d := r0+2*j, r0+2*j+1, r1+2*j, r1+2*j+1
+			at := max2At(x, a, b, c, d)
+			dx[a], dx[b], dx[c], dx[d] = 0, 0, 0, 0
+			if relu != nil && !(relu[at] > 0) {
+				gy = 0
+			}
+			dx[at] = gy
+		}
+	}
+}
+
+func poolArea[T kernels.Float](g kernels.ConvGeom, mode kernels.PoolMode, r0, r1, c0, c1 int) T {
+	if mode == kernels.PoolAvgExclusive {
+		return T((r1 - r0) * (c1 - c0))
+	}
+	return T(g.K * g.K)
+}
+
+// poolPlaneGrad routes dy [oh,ow] back to dx [h,w]: to the first maximum of each window, or
+// spread evenly over it for the average.
+func poolPlaneGrad[T kernels.Float](g kernels.ConvGeom, mode kernels.PoolMode, h, w int, x, dy, dx []T) {
+	oh, ow := g.Out(h), g.Out(w)
+	clear(dx)
+	if g.K == 2 && g.S == 2 && g.P == 0 {
+		for i := 0; i < oh; i++ {
+			r0, r1 := 2*i*w, (2*i+1)*w
+			for j, gy := range dy[i*ow : (i+1)*ow] {
+				a, b, c, d := r0+2*j, r0+2*j+1, r1+2*j, r1+2*j+1
+				if mode != kernels.PoolMax {
+					gy /= 4
+					dx[a], dx[b], dx[c], dx[d] = gy, gy, gy, gy
+					continue
+				}
+				dx[max2At(x, a, b, c, d)] = gy
+			}
+		}
+		return
+	}
+	for i := 0; i < oh; i++ {
+		for j := 0; j < ow; j++ {
+			r0, r1, c0, c1 := window(g, h, w, i, j)
+			gy := dy[i*ow+j]
+			if mode == kernels.PoolMax {
+				best, at := T(math.Inf(-1)), r0*w+c0
+				for r := r0; r < r1; r++ {
+					for c := c0; c < c1; c++ {
+						if v := x[r*w+c]; v > best {
+							best, at = v, r*w+c
+						}
+					}
+				}
+				dx[at] += gy
+				continue
+			}
+			gy /= poolArea[T](g, mode, r0, r1, c0, c1)
+			for r := r0; r < r1; r++ {
+				d := dx[r*w+c0 : r*w+c1]
+				for q := range d {
+					d[q] += gy
+				}
+			}
+		}
+	}
+}
+
+// MeanPlanes averages each plane of hw values of x into one value of y: global average
+// pooling.
+func MeanPlanes[T kernels.Float](hw int, x, y []T) {
+	for i := range y {
+		var sum T
+		for _, v := range x[i*hw : (i+1)*hw] {
+			sum += v
+		}
+		y[i] = sum / T(hw)
+	}
+}
+
+// SpreadPlanes spreads each value of dy evenly over a plane of hw values of dx: the gradient
+// of MeanPlanes.
+func SpreadPlanes[T kernels.Float](hw int, dy, dx []T) {
+	for i, g := range dy {
+		g /= T(hw)
+		d := dx[i*hw : (i+1)*hw]
+		for j := range d {
+			d[j] = g
+		}
+	}
+}

@@ -1,0 +1,271 @@
+// Package reference holds the chapter's hand-written kernels (sections 5.1-5.2): convolution
+// and pooling as the nested loops of formula (5.5), their backward passes written out the
+// same way, and plain loops for the other operations of the contract. They are the
+// yardstick: every other implementation is tested against them. They register under the
+// name "reference", below every other, so they run only when pinned (CNN_KERNELS=reference).
+package reference
+
+import "github.com/nndl/cnn/kernels"
+
+func init() {
+	kernels.Register(kernels.Impl{Name: "reference", Doc: "the chapter's nested loops, single-threaded", Priority: 0},
+		impl[float32]{}, impl[float64]{})
+}
+
+// impl offers every operation of the contract on the loops below.
+type impl[T kernels.Float] struct{}
+
+// Conv computes y[n,p,i,j] = b[p] + sum_d sum_u sum_v w[p,d,u,v] * x[n,d,i*S+u-P,j*S+v-P],
+// with x read as zero outside the image. b may be nil.
+func Conv[T kernels.Float](d kernels.ConvDims, x, w, b, y []T) {
+	g := d.G
+	for ni := 0; ni < d.N; ni++ {
+		for q := 0; q < d.P; q++ {
+			for i := 0; i < d.OH; i++ {
+				for j := 0; j < d.OW; j++ {
+					var acc T
+					if b != nil {
+						acc = b[q]
+					}
+					for c := 0; c < d.C; c++ {
+						for u := 0; u < g.K; u++ {
+							r := i*g.S + u - g.P
+							if r < 0 || r >= d.H {
+								continue
+							}
+							for v := 0; v < g.K; v++ {
+								cc := j*g.S + v - g.P
+								if cc < 0 || cc >= d.W {
+									continue
+								}
+								acc += w[((q*d.C+c)*g.K+u)*g.K+v] * x[((ni*d.C+c)*d.H+r)*d.W+cc]
+							}
+						}
+					}
+					y[((ni*d.P+q)*d.OH+i)*d.OW+j] = acc
+				}
+			}
+		}
+	}
+}
+
+// ConvGrad computes the gradient of Conv with respect to its input number wrt (0 x, 1 w,
+// 2 b) into out from x, w and dy, by the same loops run backwards.
+func ConvGrad[T kernels.Float](d kernels.ConvDims, wrt int, x, w, dy, out []T) {
+	g := d.G
+	clear(out)
+	for ni := 0; ni < d.N; ni++ {
+		for q := 0; q < d.P; q++ {
+			for i := 0; i < d.OH; i++ {
+				for j := 0; j < d.OW; j++ {
+					gy := dy[((ni*d.P+q)*d.OH+i)*d.OW+j]
+					if wrt == 2 {
+						out[q] += gy
+						continue
+					}
+					for c := 0; c < d.C; c++ {
+						for u := 0; u < g.K; u++ {
+							r := i*g.S + u - g.P
+							if r < 0 || r >= d.H {
+								continue
+							}
+							for v := 0; v < g.K; v++ {
+								cc := j*g.S + v - g.P
+								if cc < 0 || cc >= d.W {
+									continue
+								}
+								wi := ((q*d.C+c)*g.K+u)*g.K + v
+								xi := ((ni*d.C+c)*d.H+r)*d.W + cc
+								if wrt == 0 {
+									out[xi] += w[wi] * gy
+								} else {
+									out[wi] += x[xi] * gy
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// Pool computes y from x (when y != nil), or dx from x and dy (when dx != nil), over d's
+// windows. The maximum ignores the padding and is Go's max: NaN wins, and +0 over -0. Its
+// gradient goes to the window's first pixel, in row-major order, equal to the maximum (to
+// the first NaN if it is NaN). The average divides by the whole window (PoolAvg) or by its
+// pixels inside the image (PoolAvgExclusive).
+func Pool[T kernels.Float](d kernels.PoolDims, x, dy, y, dx []T) {
+	if dx != nil {
+		clear(dx)
+	}
+	for pl := 0; pl < d.Planes; pl++ {
+		plane := x[pl*d.H*d.W : (pl+1)*d.H*d.W]
+		for i := 0; i < d.OH; i++ {
+			for j := 0; j < d.OW; j++ {
+				// The window's pixels inside the image: rows [r0,r1), columns [c0,c1).
+				r0, r1 := max(i*d.G.S-d.G.P, 0), min(i*d.G.S-d.G.P+d.G.K, d.H)
+				c0, c1 := max(j*d.G.S-d.G.P, 0), min(j*d.G.S-d.G.P+d.G.K, d.W)
+				o := (pl*d.OH+i)*d.OW + j
+				if d.Mode == kernels.PoolMax {
+					best := plane[r0*d.W+c0]
+					for r := r0; r < r1; r++ {
+						for c := c0; c < c1; c++ {
+							best = max(best, plane[r*d.W+c])
+						}
+					}
+					if y != nil {
+						y[o] = best
+					} else {
+						dx[pl*d.H*d.W+first(plane, d.W, r0, r1, c0, c1, best)] += dy[o]
+					}
+					continue
+				}
+				area := T(d.G.K * d.G.K)
+				if d.Mode == kernels.PoolAvgExclusive {
+					area = T((r1 - r0) * (c1 - c0))
+				}
+				if y != nil {
+					var sum T
+					for r := r0; r < r1; r++ {
+						for c := c0; c < c1; c++ {
+							sum += plane[r*d.W+c]
+						}
+					}
+					y[o] = sum / area
+					continue
+				}
+				gy := dy[o] / area
+				for r := r0; r < r1; r++ {
+					for c := c0; c < c1; c++ {
+						dx[pl*d.H*d.W+r*d.W+c] += gy
+					}
+				}
+			}
+		}
+	}
+}
+
+// first returns the offset of the first pixel of rows [r0,r1) and columns [c0,c1) of a plane
+// of width w that equals best (or is NaN, when best is).
+func first[T kernels.Float](plane []T, w, r0, r1, c0, c1 int, best T) int {
+	for r := r0; r < r1; r++ {
+		for c := c0; c < c1; c++ {
+			if v := plane[r*w+c]; v == best || v != v && best != best {
+				return r*w + c
+			}
+		}
+	}
+	return r0*w + c0
+}
+
+func (impl[T]) Gemm(transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	at := func(i, p int) T {
+		if transA {
+			return a[p*lda+i]
+		}
+		return a[i*lda+p]
+	}
+	bt := func(p, j int) T {
+		if transB {
+			return b[j*ldb+p]
+		}
+		return b[p*ldb+j]
+	}
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var acc T
+			for p := 0; p < k; p++ {
+				acc += at(i, p) * bt(p, j)
+			}
+			if beta == 0 {
+				c[i*ldc+j] = alpha * acc
+			} else {
+				c[i*ldc+j] = alpha*acc + beta*c[i*ldc+j]
+			}
+		}
+	}
+}
+
+func (impl[T]) AcceptsConv(kernels.ConvDims) bool { return true }
+
+func (impl[T]) ConvForward(_ *kernels.Scratch, d kernels.ConvDims, x, w, b, y []T, ep *kernels.Epilogue) error {
+	Conv(d, x, w, b, y)
+	if ep == nil {
+		return nil
+	}
+	for o := 0; o < len(y); o++ {
+		q := o / d.OHW % d.P
+		v := y[o]
+		if ep.Mean != nil {
+			v = T((float64(v)-ep.Mean[q])*ep.A[q] + ep.Shift[q])
+		}
+		if ep.ReLU {
+			v = relu(v)
+		}
+		y[o] = v
+	}
+	return nil
+}
+
+func (impl[T]) ConvBackwardData(_ *kernels.Scratch, d kernels.ConvDims, w, dy, dx []T) error {
+	ConvGrad(d, 0, nil, w, dy, dx)
+	return nil
+}
+
+func (impl[T]) ConvBackwardWeights(_ *kernels.Scratch, d kernels.ConvDims, x, dy, dw []T) error {
+	ConvGrad(d, 1, x, nil, dy, dw)
+	return nil
+}
+
+func (impl[T]) AcceptsPool(kernels.PoolDims) bool { return true }
+
+func (impl[T]) PoolForward(d kernels.PoolDims, x, y []T) { Pool(d, x, nil, y, nil) }
+
+func (impl[T]) PoolBackward(d kernels.PoolDims, x, dy, dx, relu []T) {
+	Pool(d, x, dy, nil, dx)
+	for i, v := range relu {
+		if !(v > 0) {
+			dx[i] = 0
+		}
+	}
+}
+
+// relu is max(v, 0) as Go's max gives it: NaN kept, +0 for -0.
+func relu[T kernels.Float](v T) T { return max(v, 0) }
+
+func (impl[T]) ReLU(x, y []T) {
+	for i, v := range x {
+		y[i] = relu(v)
+	}
+}
+
+func (impl[T]) ReLUBackward(y, dy, dx []T) {
+	for i, v := range y {
+		if v > 0 {
+			dx[i] = dy[i]
+		} else {
+			dx[i] = 0
+		}
+	}
+}
+
+func (impl[T]) AcceptsChannelSum(n, c, inner int) bool { return true }
+
+func (impl[T]) ChannelSum(n, c, inner, c0, c1 int, dy, db []T) {
+	for q := c0; q < c1; q++ {
+		var total float64
+		for i := 0; i < n; i++ {
+			for _, v := range dy[(i*c+q)*inner : (i*c+q+1)*inner] {
+				total += float64(v)
+			}
+		}
+		db[q] = T(total)
+	}
+}
+
+func (impl[T]) Axpy(a T, x, y []T) {
+	for i, v := range x {
+		y[i] += T(a * v)
+	}
+}

@@ -1,0 +1,101 @@
+package kernels
+
+// The entry points: each picks the implementation for the call and, for the operations that
+// run on the calling goroutine, splits the work between the workers.
+
+// Matmul computes c = alpha*op(a)*op(b) + beta*c on the calling goroutine (see Gemm).
+func Matmul[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+		return
+	}
+	GemmFor[T]().Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// ConvForward computes y = conv(x, w) (+ b), then applies ep (nil: nothing).
+func ConvForward[T Float](ws *Scratch, d ConvDims, x, w, b, y []T, ep *Epilogue) error {
+	return ConvFor[T](d).ConvForward(ws, d, x, w, b, y, ep)
+}
+
+// ConvBackwardData computes a convolution's input gradient dx from w and dy.
+func ConvBackwardData[T Float](ws *Scratch, d ConvDims, w, dy, dx []T) error {
+	return ConvFor[T](d).ConvBackwardData(ws, d, w, dy, dx)
+}
+
+// ConvBackwardWeights computes a convolution's weight gradient dw from x and dy.
+func ConvBackwardWeights[T Float](ws *Scratch, d ConvDims, x, dy, dw []T) error {
+	return ConvFor[T](d).ConvBackwardWeights(ws, d, x, dy, dw)
+}
+
+// PoolForward pools x into y, the workers splitting the planes.
+func PoolForward[T Float](d PoolDims, x, y []T) {
+	k := PoolFor[T](d)
+	in, out := d.H*d.W, d.OH*d.OW
+	Parallel(d.Planes, func(_, lo, hi int) {
+		part := d
+		part.Planes = hi - lo
+		k.PoolForward(part, x[lo*in:hi*in], y[lo*out:hi*out])
+	})
+}
+
+// PoolBackward computes the pooling's input gradient (see Pool), the workers splitting the
+// planes.
+func PoolBackward[T Float](d PoolDims, x, dy, dx, relu []T) {
+	k := PoolFor[T](d)
+	in, out := d.H*d.W, d.OH*d.OW
+	Parallel(d.Planes, func(_, lo, hi int) {
+		part := d
+		part.Planes = hi - lo
+		var r []T
+		if relu != nil {
+			r = relu[lo*in : hi*in]
+		}
+		k.PoolBackward(part, x[lo*in:hi*in], dy[lo*out:hi*out], dx[lo*in:hi*in], r)
+	})
+}
+
+// ApplyReLU computes y = max(x, 0) (x may be y), the workers splitting the elements.
+func ApplyReLU[T Float](x, y []T) {
+	k := ReLUFor[T]()
+	y = y[:len(x)]
+	Parallel(len(x), func(_, lo, hi int) { k.ReLU(x[lo:hi], y[lo:hi]) })
+}
+
+// ApplyReLUBackward passes dy to dx where the ReLU's output y is positive.
+func ApplyReLUBackward[T Float](y, dy, dx []T) {
+	k := ReLUFor[T]()
+	dy, dx = dy[:len(y)], dx[:len(y)]
+	Parallel(len(y), func(_, lo, hi int) { k.ReLUBackward(y[lo:hi], dy[lo:hi], dx[lo:hi]) })
+}
+
+// SumChannels sums dy [n,c,inner] per channel into db [c]; the workers split the channels
+// where the sums are long enough to share.
+func SumChannels[T Float](n, c, inner int, dy, db []T) {
+	k := ChannelSumFor[T](n, c, inner)
+	if n*c*inner < 1<<14 {
+		k.ChannelSum(n, c, inner, 0, c, dy, db)
+		return
+	}
+	Parallel(c, func(_, lo, hi int) { k.ChannelSum(n, c, inner, lo, hi, dy, db) })
+}
+
+// Update computes y += a*x, each product rounded before it is added. Long vectors are split
+// between the workers: it is the optimisers' update of the parameters, which at that point
+// of a step have often left the cache.
+func Update[T Float](a T, x, y []T) {
+	k := AxpyFor[T]()
+	y = y[:len(x)]
+	if len(x) < 1<<13 {
+		k.Axpy(a, x, y)
+		return
+	}
+	Parallel(len(x), func(_, lo, hi int) { k.Axpy(a, x[lo:hi], y[lo:hi]) })
+}

@@ -254,3 +254,30 @@ func TestTrainUnwritableOut(t *testing.T) {
 		t.Errorf("training started: %s", stdout)
 	}
 }
+
+// TestResumeCommand: the command that resumes a run keeps the first run's flags and drops
+// --out, --resume and --force (a resumption does not start afresh), in every spelling.
+func TestResumeCommand(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"lenet", "--force", "--out", "r", "--lr", "0.1"}, "cnn train lenet --lr 0.1 --resume r"},
+		{[]string{"lenet", "-force=true", "--out=r", "--seed", "3"}, "cnn train lenet --seed 3 --resume r"},
+		{[]string{"lenet", "--resume", "r", "--epochs", "9"}, "cnn train lenet --epochs 9 --resume r"},
+		{[]string{"lenet", "--out", "my run"}, "cnn train lenet --resume 'my run'"},
+	} {
+		dir := c.args[len(c.args)-1]
+		for i, a := range c.args {
+			if (a == "--out" || a == "--resume") && i+1 < len(c.args) {
+				dir = c.args[i+1]
+			}
+			if strings.HasPrefix(a, "--out=") {
+				dir = strings.TrimPrefix(a, "--out=")
+			}
+		}
+		if got := resumeCommand(c.args, dir); got != c.want {
+			t.Errorf("resumeCommand(%q) = %q, want %q", c.args, got, c.want)
+		}
+	}
+}

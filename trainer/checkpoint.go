@@ -1,7 +1,7 @@
 package trainer
 
 import (
-	"fmt"
+	"maps"
 
 	"github.com/nndl/cnn/graph"
 	"github.com/nndl/cnn/internal/safetensors"
@@ -9,21 +9,35 @@ import (
 
 // SaveWeights writes every parameter and buffer of params to path as safetensors, under
 // PyTorch's names and layouts, with meta (the model configuration) in the header's
-// __metadata__. The file is written atomically: an interrupted save leaves the previous
-// checkpoint intact.
+// __metadata__ and, under DigestKey, the SHA-256 of the tensors and meta (see Digest). The
+// file is written atomically: an interrupted save leaves the previous checkpoint intact.
 func SaveWeights(path string, params *graph.Params, meta map[string]string) error {
-	return safetensors.WriteFile(path, &safetensors.File{Tensors: params.Tensors(), Metadata: meta})
+	_, err := SaveWeightsDigest(path, params, meta)
+	return err
 }
 
-// LoadWeights reads a safetensors file into params (see graph.Params.Load for strict) and
-// returns the file's metadata and the names it skipped.
+// SaveWeightsDigest is SaveWeights, and returns the digest it recorded.
+func SaveWeightsDigest(path string, params *graph.Params, meta map[string]string) (string, error) {
+	f := &safetensors.File{Tensors: params.Tensors(), Metadata: maps.Clone(meta)}
+	seal(f)
+	if err := safetensors.WriteFile(path, f); err != nil {
+		return "", err
+	}
+	return f.Metadata[DigestKey], nil
+}
+
+// LoadWeights reads a safetensors file into params (see graph.Params.Load for strict, and
+// LoadTensors for the dtypes it refuses), after verifying its digest if it records one, and
+// returns the file's metadata (DigestKey removed) and the names it skipped.
 func LoadWeights(path string, params *graph.Params, strict bool) (meta map[string]string, skipped []string, err error) {
-	f, err := safetensors.ReadFile(path)
+	f, err := ReadWeights(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	if skipped, err = params.Load(f.Tensors, strict); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	if skipped, err = LoadTensors(path, f, params, strict); err != nil {
+		return nil, nil, err
 	}
-	return f.Metadata, skipped, nil
+	meta = maps.Clone(f.Metadata)
+	delete(meta, DigestKey)
+	return meta, skipped, nil
 }

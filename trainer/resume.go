@@ -1,13 +1,11 @@
 package trainer
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
-	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/nndl/cnn/graph"
@@ -27,7 +25,8 @@ type Stateful interface {
 }
 
 // CheckpointFormat names the layout of SaveCheckpoint's files; it is recorded in them.
-const CheckpointFormat = "cnn-train-state/1"
+// Format 2 keeps the history in tensors rather than in the header and records a digest.
+const CheckpointFormat = "cnn-train-state/2"
 
 // StateKey is the metadata key of a training checkpoint that holds its training state as
 // JSON (see SaveCheckpoint).
@@ -35,6 +34,14 @@ const StateKey = "train_state"
 
 // optPrefix starts the names of the optimiser's tensors in a checkpoint.
 const optPrefix = "optimizer."
+
+// The history's tensors in a checkpoint: one row per training step (epoch, loss) and one
+// per evaluation (step, epoch, loss, accuracy), float64. In the data section rather than the
+// header, a run of any length can checkpoint: the header stays far below its limit.
+const (
+	historyTrain = "history.train"
+	historyDev   = "history.dev"
+)
 
 // trainState is the JSON under StateKey.
 type trainState struct {
@@ -47,7 +54,6 @@ type trainState struct {
 	BestStep       int               `json:"best_step"`
 	Optimizer      string            `json:"optimizer"`
 	OptimizerState map[string]string `json:"optimizer_state,omitempty"`
-	History        History           `json:"history"`
 }
 
 // SaveCheckpoint writes everything needed to continue the run to path, as one safetensors
@@ -56,19 +62,23 @@ type trainState struct {
 //   - every parameter and buffer under its name, in its own element type (F32 or F64), so
 //     that a restored run computes with the very same values;
 //   - the optimiser's state (Stateful) as tensors named "optimizer.NAME";
-//   - in the metadata, meta (the run's configuration: model, seed, batch size, ...) and
-//     under StateKey a JSON object with the steps done, the best dev accuracy and its step,
-//     the optimiser's description and scalar state (Adam's update count) and the history
-//     of losses and evaluations so far.
+//   - the history of losses and evaluations as the tensors "history.train" and
+//     "history.dev";
+//   - in the metadata, meta (the run's configuration: model, seed, batch size, ...), under
+//     StateKey a JSON object with the steps done, the best dev accuracy and its step and the
+//     optimiser's description and scalar state (Adam's update count), and under DigestKey
+//     the SHA-256 of all of it, which LoadCheckpoint verifies.
 //
 // No random-generator state is stored because training draws nothing at random after the
 // parameters are initialised: the loader's order of an epoch is a pure function of (seed,
 // epoch) (see data.Loader), so the step count and the seed in meta fix the rest of the run.
 func (r *Runner) SaveCheckpoint(path string, meta map[string]string) error {
-	if _, ok := meta[StateKey]; ok {
-		return fmt.Errorf("%s: the metadata key %q is reserved", path, StateKey)
+	for _, k := range []string{StateKey, DigestKey} {
+		if _, ok := meta[k]; ok {
+			return fmt.Errorf("%s: the metadata key %q is reserved", path, k)
+		}
 	}
-	tensors := make(map[string]safetensors.Tensor, len(r.Params.List()))
+	tensors := make(map[string]safetensors.Tensor, len(r.Params.List())+2)
 	for _, q := range r.Params.List() {
 		shape := []int(q.Value.Shape().Clone())
 		switch d := q.Value.Data().(type) {
@@ -80,8 +90,8 @@ func (r *Runner) SaveCheckpoint(path string, meta map[string]string) error {
 			return fmt.Errorf("%s: parameter %s has unsupported type %T", path, q.Name, d)
 		}
 	}
-	st := trainState{Format: CheckpointFormat, StepsDone: r.StepsDone, Epoch: -1, BestAcc: r.BestAcc, BestStep: r.BestStep,
-		History: r.History}
+	tensors[historyTrain], tensors[historyDev] = historyTensors(r.History)
+	st := trainState{Format: CheckpointFormat, StepsDone: r.StepsDone, Epoch: -1, BestAcc: r.BestAcc, BestStep: r.BestStep}
 	if n := len(r.History.Train); n > 0 {
 		st.Epoch = r.History.Train[n-1].Epoch
 	}
@@ -104,17 +114,21 @@ func (r *Runner) SaveCheckpoint(path string, meta map[string]string) error {
 		md = map[string]string{}
 	}
 	md[StateKey] = string(js)
-	return safetensors.WriteFile(path, &safetensors.File{Tensors: tensors, Metadata: md})
+	f := &safetensors.File{Tensors: tensors, Metadata: md}
+	seal(f)
+	return safetensors.WriteFile(path, f)
 }
 
 // LoadCheckpoint restores a checkpoint written by SaveCheckpoint into the runner: the
 // parameters and buffers, the optimiser's state, the steps done, the best dev accuracy and
 // its step, and the history; Train then continues where the saved run stopped. It returns
-// the configuration metadata saved with it (StateKey removed).
+// the configuration metadata saved with it (StateKey and DigestKey removed).
 //
-// The parameters must be declared (compile a program first) and must match the file's in
-// names, shapes and element types; the optimiser's description (String, which includes its
-// settings) must equal the saved one. On any error the runner is left as it was.
+// The file's digest must match (a changed byte is an error naming the file), its training
+// state must be consistent (see checkState), its parameters must be declared (compile a
+// program first) and match the file's in names, shapes and element types, and the
+// optimiser's description (String, which includes its settings) must equal the saved one.
+// On any error the runner is left as it was.
 func (r *Runner) LoadCheckpoint(path string) (map[string]string, error) {
 	fail := func(format string, a ...any) error {
 		return fmt.Errorf("%s: %s", path, fmt.Sprintf(format, a...))
@@ -134,13 +148,15 @@ func (r *Runner) LoadCheckpoint(path string) (map[string]string, error) {
 	if st.Format != CheckpointFormat {
 		return nil, fail("training state format %q, want %q", st.Format, CheckpointFormat)
 	}
-	if st.StepsDone < 0 || len(st.History.Train) != st.StepsDone || st.BestStep >= st.StepsDone {
-		return nil, fail("inconsistent training state: %d steps done, %d in the history, best step %d", st.StepsDone, len(st.History.Train), st.BestStep)
+	if err := verify(path, f, true); err != nil {
+		return nil, err
 	}
-	for i, s := range st.History.Train {
-		if s.Step != i {
-			return nil, fail("inconsistent training state: history entry %d is step %d", i, s.Step)
-		}
+	hist, err := historyFromTensors(f.Tensors[historyTrain], f.Tensors[historyDev])
+	if err != nil {
+		return nil, fail("inconsistent training state: %v", err)
+	}
+	if err := checkState(st, hist); err != nil {
+		return nil, fail("inconsistent training state: %v", err)
 	}
 	var optName string
 	if r.Opt != nil {
@@ -149,13 +165,46 @@ func (r *Runner) LoadCheckpoint(path string) (map[string]string, error) {
 	if st.Optimizer != optName {
 		return nil, fail("written by a run with %s, this run uses %s", st.Optimizer, optName)
 	}
+	if _, ok := r.Opt.(*Adam); ok && st.OptimizerState["steps"] != strconv.Itoa(st.StepsDone) {
+		return nil, fail("inconsistent training state: Adam has taken %q steps, the run %d", st.OptimizerState["steps"], st.StepsDone)
+	}
+	optTensors, err := r.matchParams(f)
+	if err != nil {
+		return nil, fail("%v", err)
+	}
+	if s, ok := r.Opt.(Stateful); ok {
+		if err := s.LoadState(r.Params, optTensors, st.OptimizerState); err != nil {
+			return nil, fail("%v", err)
+		}
+	} else if len(optTensors) > 0 {
+		return nil, fail("holds optimiser state, and %s keeps none", optName)
+	}
+	for _, q := range r.Params.List() {
+		t := f.Tensors[q.Name]
+		switch d := q.Value.Data().(type) {
+		case []float32:
+			copy(d, t.F32)
+		case []float64:
+			copy(d, t.F64)
+		}
+	}
+	r.StepsDone, r.BestAcc, r.BestStep, r.History = st.StepsDone, st.BestAcc, st.BestStep, hist
+	meta := maps.Clone(f.Metadata)
+	delete(meta, StateKey)
+	delete(meta, DigestKey)
+	return meta, nil
+}
 
+// matchParams checks that f holds every declared parameter with its shape and element
+// type and nothing else but the optimiser's and the history's tensors, and returns the
+// optimiser's tensors by the names the optimiser gave them.
+func (r *Runner) matchParams(f *safetensors.File) (map[string]safetensors.Tensor, error) {
 	params := r.Params.List()
 	if len(params) == 0 {
-		return nil, fail("the model's parameters are not declared yet (compile a program first)")
+		return nil, fmt.Errorf("the model's parameters are not declared yet (compile a program first)")
 	}
 	optTensors := map[string]safetensors.Tensor{}
-	known := map[string]bool{}
+	known := map[string]bool{historyTrain: true, historyDev: true}
 	var problems []string
 	for _, q := range params {
 		known[q.Name] = true
@@ -180,64 +229,24 @@ func (r *Runner) LoadCheckpoint(path string) (map[string]string, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return nil, fail("weights do not match the model: %s", strings.Join(problems, "; "))
+		return nil, fmt.Errorf("weights do not match the model: %s", strings.Join(problems, "; "))
 	}
-	if s, ok := r.Opt.(Stateful); ok {
-		if err := s.LoadState(r.Params, optTensors, st.OptimizerState); err != nil {
-			return nil, fail("%v", err)
-		}
-	} else if len(optTensors) > 0 {
-		return nil, fail("holds optimiser state, and %s keeps none", optName)
-	}
-	for _, q := range params {
-		t := f.Tensors[q.Name]
-		switch d := q.Value.Data().(type) {
-		case []float32:
-			copy(d, t.F32)
-		case []float64:
-			copy(d, t.F64)
-		}
-	}
-	r.StepsDone, r.BestAcc, r.BestStep, r.History = st.StepsDone, st.BestAcc, st.BestStep, st.History
-	meta := maps.Clone(f.Metadata)
-	delete(meta, StateKey)
-	return meta, nil
+	return optTensors, nil
 }
 
 // CheckpointMeta returns the configuration metadata of a checkpoint written by
-// SaveCheckpoint (StateKey removed) from its header alone, without reading the tensors, so a
-// caller can compare a run's settings before restoring it. The file is checked fully only
-// by LoadCheckpoint.
+// SaveCheckpoint (StateKey and DigestKey removed) from its header alone, without reading the
+// tensors, so a caller can compare a run's settings before restoring it. The file is checked
+// fully only by LoadCheckpoint.
 func CheckpointMeta(path string) (map[string]string, error) {
-	f, err := os.Open(path)
+	meta, err := ReadMeta(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	var n [8]byte
-	if _, err := io.ReadFull(f, n[:]); err != nil {
-		return nil, fmt.Errorf("%s: not a safetensors file: %v", path, err)
-	}
-	size := binary.LittleEndian.Uint64(n[:])
-	if size > safetensors.MaxHeaderSize {
-		return nil, fmt.Errorf("%s: header of %d bytes, more than the limit of %d", path, size, safetensors.MaxHeaderSize)
-	}
-	if fi, err := f.Stat(); err == nil && int64(size) > fi.Size()-8 {
-		return nil, fmt.Errorf("%s: header of %d bytes in a file of %d", path, size, fi.Size())
-	}
-	header := make([]byte, size)
-	if _, err := io.ReadFull(f, header); err != nil {
-		return nil, fmt.Errorf("%s: offset 8: reading the header: %v", path, err)
-	}
-	var h struct {
-		Meta map[string]string `json:"__metadata__"`
-	}
-	if err := json.Unmarshal(header, &h); err != nil {
-		return nil, fmt.Errorf("%s: bad header: %v", path, err)
-	}
-	if _, ok := h.Meta[StateKey]; !ok {
+	if _, ok := meta[StateKey]; !ok {
 		return nil, fmt.Errorf("%s: not a training checkpoint (no %q in the metadata); best.safetensors holds weights only", path, StateKey)
 	}
-	delete(h.Meta, StateKey)
-	return h.Meta, nil
+	delete(meta, StateKey)
+	delete(meta, DigestKey)
+	return meta, nil
 }

@@ -212,6 +212,7 @@ func TestLoadCheckpointErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	delete(f.Tensors, "fc.bias")
+	seal(f) // a file written without the tensor, not one damaged afterwards
 	noBias := filepath.Join(dir, "nobias.safetensors")
 	if err := safetensors.WriteFile(noBias, f); err != nil {
 		t.Fatal(err)

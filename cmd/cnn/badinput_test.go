@@ -18,6 +18,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/nndl/cnn/graph"
@@ -192,6 +193,16 @@ func badFixtures(t *testing.T, dir string) []string {
 	st("classes-ten.safetensors", map[string]string{"model": "lenet", "classes": "ten"}, nil)
 	st("classes-0.safetensors", map[string]string{"model": "lenet", "classes": "0"}, nil)
 	st("input-bad.safetensors", map[string]string{"model": "lenet", "input": "32x32"}, nil)
+	ints := lenet.New(1, 10)
+	ir := trainer.New(ints, graph.NewParams(tensor.Float32, 1), graph.Fast, nil)
+	if _, err := ir.Program(1, false); err != nil {
+		t.Fatal(err)
+	}
+	intTensors := ir.Params.Tensors()
+	w := intTensors["conv1.weight"]
+	intTensors["conv1.weight"] = safetensors.Tensor{DType: safetensors.I32, Shape: w.Shape, I32: make([]int32, len(w.F32))}
+	st("int32.safetensors", map[string]string{"model": "lenet"}, intTensors)
+	file("flipped.safetensors", append(good[:len(good)-1:len(good)-1], good[len(good)-1]^0x10))
 	st("mlp.safetensors", map[string]string{"model": "lenet"}, map[string]safetensors.Tensor{"fc1.weight": safetensors.NewFloat32([]int{10, 784}, make([]float32, 7840))})
 
 	// MNIST folders.
@@ -246,6 +257,14 @@ func badFixtures(t *testing.T, dir string) []string {
 	}
 	arr("x28.npy", []int{2, 1, 28, 28})
 	arr("x32.npy", []int{1, 1, 32, 32})
+	if err := os.Symlink("x32.npy", filepath.Join(dir, "link.npy")); err != nil {
+		t.Fatal(err)
+	}
+	names = append(names, "link.npy")
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	names = append(names, "fifo")
 	npyFile := func(major byte, h string, data int) []byte {
 		b := append([]byte("\x93NUMPY"), major, 0)
 		b = binary.LittleEndian.AppendUint16(b, uint16(len(h)))

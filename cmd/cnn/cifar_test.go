@@ -97,9 +97,9 @@ func TestTrainCIFARRecipe(t *testing.T) {
 	noTempFiles(t, out)
 }
 
-// TestTrainResumeAfterSignal interrupts the short CIFAR run with SIGINT (and SIGTERM) sent to
-// the process after step k, checks the one-line message, resumes with the command it prints,
-// and compares with an uninterrupted run: the same best weights, metrics and test numbers,
+// TestTrainResumeAfterSignal interrupts the short CIFAR run with SIGINT (and SIGTERM, and
+// SIGHUP, as when the terminal closes) sent to the process after step k, checks the one-line
+// message, resumes with the command it prints, and compares with an uninterrupted run: the same best weights, metrics and test numbers,
 // byte for byte.
 func TestTrainResumeAfterSignal(t *testing.T) {
 	dataDir := writeCIFARFiles(t, 12)
@@ -118,7 +118,7 @@ func TestTrainResumeAfterSignal(t *testing.T) {
 	for _, c := range []struct {
 		sig syscall.Signal
 		k   int
-	}{{syscall.SIGINT, 5}, {syscall.SIGTERM, 8}} {
+	}{{syscall.SIGINT, 5}, {syscall.SIGTERM, 8}, {syscall.SIGHUP, 3}} {
 		out := filepath.Join(root, c.sig.String())
 		afterStep = func(done int, in *interrupts) {
 			if done != c.k {

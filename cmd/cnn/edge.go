@@ -84,6 +84,14 @@ func cmdEdge(args []string, stdout io.Writer) error {
 	if *outPath == "" {
 		return fmt.Errorf("-o: want a file name")
 	}
+	if *imagePath != "" {
+		if err := checkInputFile("--image", *imagePath); err != nil {
+			return err
+		}
+	}
+	if err := checkOutput("-o", *outPath, namedPath{"--image", *imagePath}); err != nil {
+		return err
+	}
 	var grey []float32
 	var h, w int
 	source := "the built-in drawing"

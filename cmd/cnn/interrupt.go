@@ -10,9 +10,9 @@ import (
 	"syscall"
 )
 
-// interrupts turns the first SIGINT (Ctrl-C) or SIGTERM of a training run into a request
-// to stop after the current step; the run then saves a checkpoint and exits. The handler is
-// removed as soon as the first signal arrives, so a second Ctrl-C ends the process at once
+// interrupts turns the first SIGINT (Ctrl-C), SIGTERM or SIGHUP (the terminal closed) of a
+// training run into a request to stop after the current step; the run then saves a
+// checkpoint and exits. The handler is removed as soon as the first signal arrives, so a second Ctrl-C ends the process at once
 // (every file is written atomically, so that leaves no partial file either).
 type interrupts struct {
 	c     chan os.Signal
@@ -20,11 +20,11 @@ type interrupts struct {
 	done  chan struct{}
 }
 
-// catchInterrupts starts catching SIGINT and SIGTERM; notice gets one line when one comes.
+// catchInterrupts starts catching SIGINT, SIGTERM and SIGHUP; notice gets one line when one comes.
 // Call release when the run is over.
 func catchInterrupts(notice io.Writer) *interrupts {
 	in := &interrupts{c: make(chan os.Signal, 1), done: make(chan struct{})}
-	signal.Notify(in.c, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(in.c, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		defer close(in.done)
 		s, ok := <-in.c
@@ -63,6 +63,9 @@ func resumeCommand(args []string, dir string) string {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && name == "force" {
+			continue // a resumed run does not start afresh
+		}
 		if strings.HasPrefix(a, "-") && (name == "out" || name == "resume") {
 			if !hasValue {
 				i++

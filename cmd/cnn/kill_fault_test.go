@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,11 +24,12 @@ import (
 )
 
 // TestKilledTrainingKeepsCheckpoint kills training runs with SIGKILL after seeded random
-// delays, all into the same folder, and checks after each kill that nothing is lost: every
-// file under its final name is complete (best.safetensors loads into a LeNet, metrics.csv
-// and summary.json parse, curves.png decodes, curves.svg is whole), and the checkpoint is
-// the last one the killed run reported saved, or a later one of the same run. Temporary
-// files of interrupted writes may remain under their own names.
+// delays, all into the same folder (each with --force, which removes the earlier run's
+// files), and checks after each kill that nothing is lost: every file under its final name
+// is complete (best.safetensors loads into a LeNet, metrics.csv and summary.json parse,
+// curves.png decodes, curves.svg is whole), and the checkpoint is the last one the killed
+// run reported saved, or a later one of the same run. Temporary files of interrupted writes
+// may remain under their own names until the next run into the folder removes them.
 func TestKilledTrainingKeepsCheckpoint(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("SIGKILL")
@@ -42,7 +44,7 @@ func TestKilledTrainingKeepsCheckpoint(t *testing.T) {
 	// Run 0 is not killed: it times a whole run, and the kills of the others fall anywhere
 	// in that time, from the start (compiling) to the end (the test and the curves).
 	var whole time.Duration
-	best := false // whether the folder held a loadable checkpoint before the run
+	var temps []string // temporary files the previous run left
 	for i := range runs + 1 {
 		seed := 100 + i
 		delay := time.Duration(1<<62 - 1)
@@ -50,7 +52,7 @@ func TestKilledTrainingKeepsCheckpoint(t *testing.T) {
 			delay = time.Duration(float64(whole) * (0.05 + 1.0*rng.Float64()))
 		}
 		cmd := exec.Command(bin, "train", "lenet", "--epochs", "3", "--eval-steps", "2", "--log-steps", "0",
-			"--seed", strconv.Itoa(seed), "--out", dir)
+			"--seed", strconv.Itoa(seed), "--out", dir, "--force")
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		began := time.Now()
@@ -89,16 +91,20 @@ func TestKilledTrainingKeepsCheckpoint(t *testing.T) {
 		for _, m := range saved.FindAllStringSubmatch(stdout.String(), -1) {
 			lastSaved, _ = strconv.Atoi(m[1])
 		}
-		hadBest := best
 		state := checkRunFolder(t, dir)
-		best = state.best
-		tempLeft = state.temps
+		tempLeft = len(state.temps)
+		if strings.HasPrefix(stdout.String(), "lenet (") { // the run got past preparing its folder
+			for _, name := range temps {
+				if slices.Contains(state.temps, name) {
+					t.Errorf("run %d: the stale temporary file %s of the run before is still there", i, name)
+				}
+			}
+		}
+		temps = state.temps
 		if state.best && i > 0 {
 			withBest++
 		}
 		switch {
-		case hadBest && !state.best:
-			t.Errorf("run %d (killed after %v): the earlier best.safetensors is gone", i, delay)
 		case lastSaved >= 0 && !state.best:
 			t.Errorf("run %d (killed after %v) reported a save at step %d, and best.safetensors is gone", i, delay, lastSaved)
 		case lastSaved >= 0 && (state.seed != seed || state.step < lastSaved):
@@ -109,7 +115,7 @@ func TestKilledTrainingKeepsCheckpoint(t *testing.T) {
 			continue
 		}
 		t.Logf("run %d: seed %d, killed after %v: reported last save at step %d; best.safetensors: %v (seed %d, step %d); %d temporary files",
-			i, seed, delay.Round(time.Millisecond), lastSaved, state.best, state.seed, state.step, state.temps)
+			i, seed, delay.Round(time.Millisecond), lastSaved, state.best, state.seed, state.step, len(state.temps))
 	}
 	t.Logf("%d runs after the whole one, in %v: %d killed, %d finished before the kill; a loadable best.safetensors after %d; %d temporary files left",
 		runs, time.Since(start).Round(time.Millisecond), killed, finished, withBest, tempLeft)
@@ -121,8 +127,8 @@ func TestKilledTrainingKeepsCheckpoint(t *testing.T) {
 // runState is what checkRunFolder found.
 type runState struct {
 	best       bool
-	seed, step int // of best.safetensors' metadata
-	temps      int // temporary files of interrupted writes
+	seed, step int      // of best.safetensors' metadata
+	temps      []string // temporary files of interrupted writes
 }
 
 // checkRunFolder fails unless every file of a run folder under its final name is
@@ -141,7 +147,10 @@ func checkRunFolder(t *testing.T, dir string) runState {
 		name := e.Name()
 		path := filepath.Join(dir, name)
 		if strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp") {
-			s.temps++
+			s.temps = append(s.temps, name)
+			continue
+		}
+		if name == lockName {
 			continue
 		}
 		b, err := os.ReadFile(path)

@@ -2,16 +2,14 @@ package main
 
 import (
 	"flag"
-
 	"fmt"
-	"github.com/nndl/cnn/build"
 	"io"
 	"strings"
 
+	"github.com/nndl/cnn/build"
 	"github.com/nndl/cnn/data"
 	"github.com/nndl/cnn/graph"
 	"github.com/nndl/cnn/internal/npy"
-	"github.com/nndl/cnn/internal/safetensors"
 	"github.com/nndl/cnn/trainer"
 	"gorgonia.org/tensor"
 )
@@ -46,7 +44,7 @@ func (w *weightFlags) load(pos []string, stdout io.Writer) (*trainer.Runner, str
 	if len(pos) > 1 {
 		return nil, "", fmt.Errorf("want at most one model name, got %d arguments", len(pos))
 	}
-	f, err := safetensors.ReadFile(w.path)
+	f, err := trainer.ReadWeights(w.path)
 	if err != nil {
 		return nil, "", err
 	}
@@ -67,9 +65,9 @@ func (w *weightFlags) load(pos []string, stdout io.Writer) (*trainer.Runner, str
 	if _, err := r.Program(1, false); err != nil {
 		return nil, "", err
 	}
-	skipped, err := params.Load(f.Tensors, w.strict)
+	skipped, err := trainer.LoadTensors(w.path, f, params, w.strict)
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", w.path, err)
+		return nil, "", err
 	}
 	if len(skipped) > 0 {
 		fmt.Fprintf(stdout, "skipped: %s\n", strings.Join(skipped, "; "))
@@ -151,7 +149,7 @@ func cmdPredict(args []string, stdout io.Writer) error {
 	image := fs.String("image", "", "classify your own image (PNG, JPEG or GIF; any size and colour)")
 	input := fs.String("input", "", "run a batch of preprocessed tensors [N,C,H,W] float32 from a .npy file")
 	mode := fs.String("mode", "eval", "eval: BatchNorm uses its running statistics; train: the batch's own statistics (PyTorch's model.train())")
-	outPath := fs.String("out", "", "with --input: write the logits [N,classes] to this .npy file; with --index/--image: write the input digit as this PNG (default digit.png)")
+	outPath := fs.String("out", "", "with --input: write the logits [N,classes] to this .npy file; with --index/--image: also write the input as the model sees it to this PNG (none unless given)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -167,6 +165,17 @@ func cmdPredict(args []string, stdout io.Writer) error {
 	}
 	if *mode != "eval" && *mode != "train" {
 		return fmt.Errorf("--mode %q: want eval or train", *mode)
+	}
+	if *image != "" {
+		if err := checkInputFile("--image", *image); err != nil {
+			return err
+		}
+	}
+	if *outPath != "" {
+		inputs := []namedPath{{"--weights", wf.path}, {"--image", *image}, {"--input", *input}}
+		if err := checkOutput("--out", *outPath, inputs...); err != nil {
+			return err
+		}
 	}
 	r, _, err := wf.load(pos, stdout)
 	if err != nil {
@@ -205,6 +214,12 @@ func cmdPredict(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The picture is written before anything is printed: a failed write prints no result.
+	if *outPath != "" {
+		if err := data.WritePNG(*outPath, x, h, w); err != nil {
+			return err
+		}
+	}
 	p := trainer.Softmax(logits)
 	pred := trainer.Argmax(logits)
 	if label >= 0 {
@@ -220,14 +235,9 @@ func cmdPredict(args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "  %d: %.4f%s\n", i, v, mark)
 	}
-	png := *outPath
-	if png == "" {
-		png = "digit.png"
+	if *outPath != "" {
+		fmt.Fprintf(stdout, "wrote the input as %s\n", *outPath)
 	}
-	if err := data.WritePNG(png, x, h, w); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote the input as %s\n", png)
 	return nil
 }
 

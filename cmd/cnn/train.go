@@ -69,7 +69,8 @@ func cmdTrain(args []string, stdout io.Writer) error {
 	evalSteps := fs.Int("eval-steps", 15, "evaluate on dev every N steps and at the last step (0: never; cifar10: 3000)")
 	ckEvery := fs.Int("checkpoint-every", 500, "write OUT/"+checkpointName+" (weights, optimiser state, position, best accuracy, history) every N steps (0: only when interrupted); Ctrl-C saves one after the current step")
 	resume := fs.String("resume", "", "continue the run in folder DIR from DIR/"+checkpointName+"; give the first run's flags (--out defaults to DIR)")
-	out := fs.String("out", "", "output folder (default runs/MODEL)")
+	out := fs.String("out", "", "output folder (default runs/MODEL); it must not hold an earlier run (see --resume, --force)")
+	force := fs.Bool("force", false, "start afresh in an --out that holds an earlier run: remove its "+strings.Join(runFiles, ", ")+" first")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -138,6 +139,15 @@ func cmdTrain(args []string, stdout io.Writer) error {
 	default:
 		return fmt.Errorf("--optimizer %q: want sgd or adam", *optName)
 	}
+	mode := modeFresh
+	switch {
+	case *resume != "" && *force:
+		return fmt.Errorf("--resume and --force: a run either continues or starts afresh, not both")
+	case *resume != "":
+		mode = modeResume
+	case *force:
+		mode = modeForce
+	}
 	if *resume != "" {
 		if isSet("out") && filepath.Clean(*out) != filepath.Clean(*resume) {
 			return fmt.Errorf("--out %s and --resume %s: a resumed run writes into its own folder", *out, *resume)
@@ -146,6 +156,11 @@ func cmdTrain(args []string, stdout io.Writer) error {
 	}
 	if *out == "" {
 		*out = filepath.Join("runs", name)
+	}
+	best := filepath.Join(*out, "best.safetensors")
+	ckPath := filepath.Join(*out, checkpointName)
+	if _, err := os.Stat(ckPath); mode == modeResume && errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s: no training checkpoint to resume (a run writes one every --checkpoint-every steps and when interrupted)", ckPath)
 	}
 	if len(m.Input) != 3 {
 		return fmt.Errorf("%s: input %v: want CxHxW", name, m.Input)
@@ -174,6 +189,9 @@ func cmdTrain(args []string, stdout io.Writer) error {
 	testL, _ := data.NewLoader(testSet, *batch, false, 0)
 	params := graph.NewParams(tensor.Float32, *seed)
 	r := trainer.New(m, params, impl, opt)
+	if err := checkLastBatch(r, trainL, trainSet.N()); err != nil {
+		return err
+	}
 	// Compile the training program first so that a model error shows before any file is written.
 	if _, err := r.Program(*batch, true); err != nil {
 		return err
@@ -191,15 +209,17 @@ func cmdTrain(args []string, stdout io.Writer) error {
 	meta["dev_size"] = strconv.Itoa(devSet.N())
 	meta["test_size"] = strconv.Itoa(testSet.N())
 	meta["eval_steps"] = strconv.Itoa(*evalSteps)
-	best := filepath.Join(*out, "best.safetensors")
-	ckPath := filepath.Join(*out, checkpointName)
 	total := *epochs * trainL.NumBatches()
+	folder, err := openRunFolder(*out, mode)
+	if err != nil {
+		return err
+	}
+	defer folder.release()
+	var bestDigest string // of the best weights saved so far, recorded in the checkpoint
 	if *resume != "" {
-		if err := resumeRun(r, ckPath, best, meta, total); err != nil {
+		if bestDigest, err = resumeRun(r, ckPath, best, meta, total); err != nil {
 			return err
 		}
-	} else if err := os.MkdirAll(*out, 0o755); err != nil {
-		return err
 	}
 
 	what := "images"
@@ -226,11 +246,19 @@ func cmdTrain(args []string, stdout io.Writer) error {
 		Save: func(step int) error {
 			bm := maps.Clone(meta)
 			bm["step"] = strconv.Itoa(step)
-			return trainer.SaveWeights(best, params, bm)
+			d, err := trainer.SaveWeightsDigest(best, params, bm)
+			if err == nil {
+				bestDigest = d
+			}
+			return err
 		},
 		CheckpointEvery: *ckEvery,
 		Checkpoint: func(done int) error {
-			if err := r.SaveCheckpoint(ckPath, meta); err != nil {
+			cm := maps.Clone(meta)
+			if bestDigest != "" {
+				cm[bestDigestKey] = bestDigest
+			}
+			if err := r.SaveCheckpoint(ckPath, cm); err != nil {
 				return err
 			}
 			return r.History.SaveCSV(filepath.Join(*out, "metrics.csv"))
@@ -307,43 +335,23 @@ func cmdTrain(args []string, stdout io.Writer) error {
 // the run asks whether a signal came.
 var afterStep func(stepsDone int, in *interrupts)
 
-// resumeRun restores the checkpoint at path into r after checking that it was written by a
-// run with the same configuration (meta) and that its best weights are still there.
-func resumeRun(r *trainer.Runner, path, best string, meta map[string]string, total int) error {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%s: no training checkpoint to resume (a run writes one every --checkpoint-every steps and when interrupted)", path)
+// checkLastBatch refuses, before training, a batch size that leaves a last batch of one
+// image when the model has BatchNorm: in training BatchNorm needs at least two values per
+// channel to normalise by the batch's own statistics.
+func checkLastBatch(r *trainer.Runner, train *data.Loader, images int) error {
+	if !slices.Contains(train.BatchSizes(), 1) {
+		return nil
 	}
-	saved, err := trainer.CheckpointMeta(path)
-	if err != nil {
+	if _, err := r.Program(1, false); err != nil { // declares the parameters and buffers
 		return err
 	}
-	var diffs []string
-	keys := slices.Sorted(maps.Keys(meta))
-	for k := range saved {
-		if _, ok := meta[k]; !ok {
-			keys = append(keys, k)
-		}
+	if _, buffers := r.Params.Count(); buffers == 0 {
+		return nil
 	}
-	for _, k := range keys {
-		if saved[k] != meta[k] {
-			diffs = append(diffs, fmt.Sprintf("%s %q (now %q)", k, saved[k], meta[k]))
-		}
+	if train.BatchSize() == 1 {
+		return fmt.Errorf("--batch 1: %s has BatchNorm, which needs batches of at least 2 images in training", r.Model.Name)
 	}
-	if len(diffs) > 0 {
-		return fmt.Errorf("%s: written by a run with other settings: %s; resume with the first run's flags", path, strings.Join(diffs, ", "))
-	}
-	if _, err := r.LoadCheckpoint(path); err != nil {
-		return err
-	}
-	if r.BestStep >= 0 {
-		if _, err := os.Stat(best); err != nil {
-			return fmt.Errorf("%s: the checkpoint records the best dev accuracy at step %d, but its weights are gone: %v", path, r.BestStep, err)
-		}
-	}
-	if r.StepsDone > total {
-		return fmt.Errorf("%s: %d steps done, more than the run's %d", path, r.StepsDone, total)
-	}
-	return nil
+	return fmt.Errorf("--batch %d: the last batch of an epoch holds 1 of the %d training images, and %s has BatchNorm, which needs at least 2 in training; choose another --batch", train.BatchSize(), images, r.Model.Name)
 }
 
 // writeRunFiles writes DIR/metrics.csv and the loss and accuracy curves.

@@ -17,7 +17,9 @@ import (
 // Write creates or replaces path with what write produces, through a buffer. It writes a
 // temporary file named ".BASE.tmp*" in path's directory, syncs and closes it, renames it
 // over path and syncs the directory. A new file gets mode 0644; an existing regular file
-// keeps its permission bits.
+// keeps its permission bits. A path that exists and is not a regular file (a directory, a
+// symbolic link, a named pipe, a device or a socket) is refused before anything is
+// written: a rename would replace it with a regular file.
 //
 // On any error before the rename the temporary file is removed and an existing file at
 // path is left as it was. An error from the final directory sync means the new file is in
@@ -28,7 +30,10 @@ func Write(path string, write func(w io.Writer) error) error {
 	wrap := func(err error) error { return fmt.Errorf("%s: %w", path, err) }
 	dir := filepath.Dir(path)
 	perm := os.FileMode(0o644)
-	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+	if fi, err := os.Lstat(path); err == nil {
+		if !fi.Mode().IsRegular() {
+			return wrap(fmt.Errorf("%s, not a regular file; not replacing it", Kind(fi.Mode())))
+		}
 		perm = fi.Mode().Perm()
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
@@ -64,7 +69,11 @@ func Write(path string, write func(w io.Writer) error) error {
 		return wrap(err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return wrap(err)
+		var le *os.LinkError
+		if errors.As(err, &le) {
+			err = le.Err // the temporary file's name would only confuse
+		}
+		return wrap(fmt.Errorf("replacing it: %w", err))
 	}
 	renamed = true
 	// The new file is in place; make the rename itself durable.
@@ -97,4 +106,27 @@ func WriteBytes(path string, b []byte) error {
 		_, err := w.Write(b)
 		return err
 	})
+}
+
+// Kind names the type of file a mode describes, for error messages: "a directory",
+// "a symbolic link", "a named pipe", "a character device", "a device", "a socket", or
+// "a regular file".
+func Kind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m.IsRegular():
+		return "a regular file"
+	}
+	return "not a regular file"
 }

@@ -10,7 +10,7 @@ build:
 	@tags=$$(./scripts/setup.sh) && $(GO) build -tags "$$tags" -o bin/cnn ./cmd/cnn
 
 run: build
-	./bin/cnn train lenet --out runs/lenet
+	./bin/cnn train lenet --out runs/lenet --force
 
 test:
 	@tags=$$(./scripts/setup.sh) && \

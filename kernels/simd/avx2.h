@@ -1,0 +1,21 @@
+// Direct float32 AVX2+FMA kernels (see avx2.c): the AVX-512 kernels of graph/direct.c for CPUs
+// without AVX-512, with the same arguments and results.
+
+// The largest kernel side of the direct convolution kernels.
+#define CNN_AVX2_MAX_K 7
+
+int cnn_avx2_ok(void);
+void cnn_avx2_weights(const float *w, float *wt, int P, int C, int K, int flip);
+void cnn_avx2_forward(const float *x, const float *wt, const float *b, float *y, int n, int C, int H,
+    int W, int P, int K, int relu);
+void cnn_avx2_backward_x(const float *wt, const float *dy, float *dx, int n, int C, int H, int W,
+    int P, int K, float *pad);
+void cnn_avx2_backward_w(const float *x, const float *dy, float *dw, int n, int C, int H, int W,
+    int P, int K);
+void cnn_avx2_pool2(const float *x, float *y, int planes, int h, int w, int avg);
+void cnn_avx2_pool2_grad(const float *x, const float *dy, const float *relu, float *dx, int planes,
+    int h, int w, int avg);
+void cnn_avx2_relu(const float *x, float *y, long n);
+void cnn_avx2_relu_grad(const float *y, const float *dy, float *dx, long n);
+void cnn_avx2_sum_channels(const float *dy, int n, int C, long inner, int c0, int c1, float *db);
+void cnn_avx2_axpy(float a, const float *x, float *y, long n);

@@ -1,4 +1,4 @@
-// Direct float32 AVX2+FMA kernels (see avx2.c): the AVX-512 kernels of graph/direct.c for CPUs
+// Direct float32 AVX2+FMA kernels (see avx2_amd64.c): the AVX-512 kernels of avx512_amd64.c for CPUs
 // without AVX-512, with the same arguments and results.
 
 // The largest kernel side of the direct convolution kernels.

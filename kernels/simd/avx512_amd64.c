@@ -5,7 +5,7 @@
 // channels is too small for oneDNN's blocked layouts to pay off: its kernels pad 6 channels
 // to 16 and reorder every map in and out. These work on the maps as they lie (NCHW),
 // vectorised along the output rows, with a block of filters held in registers. The Go side
-// (simd_amd64.go) checks cnn_avx512_ok before it calls them, and splits the images between
+// (direct_amd64.go) checks cnn_avx512_ok before it calls them, and splits the images between
 // its workers. Every kernel gives what the Go kernel it replaces gives: NaN kept, +0 over -0,
 // the first maximum of a window taking its gradient.
 

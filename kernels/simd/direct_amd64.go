@@ -2,31 +2,56 @@
 
 package simd
 
+// #cgo CFLAGS: -O3
+// #include "simd.h"
+import "C"
+
 import "github.com/nndl/cnn/kernels"
 
-// isa is one instruction set's kernels, each a thin call into its C file.
-type isa struct {
-	maxK int // the largest kernel side of the convolutions
-	// weights arranges w [P,C,K,K] for the kernels (flip: for the input gradient).
-	weights   func(w, wt []float32, p, c, k int, flip bool)
-	forward   func(x, wt, b, y []float32, n, c, h, w, p, k int, relu bool)
-	backwardX func(wt, dy, dx []float32, n, c, h, w, p, k int, pad []float32)
-	backwardW func(x, dy, dw []float32, n, c, h, w, p, k int)
-	pool2     func(x, y []float32, planes, h, w int, avg bool)
-	pool2Grad func(x, dy, relu, dx []float32, planes, h, w int, avg bool)
-	relu      func(x, y []float32)
-	reluGrad  func(y, dy, dx []float32)
-	sum       func(dy []float32, n, c, inner, c0, c1 int, db []float32)
-	axpy      func(a float32, x, y []float32)
+func init() {
+	for _, s := range []struct {
+		isa     C.int
+		impl    kernels.Impl
+		missing string
+	}{
+		{C.CNN_SIMD_AVX512, kernels.Impl{Name: "avx512", Priority: 50, ISA: kernels.AVX512,
+			Doc: "direct AVX-512 kernels for small convolutions, 2x2 pooling and element-wise work"},
+			"this CPU lacks AVX-512 F, BW and VL, or FMA"},
+		{C.CNN_SIMD_AVX2, kernels.Impl{Name: "avx2", Priority: 40, ISA: kernels.AVX2,
+			Doc: "direct AVX2 kernels for small convolutions, 2x2 pooling and element-wise work"},
+			"this CPU lacks AVX2 or FMA"},
+	} {
+		if C.cnn_simd_ok(s.isa) == 0 {
+			s.impl.Missing = s.missing
+		}
+		kernels.Register(s.impl, direct{isa: s.isa, maxK: int(C.cnn_simd_max_k(s.isa))})
+	}
+}
+
+func ptr(s []float32) *C.float {
+	if len(s) == 0 {
+		return nil
+	}
+	return (*C.float)(&s[0])
+}
+
+func flag(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // direct implements the contract's float32 operations on one instruction set's kernels.
-type direct struct{ *isa }
+type direct struct {
+	isa  C.int
+	maxK int // the largest kernel side of the convolutions
+}
 
 // AcceptsConv takes stride-1 unpadded convolutions with at most 16 channels in and out. With
 // 16 of both, oneDNN's layout wastes nothing and its kernels are as fast or faster (measured:
 // 16 to 16 channels, 3x3 on 64 maps of 18x18, input gradient 0.43 ms on oneDNN against 0.74
-// on the direct kernel). A window over the whole input is a matrix product (purego).
+// on the AVX-512 kernel). A window over the whole input is a matrix product (purego).
 func (k direct) AcceptsConv(d kernels.ConvDims) bool {
 	return d.G.S == 1 && d.G.P == 0 && d.G.K <= k.maxK &&
 		d.C <= 16 && d.P <= 16 && (d.C < 16 || d.P < 16) && !d.FullWindow()
@@ -37,10 +62,11 @@ func (k direct) ConvForward(ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y 
 	relu := ep != nil && ep.ReLU && ep.Mean == nil
 	ws.Reserve(kernels.Workers(), 1)
 	wt := kernels.Buffer[float32](ws, 0, 0, len(w))
-	k.weights(w, wt, d.P, d.C, d.G.K, false)
+	C.cnn_simd_weights(k.isa, ptr(w), ptr(wt), C.int(d.P), C.int(d.C), C.int(d.G.K), 0)
 	kernels.Parallel(d.N, func(_, lo, hi int) {
 		yi := y[lo*out : hi*out]
-		k.forward(x[lo*in:], wt, b, yi, hi-lo, d.C, d.H, d.W, d.P, d.G.K, relu)
+		C.cnn_simd_forward(k.isa, ptr(x[lo*in:]), ptr(wt), ptr(b), ptr(yi), C.int(hi-lo),
+			C.int(d.C), C.int(d.H), C.int(d.W), C.int(d.P), C.int(d.G.K), flag(relu))
 		if ep != nil && !relu {
 			kernels.ApplyEpilogue(ep, d, yi)
 		}
@@ -54,10 +80,11 @@ func (k direct) ConvBackwardData(ws *kernels.Scratch, d kernels.ConvDims, w, dy,
 	in, out := d.C*d.HW, d.P*d.OHW
 	ws.Reserve(kernels.Workers(), 2)
 	wt := kernels.Buffer[float32](ws, 0, 1, len(w))
-	k.weights(w, wt, d.P, d.C, d.G.K, true)
+	C.cnn_simd_weights(k.isa, ptr(w), ptr(wt), C.int(d.P), C.int(d.C), C.int(d.G.K), 1)
 	pad := (d.OH + 2*d.G.K - 2) * (d.OW + 2*d.G.K - 2) * d.P
 	kernels.Parallel(d.N, func(wk, lo, hi int) {
-		k.backwardX(wt, dy[lo*out:], dx[lo*in:], hi-lo, d.C, d.H, d.W, d.P, d.G.K, kernels.Buffer[float32](ws, wk, 0, pad))
+		C.cnn_simd_backward_x(k.isa, ptr(wt), ptr(dy[lo*out:]), ptr(dx[lo*in:]), C.int(hi-lo),
+			C.int(d.C), C.int(d.H), C.int(d.W), C.int(d.P), C.int(d.G.K), ptr(kernels.Buffer[float32](ws, wk, 0, pad)))
 	})
 	return nil
 }
@@ -65,7 +92,8 @@ func (k direct) ConvBackwardData(ws *kernels.Scratch, d kernels.ConvDims, w, dy,
 func (k direct) ConvBackwardWeights(ws *kernels.Scratch, d kernels.ConvDims, x, dy, dw []float32) error {
 	in, out := d.C*d.HW, d.P*d.OHW
 	kernels.SumOverImages(ws, 0, d.N, dw, func(_ int, dst []float32, lo, hi int) {
-		k.backwardW(x[lo*in:], dy[lo*out:], dst, hi-lo, d.C, d.H, d.W, d.P, d.G.K)
+		C.cnn_simd_backward_w(k.isa, ptr(x[lo*in:]), ptr(dy[lo*out:]), ptr(dst), C.int(hi-lo),
+			C.int(d.C), C.int(d.H), C.int(d.W), C.int(d.P), C.int(d.G.K))
 	})
 	return nil
 }
@@ -74,34 +102,34 @@ func (k direct) ConvBackwardWeights(ws *kernels.Scratch, d kernels.ConvDims, x, 
 func (direct) AcceptsPool(d kernels.PoolDims) bool { return d.Is2x2() }
 
 func (k direct) PoolForward(d kernels.PoolDims, x, y []float32) {
-	k.pool2(x, y, d.Planes, d.H, d.W, d.Mode != kernels.PoolMax)
+	C.cnn_simd_pool2(k.isa, ptr(x), ptr(y), C.int(d.Planes), C.int(d.H), C.int(d.W), flag(d.Mode != kernels.PoolMax))
 }
 
 func (k direct) PoolBackward(d kernels.PoolDims, x, dy, dx, relu []float32) {
-	k.pool2Grad(x, dy, relu, dx, d.Planes, d.H, d.W, d.Mode != kernels.PoolMax)
+	C.cnn_simd_pool2_grad(k.isa, ptr(x), ptr(dy), ptr(relu), ptr(dx), C.int(d.Planes), C.int(d.H), C.int(d.W), flag(d.Mode != kernels.PoolMax))
 }
 
 func (k direct) ReLU(x, y []float32) {
 	if len(x) > 0 {
-		k.relu(x, y[:len(x)])
+		C.cnn_simd_relu(k.isa, ptr(x), ptr(y[:len(x)]), C.long(len(x)))
 	}
 }
 
 func (k direct) ReLUBackward(y, dy, dx []float32) {
 	if len(y) > 0 {
-		k.reluGrad(y, dy[:len(y)], dx[:len(y)])
+		C.cnn_simd_relu_grad(k.isa, ptr(y), ptr(dy[:len(y)]), ptr(dx[:len(y)]), C.long(len(y)))
 	}
 }
 
-// AcceptsChannelSum takes planes of at least one vector.
+// AcceptsChannelSum takes planes of at least 16 values.
 func (direct) AcceptsChannelSum(n, c, inner int) bool { return inner >= 16 }
 
 func (k direct) ChannelSum(n, c, inner, c0, c1 int, dy, db []float32) {
-	k.sum(dy, n, c, inner, c0, c1, db)
+	C.cnn_simd_sum_channels(k.isa, ptr(dy), C.int(n), C.int(c), C.long(inner), C.int(c0), C.int(c1), ptr(db))
 }
 
 func (k direct) Axpy(a float32, x, y []float32) {
 	if len(x) > 0 {
-		k.axpy(a, x, y[:len(x)])
+		C.cnn_simd_axpy(k.isa, C.float(a), ptr(x), ptr(y[:len(x)]), C.long(len(x)))
 	}
 }

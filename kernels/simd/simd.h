@@ -1,0 +1,21 @@
+// One entry point per kernel for every instruction set (see simd_amd64.c).
+
+enum { CNN_SIMD_AVX512, CNN_SIMD_AVX2, CNN_SIMD_ISAS };
+
+int cnn_simd_ok(int isa);
+int cnn_simd_max_k(int isa);
+void cnn_simd_weights(int isa, const float *w, float *wt, int P, int C, int K, int flip);
+void cnn_simd_forward(int isa, const float *x, const float *wt, const float *b, float *y, int n,
+    int C, int H, int W, int P, int K, int relu);
+void cnn_simd_backward_x(int isa, const float *wt, const float *dy, float *dx, int n, int C, int H,
+    int W, int P, int K, float *pad);
+void cnn_simd_backward_w(int isa, const float *x, const float *dy, float *dw, int n, int C, int H,
+    int W, int P, int K);
+void cnn_simd_pool2(int isa, const float *x, float *y, int planes, int h, int w, int avg);
+void cnn_simd_pool2_grad(int isa, const float *x, const float *dy, const float *relu, float *dx,
+    int planes, int h, int w, int avg);
+void cnn_simd_relu(int isa, const float *x, float *y, long n);
+void cnn_simd_relu_grad(int isa, const float *y, const float *dy, float *dx, long n);
+void cnn_simd_sum_channels(int isa, const float *dy, int n, int C, long inner, int c0, int c1,
+    float *db);
+void cnn_simd_axpy(int isa, float a, const float *x, float *y, long n);

@@ -1,0 +1,67 @@
+//go:build cgo
+
+// The kernels of each instruction set (avx512_amd64.c, avx2_amd64.c) behind one entry point
+// each, chosen by a table, so that the Go binding is written once.
+
+#include "avx2.h"
+#include "avx512.h"
+#include "simd.h"
+
+typedef struct {
+	int (*ok)(void);
+	int max_k;
+	void (*weights)(const float *, float *, int, int, int, int);
+	void (*forward)(const float *, const float *, const float *, float *, int, int, int, int, int, int, int);
+	void (*backward_x)(const float *, const float *, float *, int, int, int, int, int, int, float *);
+	void (*backward_w)(const float *, const float *, float *, int, int, int, int, int, int);
+	void (*pool2)(const float *, float *, int, int, int, int);
+	void (*pool2_grad)(const float *, const float *, const float *, float *, int, int, int, int);
+	void (*relu)(const float *, float *, long);
+	void (*relu_grad)(const float *, const float *, float *, long);
+	void (*sum_channels)(const float *, int, int, long, int, int, float *);
+	void (*axpy)(float, const float *, float *, long);
+} isa_kernels;
+
+static const isa_kernels isas[CNN_SIMD_ISAS] = {
+	[CNN_SIMD_AVX512] = {cnn_avx512_ok, CNN_AVX512_MAX_K, cnn_avx512_weights, cnn_avx512_forward,
+	                     cnn_avx512_backward_x, cnn_avx512_backward_w, cnn_avx512_pool2, cnn_avx512_pool2_grad,
+	                     cnn_avx512_relu, cnn_avx512_relu_grad, cnn_avx512_sum_channels, cnn_avx512_axpy},
+	[CNN_SIMD_AVX2] = {cnn_avx2_ok, CNN_AVX2_MAX_K, cnn_avx2_weights, cnn_avx2_forward,
+	                   cnn_avx2_backward_x, cnn_avx2_backward_w, cnn_avx2_pool2, cnn_avx2_pool2_grad,
+	                   cnn_avx2_relu, cnn_avx2_relu_grad, cnn_avx2_sum_channels, cnn_avx2_axpy},
+};
+
+int cnn_simd_ok(int isa) { return isas[isa].ok(); }
+int cnn_simd_max_k(int isa) { return isas[isa].max_k; }
+
+void cnn_simd_weights(int isa, const float *w, float *wt, int P, int C, int K, int flip) {
+	isas[isa].weights(w, wt, P, C, K, flip);
+}
+void cnn_simd_forward(int isa, const float *x, const float *wt, const float *b, float *y, int n,
+    int C, int H, int W, int P, int K, int relu) {
+	isas[isa].forward(x, wt, b, y, n, C, H, W, P, K, relu);
+}
+void cnn_simd_backward_x(int isa, const float *wt, const float *dy, float *dx, int n, int C, int H,
+    int W, int P, int K, float *pad) {
+	isas[isa].backward_x(wt, dy, dx, n, C, H, W, P, K, pad);
+}
+void cnn_simd_backward_w(int isa, const float *x, const float *dy, float *dw, int n, int C, int H,
+    int W, int P, int K) {
+	isas[isa].backward_w(x, dy, dw, n, C, H, W, P, K);
+}
+void cnn_simd_pool2(int isa, const float *x, float *y, int planes, int h, int w, int avg) {
+	isas[isa].pool2(x, y, planes, h, w, avg);
+}
+void cnn_simd_pool2_grad(int isa, const float *x, const float *dy, const float *relu, float *dx,
+    int planes, int h, int w, int avg) {
+	isas[isa].pool2_grad(x, dy, relu, dx, planes, h, w, avg);
+}
+void cnn_simd_relu(int isa, const float *x, float *y, long n) { isas[isa].relu(x, y, n); }
+void cnn_simd_relu_grad(int isa, const float *y, const float *dy, float *dx, long n) {
+	isas[isa].relu_grad(y, dy, dx, n);
+}
+void cnn_simd_sum_channels(int isa, const float *dy, int n, int C, long inner, int c0, int c1,
+    float *db) {
+	isas[isa].sum_channels(dy, n, C, inner, c0, c1, db);
+}
+void cnn_simd_axpy(int isa, float a, const float *x, float *y, long n) { isas[isa].axpy(a, x, y, n); }

@@ -7,9 +7,9 @@ import (
 	"image/png"
 	"io"
 	"math"
-	"os"
 
 	"github.com/nndl/cnn/internal/atomicfile"
+	"github.com/nndl/cnn/internal/fileio"
 )
 
 // LoadImage reads a PNG, JPEG or GIF image of any size and colour model and returns it
@@ -27,9 +27,9 @@ func LoadImage(path string, h, w int) ([]float32, error) {
 	if h <= 0 || w <= 0 {
 		return nil, fmt.Errorf("%s: output size %dx%d: must be positive", path, h, w)
 	}
-	f, err := os.Open(path)
+	f, _, err := fileio.Open(path)
 	if err != nil {
-		return nil, err // *PathError names the file
+		return nil, err // names the file
 	}
 	defer f.Close()
 	return DecodeImage(f, path, h, w)
@@ -73,9 +73,9 @@ func DecodeImage(r io.Reader, name string, h, w int) ([]float32, error) {
 // grey levels 0..255 (as Grey does), row-major, with its height and width. As in
 // DecodeImage, the header is checked against maxPix and MaxImageBytes before decoding.
 func LoadGrey(path string, maxPix int) (grey []float32, h, w int, err error) {
-	f, err := os.Open(path)
+	f, _, err := fileio.Open(path)
 	if err != nil {
-		return nil, 0, 0, err // *PathError names the file
+		return nil, 0, 0, err // names the file
 	}
 	defer f.Close()
 	img, _, err := decodeLimited(f, path, maxPix, func(ih, iw int) int64 { return 5 * int64(ih) * int64(iw) })

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/nndl/cnn/graph"
+	"github.com/nndl/cnn/internal/fileio"
 	"github.com/nndl/cnn/internal/safetensors"
 	"gorgonia.org/tensor"
 )
@@ -209,7 +209,7 @@ func (r *Runner) LoadCheckpoint(path string) (map[string]string, error) {
 // caller can compare a run's settings before restoring it. The file is checked fully only
 // by LoadCheckpoint.
 func CheckpointMeta(path string) (map[string]string, error) {
-	f, err := os.Open(path)
+	f, _, err := fileio.Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/nndl/cnn/internal/elems"
+	"github.com/nndl/cnn/internal/fileio"
 )
 
 // entry is one validated tensor record of a header.
@@ -28,18 +28,11 @@ type entry struct {
 // ReadFile reads and validates the .safetensors file at path. Errors are
 // one line and start with path.
 func ReadFile(path string) (*File, error) {
-	fh, err := os.Open(path)
+	fh, st, err := fileio.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
 	return Read(fh, st.Size(), path)
 }
 

@@ -18,6 +18,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/nndl/cnn/graph"
@@ -25,6 +26,7 @@ import (
 	"github.com/nndl/cnn/internal/safetensors"
 	"github.com/nndl/cnn/lenet"
 	"github.com/nndl/cnn/trainer"
+	"golang.org/x/image/tiff"
 	"gorgonia.org/tensor"
 )
 
@@ -231,6 +233,33 @@ func badFixtures(t *testing.T, dir string) []string {
 	binary.BigEndian.PutUint32(huge[20:], 100000) // IHDR height
 	binary.BigEndian.PutUint32(huge[29:], crc32.ChecksumIEEE(huge[12:29]))
 	file("claims-100000x100000.png", huge)
+	var tb bytes.Buffer
+	if err := tiff.Encode(&tb, image.NewGray(image.Rect(0, 0, 8, 8)), &tiff.Options{Compression: tiff.Deflate}); err != nil {
+		t.Fatal(err)
+	}
+	file("deflate.tiff", tb.Bytes())
+	pb.Reset()
+	if err := png.Encode(&pb, image.NewRGBA64(image.Rect(0, 0, 8, 8))); err != nil {
+		t.Fatal(err)
+	}
+	wide := bytes.Clone(pb.Bytes())
+	binary.BigEndian.PutUint32(wide[16:], 1<<26) // IHDR width
+	binary.BigEndian.PutUint32(wide[20:], 1)     // IHDR height
+	binary.BigEndian.PutUint32(wide[29:], crc32.ChecksumIEEE(wide[12:29]))
+	file("wide-16bit.png", wide)
+
+	// Files that are not regular files: a FIFO, which blocks an open until a writer comes,
+	// and a link to /dev/zero, which never ends.
+	fifo := func(name string) {
+		t.Helper()
+		if err := syscall.Mkfifo(filepath.Join(dir, name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(name, "/") {
+			names = append(names, name)
+		}
+	}
+	fifo("fifo")
 
 	// Tensors.
 	arr := func(name string, shape []int) {
@@ -280,6 +309,22 @@ func badFixtures(t *testing.T, dir string) []string {
 	run("run-badnumber", head+"train,0,0,2.3,\ntrain,1,0,two,\n", string(summary))
 	run("run-badsummary", csv.String(), "{")
 	run("run-short", head+"train,0,0\n", string(summary))
+	folder("run-fifo")
+	fifo("run-fifo/metrics.csv")
+	file("run-fifo/summary.json", summary)
+	folder("run-fifosummary")
+	file("run-fifosummary/metrics.csv", csv.Bytes())
+	fifo("run-fifosummary/summary.json")
+	folder("run-devzero")
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "run-devzero", "metrics.csv")); err != nil {
+		t.Fatal(err)
+	}
+	file("run-devzero/summary.json", summary)
+	folder("run-hugecsv")
+	if err := os.Truncate(file("run-hugecsv/metrics.csv", []byte(head)), 1<<30); err != nil { // sparse
+		t.Fatal(err)
+	}
+	file("run-hugecsv/summary.json", summary)
 	return names
 }
 

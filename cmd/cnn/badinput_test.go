@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/png"
@@ -179,6 +180,11 @@ func badFixtures(t *testing.T, dir string) []string {
 	}
 	file("bad-json.safetensors", header(`{"conv1.weight":{"dtype":"F32",`, 0))
 	file("claims-1TB-tensor.safetensors", header(`{"a":{"dtype":"F64","shape":[131072,1048576],"data_offsets":[0,1099511627776]}}`, 16))
+	var many strings.Builder
+	for i := range safetensors.MaxTensors + 1 {
+		fmt.Fprintf(&many, `,"t%d":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}`, i)
+	}
+	file("100001-tensors.safetensors", header("{"+many.String()[1:]+"}", 0))
 	st := func(name string, meta map[string]string, tensors map[string]safetensors.Tensor) {
 		t.Helper()
 		if tensors == nil {

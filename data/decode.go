@@ -14,9 +14,10 @@ import (
 
 // MaxImageBytes bounds what decoding one image and preparing it as a model input may
 // allocate: the decoder's pixels and row buffers, the grey levels and the resize buffers,
-// estimated from the header (see decodeBytes) before any of them is allocated. 1 GiB
-// takes any 8192x8192 PNG that is not both 16-bit and interlaced, any baseline JPEG and
-// progressive ones of grey or colour up to 8192x8192, and GIFs up to the pixel limit.
+// estimated from the header (see decodeBytes) before any of them is allocated. Within
+// the pixel limit, 1 GiB takes every GIF, every baseline JPEG, progressive grey JPEGs,
+// progressive colour ones up to about 53 million pixels (7300x7300), and every PNG but
+// interlaced 16-bit colour ones of more than 63 million pixels.
 const MaxImageBytes = 1 << 30
 
 // maxBytes is MaxImageBytes; the fuzz test lowers it with maxPixels.

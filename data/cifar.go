@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/nndl/cnn/internal/fileio"
 )
 
 // The CIFAR-10 binary version (cifar-10-binary.tar.gz, folder cifar-10-batches-bin): six
@@ -159,7 +161,7 @@ func LoadCIFAR(dir string, files []string, n int) (*Dataset, error) {
 }
 
 func readCIFARFile(path string, n int, x []float32, y []int) error {
-	f, err := os.Open(path)
+	f, _, err := fileio.Open(path)
 	if err != nil {
 		return err
 	}

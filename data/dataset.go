@@ -19,20 +19,18 @@ func (r *Raw) Image(i int) []uint8 { return r.Pix[i*r.H*r.W : (i+1)*r.H*r.W] }
 // Resize (no resizing when the size is already h x w) and normalised with Normalize.
 func (r *Raw) Dataset(h, w int) *Dataset {
 	d := &Dataset{C: 1, H: h, W: w, X: make([]float32, r.N()*h*w), Y: append([]int(nil), r.Labels...)}
-	src := make([]float32, r.H*r.W)
 	var rs *resizer
 	if h != r.H || w != r.W {
 		rs = newResizer(r.H, r.W, h, w)
 	}
 	for i := range r.N() {
-		for j, p := range r.Image(i) {
-			src[j] = float32(p)
-		}
 		dst := d.X[i*h*w : (i+1)*h*w]
 		if rs != nil {
-			rs.resize(dst, src)
+			resize(rs, dst, r.Image(i))
 		} else {
-			copy(dst, src)
+			for j, p := range r.Image(i) {
+				dst[j] = float32(p)
+			}
 		}
 		for j, v := range dst {
 			dst[j] = Normalize(v)

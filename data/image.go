@@ -1,19 +1,15 @@
 package data
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
-	_ "image/gif"  // register the GIF decoder
-	_ "image/jpeg" // register the JPEG decoder
 	"image/png"
 	"io"
 	"math"
-	"os"
 
 	"github.com/nndl/cnn/internal/atomicfile"
+	"github.com/nndl/cnn/internal/fileio"
 )
 
 // LoadImage reads a PNG, JPEG or GIF image of any size and colour model and returns it
@@ -31,9 +27,9 @@ func LoadImage(path string, h, w int) ([]float32, error) {
 	if h <= 0 || w <= 0 {
 		return nil, fmt.Errorf("%s: output size %dx%d: must be positive", path, h, w)
 	}
-	f, err := os.Open(path)
+	f, _, err := fileio.Open(path)
 	if err != nil {
-		return nil, err // *PathError names the file
+		return nil, err // names the file
 	}
 	defer f.Close()
 	return DecodeImage(f, path, h, w)
@@ -42,67 +38,74 @@ func LoadImage(path string, h, w int) ([]float32, error) {
 // MaxImagePixels bounds the width times height an image file may declare: LoadImage and
 // DecodeImage refuse a larger one from its header, before the decoder allocates the
 // pixels (Go's PNG decoder allocates 10 GB for a 78-byte file declaring 100000x100000).
-// 1<<26 is 8192x8192.
+// 1<<26 is 8192x8192. MaxImageBytes bounds the memory as well.
 const MaxImagePixels = 1 << 26
 
 // maxPixels is MaxImagePixels; the fuzz test lowers it to keep each run small.
 var maxPixels = MaxImagePixels
 
 // DecodeImage is LoadImage on an image read from r; name is used in error messages only.
-// The header is read first: an image declaring more than MaxImagePixels pixels is refused
+// The header is read first: an image declaring more than MaxImagePixels pixels, or whose
+// decoding, grey levels and resizing would allocate more than MaxImageBytes, is refused
 // before its pixels are allocated. Every error is one line starting with name.
 func DecodeImage(r io.Reader, name string, h, w int) ([]float32, error) {
 	if h <= 0 || w <= 0 {
 		return nil, fmt.Errorf("%s: output size %dx%d: must be positive", name, h, w)
 	}
-	// Keep the bytes that DecodeConfig reads, to replay them to Decode.
-	var head bytes.Buffer
-	cfg, format, err := image.DecodeConfig(io.TeeReader(r, &head))
-	if errors.Is(err, image.ErrFormat) {
-		return nil, fmt.Errorf("%s: not a PNG, JPEG or GIF image", name)
-	}
+	img, _, err := decodeLimited(r, name, maxPixels, func(ih, iw int) int64 {
+		return int64(ih)*int64(iw) + resizeBytes(ih, iw, h, w)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: decoding %s: %s", name, format, oneLine(err.Error()))
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, fmt.Errorf("%s: empty %s image", name, format)
-	}
-	if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
-		return nil, fmt.Errorf("%s: %s image of %dx%d pixels: more than the limit of %d pixels", name, format, cfg.Width, cfg.Height, maxPixels)
-	}
-	img, format, err := image.Decode(io.MultiReader(&head, r))
-	if err != nil {
-		return nil, fmt.Errorf("%s: decoding %s: %s", name, format, oneLine(err.Error()))
+		return nil, err
 	}
 	b := img.Bounds()
-	if b.Empty() {
-		return nil, fmt.Errorf("%s: empty %s image", name, format)
-	}
-	if int64(b.Dx())*int64(b.Dy()) > int64(maxPixels) {
-		return nil, fmt.Errorf("%s: %s image of %dx%d pixels: more than the limit of %d pixels", name, format, b.Dx(), b.Dy(), maxPixels)
-	}
-	grey := Grey(img)
-	out, err := Resize(grey, b.Dy(), b.Dx(), h, w)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", name, err)
-	}
+	grey := greyLevels(img)
+	img = nil // let the collector take the decoded pixels while resizing
+	out := make([]float32, h*w)
+	resize(newResizer(b.Dy(), b.Dx(), h, w), out, grey)
 	for i, v := range out {
 		out[i] = Normalize(v)
 	}
 	return out, nil
 }
 
+// LoadGrey reads a PNG, JPEG or GIF picture of at most maxPix pixels and returns its
+// grey levels 0..255 (as Grey does), row-major, with its height and width. As in
+// DecodeImage, the header is checked against maxPix and MaxImageBytes before decoding.
+func LoadGrey(path string, maxPix int) (grey []float32, h, w int, err error) {
+	f, _, err := fileio.Open(path)
+	if err != nil {
+		return nil, 0, 0, err // names the file
+	}
+	defer f.Close()
+	img, _, err := decodeLimited(f, path, maxPix, func(ih, iw int) int64 { return 5 * int64(ih) * int64(iw) })
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	b := img.Bounds()
+	return Grey(img), b.Dy(), b.Dx(), nil
+}
+
 // Grey converts img to grey levels 0..255 as PIL's convert("L") does (see LoadImage),
 // returned as float32 values, row-major, Dy() rows of Dx() values.
 func Grey(img image.Image) []float32 {
+	g := greyLevels(img)
+	out := make([]float32, len(g))
+	for i, v := range g {
+		out[i] = float32(v)
+	}
+	return out
+}
+
+// greyLevels is Grey with one byte a pixel. The image types Go's decoders return are read
+// from their pixel slices, without the allocation per pixel of image.At.
+func greyLevels(img image.Image) []uint8 {
 	b := img.Bounds()
-	out := make([]float32, 0, b.Dx()*b.Dy())
+	out := make([]uint8, 0, b.Dx()*b.Dy())
 	switch m := img.(type) {
 	case *image.Gray:
 		for y := b.Min.Y; y < b.Max.Y; y++ {
-			for _, v := range m.Pix[m.PixOffset(b.Min.X, y):m.PixOffset(b.Max.X, y)] {
-				out = append(out, float32(v))
-			}
+			out = append(out, m.Pix[m.PixOffset(b.Min.X, y):m.PixOffset(b.Max.X, y)]...)
 		}
 		return out
 	case *image.NRGBA:
@@ -114,31 +117,60 @@ func Grey(img image.Image) []float32 {
 			}
 		}
 		return out
+	case *image.YCbCr:
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				r, g, bl := color.YCbCrToRGB(m.Y[m.YOffset(x, y)], m.Cb[m.COffset(x, y)], m.Cr[m.COffset(x, y)])
+				out = append(out, luma(r, g, bl))
+			}
+		}
+		return out
+	case *image.Paletted:
+		var levels [256]uint8
+		for i, c := range m.Palette[:min(len(m.Palette), 256)] {
+			n := color.NRGBAModel.Convert(c).(color.NRGBA)
+			levels[i] = luma(n.R, n.G, n.B)
+		}
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for _, v := range m.Pix[m.PixOffset(b.Min.X, y):m.PixOffset(b.Max.X, y)] {
+				out = append(out, levels[v]) // an index past the palette reads black
+			}
+		}
+		return out
+	case image.RGBA64Image:
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				c := m.RGBA64At(x, y)
+				out = append(out, luma(unpremultiply(c.R, c.G, c.B, c.A)))
+			}
+		}
+		return out
 	}
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
-			var r, g, bl uint8
-			switch c := img.At(x, y).(type) {
-			case color.YCbCr:
-				r, g, bl = color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
-			case color.Gray:
-				r, g, bl = c.Y, c.Y, c.Y
-			case color.Gray16:
-				v := uint8(c.Y >> 8)
-				r, g, bl = v, v, v
-			default:
-				n := color.NRGBAModel.Convert(c).(color.NRGBA)
-				r, g, bl = n.R, n.G, n.B
-			}
-			out = append(out, luma(r, g, bl))
+			n := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+			out = append(out, luma(n.R, n.G, n.B))
 		}
 	}
 	return out
 }
 
+// unpremultiply is color.NRGBAModel's conversion of a premultiplied 16-bit colour,
+// returning 8-bit red, green and blue.
+func unpremultiply(r16, g16, b16, a16 uint16) (r, g, b uint8) {
+	cr, cg, cb, a := uint32(r16), uint32(g16), uint32(b16), uint32(a16)
+	switch a {
+	case 0xffff:
+		return uint8(cr >> 8), uint8(cg >> 8), uint8(cb >> 8)
+	case 0:
+		return 0, 0, 0
+	}
+	return uint8(cr * 0xffff / a >> 8), uint8(cg * 0xffff / a >> 8), uint8(cb * 0xffff / a >> 8)
+}
+
 // luma is PIL's RGB to L conversion (ITU-R 601-2 luma in 16-bit fixed point, rounded).
-func luma(r, g, b uint8) float32 {
-	return float32((uint32(r)*19595 + uint32(g)*38470 + uint32(b)*7471 + 0x8000) >> 16)
+func luma(r, g, b uint8) uint8 {
+	return uint8((uint32(r)*19595 + uint32(g)*38470 + uint32(b)*7471 + 0x8000) >> 16)
 }
 
 // WritePNG writes h x w normalised pixels (as LoadImage returns them, in [-1, 1]) as an

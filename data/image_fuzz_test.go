@@ -15,6 +15,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"golang.org/x/image/tiff"
 )
 
 // encoded returns the PNG, JPEG and GIF encodings of small images, the fuzz seeds and the
@@ -165,12 +167,13 @@ func TestLoadImageFile(t *testing.T) {
 
 // FuzzDecodeImage checks that no bytes make the image path (decode, grey, resize,
 // normalise) panic, that errors are one line naming the input, that the allocation stays
-// in proportion to the pixel limit (lowered here to 2^16 so that each run is small), and
-// that an accepted image gives h*w finite values in [-1, 1].
+// within the byte limit (lowered here to 40 bytes a pixel of a pixel limit of 2^16, so
+// that each run is small), and that an accepted image gives h*w finite values in
+// [-1, 1]. The test binary links the TIFF decoder, as cmd/cnn does.
 func FuzzDecodeImage(f *testing.F) {
-	old := maxPixels
-	maxPixels = 1 << 16
-	f.Cleanup(func() { maxPixels = old })
+	oldPixels, oldBytes := maxPixels, maxBytes
+	maxPixels, maxBytes = 1<<16, 40<<16
+	f.Cleanup(func() { maxPixels, maxBytes = oldPixels, oldBytes })
 
 	pngGrey, pngRGBA, jpg, gf := encoded(f)
 	for _, b := range [][]byte{pngGrey, pngRGBA, jpg, gf,
@@ -178,6 +181,28 @@ func FuzzDecodeImage(f *testing.F) {
 		pngGrey[:len(pngGrey)/2], []byte("GIF89a"), {0xff, 0xd8}, []byte("\x89PNG\r\n\x1a\n"), nil} {
 		f.Add(b, uint8(32), uint8(32))
 	}
+	// Tall and wide images at the lowered limit, 16-bit ones, a TIFF (whose decoder cmd/cnn
+	// links) and headers claiming tall and wide sizes.
+	rect := func(w, h int) image.Rectangle { return image.Rect(0, 0, w, h) }
+	for _, img := range []image.Image{image.NewGray(rect(1<<16, 1)), image.NewGray(rect(1, 1<<16)),
+		image.NewRGBA64(rect(4096, 3)), image.NewGray16(rect(2, 3000)), image.NewNRGBA64(rect(5, 3))} {
+		var b bytes.Buffer
+		if err := png.Encode(&b, img); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b.Bytes(), uint8(32), uint8(32))
+		f.Add(pngInterlaced(f, b.Bytes()), uint8(3), uint8(200))
+	}
+	var tf bytes.Buffer
+	if err := tiff.Encode(&tf, image.NewGray(rect(16, 16)), &tiff.Options{Compression: tiff.Deflate}); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(tf.Bytes(), uint8(32), uint8(32))
+	f.Add(pngClaiming(f, pngGrey, 1<<16, 1), uint8(32), uint8(32))
+	f.Add(pngClaiming(f, pngGrey, 1, 1<<16), uint8(32), uint8(32))
+	f.Add(jpegClaiming(f, jpg, 65535, 1), uint8(32), uint8(32))
+	f.Add(jpegClaiming(f, jpg, 1, 65535), uint8(32), uint8(32))
+	f.Add(gifClaiming(f, gf, 65535, 1), uint8(32), uint8(32))
 	for _, name := range []string{"rgb.png", "rgba.png", "palette.gif"} {
 		b, err := os.ReadFile(filepath.Join(fixtureDir, name))
 		if err != nil {
@@ -190,8 +215,8 @@ func FuzzDecodeImage(f *testing.F) {
 		runtime.ReadMemStats(&before)
 		x, err := DecodeImage(bytes.NewReader(in), "fuzz", int(h), int(w))
 		runtime.ReadMemStats(&after)
-		// Decoded pixels (at most 8 bytes each), their grey levels, the resize buffers.
-		if grew := after.TotalAlloc - before.TotalAlloc; grew > 64*uint64(len(in))+32*uint64(maxPixels)+1<<20 {
+		// What the header was checked against (decoder, grey levels, resize buffers).
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 64*uint64(len(in))+uint64(maxBytes)+1<<20 {
 			t.Fatalf("allocated %d bytes for a %d-byte input", grew, len(in))
 		}
 		if err != nil {

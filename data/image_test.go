@@ -50,13 +50,13 @@ func TestLuma(t *testing.T) {
 	// PIL: L = (R*19595 + G*38470 + B*7471 + 0x8000) >> 16.
 	tests := []struct {
 		r, g, b uint8
-		want    float32
+		want    uint8
 	}{
 		{0, 0, 0, 0}, {255, 255, 255, 255}, {255, 0, 0, 76}, {0, 255, 0, 150}, {0, 0, 255, 29}, {10, 20, 30, 18},
 	}
 	for _, tt := range tests {
 		if got := luma(tt.r, tt.g, tt.b); got != tt.want {
-			t.Errorf("luma(%d, %d, %d) = %g, want %g", tt.r, tt.g, tt.b, got, tt.want)
+			t.Errorf("luma(%d, %d, %d) = %d, want %d", tt.r, tt.g, tt.b, got, tt.want)
 		}
 	}
 }

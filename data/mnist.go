@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
 // The chapter's subset of MNIST: the first ChapterTrain training images, ChapterDev
@@ -34,8 +35,41 @@ type Splits struct {
 }
 
 // Datasets preprocesses the three splits with Raw.Dataset (resize to h x w, normalise).
+// CheckSize tells beforehand whether they fit in MaxDatasetBytes.
 func (s *Splits) Datasets(h, w int) (train, dev, test *Dataset) {
 	return s.Train.Dataset(h, w), s.Dev.Dataset(h, w), s.Test.Dataset(h, w)
+}
+
+// MaxDatasetBytes bounds the float32 values that Datasets makes of the three splits
+// together: 4 GiB, the same bound as a model's activations (graph.MaxActivationElements),
+// is the full MNIST (70,000 images) up to 123x123 pixels, and the chapter's subset (1,400)
+// up to 875x875.
+const MaxDatasetBytes = 4 << 30
+
+// DatasetBytes returns the bytes of float32 values Datasets(h, w) allocates.
+func (s *Splits) DatasetBytes(h, w int) int64 {
+	n := int64(s.Train.N() + s.Dev.N() + s.Test.N())
+	return 4 * n * int64(h) * int64(w)
+}
+
+// CheckSize returns an error if Datasets(h, w) would allocate more than
+// MaxDatasetBytes, before anything is allocated.
+func (s *Splits) CheckSize(h, w int) error {
+	if b := s.DatasetBytes(h, w); b > MaxDatasetBytes {
+		n := s.Train.N() + s.Dev.N() + s.Test.N()
+		return fmt.Errorf("data: %s images resized to %dx%d take %s bytes as float32, more than the limit of %s (4 GiB)",
+			thousands(int64(n)), h, w, thousands(b), thousands(MaxDatasetBytes))
+	}
+	return nil
+}
+
+// thousands writes n with commas between groups of three digits.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // Split reads the four MNIST idx files from dir and returns the first trainN training

@@ -6,11 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/nndl/cnn/internal/fileio"
 	"hash"
 	"io"
 	"maps"
 	"math"
-	"os"
 	"slices"
 
 	"github.com/nndl/cnn/graph"
@@ -138,7 +138,7 @@ func LoadTensors(path string, f *safetensors.File, params *graph.Params, strict 
 // reading the tensors; the header is bounded by safetensors.MaxHeaderSize and the file's
 // size before it is read.
 func ReadMeta(path string) (map[string]string, error) {
-	f, err := os.Open(path)
+	f, _, err := fileio.Open(path)
 	if err != nil {
 		return nil, err
 	}

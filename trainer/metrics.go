@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 
 	"github.com/nndl/cnn/internal/atomicfile"
+	"github.com/nndl/cnn/internal/fileio"
 )
 
 // Accuracy counts correct predictions: the class with the largest logit against the label.
@@ -89,9 +89,12 @@ func (h *History) SaveCSV(path string) error {
 	return atomicfile.Write(path, h.WriteCSV)
 }
 
-// ReadCSV reads a history written by WriteCSV.
+// MaxCSVBytes bounds the metrics files ReadCSV reads: 64 MiB is over two million steps.
+const MaxCSVBytes = 64 << 20
+
+// ReadCSV reads a history written by WriteCSV, from a regular file of at most MaxCSVBytes.
 func ReadCSV(path string) (*History, error) {
-	f, err := os.Open(path)
+	f, err := fileio.OpenLimited(path, MaxCSVBytes)
 	if err != nil {
 		return nil, err
 	}

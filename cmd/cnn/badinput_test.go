@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/png"
@@ -26,6 +27,7 @@ import (
 	"github.com/nndl/cnn/internal/safetensors"
 	"github.com/nndl/cnn/lenet"
 	"github.com/nndl/cnn/trainer"
+	"golang.org/x/image/tiff"
 	"gorgonia.org/tensor"
 )
 
@@ -178,6 +180,11 @@ func badFixtures(t *testing.T, dir string) []string {
 	}
 	file("bad-json.safetensors", header(`{"conv1.weight":{"dtype":"F32",`, 0))
 	file("claims-1TB-tensor.safetensors", header(`{"a":{"dtype":"F64","shape":[131072,1048576],"data_offsets":[0,1099511627776]}}`, 16))
+	var many strings.Builder
+	for i := range safetensors.MaxTensors + 1 {
+		fmt.Fprintf(&many, `,"t%d":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}`, i)
+	}
+	file("100001-tensors.safetensors", header("{"+many.String()[1:]+"}", 0))
 	st := func(name string, meta map[string]string, tensors map[string]safetensors.Tensor) {
 		t.Helper()
 		if tensors == nil {
@@ -242,6 +249,33 @@ func badFixtures(t *testing.T, dir string) []string {
 	binary.BigEndian.PutUint32(huge[20:], 100000) // IHDR height
 	binary.BigEndian.PutUint32(huge[29:], crc32.ChecksumIEEE(huge[12:29]))
 	file("claims-100000x100000.png", huge)
+	var tb bytes.Buffer
+	if err := tiff.Encode(&tb, image.NewGray(image.Rect(0, 0, 8, 8)), &tiff.Options{Compression: tiff.Deflate}); err != nil {
+		t.Fatal(err)
+	}
+	file("deflate.tiff", tb.Bytes())
+	pb.Reset()
+	if err := png.Encode(&pb, image.NewRGBA64(image.Rect(0, 0, 8, 8))); err != nil {
+		t.Fatal(err)
+	}
+	wide := bytes.Clone(pb.Bytes())
+	binary.BigEndian.PutUint32(wide[16:], 1<<26) // IHDR width
+	binary.BigEndian.PutUint32(wide[20:], 1)     // IHDR height
+	binary.BigEndian.PutUint32(wide[29:], crc32.ChecksumIEEE(wide[12:29]))
+	file("wide-16bit.png", wide)
+
+	// Files that are not regular files: a FIFO, which blocks an open until a writer comes,
+	// and a link to /dev/zero, which never ends.
+	fifo := func(name string) {
+		t.Helper()
+		if err := syscall.Mkfifo(filepath.Join(dir, name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(name, "/") {
+			names = append(names, name)
+		}
+	}
+	fifo("fifo")
 
 	// Tensors.
 	arr := func(name string, shape []int) {
@@ -261,10 +295,6 @@ func badFixtures(t *testing.T, dir string) []string {
 		t.Fatal(err)
 	}
 	names = append(names, "link.npy")
-	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	names = append(names, "fifo")
 	npyFile := func(major byte, h string, data int) []byte {
 		b := append([]byte("\x93NUMPY"), major, 0)
 		b = binary.LittleEndian.AppendUint16(b, uint16(len(h)))
@@ -299,6 +329,22 @@ func badFixtures(t *testing.T, dir string) []string {
 	run("run-badnumber", head+"train,0,0,2.3,\ntrain,1,0,two,\n", string(summary))
 	run("run-badsummary", csv.String(), "{")
 	run("run-short", head+"train,0,0\n", string(summary))
+	folder("run-fifo")
+	fifo("run-fifo/metrics.csv")
+	file("run-fifo/summary.json", summary)
+	folder("run-fifosummary")
+	file("run-fifosummary/metrics.csv", csv.Bytes())
+	fifo("run-fifosummary/summary.json")
+	folder("run-devzero")
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "run-devzero", "metrics.csv")); err != nil {
+		t.Fatal(err)
+	}
+	file("run-devzero/summary.json", summary)
+	folder("run-hugecsv")
+	if err := os.Truncate(file("run-hugecsv/metrics.csv", []byte(head)), 1<<30); err != nil { // sparse
+		t.Fatal(err)
+	}
+	file("run-hugecsv/summary.json", summary)
 	return names
 }
 

@@ -4,13 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"text/tabwriter"
 
+	"github.com/nndl/cnn/internal/fileio"
 	"github.com/nndl/cnn/trainer"
 	"github.com/nndl/cnn/viz"
 )
+
+// maxSummaryBytes bounds the summary.json files compare reads.
+const maxSummaryBytes = 1 << 20
 
 func init() {
 	register("compare", "draw several training runs' curves in one figure and compare their test numbers", cmdCompare)
@@ -37,7 +40,7 @@ func cmdCompare(args []string, stdout io.Writer) error {
 		}
 		var s trainSummary
 		path := filepath.Join(dir, "summary.json")
-		b, err := os.ReadFile(path)
+		b, err := fileio.ReadFile(path, maxSummaryBytes)
 		if err != nil {
 			return err
 		}

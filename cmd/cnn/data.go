@@ -36,6 +36,9 @@ func (d *dataFlags) load(h, w int) (train, dev, test *data.Dataset, err error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if err := s.CheckSize(h, w); err != nil {
+		return nil, nil, nil, err
+	}
 	train, dev, test = s.Datasets(h, w)
 	return train, dev, test, nil
 }

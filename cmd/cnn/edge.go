@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"image"
 	"image/png"
 	"io"
 	"math"
-	"os"
 
 	"github.com/nndl/cnn/chapter"
 	"github.com/nndl/cnn/data"
@@ -24,36 +21,9 @@ func init() {
 const edgeGap = 8
 
 // loadGrey reads a PNG, JPEG or GIF picture and converts it to grey levels 0..255 with
-// data.Grey, refusing one that declares more than chapter.MaxEdgePixels pixels before decoding it.
+// data.LoadGrey, refusing one that declares more than chapter.MaxEdgePixels pixels before decoding it.
 func loadGrey(path string) (grey []float32, h, w int, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, 0, err // *PathError names the file
-	}
-	defer f.Close()
-	var head bytes.Buffer
-	cfg, format, err := image.DecodeConfig(io.TeeReader(f, &head))
-	if errors.Is(err, image.ErrFormat) {
-		return nil, 0, 0, fmt.Errorf("%s: not a PNG, JPEG or GIF image", path)
-	}
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("%s: decoding %s: %s", path, format, oneLine(err.Error()))
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, 0, 0, fmt.Errorf("%s: empty %s image", path, format)
-	}
-	if int64(cfg.Width)*int64(cfg.Height) > chapter.MaxEdgePixels {
-		return nil, 0, 0, fmt.Errorf("%s: %s image of %dx%d pixels: more than the %d pixels cnn edge takes; shrink it first", path, format, cfg.Width, cfg.Height, chapter.MaxEdgePixels)
-	}
-	img, format, err := image.Decode(io.MultiReader(&head, f))
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("%s: decoding %s: %s", path, format, oneLine(err.Error()))
-	}
-	b := img.Bounds()
-	if b.Empty() || b.Dx()*b.Dy() > chapter.MaxEdgePixels {
-		return nil, 0, 0, fmt.Errorf("%s: %s image of %dx%d pixels: want 1 to %d pixels", path, format, b.Dx(), b.Dy(), chapter.MaxEdgePixels)
-	}
-	return data.Grey(img), b.Dy(), b.Dx(), nil
+	return data.LoadGrey(path, chapter.MaxEdgePixels)
 }
 
 func cmdEdge(args []string, stdout io.Writer) error {

@@ -4,10 +4,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
 	"unicode/utf8"
 
 	"github.com/nndl/cnn/internal/elems"
+	"github.com/nndl/cnn/internal/fileio"
 )
 
 // magic starts every .npy file.
@@ -16,18 +16,11 @@ const magic = "\x93NUMPY"
 // ReadFile reads and validates the .npy file at path. Errors are one line
 // and start with path.
 func ReadFile(path string) (*Array, error) {
-	fh, err := os.Open(path)
+	fh, st, err := fileio.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
 	return Read(fh, st.Size(), path)
 }
 

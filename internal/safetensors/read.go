@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/nndl/cnn/internal/elems"
+	"github.com/nndl/cnn/internal/fileio"
 )
 
 // entry is one validated tensor record of a header.
@@ -28,18 +28,11 @@ type entry struct {
 // ReadFile reads and validates the .safetensors file at path. Errors are
 // one line and start with path.
 func ReadFile(path string) (*File, error) {
-	fh, err := os.Open(path)
+	fh, st, err := fileio.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
 	return Read(fh, st.Size(), path)
 }
 
@@ -93,7 +86,7 @@ func Read(r io.ReaderAt, size int64, name string) (*File, error) {
 		// Skip empty reads: some ReaderAts report io.EOF for them at the
 		// end of the input.
 		if _, err := r.ReadAt(b, dataStart+e.begin); err != nil && len(b) > 0 {
-			return nil, fmt.Errorf("%s: tensor %q: reading %d bytes at file offset %d: %v", name, e.name, len(b), dataStart+e.begin, err)
+			return nil, fmt.Errorf("%s: tensor %q: reading %d bytes at file offset %d: %v", name, clip(e.name), len(b), dataStart+e.begin, err)
 		}
 		f.Tensors[e.name] = decode(e.dtype, e.shape, b)
 	}
@@ -239,9 +232,12 @@ func parseHeader(header []byte, dataLen int64) ([]entry, map[string]string, erro
 				return nil, nil, err
 			}
 		} else {
+			if len(entries) == MaxTensors {
+				return nil, nil, fmt.Errorf("header has more than %d tensors", MaxTensors)
+			}
 			e, err := sc.entry(name, dataLen)
 			if err != nil {
-				return nil, nil, fmt.Errorf("tensor %q: %v", name, err)
+				return nil, nil, fmt.Errorf("tensor %q: %v", clip(name), err)
 			}
 			entries = append(entries, e)
 		}
@@ -258,10 +254,10 @@ func parseHeader(header []byte, dataLen int64) ([]entry, map[string]string, erro
 	for i, e := range entries {
 		if e.begin < pos {
 			p := entries[i-1]
-			return nil, nil, fmt.Errorf("tensors %q [%d %d] and %q [%d %d] overlap", p.name, p.begin, p.end, e.name, e.begin, e.end)
+			return nil, nil, fmt.Errorf("tensors %q [%d %d] and %q [%d %d] overlap", clip(p.name), p.begin, p.end, clip(e.name), e.begin, e.end)
 		}
 		if e.begin > pos {
-			return nil, nil, fmt.Errorf("data bytes [%d %d) belong to no tensor (next tensor %q starts at %d)", pos, e.begin, e.name, e.begin)
+			return nil, nil, fmt.Errorf("data bytes [%d %d) belong to no tensor (next tensor %q starts at %d)", pos, e.begin, clip(e.name), e.begin)
 		}
 		pos = e.end
 	}
@@ -327,7 +323,7 @@ func (s *scanner) entry(name string, dataLen int64) (entry, error) {
 			return entry{}, fmt.Errorf("unknown field %q (want dtype, shape, data_offsets)", clip(field))
 		}
 		if have[i] {
-			return entry{}, fmt.Errorf("record has key %q twice", field)
+			return entry{}, fmt.Errorf("record has key %q twice", clip(field))
 		}
 		have[i] = true
 		var err error

@@ -32,6 +32,11 @@ import (
 // limit of the reference implementation).
 const MaxHeaderSize = 100_000_000
 
+// MaxTensors is the most tensors a header may list. ResNet18 has 122 and the largest
+// torchvision models a few thousand; without a bound a 60 MB header of a million empty
+// tensors took 17 s and half a gigabyte to read.
+const MaxTensors = 100_000
+
 // Supported dtype names, as spelled in the header.
 const (
 	F32 = "F32" // float32

@@ -3,6 +3,7 @@ package safetensors
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -316,7 +317,58 @@ func malformedCases(t testing.TB) []malformedCase {
 		{"metadata twice", header(`{"__metadata__":{},"__metadata__":{}}`, 0), `header has key "__metadata__" twice`},
 		{"long dtype is clipped", header(`{"a":{"dtype":"`+strings.Repeat("F", 1000)+`","shape":[1],"data_offsets":[0,4]}}`, 4), `unsupported dtype "FFFFFFFFFFFFFFFFFFFFFFFFFFFFF..." (want`},
 		{"metadata not a string", header(`{"__metadata__":{"n":1}}`, 0), `__metadata__ "n" is a number, want a string`},
+		{"long name is clipped", header(`{"`+strings.Repeat("n", 100_000)+`":{"dtype":"F16","shape":[1],"data_offsets":[0,2]}}`, 2), `tensor "nnnnnnnnnnnnnnnnnnnnnnnnnnnnn...": unsupported dtype "F16"`},
+		{"long names overlapping are clipped", header(`{"`+strings.Repeat("a", 100_000)+`":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"`+strings.Repeat("b", 100_000)+`":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}`, 3),
+			`tensors "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa..." [0 2] and "bbbbbbbbbbbbbbbbbbbbbbbbbbbbb..." [1 3] overlap`},
 		{"newlines in the header", header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1,\n1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,-1],\"data_offsets\":[0,4]}}", 4), `shape element 37 is negative (-1)`},
+	}
+}
+
+// emptyTensors is a file whose header lists n empty tensors.
+func emptyTensors(n int) []byte {
+	var h strings.Builder
+	h.WriteString("{")
+	for i := range n {
+		if i > 0 {
+			h.WriteString(",")
+		}
+		fmt.Fprintf(&h, `"t%d":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}`, i)
+	}
+	h.WriteString("}")
+	return header(h.String(), 0)
+}
+
+// TestReadTensorCount: a header of a million empty tensors is refused with a short line,
+// its parse stopping at MaxTensors (before the bound it took 17.5 s and 526 MB, and a
+// loader listed every name in an error line of 8.9 MB); MaxTensors of them are read.
+func TestReadTensorCount(t *testing.T) {
+	tests := []struct {
+		n    int
+		want string
+	}{
+		{1_000_000, "x.safetensors: header has more than 100000 tensors"},
+		{MaxTensors + 1, "x.safetensors: header has more than 100000 tensors"},
+		{MaxTensors, ""},
+	}
+	for _, tt := range tests {
+		file := emptyTensors(tt.n)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		f, err := Read(bytes.NewReader(file), int64(len(file)), "x.safetensors")
+		runtime.ReadMemStats(&after)
+		grew := after.TotalAlloc - before.TotalAlloc
+		switch {
+		case tt.want == "" && (err != nil || len(f.Tensors) != tt.n):
+			t.Errorf("%d tensors: error %v", tt.n, err)
+		case tt.want != "" && (err == nil || err.Error() != tt.want):
+			t.Errorf("%d tensors: error %v, want %q", tt.n, err, tt.want)
+		}
+		// The header, read once, and at most MaxTensors records of 1 KB each (records,
+		// the map of names seen, the tensors and their names).
+		if limit := uint64(len(file)) + 1000*MaxTensors; grew > limit {
+			t.Errorf("%d tensors (a %d-byte file): allocated %d bytes, want at most %d", tt.n, len(file), grew, limit)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/nndl/cnn/graph/cost"
 	"github.com/nndl/cnn/kernels"
 	"github.com/nndl/cnn/kernels/purego"
 )
@@ -44,8 +45,9 @@ func (n *Net) BatchNorm2D(name string, x *gorgonia.Node) *gorgonia.Node {
 		return x
 	}
 	xs := x.Shape()
-	if len(xs) != 4 {
-		n.fail(name, "BatchNorm2D", x, fmt.Errorf("want a 4-D [N,C,H,W] input"))
+	_, counts, err := cost.BatchNorm2D(xs)
+	if err != nil {
+		n.fail(name, "BatchNorm2D", x, err)
 		return x
 	}
 	bn := purego.BatchNorm{Training: n.training, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}
@@ -68,24 +70,14 @@ func (n *Net) BatchNorm2D(name string, x *gorgonia.Node) *gorgonia.Node {
 		}
 		in = append(in, node)
 	}
-	numel := int64(xs.TotalSize())
-	l := &Layer{
-		Name: name, Type: "BatchNorm2D",
-		Trainable: 2 * c, Buffers: 2 * c,
-		PaddleFLOPs: 2 * numel, FLOPs: 2 * numel,
-		Attrs: fmt.Sprintf("%d eps %g momentum %g", c, bn.Eps, bn.Momentum),
-	}
+	l := &Layer{Name: name, Type: "BatchNorm2D", Counts: counts,
+		Attrs: fmt.Sprintf("%d eps %g momentum %g", c, bn.Eps, bn.Momentum)}
 	if bn.Training {
 		l.Attrs += " batch statistics"
 	} else {
 		l.Attrs += " running statistics"
 	}
-	out := n.add(l, n.typed.batchNorm(bn), in...)
-	if out != x {
-		r := n.rf[x]
-		n.setRF(out, r[0], r[1])
-	}
-	return out
+	return n.add(l, n.typed.batchNorm(bn), in...)
 }
 
 // batchNorm normalises x [N,C,H,W] per channel. Inputs: x, scale [C], shift [C], running

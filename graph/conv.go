@@ -6,31 +6,18 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/nndl/cnn/graph/cost"
 	"github.com/nndl/cnn/kernels"
 )
 
 // convGeom is the geometry of a square convolution or pooling window.
 type convGeom = kernels.ConvGeom
 
-// checkWindow reports whether window g fits the input; otherwise an error naming both.
-func checkWindow(g convGeom, in tensor.Shape) error {
-	if len(in) != 4 {
-		return fmt.Errorf("input shape %v is not [N,C,H,W]", in)
-	}
-	if g.K < 1 || g.S < 1 || g.P < 0 {
-		return fmt.Errorf("kernel %d, stride %d, padding %d: want kernel and stride >= 1, padding >= 0", g.K, g.S, g.P)
-	}
-	if in[2]+2*g.P < g.K || in[3]+2*g.P < g.K {
-		return fmt.Errorf("input %dx%d with padding %d is smaller than the %dx%d window", in[2], in[3], g.P, g.K, g.K)
-	}
-	return nil
-}
-
 // convShape is the shape rule shared by both convolution kernels: x [N,C,H,W], w [P,C,K,K],
 // optional b [P].
 func convShape(g convGeom, in ...tensor.Shape) (tensor.Shape, error) {
 	x, w := in[0], in[1]
-	if err := checkWindow(g, x); err != nil {
+	if err := cost.CheckWindow(g, x); err != nil {
 		return nil, err
 	}
 	if len(w) != 4 || w[1] != x[1] || w[2] != g.K || w[3] != g.K {

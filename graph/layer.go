@@ -3,6 +3,8 @@ package graph
 import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/nndl/cnn/graph/cost"
 )
 
 // Layer is one declared layer of a network with its static accounting. Every report
@@ -16,12 +18,9 @@ type Layer struct {
 	InShape  tensor.Shape // shape of the first input, batch included
 	OutShape tensor.Shape // shape of the output, batch included
 
-	Trainable int // trainable parameters (weights, biases, BatchNorm scale and shift)
-	Buffers   int // non-trainable state saved with the weights (BatchNorm running statistics)
-
-	MACs        int64 // multiply-accumulates of convolutions and linear maps
-	PaddleFLOPs int64 // paddle.flops' convention (REFERENCE.md section 2)
-	FLOPs       int64 // 2 per multiply-accumulate plus the element-wise work
+	// Counts are what package cost computes for the layer kind from its shapes: parameters,
+	// buffers, MACs and FLOPs in paddle.flops' and in the plain convention.
+	cost.Counts
 
 	// RF is the receptive field of one output element in input pixels (along one side),
 	// Jump the distance in input pixels between neighbouring output elements.

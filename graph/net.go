@@ -7,6 +7,7 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/nndl/cnn/graph/cost"
 	"github.com/nndl/cnn/kernels"
 )
 
@@ -39,7 +40,7 @@ type Net struct {
 	training bool
 
 	layers  []*Layer
-	rf      map[*gorgonia.Node][2]int // receptive field and jump of each node
+	rf      map[*gorgonia.Node]cost.Field // receptive field and jump of each node
 	scope   []string
 	counts  map[string]int
 	nodes   []*gorgonia.Node // trainable parameter nodes in declaration order
@@ -58,7 +59,7 @@ func New(params *Params, impl Impl) *Net {
 		g:       gorgonia.NewGraph(),
 		params:  params,
 		impl:    impl,
-		rf:      map[*gorgonia.Node][2]int{},
+		rf:      map[*gorgonia.Node]cost.Field{},
 		counts:  map[string]int{},
 		paramOf: map[*gorgonia.Node]*Param{},
 		ws:      kernels.NewScratch(),
@@ -96,7 +97,7 @@ func (n *Net) ParamOf(node *gorgonia.Node) *Param { return n.paramOf[node] }
 // The input must be within MaxTensorElements; Declare checks it before calling Input.
 func (n *Net) Input(name string, shape ...int) *gorgonia.Node {
 	x := gorgonia.NewTensor(n.g, n.params.dtype, len(shape), gorgonia.WithShape(shape...), gorgonia.WithName(name), gorgonia.WithInit(gorgonia.Zeroes()))
-	n.rf[x] = [2]int{1, 1}
+	n.rf[x] = cost.Field{RF: 1, Jump: 1}
 	return x
 }
 
@@ -161,19 +162,17 @@ func (n *Net) add(l *Layer, k kernel, in ...*gorgonia.Node) *gorgonia.Node {
 	if len(l.Block) == 0 && len(n.scope) > 0 {
 		l.Block = strings.Join(n.scope, ".")
 	}
+	// The receptive field grows from the widest of the inputs' (a residual join takes the
+	// larger of its two; parameters have none).
+	var f cost.Field
+	for _, x := range in {
+		f.RF, f.Jump = max(f.RF, n.rf[x].RF), max(f.Jump, n.rf[x].Jump)
+	}
+	f = l.Grow(f)
+	n.rf[out] = f
+	l.RF, l.Jump = f.RF, f.Jump
 	n.layers = append(n.layers, l)
 	return out
-}
-
-func (n *Net) setRF(out *gorgonia.Node, rf, jump int) {
-	n.rf[out] = [2]int{rf, jump}
-	n.layers[len(n.layers)-1].RF, n.layers[len(n.layers)-1].Jump = rf, jump
-}
-
-// windowRF is the receptive field after a K x K window of stride S.
-func (n *Net) windowRF(x, out *gorgonia.Node, k, s int) {
-	r := n.rf[x]
-	n.setRF(out, r[0]+(k-1)*r[1], r[1]*s)
 }
 
 // Conv describes a 2-D convolution: Out filters of Kernel x Kernel over all input channels.
@@ -196,16 +195,9 @@ func (n *Net) Conv2D(name string, x *gorgonia.Node, c Conv) *gorgonia.Node {
 		c.Stride = 1
 	}
 	xs := x.Shape()
-	if len(xs) != 4 {
-		n.fail(name, "Conv2D", x, fmt.Errorf("want a 4-D [N,C,H,W] input"))
-		return x
-	}
-	if c.Out < 1 || c.Kernel < 1 {
-		n.fail(name, "Conv2D", x, fmt.Errorf("%d filters of %dx%d: want at least one filter of at least 1x1", c.Out, c.Kernel, c.Kernel))
-		return x
-	}
 	g := convGeom{K: c.Kernel, S: c.Stride, P: c.Padding}
-	if err := checkWindow(g, xs); err != nil {
+	_, counts, err := cost.Conv2D(xs, c.Out, g, !c.NoBias)
+	if err != nil {
 		n.fail(name, "Conv2D", x, err)
 		return x
 	}
@@ -228,29 +220,12 @@ func (n *Net) Conv2D(name string, x *gorgonia.Node, c Conv) *gorgonia.Node {
 	if n.impl == Naive {
 		k = n.typed.convNaive(g, !c.NoBias)
 	}
-	bias := 0
-	if !c.NoBias {
-		bias = 1
-	}
-	oh, ow := g.Out(xs[2]), g.Out(xs[3])
-	outN := int64(xs[0] * c.Out * oh * ow)
-	macs := outN * int64(d*kk)
-	l := &Layer{
-		Name: name, Type: "Conv2D",
-		Trainable:   c.Out*d*kk + bias*c.Out,
-		MACs:        macs,
-		PaddleFLOPs: outN * int64(d*kk+bias),
-		FLOPs:       2*macs + int64(bias)*outN,
-		Attrs:       fmt.Sprintf("%d@%dx%d s%d p%d", c.Out, c.Kernel, c.Kernel, c.Stride, c.Padding),
-	}
+	l := &Layer{Name: name, Type: "Conv2D", Counts: counts,
+		Attrs: fmt.Sprintf("%d@%dx%d s%d p%d", c.Out, c.Kernel, c.Kernel, c.Stride, c.Padding)}
 	if c.NoBias {
 		l.Attrs += " no bias"
 	}
-	out := n.add(l, k, in...)
-	if out != x {
-		n.windowRF(x, out, c.Kernel, c.Stride)
-	}
-	return out
+	return n.add(l, k, in...)
 }
 
 // Pool describes a pooling window.
@@ -272,35 +247,24 @@ func (n *Net) pool(typ, name string, x *gorgonia.Node, p Pool, mode poolMode) *g
 		p.Stride = p.Kernel
 	}
 	g := convGeom{K: p.Kernel, S: p.Stride, P: p.Padding}
-	s, err := poolShape(g, x.Shape())
+	_, counts, err := cost.Pool2D(x.Shape(), g, mode != kernels.PoolMax)
 	if err != nil {
 		n.fail(name, typ, x, err)
 		return x
 	}
 	k := n.typed.pool(g, mode)
 	if n.impl == Naive {
-		if p.Padding != 0 || mode == kernels.PoolAvgExclusive && p.Padding != 0 {
+		if p.Padding != 0 {
 			n.fail(name, typ, x, fmt.Errorf("the hand-written Pool2D has no padding"))
 			return x
 		}
 		k = n.typed.poolNaive(g, mode)
 	}
-	outN := int64(s.TotalSize())
-	l := &Layer{Name: name, Type: typ, Attrs: fmt.Sprintf("%dx%d s%d p%d", p.Kernel, p.Kernel, p.Stride, p.Padding)}
-	if mode == kernels.PoolMax {
-		l.FLOPs = outN * int64(p.Kernel*p.Kernel-1)
-	} else {
-		l.PaddleFLOPs = outN
-		l.FLOPs = outN * int64(p.Kernel*p.Kernel)
-		if mode == kernels.PoolAvgExclusive {
-			l.Attrs += " exclusive"
-		}
+	l := &Layer{Name: name, Type: typ, Counts: counts, Attrs: fmt.Sprintf("%dx%d s%d p%d", p.Kernel, p.Kernel, p.Stride, p.Padding)}
+	if mode == kernels.PoolAvgExclusive {
+		l.Attrs += " exclusive"
 	}
-	out := n.add(l, k, x)
-	if out != x {
-		n.windowRF(x, out, p.Kernel, p.Stride)
-	}
-	return out
+	return n.add(l, k, x)
 }
 
 // MaxPool2D adds a max pooling layer.
@@ -323,20 +287,12 @@ func (n *Net) GlobalAvgPool2D(name string, x *gorgonia.Node) *gorgonia.Node {
 	if n.err != nil {
 		return x
 	}
-	xs := x.Shape()
-	if len(xs) != 4 {
-		n.fail(name, "GlobalAvgPool2D", x, fmt.Errorf("want a 4-D [N,C,H,W] input"))
+	_, counts, err := cost.GlobalAvgPool2D(x.Shape())
+	if err != nil {
+		n.fail(name, "GlobalAvgPool2D", x, err)
 		return x
 	}
-	hw := xs[2] * xs[3]
-	outN := int64(xs[0] * xs[1])
-	l := &Layer{Name: name, Type: "GlobalAvgPool2D", PaddleFLOPs: outN * int64(hw+1), FLOPs: outN * int64(hw)}
-	out := n.add(l, n.typed.globalAvg(), x)
-	if out != x {
-		r := n.rf[x]
-		n.setRF(out, r[0]+(max(xs[2], xs[3])-1)*r[1], r[1]*max(xs[2], xs[3]))
-	}
-	return out
+	return n.add(&Layer{Name: name, Type: "GlobalAvgPool2D", Counts: counts}, n.typed.globalAvg(), x)
 }
 
 // Flatten reshapes [N,C,H,W] to [N,C*H*W].
@@ -346,21 +302,12 @@ func (n *Net) Flatten(name string, x *gorgonia.Node) *gorgonia.Node {
 		return x
 	}
 	xs := x.Shape()
-	if len(xs) < 2 {
-		n.fail(name, "Flatten", x, fmt.Errorf("want a batch of at least 1-D samples"))
+	to, counts, err := cost.Flatten(xs)
+	if err != nil {
+		n.fail(name, "Flatten", x, err)
 		return x
 	}
-	to := tensor.Shape{xs[0], xs.TotalSize() / xs[0]}
-	out := n.add(&Layer{Name: name, Type: "Flatten"}, n.typed.reshape(xs.Clone(), to), x)
-	if out != x {
-		r := n.rf[x]
-		side := 1
-		if len(xs) == 4 {
-			side = max(xs[2], xs[3])
-		}
-		n.setRF(out, r[0]+(side-1)*r[1], r[1]*side)
-	}
-	return out
+	return n.add(&Layer{Name: name, Type: "Flatten", Counts: counts}, n.typed.reshape(xs.Clone(), to), x)
 }
 
 // Linear adds a fully connected layer y = x W^T + b with parameters name.weight [out,in]
@@ -371,8 +318,9 @@ func (n *Net) Linear(name string, x *gorgonia.Node, out int) *gorgonia.Node {
 		return x
 	}
 	xs := x.Shape()
-	if len(xs) != 2 {
-		n.fail(name, "Linear", x, fmt.Errorf("want a 2-D [N,features] input; flatten first"))
+	_, counts, err := cost.Linear(xs, out, true)
+	if err != nil {
+		n.fail(name, "Linear", x, err)
 		return x
 	}
 	in := xs[1]
@@ -386,19 +334,8 @@ func (n *Net) Linear(name string, x *gorgonia.Node, out int) *gorgonia.Node {
 		n.fail(name, "Linear", x, err)
 		return x
 	}
-	outN := int64(xs[0] * out)
-	macs := outN * int64(in)
-	l := &Layer{
-		Name: name, Type: "Linear",
-		Trainable: in*out + out, MACs: macs, PaddleFLOPs: macs, FLOPs: 2*macs + outN,
-		Attrs: fmt.Sprintf("%d->%d", in, out),
-	}
-	y := n.add(l, n.typed.linear(true), x, w, b)
-	if y != x {
-		r := n.rf[x]
-		n.setRF(y, r[0], r[1])
-	}
-	return y
+	l := &Layer{Name: name, Type: "Linear", Counts: counts, Attrs: fmt.Sprintf("%d->%d", in, out)}
+	return n.add(l, n.typed.linear(true), x, w, b)
 }
 
 // ReLU adds max(x, 0).
@@ -407,13 +344,8 @@ func (n *Net) ReLU(x *gorgonia.Node) *gorgonia.Node {
 	if n.err != nil {
 		return x
 	}
-	l := &Layer{Name: name, Type: "ReLU", FLOPs: int64(x.Shape().TotalSize())}
-	out := n.add(l, n.typed.relu(x.Dims()), x)
-	if out != x {
-		r := n.rf[x]
-		n.setRF(out, r[0], r[1])
-	}
-	return out
+	l := &Layer{Name: name, Type: "ReLU", Counts: cost.Elementwise(x.Shape(), 1)}
+	return n.add(l, n.typed.relu(x.Dims()), x)
 }
 
 // Loss returns the mean softmax cross-entropy of logits [N,K] against labels [N] (class

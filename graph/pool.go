@@ -6,19 +6,15 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/nndl/cnn/graph/cost"
 	"github.com/nndl/cnn/kernels"
 	"github.com/nndl/cnn/kernels/purego"
 )
 
-// poolShape is the output shape of a K x K pooling window with stride S and padding P.
+// poolShape is the output shape of pooling window g over x.
 func poolShape(g convGeom, x tensor.Shape) (tensor.Shape, error) {
-	if err := checkWindow(g, x); err != nil {
-		return nil, err
-	}
-	if g.P > g.K/2 {
-		return nil, fmt.Errorf("padding %d is more than half the %dx%d window", g.P, g.K, g.K)
-	}
-	return tensor.Shape{x[0], x[1], g.Out(x[2]), g.Out(x[3])}, nil
+	s, _, err := cost.Pool2D(x, g, false)
+	return s, err
 }
 
 // poolMode selects what a pooling window computes.

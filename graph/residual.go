@@ -6,6 +6,7 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/nndl/cnn/graph/cost"
 	"github.com/nndl/cnn/kernels"
 	"github.com/nndl/cnn/kernels/purego"
 )
@@ -22,18 +23,12 @@ func (n *Net) Add(name string, a, b *gorgonia.Node) *gorgonia.Node {
 	if n.err != nil {
 		return a
 	}
-	as, bs := a.Shape(), b.Shape()
-	if !as.Eq(bs) {
-		n.fail(name, "Add", a, fmt.Errorf("cannot add shapes %v and %v: want the same shape", as, bs))
+	_, counts, err := cost.Add(a.Shape(), b.Shape())
+	if err != nil {
+		n.fail(name, "Add", a, err)
 		return a
 	}
-	l := &Layer{Name: name, Type: "Add", FLOPs: int64(as.TotalSize()), Attrs: "residual"}
-	out := n.add(l, n.typed.add(a.Dims()), a, b)
-	if out != a {
-		ra, rb := n.rf[a], n.rf[b]
-		n.setRF(out, max(ra[0], rb[0]), max(ra[1], rb[1]))
-	}
-	return out
+	return n.add(&Layer{Name: name, Type: "Add", Counts: counts, Attrs: "residual"}, n.typed.add(a.Dims()), a, b)
 }
 
 // add computes a + b for two tensors of the same shape; any rank.

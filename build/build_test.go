@@ -58,8 +58,8 @@ func TestPrograms(t *testing.T) {
 	for _, n := range train.Net.Graph().AllNodes() {
 		if n.Op() != nil && strings.HasPrefix(n.Op().String(), "Conv2DGradX") && n.Shape().Eq(tensor.Shape{4, 1, 32, 32}) {
 			found = true
-			if train.Value(n) != nil {
-				t.Error("the VM computed the gradient of the input image")
+			if v, err := train.Value(n); v != nil || err == nil || !strings.Contains(err.Error(), "no output of the program needs it") {
+				t.Errorf("the gradient of the input image: value %v, error %v; want it not computed", v, err)
 			}
 		}
 	}
@@ -71,6 +71,45 @@ func TestPrograms(t *testing.T) {
 	}
 	if err := train.Feed(x[:10], nil); err == nil {
 		t.Error("a batch of the wrong size was accepted")
+	}
+}
+
+// TestValueOfFusedNode: a node fused away is an error naming the fused operation, and with
+// NoFuse the same node is computed, equal to what the fused program gives after the ReLU.
+func TestValueOfFusedNode(t *testing.T) {
+	x := make([]float32, 2*32*32)
+	for i := range x {
+		x[i] = float32(i%13) - 6
+	}
+	for _, noFuse := range []bool{false, true} {
+		p, err := build.Compile(lenet.New(1, 10), graph.NewParams(tensor.Float32, 1), build.Options{Batch: 2, NoFuse: noFuse})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Feed(x, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Run(); err != nil {
+			t.Fatal(err)
+		}
+		conv1 := p.Net.Layers()[0].Output // read only by the ReLU after it: fused
+		v, err := p.Value(conv1)
+		switch {
+		case !noFuse && (v != nil || err == nil || !strings.Contains(err.Error(), "fused into Conv2D(k5 s1 p0 bias=true)+ReLU")):
+			t.Errorf("fused: value %v, error %v", v, err)
+		case noFuse && err != nil:
+			t.Errorf("NoFuse: %v", err)
+		case noFuse:
+			relu, err := p.Value(p.Net.Layers()[1].Output)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, c := range v.Data().([]float32) {
+				if r := relu.Data().([]float32)[i]; r != max(c, 0) {
+					t.Fatalf("element %d: ReLU %v of %v", i, r, c)
+				}
+			}
+		}
 	}
 }
 

@@ -23,6 +23,9 @@ type Options struct {
 	// update the running ones) without compiling gradients: PyTorch's model.train() forward.
 	BatchStats bool
 	Impl       graph.Impl // fast or the chapter's hand-written operators
+	// NoFuse keeps every operation apart (see graph.Fuse), so that Value can read every
+	// node; fused programs are faster and compute the same numbers.
+	NoFuse bool
 }
 
 // Program is a compiled model for one batch size.
@@ -77,7 +80,7 @@ func Compile(m graph.Model, params *graph.Params, opts Options) (*Program, error
 	for _, g := range p.Grads {
 		targets = append(targets, g.Node)
 	}
-	if p.vm, err = newVM(n.Graph(), targets...); err != nil {
+	if p.vm, err = newVM(n.Graph(), !opts.NoFuse, targets...); err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Name, err)
 	}
 	return p, nil
@@ -122,11 +125,19 @@ func (p *Program) Feed(x []float32, labels []int) error {
 // and every gradient.
 func (p *Program) Run() error { return p.vm.run() }
 
-// Value returns the current value of a node of the program, or nil for a node it does not
-// form: one no output needs, or one whose operation the program fused with the operation
-// reading it (graph.Fuse: a convolution, BatchNorm2D or Add followed by a ReLU, say, computes
-// the ReLU's output directly).
-func (p *Program) Value(n *gorgonia.Node) gorgonia.Value { return p.vm.value(n) }
+// Value returns the current value of a node of the program, or an error for a node it does
+// not form: one no output needs, or one whose operation the program fused with the
+// operation reading it (graph.Fuse: a convolution followed by a ReLU computes the ReLU's
+// output directly; compile with Options.NoFuse to keep every node).
+func (p *Program) Value(n *gorgonia.Node) (gorgonia.Value, error) {
+	if v := p.vm.value(n); v != nil {
+		return v, nil
+	}
+	if into, ok := p.vm.fusedInto[n]; ok {
+		return nil, fmt.Errorf("%s: node %s is not formed: the program computes it fused into %v (compile with NoFuse to keep it)", p.Model.Name, n.Name(), into)
+	}
+	return nil, fmt.Errorf("%s: node %s is not computed: no output of the program needs it", p.Model.Name, n.Name())
+}
 
 // LossValue returns the loss computed by the last Run.
 func (p *Program) LossValue() float64 {

@@ -8,7 +8,7 @@ import (
 // the values of the requested nodes. It suits small one-off computations such as the
 // chapter's worked examples; training and inference use Compile.
 func Evaluate(g *gorgonia.ExprGraph, nodes ...*gorgonia.Node) ([]gorgonia.Value, error) {
-	m, err := newVM(g, nodes...)
+	m, err := newVM(g, true, nodes...)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,9 @@ type vm struct {
 	vals  []gorgonia.Value
 	steps []step
 	times []time.Duration // per step, accumulated while profiling
+	// fusedInto names, for each node whose value a fused step never forms, that step's
+	// operation.
+	fusedInto map[*gorgonia.Node]gorgonia.Op
 }
 
 type step struct {
@@ -30,8 +33,9 @@ type step struct {
 }
 
 // newVM orders the nodes that the targets depend on and binds every input and constant to
-// its value. Nodes no target needs (the gradient of the input image, say) are left out.
-func newVM(g *gorgonia.ExprGraph, targets ...*gorgonia.Node) (*vm, error) {
+// its value, fusing what graph.Fuse allows when fuse is set. Nodes no target needs (the
+// gradient of the input image, say) are left out.
+func newVM(g *gorgonia.ExprGraph, fuse bool, targets ...*gorgonia.Node) (*vm, error) {
 	sorted, err := gorgonia.Sort(g)
 	if err != nil {
 		return nil, fmt.Errorf("ordering the graph: %w", err)
@@ -50,7 +54,7 @@ func newVM(g *gorgonia.ExprGraph, targets ...*gorgonia.Node) (*vm, error) {
 	for _, t := range targets {
 		mark(t)
 	}
-	m := &vm{slot: map[*gorgonia.Node]int{}}
+	m := &vm{slot: map[*gorgonia.Node]int{}, fusedInto: map[*gorgonia.Node]gorgonia.Op{}}
 	for i := len(sorted) - 1; i >= 0; i-- {
 		n := sorted[i]
 		if !needed[n] {
@@ -76,7 +80,9 @@ func newVM(g *gorgonia.ExprGraph, targets ...*gorgonia.Node) (*vm, error) {
 		s.args = make([]gorgonia.Value, len(s.in))
 		m.steps = append(m.steps, s)
 	}
-	m.fuse(targets)
+	if fuse {
+		m.fuse(targets)
+	}
 	return m, nil
 }
 
@@ -119,6 +125,7 @@ func (m *vm) fuse(targets []*gorgonia.Node) {
 			if !early || !ok {
 				continue
 			}
+			m.fusedInto[m.nodes[p.out]] = f
 			p.op, p.out = f, r.out
 			p.pd, _ = f.(gorgonia.UsePreallocDoer)
 			p.in = append(p.in, others...)

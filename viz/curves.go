@@ -47,7 +47,9 @@ const markEvery = 60
 // many.
 //
 // Both panels share one step axis, from the first step to the last in whole steps, with
-// whole-number ticks; the accuracy axis always spans 0 to 1. The file is written atomically.
+// whole-number ticks; the accuracy axis always spans 0 to 1. Each legend goes into the corner
+// where it hides the fewest points, on the right unless the left is freer (for loss, the top
+// first; for accuracy, the bottom). The file is written atomically.
 func PlotCurves(path string, title string, loss []Series, acc []Series) error {
 	ext := strings.ToLower(filepath.Ext(path))
 	var c vg.CanvasWriterTo
@@ -101,7 +103,6 @@ func curvePanels(title string, loss, acc []Series) ([]*plot.Plot, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", panel.ylabel, err)
 		}
-		p.Legend.Top = panel.top
 		if haveSteps {
 			p.X.Min, p.X.Max = xlo, xhi
 		}
@@ -111,9 +112,44 @@ func curvePanels(title string, loss, acc []Series) ([]*plot.Plot, error) {
 			// One loss value: from 0 to twice it, not the default ±1 that goes below 0.
 			p.Y.Min, p.Y.Max = 0, max(2*p.Y.Max, 1)
 		}
+		p.Legend.Top, p.Legend.Left = legendCorner(panel.series, p, panel.top)
 		row = append(row, p)
 	}
 	return row, nil
+}
+
+// legendCorner picks the corner of the panel p whose legend covers the fewest points of the
+// series: the right-hand one at the top (top) or the bottom first, then the other one on the
+// right, then those on the left, the first of these on a tie. A legend takes about the
+// outer 45% of the width and 8% of the height per series.
+func legendCorner(series []Series, p *plot.Plot, top bool) (legendTop, legendLeft bool) {
+	w, h := p.X.Max-p.X.Min, p.Y.Max-p.Y.Min
+	if !finite(w) || !finite(h) || w <= 0 || h <= 0 {
+		return top, false
+	}
+	height := min(0.9, 0.08*float64(len(series)))
+	best, bestCount := 0, -1
+	corners := [][2]bool{{top, false}, {!top, false}, {top, true}, {!top, true}}
+	for k, c := range corners {
+		n := 0
+		for _, s := range series {
+			for i := range min(len(s.X), len(s.Y)) {
+				x, y := (s.X[i]-p.X.Min)/w, (s.Y[i]-p.Y.Min)/h
+				if !finite(x) || !finite(y) {
+					continue
+				}
+				inX := x >= 0.55 && !c[1] || x <= 0.45 && c[1]
+				inY := y >= 1-height && c[0] || y <= height && !c[0]
+				if inX && inY {
+					n++
+				}
+			}
+		}
+		if bestCount < 0 || n < bestCount {
+			best, bestCount = k, n
+		}
+	}
+	return corners[best][0], corners[best][1]
 }
 
 // panelPlot is one panel: every series against step, in its style.

@@ -136,3 +136,35 @@ func TestPlotCurvesOneColourPerRun(t *testing.T) {
 		t.Errorf("the figure strokes in %v, want the two runs' colours %v", got, want)
 	}
 }
+
+// line is a series through the points (i, y[i]).
+func line(name string, y ...float64) Series {
+	s := Series{Name: name, Y: y}
+	for i := range y {
+		s.X = append(s.X, float64(i))
+	}
+	return s
+}
+
+func TestLegendCorner(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		loss, acc []Series
+		panel     int
+		top, left bool
+	}{
+		{"falling loss: top right", []Series{line("train", 2.3, 1, 0.5, 0.3, 0.2, 0.1)}, nil, 0, true, false},
+		{"rising loss: bottom right", []Series{line("train", 0.1, 0.2, 0.4, 0.8, 1.6, 2.3)}, nil, 0, false, false},
+		{"rising accuracy: bottom right", nil, []Series{line("dev", 0.1, 0.5, 0.8, 0.9, 0.95, 0.97)}, 0, false, false},
+		{"low accuracy, two runs: top right", nil, []Series{line("a dev", 0.1, 0.1, 0.1, 0.1, 0.1, 0.1), line("b dev", 0.09, 0.1, 0.11, 0.1, 0.1, 0.1)}, 0, true, false},
+		{"every right corner taken: top left", []Series{line("a", 0, 0, 0, 0, 0, 3), line("b", 0, 0, 0, 0, 0, 0)}, nil, 0, true, true},
+	} {
+		row, err := curvePanels("", tc.loss, tc.acc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := row[tc.panel].Legend; l.Top != tc.top || l.Left != tc.left {
+			t.Errorf("%s: legend top %v left %v, want %v %v", tc.name, l.Top, l.Left, tc.top, tc.left)
+		}
+	}
+}

@@ -44,7 +44,7 @@ const markEvery = 60
 // dash pattern and marker, one for each name with the run's name taken off its front ("dev
 // loss"), the same in every run. Sparse series (at most 60 points) are drawn with a marker at
 // every point. Points whose X or Y is NaN or infinite are left out, and the legend says how
-// many.
+// many; it says so too of a series with no points (a run without a dev evaluation).
 //
 // Both panels share one step axis, from the first step to the last in whole steps, with
 // whole-number ticks; the accuracy axis always spans 0 to 1. Each legend goes into the corner
@@ -177,6 +177,8 @@ func panelPlot(title, ylabel string, series []Series, styles map[styleKey]lineSt
 		name := s.Name
 		if dropped := len(s.X) - len(xys); dropped > 0 {
 			name = fmt.Sprintf("%s (%d non-finite left out)", name, dropped)
+		} else if len(s.X) == 0 {
+			name += " (no points)"
 		}
 		st := styles[styleKey{s.Run, s.Name}]
 		line, err := plotter.NewLine(xys)

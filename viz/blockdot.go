@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/awalterschulze/gographviz"
 	"github.com/nndl/cnn/graph"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -75,6 +76,16 @@ func BlockDOT(name string, layers []*graph.Layer, input *gorgonia.Node, unit gra
 		}
 	}
 
+	if err := addBlockEdges(g, layers, f, blocks, blockOf, id); err != nil {
+		return "", err
+	}
+	return write(g)
+}
+
+// addBlockEdges adds BlockDOT's edges to g: those between different nodes (id names the node
+// each layer or input is drawn in), each kind once, a path into a block at any but its first
+// layer a labelled shortcut.
+func addBlockEdges(g *gographviz.Graph, layers []*graph.Layer, f *flow, blocks []block, blockOf []int, id func(int) string) error {
 	type edge struct {
 		src, dst string
 		shortcut bool
@@ -103,11 +114,11 @@ func BlockDOT(name string, layers []*graph.Layer, input *gorgonia.Node, unit gra
 				}
 			}
 			if err := g.AddEdge(e.src, e.dst, true, attrs); err != nil {
-				return "", err
+				return err
 			}
 		}
 	}
-	return write(g)
+	return nil
 }
 
 // block is an outermost block and its layers' indexes, in declaration order.

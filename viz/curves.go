@@ -5,12 +5,10 @@ import (
 	"io"
 	"math"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -21,6 +19,9 @@ import (
 // Series is one curve: Y[i] at step X[i], named in the legend ("train", "dev", "run B dev").
 type Series struct {
 	Name string
+	// Run names the training run the series belongs to when several runs share a figure
+	// ("plain" for "plain dev loss"); empty for a figure of one run.
+	Run  string
 	X, Y []float64
 }
 
@@ -37,11 +38,18 @@ const markEvery = 60
 // PlotCurves draws training curves and writes them to path as PNG, SVG or PDF by its
 // extension: loss against step in the left panel and accuracy against step in the right one,
 // each with a legend and labelled axes. A panel with no series is left out, and an error is
-// returned when both are empty. Every series name gets one colour and one dash pattern in
-// both panels, in order of first appearance, so a "dev" curve looks alike in the two panels
-// and several runs can be compared in one figure. Sparse series (at most 60 points) are drawn
-// with a marker at every point. Points whose X or Y is NaN or infinite are left out, and the
-// legend says how many. The file is written atomically.
+// returned when both are empty. A series looks alike in both panels: when its Run is empty,
+// every name has a colour and dash pattern of its own, in order of first appearance; the
+// series of a Run all take the run's colour, in every panel and in the legend, and differ by
+// dash pattern and marker, one for each name with the run's name taken off its front ("dev
+// loss"), the same in every run. Sparse series (at most 60 points) are drawn with a marker at
+// every point. Points whose X or Y is NaN or infinite are left out, and the legend says how
+// many; it says so too of a series with no points (a run without a dev evaluation).
+//
+// Both panels share one step axis, from the first step to the last in whole steps, with
+// whole-number ticks; the accuracy axis always spans 0 to 1. Each legend goes into the corner
+// where it hides the fewest points, on the right unless the left is freer (for loss, the top
+// first; for accuracy, the bottom). The file is written atomically.
 func PlotCurves(path string, title string, loss []Series, acc []Series) error {
 	ext := strings.ToLower(filepath.Ext(path))
 	var c vg.CanvasWriterTo
@@ -58,32 +66,9 @@ func PlotCurves(path string, title string, loss []Series, acc []Series) error {
 	if len(loss) == 0 && len(acc) == 0 {
 		return fmt.Errorf("viz: plot %s: no series to draw", path)
 	}
-	style := map[string]int{}
-	for _, group := range [][]Series{loss, acc} {
-		for _, s := range group {
-			if _, ok := style[s.Name]; !ok {
-				style[s.Name] = len(style)
-			}
-		}
-	}
-	var row []*plot.Plot
-	for _, panel := range []struct {
-		ylabel string
-		series []Series
-		top    bool
-	}{
-		{"loss", loss, true},     // loss falls: the upper right is usually free
-		{"accuracy", acc, false}, // accuracy rises: the lower right is usually free
-	} {
-		if len(panel.series) == 0 {
-			continue
-		}
-		p, err := panelPlot(title, panel.ylabel, panel.series, style)
-		if err != nil {
-			return fmt.Errorf("viz: plot %s: %s: %w", path, panel.ylabel, err)
-		}
-		p.Legend.Top = panel.top
-		row = append(row, p)
+	row, err := curvePanels(title, loss, acc)
+	if err != nil {
+		return fmt.Errorf("viz: plot %s: %w", path, err)
 	}
 	dc := draw.New(c)
 	tiles := draw.Tiles{Rows: 1, Cols: len(row), PadX: vg.Inch / 4, PadY: vg.Inch / 8, PadLeft: vg.Inch / 8, PadRight: vg.Inch / 8, PadTop: vg.Inch / 8, PadBottom: vg.Inch / 8}
@@ -97,8 +82,78 @@ func PlotCurves(path string, title string, loss []Series, acc []Series) error {
 	})
 }
 
-// panelPlot is one panel: every series against step, styled by its name's index in style.
-func panelPlot(title, ylabel string, series []Series, style map[string]int) (*plot.Plot, error) {
+// curvePanels returns the panels PlotCurves draws, left to right: loss, then accuracy, each
+// left out when it has no series.
+func curvePanels(title string, loss, acc []Series) ([]*plot.Plot, error) {
+	styles := seriesStyles(loss, acc)
+	xlo, xhi, haveSteps := stepRange(loss, acc)
+	var row []*plot.Plot
+	for _, panel := range []struct {
+		ylabel string
+		series []Series
+		top    bool
+	}{
+		{"loss", loss, true},     // loss falls: the upper right is usually free
+		{"accuracy", acc, false}, // accuracy rises: the lower right is usually free
+	} {
+		if len(panel.series) == 0 {
+			continue
+		}
+		p, err := panelPlot(title, panel.ylabel, panel.series, styles)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", panel.ylabel, err)
+		}
+		if haveSteps {
+			p.X.Min, p.X.Max = xlo, xhi
+		}
+		if panel.ylabel == "accuracy" {
+			p.Y.Min, p.Y.Max = 0, 1
+		} else if p.Y.Min == p.Y.Max && p.Y.Min >= 0 {
+			// One loss value: from 0 to twice it, not the default ±1 that goes below 0.
+			p.Y.Min, p.Y.Max = 0, max(2*p.Y.Max, 1)
+		}
+		p.Legend.Top, p.Legend.Left = legendCorner(panel.series, p, panel.top)
+		row = append(row, p)
+	}
+	return row, nil
+}
+
+// legendCorner picks the corner of the panel p whose legend covers the fewest points of the
+// series: the right-hand one at the top (top) or the bottom first, then the other one on the
+// right, then those on the left, the first of these on a tie. A legend takes about the
+// outer 45% of the width and 8% of the height per series.
+func legendCorner(series []Series, p *plot.Plot, top bool) (legendTop, legendLeft bool) {
+	w, h := p.X.Max-p.X.Min, p.Y.Max-p.Y.Min
+	if !finite(w) || !finite(h) || w <= 0 || h <= 0 {
+		return top, false
+	}
+	height := min(0.9, 0.08*float64(len(series)))
+	best, bestCount := 0, -1
+	corners := [][2]bool{{top, false}, {!top, false}, {top, true}, {!top, true}}
+	for k, c := range corners {
+		n := 0
+		for _, s := range series {
+			for i := range min(len(s.X), len(s.Y)) {
+				x, y := (s.X[i]-p.X.Min)/w, (s.Y[i]-p.Y.Min)/h
+				if !finite(x) || !finite(y) {
+					continue
+				}
+				inX := x >= 0.55 && !c[1] || x <= 0.45 && c[1]
+				inY := y >= 1-height && c[0] || y <= height && !c[0]
+				if inX && inY {
+					n++
+				}
+			}
+		}
+		if bestCount < 0 || n < bestCount {
+			best, bestCount = k, n
+		}
+	}
+	return corners[best][0], corners[best][1]
+}
+
+// panelPlot is one panel: every series against step, in its style.
+func panelPlot(title, ylabel string, series []Series, styles map[styleKey]lineStyle) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = ylabel
 	if title != "" {
@@ -106,7 +161,7 @@ func panelPlot(title, ylabel string, series []Series, style map[string]int) (*pl
 	}
 	p.X.Label.Text = "step"
 	p.Y.Label.Text = ylabel
-	p.X.Tick.Marker = niceTicks{}
+	p.X.Tick.Marker = niceTicks{integer: true}
 	p.Y.Tick.Marker = niceTicks{}
 	p.Add(plotter.NewGrid())
 	for _, s := range series {
@@ -122,14 +177,16 @@ func panelPlot(title, ylabel string, series []Series, style map[string]int) (*pl
 		name := s.Name
 		if dropped := len(s.X) - len(xys); dropped > 0 {
 			name = fmt.Sprintf("%s (%d non-finite left out)", name, dropped)
+		} else if len(s.X) == 0 {
+			name += " (no points)"
 		}
-		k := style[s.Name]
+		st := styles[styleKey{s.Run, s.Name}]
 		line, err := plotter.NewLine(xys)
 		if err != nil {
 			return nil, fmt.Errorf("series %q: %w", s.Name, err)
 		}
-		line.Color = plotutil.Color(k)
-		line.Dashes = plotutil.Dashes(k)
+		line.Color = st.Color()
+		line.Dashes = st.Dashes()
 		line.Width = vg.Points(1.5)
 		thumbs := []plot.Thumbnailer{line}
 		p.Add(line)
@@ -139,7 +196,7 @@ func panelPlot(title, ylabel string, series []Series, style map[string]int) (*pl
 				return nil, fmt.Errorf("series %q: %w", s.Name, err)
 			}
 			pts.Color = line.Color
-			pts.Shape = plotutil.Shape(k)
+			pts.Shape = st.Shape()
 			pts.Radius = vg.Points(2.5)
 			p.Add(pts)
 			thumbs = append(thumbs, pts)
@@ -150,45 +207,3 @@ func panelPlot(title, ylabel string, series []Series, style map[string]int) (*pl
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-
-// niceTicks labels an axis at 1, 2 or 5 times a power of ten, about five to ten labels in
-// all, written with no more digits than the step needs ("250", "0.25"), and puts unlabelled
-// minor ticks between them.
-type niceTicks struct{}
-
-// Ticks implements plot.Ticker.
-func (niceTicks) Ticks(lo, hi float64) []plot.Tick {
-	if !finite(lo) || !finite(hi) || hi < lo {
-		return nil
-	}
-	if hi == lo {
-		return []plot.Tick{{Value: lo, Label: strconv.FormatFloat(lo, 'g', 6, 64)}}
-	}
-	raw := (hi - lo) / 5
-	mag := math.Pow(10, math.Floor(math.Log10(raw)))
-	step, minor := 10*mag, 5
-	for _, m := range []struct {
-		f     float64
-		minor int
-	}{{1, 5}, {2, 4}, {5, 5}} {
-		if m.f*mag >= raw {
-			step, minor = m.f*mag, m.minor
-			break
-		}
-	}
-	decimals := max(0, -int(math.Floor(math.Log10(step)+1e-9)))
-	var ticks []plot.Tick
-	sub := step / float64(minor)
-	for i := math.Ceil(lo / sub); i*sub <= hi+sub*1e-9 && len(ticks) < 100; i++ {
-		v := i * sub
-		if math.Abs(v) < sub*1e-9 {
-			v = 0
-		}
-		t := plot.Tick{Value: v}
-		if int64(i)%int64(minor) == 0 {
-			t.Label = strconv.FormatFloat(v, 'f', decimals, 64)
-		}
-		ticks = append(ticks, t)
-	}
-	return ticks
-}

@@ -100,6 +100,9 @@ func TestPlotCurves(t *testing.T) {
 			if strings.HasPrefix(tc.name, "non-finite") && !bytes.Contains(svg, []byte("2 non-finite left out")) {
 				t.Error("legend does not say that non-finite points were left out")
 			}
+			if strings.HasPrefix(tc.name, "non-finite") && !bytes.Contains(svg, []byte(">empty (no points)<")) {
+				t.Error("legend does not say that a series has no points")
+			}
 		})
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/awalterschulze/gographviz"
 	"github.com/nndl/cnn/graph"
@@ -49,84 +48,19 @@ var typeColor = map[string]string{
 // input is the network's input node; it may be nil, and then, like any first input that no
 // layer produced, it is drawn as an input node named after the Gorgonia node.
 func LayerDOT(name string, layers []*graph.Layer, input *gorgonia.Node, unit graph.FLOPUnit) (string, error) {
-	if unit == "" {
-		unit = graph.UnitPaddle
-	}
-	unit, err := graph.ParseUnit(string(unit))
-	if err != nil {
-		return "", fmt.Errorf("viz: %w", err)
-	}
-	producer := map[*gorgonia.Node]int{}
-	for i, l := range layers {
-		if l == nil {
-			return "", fmt.Errorf("viz: layer %d is nil", i)
-		}
-		if l.Output == nil {
-			continue
-		}
-		if j, ok := producer[l.Output]; ok {
-			return "", fmt.Errorf("viz: layers %s and %s both produce node %s", layers[j].Name, l.Name, l.Output.Name())
-		}
-		producer[l.Output] = i
-	}
-
-	// sources[i] lists where layer i's data inputs come from: a layer index, or -1-k for the
-	// k-th input node.
-	var inputs []*gorgonia.Node
-	inputIndex := map[*gorgonia.Node]int{}
-	addInput := func(x *gorgonia.Node) int {
-		if k, ok := inputIndex[x]; ok {
-			return k
-		}
-		inputIndex[x] = len(inputs)
-		inputs = append(inputs, x)
-		return len(inputs) - 1
-	}
-	if input != nil {
-		addInput(input)
-	}
-	sources := make([][]int, len(layers))
-	for i, l := range layers {
-		for j, x := range l.Inputs {
-			if x == nil {
-				continue
-			}
-			if p, ok := producer[x]; ok {
-				sources[i] = append(sources[i], p)
-				continue
-			}
-			if _, ok := inputIndex[x]; ok || j == 0 {
-				sources[i] = append(sources[i], -1-addInput(x))
-			}
-			// Otherwise x is a parameter (or other non-data) input: not drawn.
-		}
-	}
-	depth, err := depths(layers, sources)
+	unit, err := parseUnit(unit)
 	if err != nil {
 		return "", err
 	}
-
-	g := gographviz.NewGraph()
-	gname := quote(name)
-	if err := g.SetName(gname); err != nil {
-		return "", err
-	}
-	if err := g.SetDir(true); err != nil {
+	f, err := dataflow(layers, input)
+	if err != nil {
 		return "", err
 	}
 	sum := graph.Summarize(layers, tensor.Float32) // the dtype only sizes memory, unused here
 	title := fmt.Sprintf("%s: %d layers, %s params, %s", name, len(layers), graph.Comma(int64(sum.TotalParams)), countString(sum.Count(unit), unit))
-	for _, a := range [][2]string{
-		{"rankdir", "TB"},
-		{"label", quote(title)},
-		{"labelloc", "t"},
-		{"fontname", "Helvetica"},
-		{"nodesep", "0.3"},
-		{"ranksep", "0.35"},
-	} {
-		if err := g.AddAttr(gname, a[0], a[1]); err != nil {
-			return "", err
-		}
+	g, gname, err := newLayerGraph(name, title)
+	if err != nil {
+		return "", err
 	}
 
 	// Clusters, one per block, nested by dotted prefix.
@@ -166,50 +100,29 @@ func LayerDOT(name string, layers []*graph.Layer, input *gorgonia.Node, unit gra
 		}
 	}
 
-	for k, x := range inputs {
-		label := htmlTable("#ffffff", "input", x.Name(), []string{shapeString(x.Shape()), dtypeString(x)})
-		if err := g.AddNode(gname, inputID(k), map[string]string{"shape": "plaintext", "margin": "0", "fontname": "Helvetica", "label": label}); err != nil {
-			return "", err
-		}
+	if err := addInputs(g, gname, f.inputs); err != nil {
+		return "", err
 	}
 	lw := len(strconv.Itoa(len(layers)))
 	for i, l := range layers {
-		rows := []string{}
-		if l.Attrs != "" {
-			rows = append(rows, l.Attrs)
-		}
-		rows = append(rows,
-			shapeString(l.OutShape),
-			fmt.Sprintf("params %s, %s", graph.Comma(int64(l.Params())), countString(l.Count(unit), unit)))
-		color, ok := typeColor[l.Type]
-		if !ok {
-			color = "#ffffff"
-		}
 		parent := gname
 		if l.Block != "" {
 			parent = cluster[l.Block]
 		}
-		if err := g.AddNode(parent, layerID(i, lw), map[string]string{
-			"shape": "plaintext", "margin": "0", "fontname": "Helvetica",
-			"label": htmlTable(color, l.Name, l.Type, rows),
-		}); err != nil {
+		if err := g.AddNode(parent, layerID(i, lw), nodeAttrs(layerLabel(l, unit))); err != nil {
 			return "", err
 		}
 	}
 
 	for i := range layers {
-		for _, s := range sources[i] {
-			src, from := "", 0
-			if s < 0 {
-				src = inputID(-1 - s)
-			} else {
-				src, from = layerID(s, lw), depth[s]
+		for _, s := range f.sources[i] {
+			src := inputID(-1 - s)
+			if s >= 0 {
+				src = layerID(s, lw)
 			}
 			attrs := map[string]string{}
-			if depth[i]-from > 1 {
-				attrs["style"] = "dashed"
-				attrs["color"] = quote(ShortcutColor)
-				attrs["penwidth"] = "1.5"
+			if f.shortcut(s, i) {
+				attrs = shortcutAttrs("")
 			}
 			if err := g.AddEdge(src, layerID(i, lw), true, attrs); err != nil {
 				return "", err
@@ -217,6 +130,157 @@ func LayerDOT(name string, layers []*graph.Layer, input *gorgonia.Node, unit gra
 		}
 	}
 	return write(g)
+}
+
+// parseUnit reads a FLOPs unit, graph.UnitPaddle when empty.
+func parseUnit(u graph.FLOPUnit) (graph.FLOPUnit, error) {
+	if u == "" {
+		return graph.UnitPaddle, nil
+	}
+	u, err := graph.ParseUnit(string(u))
+	if err != nil {
+		return "", fmt.Errorf("viz: %w", err)
+	}
+	return u, nil
+}
+
+// flow is the data flow between the layers of a network.
+type flow struct {
+	inputs  []*gorgonia.Node // the network's inputs, the given one first, then in order of use
+	sources [][]int          // where layer i's data inputs come from: a layer, or -1-k for inputs[k]
+	depth   []int            // each layer's position along the longest path from an input
+}
+
+// dataflow finds where every layer's data inputs come from: the layer that produced each
+// input, or a network input. A layer's first input is always data; a further input is data
+// when a layer or a network input produced it, and a parameter otherwise.
+func dataflow(layers []*graph.Layer, input *gorgonia.Node) (*flow, error) {
+	producer := map[*gorgonia.Node]int{}
+	for i, l := range layers {
+		if l == nil {
+			return nil, fmt.Errorf("viz: layer %d is nil", i)
+		}
+		if l.Output == nil {
+			continue
+		}
+		if j, ok := producer[l.Output]; ok {
+			return nil, fmt.Errorf("viz: layers %s and %s both produce node %s", layers[j].Name, l.Name, l.Output.Name())
+		}
+		producer[l.Output] = i
+	}
+	f := &flow{sources: make([][]int, len(layers))}
+	inputIndex := map[*gorgonia.Node]int{}
+	addInput := func(x *gorgonia.Node) int {
+		if k, ok := inputIndex[x]; ok {
+			return k
+		}
+		inputIndex[x] = len(f.inputs)
+		f.inputs = append(f.inputs, x)
+		return len(f.inputs) - 1
+	}
+	if input != nil {
+		addInput(input)
+	}
+	for i, l := range layers {
+		for j, x := range l.Inputs {
+			if x == nil {
+				continue
+			}
+			if p, ok := producer[x]; ok {
+				f.sources[i] = append(f.sources[i], p)
+				continue
+			}
+			if _, ok := inputIndex[x]; ok || j == 0 {
+				f.sources[i] = append(f.sources[i], -1-addInput(x))
+			}
+			// Otherwise x is a parameter (or other non-data) input: not drawn.
+		}
+	}
+	var err error
+	f.depth, err = depths(layers, f.sources)
+	return f, err
+}
+
+// shortcut reports whether the edge from source s (as in flow.sources) to layer i skips
+// over layers: its ends are more than one step apart along the longest path from the input.
+func (f *flow) shortcut(s, i int) bool {
+	from := 0
+	if s >= 0 {
+		from = f.depth[s]
+	}
+	return f.depth[i]-from > 1
+}
+
+// newLayerGraph starts a directed DOT graph laid out top to bottom, titled title, and
+// returns it with its quoted name.
+func newLayerGraph(name, title string) (*gographviz.Graph, string, error) {
+	g := gographviz.NewGraph()
+	gname := quote(name)
+	if err := g.SetName(gname); err != nil {
+		return nil, "", err
+	}
+	if err := g.SetDir(true); err != nil {
+		return nil, "", err
+	}
+	for _, a := range [][2]string{
+		{"rankdir", "TB"},
+		{"label", quote(title)},
+		{"labelloc", "t"},
+		{"fontname", "Helvetica"},
+		{"nodesep", "0.3"},
+		{"ranksep", "0.35"},
+	} {
+		if err := g.AddAttr(gname, a[0], a[1]); err != nil {
+			return nil, "", err
+		}
+	}
+	return g, gname, nil
+}
+
+// addInputs adds one node per network input, named by inputID.
+func addInputs(g *gographviz.Graph, gname string, inputs []*gorgonia.Node) error {
+	for k, x := range inputs {
+		label := htmlTable("#ffffff", "input", x.Name(), []string{shapeString(x.Shape()), dtypeString(x)})
+		if err := g.AddNode(gname, inputID(k), nodeAttrs(label)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// layerLabel is a layer's label: name and type over its settings, output shape, parameters
+// and operation count in unit.
+func layerLabel(l *graph.Layer, unit graph.FLOPUnit) string {
+	rows := []string{}
+	if l.Attrs != "" {
+		rows = append(rows, l.Attrs)
+	}
+	rows = append(rows,
+		shapeString(l.OutShape),
+		fmt.Sprintf("params %s, %s", graph.Comma(int64(l.Params())), countString(l.Count(unit), unit)))
+	color, ok := typeColor[l.Type]
+	if !ok {
+		color = "#ffffff"
+	}
+	return htmlTable(color, l.Name, l.Type, rows)
+}
+
+// nodeAttrs are the attributes of a node drawn as the HTML-like table label.
+func nodeAttrs(label string) map[string]string {
+	return map[string]string{"shape": "plaintext", "margin": "0", "fontname": "Helvetica", "label": label}
+}
+
+// shortcutAttrs are the attributes of a shortcut edge: dashed, in ShortcutColor, labelled
+// label when it is not empty.
+func shortcutAttrs(label string) map[string]string {
+	a := map[string]string{"style": "dashed", "color": quote(ShortcutColor), "penwidth": "1.5"}
+	if label != "" {
+		a["label"] = quote(label)
+		a["fontname"] = "Helvetica"
+		a["fontsize"] = "10"
+		a["fontcolor"] = quote(ShortcutColor)
+	}
+	return a
 }
 
 // depths returns each layer's position along the longest path from an input (the first
@@ -343,96 +407,3 @@ func inputID(k int) string {
 }
 
 func layerID(i, width int) string { return fmt.Sprintf("L%0*d", width, i) }
-
-// countString names an operation count in its unit: "MACs 1,200", "FLOPs 2,500 (paddle)".
-func countString(v int64, u graph.FLOPUnit) string {
-	switch u {
-	case graph.UnitMACs:
-		return "MACs " + graph.Comma(v)
-	case graph.UnitFLOPs:
-		return "FLOPs " + graph.Comma(v)
-	}
-	return "FLOPs " + graph.Comma(v) + " (paddle)"
-}
-
-// quote returns s as a DOT double-quoted string. DOT escapes only the double quote; a
-// backslash is doubled so that Graphviz shows it rather than reading an escape sequence.
-func quote(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", "")
-	return `"` + r.Replace(s) + `"`
-}
-
-// htmlEscape escapes s for the text of a Graphviz HTML-like label: the XML specials become
-// entities, as does every non-ASCII rune, and control characters become spaces.
-func htmlEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '&':
-			b.WriteString("&amp;")
-		case r == '<':
-			b.WriteString("&lt;")
-		case r == '>':
-			b.WriteString("&gt;")
-		case r == '"':
-			b.WriteString("&quot;")
-		case r == '\'':
-			b.WriteString("&#39;")
-		case r < ' ' || r == 0x7f:
-			b.WriteByte(' ')
-		case r > 0x7e:
-			fmt.Fprintf(&b, "&#%d;", r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// truncate shortens s to maxLabel runes.
-func truncate(s string) string {
-	if utf8.RuneCountInString(s) <= maxLabel {
-		return s
-	}
-	return string([]rune(s)[:maxLabel-1]) + "…"
-}
-
-// htmlLines joins already escaped lines into an HTML-like label.
-func htmlLines(lines ...string) string {
-	return "<" + strings.Join(lines, "<BR/>") + ">"
-}
-
-// htmlTable is a layer's label: a title row (bold name and type) over one row per line.
-func htmlTable(color, name, typ string, rows []string) string {
-	var b strings.Builder
-	b.WriteString(`<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">`)
-	fmt.Fprintf(&b, `<TR><TD BGCOLOR="%s"><B>%s</B> %s</TD></TR>`, color, htmlEscape(truncate(name)), htmlEscape(truncate(typ)))
-	for _, r := range rows {
-		fmt.Fprintf(&b, `<TR><TD>%s</TD></TR>`, htmlEscape(r))
-	}
-	b.WriteString(`</TABLE>>`)
-	return b.String()
-}
-
-// dtypeString names the element type of a node without Dtype's panic on a non-tensor type.
-func dtypeString(n *gorgonia.Node) string {
-	switch t := n.Type().(type) {
-	case gorgonia.TensorType:
-		return fmt.Sprint(t.Of)
-	case tensor.Dtype:
-		return t.String()
-	case nil:
-		return "?"
-	default:
-		return t.String()
-	}
-}
-
-// shapeString writes a shape as "[1, 6, 28, 28]", a scalar as "[]".
-func shapeString(s tensor.Shape) string {
-	parts := make([]string, len(s))
-	for i, d := range s {
-		parts[i] = strconv.Itoa(d)
-	}
-	return "[" + strings.Join(parts, ", ") + "]"
-}

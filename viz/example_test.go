@@ -49,16 +49,19 @@ func ExampleLayerDOT() {
 	// "lenet: 12 layers, 61,706 params, FLOPs 423,344 (paddle)"
 }
 
-// Compare two runs: each series name keeps its colour and dash in both panels.
+// Compare two runs: each run has one colour in both panels, and its training and dev curves
+// differ by dash pattern, the same in every run.
 func ExamplePlotCurves() {
 	steps := []float64{0, 100, 200, 300}
 	loss := []viz.Series{
-		{Name: "fast train", X: steps, Y: []float64{2.30, 0.41, 0.22, 0.15}},
-		{Name: "naive train", X: steps, Y: []float64{2.30, 0.43, 0.23, 0.16}},
+		{Name: "fast train loss", Run: "fast", X: steps, Y: []float64{2.30, 0.41, 0.22, 0.15}},
+		{Name: "fast dev loss", Run: "fast", X: steps, Y: []float64{2.30, 0.45, 0.27, 0.21}},
+		{Name: "naive train loss", Run: "naive", X: steps, Y: []float64{2.30, 0.43, 0.23, 0.16}},
+		{Name: "naive dev loss", Run: "naive", X: steps, Y: []float64{2.30, 0.46, 0.28, 0.22}},
 	}
 	acc := []viz.Series{
-		{Name: "fast train", X: steps, Y: []float64{0.10, 0.88, 0.94, 0.96}},
-		{Name: "naive train", X: steps, Y: []float64{0.10, 0.87, 0.93, 0.96}},
+		{Name: "fast dev accuracy", Run: "fast", X: steps, Y: []float64{0.10, 0.88, 0.94, 0.96}},
+		{Name: "naive dev accuracy", Run: "naive", X: steps, Y: []float64{0.10, 0.87, 0.93, 0.96}},
 	}
 	dir, err := os.MkdirTemp("", "viz")
 	if err != nil {

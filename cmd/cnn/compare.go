@@ -33,7 +33,8 @@ func cmdCompare(args []string, stdout io.Writer) error {
 	var loss, acc []viz.Series
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "run\tmodel\tlr\tbest dev acc\tbest step\ttest acc\ttest loss\ttrain s\t")
-	for _, dir := range dirs {
+	labels := runLabels(dirs)
+	for i, dir := range dirs {
 		h, err := trainer.ReadCSV(filepath.Join(dir, "metrics.csv"))
 		if err != nil {
 			return err
@@ -47,7 +48,7 @@ func cmdCompare(args []string, stdout io.Writer) error {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		label := filepath.Base(filepath.Clean(dir))
+		label := labels[i]
 		l, a := viz.HistoryCurves(h, label+" ")
 		loss, acc = append(loss, l...), append(acc, a...)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.4f\t%d\t%.4f\t%.4f\t%.1f\t\n", label, describeRun(s), s.Config["lr"], s.BestDevAcc, s.BestStep, s.TestAcc, s.TestLoss, s.TrainSecs)
@@ -63,6 +64,24 @@ func cmdCompare(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", *out)
 	return nil
+}
+
+// runLabels names each run folder in the table and the figure by its last element, or by its
+// whole path when another folder has the same last element, so that no two runs share a name
+// (and with it a colour).
+func runLabels(dirs []string) []string {
+	labels := make([]string, len(dirs))
+	count := map[string]int{}
+	for i, d := range dirs {
+		labels[i] = filepath.Base(filepath.Clean(d))
+		count[labels[i]]++
+	}
+	for i, d := range dirs {
+		if count[labels[i]] > 1 {
+			labels[i] = filepath.Clean(d)
+		}
+	}
+	return labels
 }
 
 // describeRun names a run's model with the switches that distinguish it.

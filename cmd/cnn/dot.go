@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/nndl/cnn/build"
 	"github.com/nndl/cnn/graph"
@@ -12,13 +13,47 @@ import (
 )
 
 func init() {
-	register("dot", "Graphviz DOT of a model: its layers (default) or every Gorgonia op (--ops)", cmdDOT)
+	register("dot", "Graphviz DOT of a model: its layers (default), one node per block (--collapse) or every Gorgonia op (--ops)", cmdDOT)
 }
 
+// collapseOver is the number of layers over which cnn dot draws each block as one node
+// unless --collapse=false.
+const collapseOver = 40
+
+// collapseFlag is --collapse: true, false, or auto (unset) for more than collapseOver layers.
+type collapseFlag struct{ set, on bool }
+
+// String implements flag.Value.
+func (c *collapseFlag) String() string {
+	if c == nil || !c.set {
+		return "auto"
+	}
+	return strconv.FormatBool(c.on)
+}
+
+// Set implements flag.Value.
+func (c *collapseFlag) Set(v string) error {
+	if v == "auto" {
+		*c = collapseFlag{}
+		return nil
+	}
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("want true, false or auto")
+	}
+	*c = collapseFlag{set: true, on: on}
+	return nil
+}
+
+// IsBoolFlag lets --collapse stand alone for --collapse=true.
+func (c *collapseFlag) IsBoolFlag() bool { return true }
+
 func cmdDOT(args []string, stdout io.Writer) error {
-	fs := newFlags("dot", "MODEL [--ops] [-o FILE.dot|.svg|.png|.pdf] [flags]")
+	fs := newFlags("dot", "MODEL [--collapse[=false] | --ops] [-o FILE.dot|.svg|.png|.pdf] [flags]")
 	mf := addModelFlags(fs, true)
 	ops := fs.Bool("ops", false, "draw the full operation graph instead of one node per layer")
+	var collapse collapseFlag
+	fs.Var(&collapse, "collapse", fmt.Sprintf("draw each block (layer2.0) as one node with its shapes, params and FLOPs summed, shortcuts kept: true, false or auto (the default: true over %d layers, so for ResNet18's 69 but not LeNet's 12)", collapseOver))
 	train := fs.Bool("train", false, "with --ops: include the loss and the gradient operations")
 	out := fs.String("o", "", "write to this file (.dot as is; .svg, .png, .pdf through Graphviz's dot); default stdout")
 	batch := fs.Int("batch", 1, "batch size")
@@ -42,6 +77,9 @@ func cmdDOT(args []string, stdout io.Writer) error {
 	if *batch < 1 {
 		return fmt.Errorf("--batch %d: want at least 1", *batch)
 	}
+	if *ops && collapse.set && collapse.on {
+		return fmt.Errorf("--collapse draws the layer graph, --ops every operation: choose one")
+	}
 	var dot string
 	if *ops {
 		p, err := compileForDOT(m, impl, *batch, *train)
@@ -57,7 +95,11 @@ func cmdDOT(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if dot, err = viz.LayerDOT(name, n.Layers(), x, unit); err != nil {
+		layers, draw := n.Layers(), viz.LayerDOT
+		if collapse.on || !collapse.set && len(layers) > collapseOver {
+			draw = viz.BlockDOT
+		}
+		if dot, err = draw(name, layers, x, unit); err != nil {
 			return err
 		}
 	}

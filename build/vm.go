@@ -73,7 +73,9 @@ func newVM(g *gorgonia.ExprGraph, fuse bool, targets ...*gorgonia.Node) (*vm, er
 			continue
 		}
 		s := step{node: n, op: n.Op(), out: i}
-		s.pd, _ = n.Op().(gorgonia.UsePreallocDoer)
+		if graph.ReusesBuffers(n.Op()) {
+			s.pd, _ = n.Op().(gorgonia.UsePreallocDoer)
+		}
 		for it := g.From(n.ID()); it.Next(); {
 			s.in = append(s.in, m.slot[it.Node().(*gorgonia.Node)])
 		}

@@ -226,3 +226,12 @@ func OpKind(o gorgonia.Op) string {
 	}
 	return o.String()
 }
+
+// ReusesBuffers reports whether o computes correctly into a value it computed before (a
+// VM's register): every operation of this package does, overwriting all of it. Gorgonia's
+// own operations are not all safe so: some add into the buffer they are given (the gradient
+// of Slice) or fail on it (Dropout), so a VM gives them a new value at each run.
+func ReusesBuffers(o gorgonia.Op) bool {
+	_, ok := o.(op)
+	return ok
+}

@@ -11,6 +11,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"math"
 	"runtime"
 	"testing"
 
@@ -20,12 +21,16 @@ import (
 
 // allocated returns the bytes f allocates (TotalAlloc, which counts what is freed too).
 func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
+	least := uint64(math.MaxUint64)
+	for range 2 { // the less of two: the count is the process's, and other goroutines allocate too
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		least = min(least, after.TotalAlloc-before.TotalAlloc)
+	}
+	return least
 }
 
 // TestDecodeOnlyDocumentedFormats: a TIFF or BMP is refused although their decoders are

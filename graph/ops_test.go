@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/nndl/cnn/internal/golden"
-	"github.com/nndl/cnn/internal/safetensors"
+	"github.com/nndl/cnn/tensorio/safetensors"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 

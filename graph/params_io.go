@@ -2,10 +2,11 @@ package graph
 
 import (
 	"fmt"
+	"github.com/nndl/cnn/tensorio"
 	"slices"
 	"strings"
 
-	"github.com/nndl/cnn/internal/safetensors"
+	"github.com/nndl/cnn/tensorio/safetensors"
 	"gorgonia.org/tensor"
 )
 
@@ -81,7 +82,7 @@ func (p *Params) Tensors() map[string]safetensors.Tensor {
 				v[i] = float32(x)
 			}
 		}
-		out[q.Name] = safetensors.NewFloat32([]int(q.Value.Shape().Clone()), v)
+		out[q.Name] = tensorio.NewFloat32([]int(q.Value.Shape().Clone()), v)
 	}
 	return out
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/nndl/cnn/data"
 	"github.com/nndl/cnn/graph"
 	"github.com/nndl/cnn/internal/atomicfile"
-	"github.com/nndl/cnn/internal/safetensors"
+	"github.com/nndl/cnn/tensorio/safetensors"
 	"github.com/nndl/cnn/lenet"
 	"github.com/nndl/cnn/resnet"
 	"github.com/nndl/cnn/trainer"

@@ -2,14 +2,15 @@ package trainer
 
 import (
 	"fmt"
+	"github.com/nndl/cnn/tensorio"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/nndl/cnn/graph"
-	"github.com/nndl/cnn/internal/safetensors"
 	"github.com/nndl/cnn/kernels"
+	"github.com/nndl/cnn/tensorio/safetensors"
 	"gorgonia.org/tensor"
 )
 
@@ -161,11 +162,11 @@ func (o *Adam) State() (map[string]safetensors.Tensor, map[string]string) {
 	for name, s := range o.slots {
 		switch m := s.m.(type) {
 		case []float32:
-			tensors[name+".moment1"] = safetensors.NewFloat32(slices.Clone(s.shape), slices.Clone(m))
-			tensors[name+".moment2"] = safetensors.NewFloat32(slices.Clone(s.shape), slices.Clone(s.v.([]float32)))
+			tensors[name+".moment1"] = tensorio.NewFloat32(slices.Clone(s.shape), slices.Clone(m))
+			tensors[name+".moment2"] = tensorio.NewFloat32(slices.Clone(s.shape), slices.Clone(s.v.([]float32)))
 		case []float64:
-			tensors[name+".moment1"] = safetensors.NewFloat64(slices.Clone(s.shape), slices.Clone(m))
-			tensors[name+".moment2"] = safetensors.NewFloat64(slices.Clone(s.shape), slices.Clone(s.v.([]float64)))
+			tensors[name+".moment1"] = tensorio.NewFloat64(slices.Clone(s.shape), slices.Clone(m))
+			tensors[name+".moment2"] = tensorio.NewFloat64(slices.Clone(s.shape), slices.Clone(s.v.([]float64)))
 		}
 	}
 	return tensors, map[string]string{"steps": strconv.Itoa(o.t)}

@@ -1,13 +1,14 @@
 package trainer
 
 import (
+	"github.com/nndl/cnn/tensorio"
 	"math"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/nndl/cnn/graph"
-	"github.com/nndl/cnn/internal/safetensors"
+	"github.com/nndl/cnn/tensorio/safetensors"
 	"gorgonia.org/tensor"
 )
 
@@ -208,13 +209,13 @@ func TestAdamLoadStateErrors(t *testing.T) {
 			delete(m, "conv.bias.moment2")
 		}), meta, "no moments for conv.bias"},
 		{"wrong shape", edit(func(m map[string]safetensors.Tensor) {
-			m["conv.bias.moment1"] = safetensors.NewFloat32([]int{3}, []float32{1, 2, 3})
+			m["conv.bias.moment1"] = tensorio.NewFloat32([]int{3}, []float32{1, 2, 3})
 		}), meta, "shape"},
 		{"wrong type", edit(func(m map[string]safetensors.Tensor) {
-			m["conv.bias.moment1"] = safetensors.NewFloat64([]int{2}, []float64{1, 2})
+			m["conv.bias.moment1"] = tensorio.NewFloat64([]int{2}, []float64{1, 2})
 		}), meta, "float32"},
 		{"extra tensor", edit(func(m map[string]safetensors.Tensor) {
-			m["fc.weight.moment1"] = safetensors.NewFloat32([]int{1}, []float32{1})
+			m["fc.weight.moment1"] = tensorio.NewFloat32([]int{1}, []float32{1})
 		}), meta, "fc.weight.moment1"},
 	} {
 		dst := NewAdam(0.01, 0)

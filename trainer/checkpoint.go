@@ -4,7 +4,7 @@ import (
 	"maps"
 
 	"github.com/nndl/cnn/graph"
-	"github.com/nndl/cnn/internal/safetensors"
+	"github.com/nndl/cnn/tensorio/safetensors"
 )
 
 // SaveWeights writes every parameter and buffer of params to path as safetensors, under

@@ -12,8 +12,8 @@ import (
 
 	"github.com/nndl/cnn/data"
 	"github.com/nndl/cnn/graph"
-	"github.com/nndl/cnn/internal/safetensors"
 	"github.com/nndl/cnn/lenet"
+	"github.com/nndl/cnn/tensorio/safetensors"
 	"gorgonia.org/tensor"
 )
 

@@ -14,7 +14,7 @@ import (
 	"slices"
 
 	"github.com/nndl/cnn/graph"
-	"github.com/nndl/cnn/internal/safetensors"
+	"github.com/nndl/cnn/tensorio/safetensors"
 )
 
 // DigestKey is the metadata key under which SaveWeights and SaveCheckpoint record the

@@ -3,13 +3,14 @@ package trainer
 import (
 	"encoding/binary"
 	"encoding/json"
+	"github.com/nndl/cnn/tensorio"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/nndl/cnn/internal/safetensors"
+	"github.com/nndl/cnn/tensorio/safetensors"
 )
 
 // flipByte returns b with one bit of byte i changed.
@@ -105,7 +106,7 @@ func TestLoadWeightsRefusesIntegers(t *testing.T) {
 		sameTensors(t, r.Params.Tensors(), before)
 	}
 	tensors := r.Params.Tensors()
-	tensors["bn.num_batches_tracked"] = safetensors.NewInt64([]int{}, []int64{7})
+	tensors["bn.num_batches_tracked"] = tensorio.NewInt64([]int{}, []int64{7})
 	path := filepath.Join(dir, "counter.safetensors")
 	if err := safetensors.WriteFile(path, &safetensors.File{Tensors: tensors}); err != nil {
 		t.Fatal(err)
@@ -189,7 +190,7 @@ func TestLoadCheckpointRefusesTampering(t *testing.T) {
 		}},
 		{"history of three columns", "history.train is F64 [9 3]", func(_ map[string]any, f *safetensors.File) {
 			tr := f.Tensors[historyTrain]
-			f.Tensors[historyTrain] = safetensors.NewFloat64([]int{9, 3}, append(tr.F64, make([]float64, 9)...))
+			f.Tensors[historyTrain] = tensorio.NewFloat64([]int{9, 3}, append(tr.F64, make([]float64, 9)...))
 		}},
 		{"no digest", "no sha256 checksum in the metadata", func(_ map[string]any, f *safetensors.File) {}},
 	}

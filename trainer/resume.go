@@ -3,13 +3,14 @@ package trainer
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/nndl/cnn/tensorio"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/nndl/cnn/graph"
-	"github.com/nndl/cnn/internal/safetensors"
+	"github.com/nndl/cnn/tensorio/safetensors"
 	"gorgonia.org/tensor"
 )
 
@@ -83,9 +84,9 @@ func (r *Runner) SaveCheckpoint(path string, meta map[string]string) error {
 		shape := []int(q.Value.Shape().Clone())
 		switch d := q.Value.Data().(type) {
 		case []float32:
-			tensors[q.Name] = safetensors.NewFloat32(shape, slices.Clone(d))
+			tensors[q.Name] = tensorio.NewFloat32(shape, slices.Clone(d))
 		case []float64:
-			tensors[q.Name] = safetensors.NewFloat64(shape, slices.Clone(d))
+			tensors[q.Name] = tensorio.NewFloat64(shape, slices.Clone(d))
 		default:
 			return fmt.Errorf("%s: parameter %s has unsupported type %T", path, q.Name, d)
 		}

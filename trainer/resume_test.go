@@ -13,8 +13,8 @@ import (
 
 	"github.com/nndl/cnn/data"
 	"github.com/nndl/cnn/graph"
-	"github.com/nndl/cnn/internal/safetensors"
 	"github.com/nndl/cnn/resnet"
+	"github.com/nndl/cnn/tensorio/safetensors"
 	"gorgonia.org/tensor"
 )
 

@@ -2,9 +2,10 @@ package trainer
 
 import (
 	"fmt"
+	"github.com/nndl/cnn/tensorio"
 	"math"
 
-	"github.com/nndl/cnn/internal/safetensors"
+	"github.com/nndl/cnn/tensorio/safetensors"
 )
 
 // historyTensors returns the history as the checkpoint's two float64 tensors: [steps, 2]
@@ -19,7 +20,7 @@ func historyTensors(h History) (train, dev safetensors.Tensor) {
 	for _, e := range h.Dev {
 		dv = append(dv, float64(e.Step), float64(e.Epoch), e.Loss, e.Acc)
 	}
-	return safetensors.NewFloat64([]int{len(h.Train), 2}, tv), safetensors.NewFloat64([]int{len(h.Dev), 4}, dv)
+	return tensorio.NewFloat64([]int{len(h.Train), 2}, tv), tensorio.NewFloat64([]int{len(h.Dev), 4}, dv)
 }
 
 // historyFromTensors reads the history back from historyTensors' tensors, refusing rows

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/nndl/cnn/tensorio"
 	"hash/crc32"
 	"image"
 	"image/png"
@@ -23,9 +24,9 @@ import (
 	"testing"
 
 	"github.com/nndl/cnn/graph"
-	"github.com/nndl/cnn/internal/npy"
-	"github.com/nndl/cnn/internal/safetensors"
 	"github.com/nndl/cnn/lenet"
+	"github.com/nndl/cnn/tensorio/npy"
+	"github.com/nndl/cnn/tensorio/safetensors"
 	"github.com/nndl/cnn/trainer"
 	"golang.org/x/image/tiff"
 	"gorgonia.org/tensor"
@@ -188,7 +189,7 @@ func badFixtures(t *testing.T, dir string) []string {
 	st := func(name string, meta map[string]string, tensors map[string]safetensors.Tensor) {
 		t.Helper()
 		if tensors == nil {
-			tensors = map[string]safetensors.Tensor{"x": safetensors.NewFloat32([]int{1}, []float32{1})}
+			tensors = map[string]safetensors.Tensor{"x": tensorio.NewFloat32([]int{1}, []float32{1})}
 		}
 		if err := safetensors.WriteFile(filepath.Join(dir, name), &safetensors.File{Tensors: tensors, Metadata: meta}); err != nil {
 			t.Fatal(err)
@@ -210,7 +211,7 @@ func badFixtures(t *testing.T, dir string) []string {
 	intTensors["conv1.weight"] = safetensors.Tensor{DType: safetensors.I32, Shape: w.Shape, I32: make([]int32, len(w.F32))}
 	st("int32.safetensors", map[string]string{"model": "lenet"}, intTensors)
 	file("flipped.safetensors", append(good[:len(good)-1:len(good)-1], good[len(good)-1]^0x10))
-	st("mlp.safetensors", map[string]string{"model": "lenet"}, map[string]safetensors.Tensor{"fc1.weight": safetensors.NewFloat32([]int{10, 784}, make([]float32, 7840))})
+	st("mlp.safetensors", map[string]string{"model": "lenet"}, map[string]safetensors.Tensor{"fc1.weight": tensorio.NewFloat32([]int{10, 784}, make([]float32, 7840))})
 
 	// MNIST folders.
 	idx := func(magic uint32, dims []uint32, data []byte) []byte {
@@ -302,7 +303,7 @@ func badFixtures(t *testing.T, dir string) []string {
 	}
 	file("claims-8TB.npy", npyFile(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000,), }      \n", 8))
 	file("claims-4GB-header.npy", binary.LittleEndian.AppendUint32(append([]byte("\x93NUMPY"), 2, 0), math.MaxUint32))
-	fortran, err := os.ReadFile("../../internal/npy/testdata/fortran.npy")
+	fortran, err := os.ReadFile("../../tensorio/npy/testdata/fortran.npy")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/nndl/cnn/data"
-	"github.com/nndl/cnn/internal/safetensors"
+	"github.com/nndl/cnn/tensorio/safetensors"
 )
 
 // writeCIFARFiles writes the six CIFAR-10 binary batch files into a new folder, n random

@@ -1,13 +1,14 @@
 package main
 
 import (
+	"github.com/nndl/cnn/tensorio"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/nndl/cnn/internal/golden"
-	"github.com/nndl/cnn/internal/npy"
-	"github.com/nndl/cnn/internal/safetensors"
+	"github.com/nndl/cnn/tensorio/npy"
+	"github.com/nndl/cnn/tensorio/safetensors"
 )
 
 // TestPredictPyTorchExport runs a torchvision-style state_dict saved as safetensors (the golden
@@ -22,7 +23,7 @@ func TestPredictPyTorchExport(t *testing.T) {
 	dir := t.TempDir()
 	weights := &safetensors.File{Tensors: g.Weights, Metadata: f.Metadata}
 	// A real PyTorch export also carries BatchNorm step counters; they must be ignored.
-	weights.Tensors["bn1.num_batches_tracked"] = safetensors.NewInt64(nil, []int64{1})
+	weights.Tensors["bn1.num_batches_tracked"] = tensorio.NewInt64(nil, []int64{1})
 	wpath := filepath.Join(dir, "resnet18.safetensors")
 	if err := safetensors.WriteFile(wpath, weights); err != nil {
 		t.Fatal(err)
@@ -52,7 +53,7 @@ func TestPredictPyTorchExport(t *testing.T) {
 	}
 	// Strict loading names what is missing and what is extra.
 	delete(weights.Tensors, "layer2.0.downsample.1.weight")
-	weights.Tensors["extra.thing"] = safetensors.NewFloat32([]int{1}, []float32{0})
+	weights.Tensors["extra.thing"] = tensorio.NewFloat32([]int{1}, []float32{0})
 	if err := safetensors.WriteFile(wpath, weights); err != nil {
 		t.Fatal(err)
 	}

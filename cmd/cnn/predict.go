@@ -9,7 +9,7 @@ import (
 	"github.com/nndl/cnn/build"
 	"github.com/nndl/cnn/data"
 	"github.com/nndl/cnn/graph"
-	"github.com/nndl/cnn/internal/npy"
+	"github.com/nndl/cnn/tensorio/npy"
 	"github.com/nndl/cnn/trainer"
 	"gorgonia.org/tensor"
 )

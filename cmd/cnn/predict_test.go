@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"github.com/nndl/cnn/tensorio"
 	"image"
 	"image/png"
 	"math"
@@ -14,9 +15,9 @@ import (
 
 	"github.com/nndl/cnn/data"
 	"github.com/nndl/cnn/graph"
-	"github.com/nndl/cnn/internal/npy"
-	"github.com/nndl/cnn/internal/safetensors"
 	"github.com/nndl/cnn/lenet"
+	"github.com/nndl/cnn/tensorio/npy"
+	"github.com/nndl/cnn/tensorio/safetensors"
 	"github.com/nndl/cnn/trainer"
 	"gorgonia.org/tensor"
 )
@@ -221,14 +222,14 @@ func TestPredictEvalBadInput(t *testing.T) {
 	// A checkpoint of some other network.
 	otherModel := filepath.Join(tmp, "mlp.safetensors")
 	if err := safetensors.WriteFile(otherModel, &safetensors.File{
-		Tensors:  map[string]safetensors.Tensor{"fc1.weight": safetensors.NewFloat32([]int{10, 784}, make([]float32, 7840))},
+		Tensors:  map[string]safetensors.Tensor{"fc1.weight": tensorio.NewFloat32([]int{10, 784}, make([]float32, 7840))},
 		Metadata: map[string]string{"model": "lenet"},
 	}); err != nil {
 		t.Fatal(err)
 	}
 	unknownModel := filepath.Join(tmp, "vgg.safetensors")
 	if err := safetensors.WriteFile(unknownModel, &safetensors.File{
-		Tensors:  map[string]safetensors.Tensor{"x": safetensors.NewFloat32([]int{1}, []float32{1})},
+		Tensors:  map[string]safetensors.Tensor{"x": tensorio.NewFloat32([]int{1}, []float32{1})},
 		Metadata: map[string]string{"model": "vgg16"},
 	}); err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/nndl/cnn/internal/safetensors"
+	"github.com/nndl/cnn/tensorio/safetensors"
 )
 
 // The run that the train, eval and predict tests share: LeNet for one epoch of the

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nndl/cnn/internal/npy"
+	"github.com/nndl/cnn/tensorio/npy"
 )
 
 // sums returns the SHA-256 of every regular file in dir, by name.

@@ -7,7 +7,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/nndl/cnn/internal/safetensors"
+	"github.com/nndl/cnn/tensorio/safetensors"
 )
 
 // Case is one golden file: the model's weights, the batch, and the reference results.

@@ -8,7 +8,7 @@ import (
 	"strconv"
 
 	"github.com/nndl/cnn/internal/atomicfile"
-	"github.com/nndl/cnn/internal/elems"
+	"github.com/nndl/cnn/tensorio"
 )
 
 // Write writes a as a .npy file the way NumPy's np.save does: format
@@ -25,7 +25,7 @@ func Write(w io.Writer, a *Array) error {
 	if _, err := w.Write(head); err != nil {
 		return err
 	}
-	return elems.Write(w, a.data(), make([]byte, 0, 1<<16)) // encodeHeader accepted the dtype
+	return tensorio.Write(w, *a, make([]byte, 0, 1<<16)) // encodeHeader accepted the dtype
 }
 
 // WriteFile writes a to path atomically (see Write for the layout): it
@@ -58,19 +58,20 @@ const growthAxisMaxDigits = 21
 
 // encodeHeader validates a and returns the preamble and padded header.
 func encodeHeader(a *Array) ([]byte, error) {
-	if itemSize(a.DType) == 0 {
-		return nil, fmt.Errorf("unsupported dtype %q (want '<f4', '<f8', '<i8', '<i4' or '|u1')", a.DType)
+	descr, known := descrOf[a.DType]
+	if !known {
+		return nil, fmt.Errorf("unsupported dtype %q (want F32, F64, I64, I32 or U8)", a.DType)
 	}
-	n, ok := elems.Count(a.Shape, itemSize(a.DType))
+	n, ok := tensorio.Count(a.Shape, tensorio.Size(a.DType))
 	if !ok {
 		return nil, fmt.Errorf("shape %v is negative or has too many elements", a.Shape)
 	}
-	if got := a.dataLen(); got != n {
+	if got := a.DataLen(); got != n {
 		return nil, fmt.Errorf("shape %v needs %d elements, %s data has %d", a.Shape, n, a.DType, got)
 	}
 
 	// repr of the dict, as numpy.lib.format._write_array_header builds it.
-	h := []byte("{'descr': '" + a.DType + "', 'fortran_order': False, 'shape': (")
+	h := []byte("{'descr': '" + descr + "', 'fortran_order': False, 'shape': (")
 	for i, d := range a.Shape {
 		if i > 0 {
 			h = append(h, ", "...)

@@ -6,8 +6,8 @@ import (
 	"io"
 	"unicode/utf8"
 
-	"github.com/nndl/cnn/internal/elems"
 	"github.com/nndl/cnn/internal/fileio"
+	"github.com/nndl/cnn/tensorio"
 )
 
 // magic starts every .npy file.
@@ -97,8 +97,8 @@ func Read(r io.ReaderAt, size int64, name string) (*Array, error) {
 	}
 
 	dataStart := start + hlen
-	item := itemSize(h.dtype)
-	count, ok := elems.Count(h.shape, item)
+	item := tensorio.Size(dtypeOf[h.dtype])
+	count, ok := tensorio.Count(h.shape, item)
 	if !ok {
 		return fail("offset %d: header: shape %v has too many elements", start, h.shape)
 	}
@@ -106,7 +106,7 @@ func Read(r io.ReaderAt, size int64, name string) (*Array, error) {
 	if have := size - dataStart; have != need {
 		return fail("offset %d: shape %v %s needs %d data bytes, file has %d", dataStart, h.shape, h.dtype, need, have)
 	}
-	a := &Array{DType: h.dtype, Shape: h.shape}
+	a := &Array{DType: dtypeOf[h.dtype], Shape: h.shape}
 	if err := readData(r, dataStart, a, count); err != nil {
 		return fail("offset %d: reading %d data bytes: %v", dataStart, need, err)
 	}
@@ -116,11 +116,10 @@ func Read(r io.ReaderAt, size int64, name string) (*Array, error) {
 // readData fills a's data slice with count elements read from r at off,
 // in chunks so that only the result is allocated in full.
 func readData(r io.ReaderAt, off int64, a *Array, count int) error {
-	k := kinds[a.DType]
-	if k == elems.Invalid {
+	if tensorio.Size(a.DType) == 0 {
 		return fmt.Errorf("unsupported dtype %q", a.DType)
 	}
-	d, err := elems.ReadAt(r, off, k, count)
+	d, err := tensorio.ReadAt(r, off, a.DType, count)
 	a.F32, a.F64, a.I64, a.I32, a.U8 = d.F32, d.F64, d.I64, d.I32, d.U8
 	return err
 }

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/nndl/cnn/internal/elems"
 	"github.com/nndl/cnn/internal/fileio"
+	"github.com/nndl/cnn/tensorio"
 )
 
 // entry is one validated tensor record of a header.
@@ -96,8 +96,7 @@ func Read(r io.ReaderAt, size int64, name string) (*File, error) {
 // decode converts little-endian bytes to a tensor of dtype. len(b) has
 // been checked to be a whole number of elements.
 func decode(dtype string, shape []int, b []byte) Tensor {
-	d := elems.Decode(kinds[dtype], b)
-	return Tensor{DType: dtype, Shape: shape, F32: d.F32, F64: d.F64, I64: d.I64, I32: d.I32, U8: d.U8}
+	return tensorio.Decode(dtype, shape, b)
 }
 
 // scanner walks a header that json.Valid has accepted. Because the syntax
@@ -355,7 +354,7 @@ func (s *scanner) entry(name string, dataLen int64) (entry, error) {
 	}
 
 	size := DTypeSize(e.dtype)
-	count, ok := elems.Count(e.shape, size)
+	count, ok := tensorio.Count(e.shape, size)
 	if !ok {
 		return entry{}, fmt.Errorf("shape %v has too many elements", e.shape)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"github.com/nndl/cnn/tensorio"
 	"os"
 	"reflect"
 	"runtime"
@@ -29,7 +30,7 @@ func FuzzRead(f *testing.F) {
 		f.Add(c.file)
 	}
 	var buf bytes.Buffer
-	if err := Write(&buf, &File{Tensors: map[string]Tensor{"s": NewFloat32(nil, []float32{1})}, Metadata: map[string]string{"a": "b"}}); err != nil {
+	if err := Write(&buf, &File{Tensors: map[string]Tensor{"s": tensorio.NewFloat32(nil, []float32{1})}, Metadata: map[string]string{"a": "b"}}); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(buf.Bytes())
@@ -56,10 +57,10 @@ func FuzzRead(f *testing.F) {
 			if !ok {
 				t.Fatalf("name %q has no tensor", name)
 			}
-			if tn.Len() != tn.dataLen() {
-				t.Fatalf("tensor %q: shape %v but %d values", name, tn.Shape, tn.dataLen())
+			if tn.Len() != tn.DataLen() {
+				t.Fatalf("tensor %q: shape %v but %d values", name, tn.Shape, tn.DataLen())
 			}
-			total += tn.dataLen() * DTypeSize(tn.DType)
+			total += tn.DataLen() * DTypeSize(tn.DType)
 		}
 		if total > len(data) {
 			t.Fatalf("tensors hold %d bytes, input has %d", total, len(data))

@@ -2,11 +2,12 @@ package safetensors_test
 
 import (
 	"fmt"
+	"github.com/nndl/cnn/tensorio"
 	"log"
 	"os"
 	"path/filepath"
 
-	"github.com/nndl/cnn/internal/safetensors"
+	"github.com/nndl/cnn/tensorio/safetensors"
 )
 
 func Example() {
@@ -19,8 +20,8 @@ func Example() {
 
 	err = safetensors.WriteFile(path, &safetensors.File{
 		Tensors: map[string]safetensors.Tensor{
-			"fc.weight": safetensors.NewFloat32([]int{2, 3}, []float32{1, 2, 3, 4, 5, 6}),
-			"labels":    safetensors.NewInt64([]int{2}, []int64{3, 7}),
+			"fc.weight": tensorio.NewFloat32([]int{2, 3}, []float32{1, 2, 3, 4, 5, 6}),
+			"labels":    tensorio.NewInt64([]int{2}, []int64{3, 7}),
 		},
 		Metadata: map[string]string{"model": "demo"},
 	})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/nndl/cnn/tensorio"
 	"math"
 	"os"
 	"path/filepath"
@@ -86,15 +87,15 @@ func fixtureWant() *File {
 	f32 := func(bits uint32) float32 { return math.Float32frombits(bits) }
 	return &File{
 		Tensors: map[string]Tensor{
-			"caf\u00e9":    NewFloat32([]int{3, 1, 1}, []float32{1, 2, 3}),
-			"conv1.nan":    NewFloat32([]int{1}, []float32{float32(math.NaN())}),
-			"conv1.weight": NewFloat32([]int{2, 3}, []float32{1.5, f32(0x80000000), f32(1), math.MaxFloat32, float32(math.Inf(1)), float32(math.Inf(-1))}),
-			"empty":        NewFloat32([]int{0, 3}, []float32{}),
-			"f64":          NewFloat64([]int{3}, []float64{math.Pi, -2.5, 1e-300}),
+			"caf\u00e9":    tensorio.NewFloat32([]int{3, 1, 1}, []float32{1, 2, 3}),
+			"conv1.nan":    tensorio.NewFloat32([]int{1}, []float32{float32(math.NaN())}),
+			"conv1.weight": tensorio.NewFloat32([]int{2, 3}, []float32{1.5, f32(0x80000000), f32(1), math.MaxFloat32, float32(math.Inf(1)), float32(math.Inf(-1))}),
+			"empty":        tensorio.NewFloat32([]int{0, 3}, []float32{}),
+			"f64":          tensorio.NewFloat64([]int{3}, []float64{math.Pi, -2.5, 1e-300}),
 			"i32":          {DType: I32, Shape: []int{2, 2}, I32: []int32{1, -2, math.MaxInt32, math.MinInt32}},
-			"labels":       NewInt64([]int{4}, []int64{-1, 1 << 62, math.MinInt64, 7}),
+			"labels":       tensorio.NewInt64([]int{4}, []int64{-1, 1 << 62, math.MinInt64, 7}),
 			// numpy.ascontiguousarray makes the writer's 0-d array 1-d.
-			"scalar": NewFloat32([]int{1}, []float32{0.25}),
+			"scalar": tensorio.NewFloat32([]int{1}, []float32{0.25}),
 			"u8":     {DType: U8, Shape: []int{5}, U8: []uint8{0, 1, 127, 128, 255}},
 		},
 		Names:    []string{"caf\u00e9", "conv1.nan", "conv1.weight", "empty", "f64", "i32", "labels", "scalar", "u8"},
@@ -189,22 +190,22 @@ func TestRoundTrip(t *testing.T) {
 	}{
 		{"no tensors", &File{Tensors: map[string]Tensor{}}},
 		{"metadata only", &File{Tensors: map[string]Tensor{}, Metadata: map[string]string{"k": "v"}}},
-		{"0-d", &File{Tensors: map[string]Tensor{"loss": NewFloat32(nil, []float32{2.5})}}},
+		{"0-d", &File{Tensors: map[string]Tensor{"loss": tensorio.NewFloat32(nil, []float32{2.5})}}},
 		{"all dtypes", &File{Tensors: map[string]Tensor{
-			"a": NewFloat32([]int{2, 2}, []float32{1, -1, 0.5, float32(math.Inf(-1))}),
-			"b": NewFloat64([]int{1, 1, 2}, []float64{math.SmallestNonzeroFloat64, math.MaxFloat64}),
-			"c": NewInt64([]int{3}, []int64{math.MinInt64, 0, math.MaxInt64}),
+			"a": tensorio.NewFloat32([]int{2, 2}, []float32{1, -1, 0.5, float32(math.Inf(-1))}),
+			"b": tensorio.NewFloat64([]int{1, 1, 2}, []float64{math.SmallestNonzeroFloat64, math.MaxFloat64}),
+			"c": tensorio.NewInt64([]int{3}, []int64{math.MinInt64, 0, math.MaxInt64}),
 			"d": {DType: I32, Shape: []int{1}, I32: []int32{-7}},
 			"e": {DType: U8, Shape: []int{2, 0}, U8: []uint8{}},
 			"f": {DType: U8, Shape: []int{3}, U8: []uint8{9, 8, 7}},
-			"g": NewInt64([]int{0}, []int64{}),
+			"g": tensorio.NewInt64([]int{0}, []int64{}),
 		}, Metadata: map[string]string{"z": "last", "a": "first", "uni": "\u2603 \U0001F600 \x01\x7f"}}},
 		{"odd names", &File{Tensors: map[string]Tensor{
-			"":          NewFloat32([]int{0}, []float32{}),
-			"quote\"\\": NewFloat32([]int{1}, []float32{1}),
-			"line\nnew": NewFloat32([]int{1}, []float32{2}),
+			"":          tensorio.NewFloat32([]int{0}, []float32{}),
+			"quote\"\\": tensorio.NewFloat32([]int{1}, []float32{1}),
+			"line\nnew": tensorio.NewFloat32([]int{1}, []float32{2}),
 		}}},
-		{"large", &File{Tensors: map[string]Tensor{"big": NewFloat32([]int{300, 100}, make([]float32, 30000))}}},
+		{"large", &File{Tensors: map[string]Tensor{"big": tensorio.NewFloat32([]int{300, 100}, make([]float32, 30000))}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -427,12 +428,12 @@ func TestWriteRejects(t *testing.T) {
 		file *File
 		want string
 	}{
-		{"short data", &File{Tensors: map[string]Tensor{"w": NewFloat32([]int{2, 3}, make([]float32, 5))}}, `tensor "w": shape [2 3] needs 6 elements, F32 data has 5`},
+		{"short data", &File{Tensors: map[string]Tensor{"w": tensorio.NewFloat32([]int{2, 3}, make([]float32, 5))}}, `tensor "w": shape [2 3] needs 6 elements, F32 data has 5`},
 		{"data in the wrong slice", &File{Tensors: map[string]Tensor{"w": {DType: F64, Shape: []int{1}, F32: []float32{1}}}}, `tensor "w": shape [1] needs 1 elements, F64 data has 0`},
 		{"bad dtype", &File{Tensors: map[string]Tensor{"w": {DType: "BF16", Shape: []int{1}}}}, `tensor "w": unsupported dtype "BF16"`},
-		{"negative shape", &File{Tensors: map[string]Tensor{"w": NewFloat32([]int{-1}, nil)}}, `tensor "w": shape [-1] is negative or has too many elements`},
-		{"reserved name", &File{Tensors: map[string]Tensor{"__metadata__": NewFloat32([]int{0}, nil)}}, `tensor name "__metadata__" is reserved`},
-		{"invalid UTF-8 name", &File{Tensors: map[string]Tensor{"\xff": NewFloat32([]int{0}, nil)}}, `tensor name "\xff" is not valid UTF-8`},
+		{"negative shape", &File{Tensors: map[string]Tensor{"w": tensorio.NewFloat32([]int{-1}, nil)}}, `tensor "w": shape [-1] is negative or has too many elements`},
+		{"reserved name", &File{Tensors: map[string]Tensor{"__metadata__": tensorio.NewFloat32([]int{0}, nil)}}, `tensor name "__metadata__" is reserved`},
+		{"invalid UTF-8 name", &File{Tensors: map[string]Tensor{"\xff": tensorio.NewFloat32([]int{0}, nil)}}, `tensor name "\xff" is not valid UTF-8`},
 		{"invalid UTF-8 metadata", &File{Metadata: map[string]string{"k": "\xff"}}, `__metadata__ "k" is not valid UTF-8`},
 	}
 	for _, tt := range tests {
@@ -455,9 +456,9 @@ func TestConversions(t *testing.T) {
 		f32 []float32
 		f64 []float64
 	}{
-		{NewFloat32([]int{2}, []float32{1.5, -2}), []float32{1.5, -2}, []float64{1.5, -2}},
-		{NewFloat64([]int{2}, []float64{0.1, 3}), []float32{0.1, 3}, []float64{0.1, 3}},
-		{NewInt64([]int{2}, []int64{-3, 1 << 40}), []float32{-3, 1 << 40}, []float64{-3, 1 << 40}},
+		{tensorio.NewFloat32([]int{2}, []float32{1.5, -2}), []float32{1.5, -2}, []float64{1.5, -2}},
+		{tensorio.NewFloat64([]int{2}, []float64{0.1, 3}), []float32{0.1, 3}, []float64{0.1, 3}},
+		{tensorio.NewInt64([]int{2}, []int64{-3, 1 << 40}), []float32{-3, 1 << 40}, []float64{-3, 1 << 40}},
 		{Tensor{DType: I32, Shape: []int{1}, I32: []int32{-9}}, []float32{-9}, []float64{-9}},
 		{Tensor{DType: U8, Shape: []int{2}, U8: []uint8{0, 255}}, []float32{0, 255}, []float64{0, 255}},
 		{Tensor{DType: "BF16"}, nil, nil},

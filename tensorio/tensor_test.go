@@ -1,4 +1,4 @@
-package elems
+package tensorio
 
 import (
 	"bytes"
@@ -34,44 +34,44 @@ func TestRoundTrip(t *testing.T) {
 	for i := range big {
 		big[i] = float64(i) - 0.5
 	}
-	for _, d := range []Data{
-		{Kind: Float32, F32: []float32{1.5, -2, float32(math.Inf(1))}},
-		{Kind: Float64, F64: big},
-		{Kind: Int64, I64: []int64{math.MinInt64, 0, math.MaxInt64}},
-		{Kind: Int32, I32: []int32{math.MinInt32, 7}},
-		{Kind: Uint8, U8: []uint8{0, 255}},
-		{Kind: Uint8, U8: []uint8{}},
+	for _, d := range []Tensor{
+		{DType: F32, F32: []float32{1.5, -2, float32(math.Inf(1))}},
+		{DType: F64, F64: big},
+		{DType: I64, I64: []int64{math.MinInt64, 0, math.MaxInt64}},
+		{DType: I32, I32: []int32{math.MinInt32, 7}},
+		{DType: U8, U8: []uint8{0, 255}},
+		{DType: U8, U8: []uint8{}},
 	} {
 		var buf bytes.Buffer
 		if err := Write(&buf, d, make([]byte, 0, 1<<10)); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := buf.Len(), d.Len()*d.Kind.Size(); got != want {
-			t.Fatalf("kind %d: wrote %d bytes, want %d", d.Kind, got, want)
+		if got, want := buf.Len(), d.DataLen()*Size(d.DType); got != want {
+			t.Fatalf("%s: wrote %d bytes, want %d", d.DType, got, want)
 		}
-		dec := Decode(d.Kind, buf.Bytes())
-		rd, err := ReadAt(bytes.NewReader(buf.Bytes()), 0, d.Kind, d.Len())
+		dec := Decode(d.DType, nil, buf.Bytes())
+		rd, err := ReadAt(bytes.NewReader(buf.Bytes()), 0, d.DType, d.DataLen())
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, got := range []Data{dec, rd} {
-			if got.Len() != d.Len() || !slices.Equal(got.Float64(), d.Float64()) {
-				t.Errorf("kind %d: got %v, want %v", d.Kind, got.Float64(), d.Float64())
+		for _, got := range []Tensor{dec, rd} {
+			if got.DataLen() != d.DataLen() || !slices.Equal(got.Float64(), d.Float64()) {
+				t.Errorf("%s: got %v, want %v", d.DType, got.Float64(), d.Float64())
 			}
 		}
 	}
 }
 
 func TestConvert(t *testing.T) {
-	d := Data{Kind: Int32, I32: []int32{-3, 4}}
+	d := Tensor{DType: I32, I32: []int32{-3, 4}}
 	if got := d.Float32(); !slices.Equal(got, []float32{-3, 4}) {
 		t.Errorf("Float32 = %v", got)
 	}
-	f := Data{Kind: Float32, F32: []float32{1}}
+	f := NewFloat32([]int{1}, []float32{1})
 	if &f.Float32()[0] != &f.F32[0] {
-		t.Error("Float32 of Float32 data is a copy")
+		t.Error("Float32 of F32 data is a copy")
 	}
-	if (Data{}).Float32() != nil || (Data{}).Float64() != nil || (Data{}).Len() != -1 {
-		t.Error("Invalid data is not empty")
+	if (Tensor{}).Float32() != nil || (Tensor{}).Float64() != nil || (Tensor{}).DataLen() != -1 {
+		t.Error("a tensor of no dtype is not empty")
 	}
 }

@@ -2,6 +2,7 @@ package npy
 
 import (
 	"bytes"
+	"github.com/nndl/cnn/tensorio"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -45,11 +46,11 @@ func FuzzRead(f *testing.F) {
 			}
 			return
 		}
-		if a.Len() != a.dataLen() {
-			t.Fatalf("shape %v but %d values", a.Shape, a.dataLen())
+		if a.Len() != a.DataLen() {
+			t.Fatalf("shape %v but %d values", a.Shape, a.DataLen())
 		}
-		if a.dataLen()*itemSize(a.DType) > len(data) {
-			t.Fatalf("array holds %d bytes, input has %d", a.dataLen()*itemSize(a.DType), len(data))
+		if a.DataLen()*tensorio.Size(a.DType) > len(data) {
+			t.Fatalf("array holds %d bytes, input has %d", a.DataLen()*tensorio.Size(a.DType), len(data))
 		}
 		var out bytes.Buffer
 		if err := Write(&out, a); err != nil {

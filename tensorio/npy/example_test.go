@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/nndl/cnn/internal/npy"
+	"github.com/nndl/cnn/tensorio/npy"
 )
 
 func Example() {
@@ -34,5 +34,5 @@ func Example() {
 	fmt.Println(a.DType, a.Float64()[5])
 	// Output:
 	// [2 3] [1 2 3 4 5 6]
-	// <f4 6
+	// F32 6
 }

@@ -369,10 +369,10 @@ func parseHeader(h string, base int, allowL bool) (header, error) {
 // parseDescr maps a NumPy descr to one of the supported dtypes.
 func parseDescr(s string) (string, error) {
 	switch s {
-	case Float32, Float64, Int64, Int32, Uint8:
+	case descrF32, descrF64, descrI64, descrI32, descrU8:
 		return s, nil
 	case "<u1", ">u1", "=u1", "u1", "B":
-		return Uint8, nil
+		return descrU8, nil
 	}
 	if len(s) == 3 && s[0] == '>' {
 		return "", fmt.Errorf("descr %q is big-endian; only little-endian data is supported", s)

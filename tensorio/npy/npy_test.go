@@ -3,6 +3,7 @@ package npy
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/nndl/cnn/tensorio"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,7 +16,7 @@ import (
 // sameArray reports whether a and b are identical, comparing floats bit
 // for bit (so NaN equals NaN and -0 differs from +0).
 func sameArray(a, b *Array) bool {
-	if a.DType != b.DType || len(a.Shape) != len(b.Shape) || a.dataLen() != b.dataLen() {
+	if a.DType != b.DType || len(a.Shape) != len(b.Shape) || a.DataLen() != b.DataLen() {
 		return false
 	}
 	for i := range a.Shape {
@@ -23,25 +24,25 @@ func sameArray(a, b *Array) bool {
 			return false
 		}
 	}
-	for i := range a.dataLen() {
+	for i := range a.DataLen() {
 		switch a.DType {
-		case Float32:
+		case tensorio.F32:
 			if math.Float32bits(a.F32[i]) != math.Float32bits(b.F32[i]) {
 				return false
 			}
-		case Float64:
+		case tensorio.F64:
 			if math.Float64bits(a.F64[i]) != math.Float64bits(b.F64[i]) {
 				return false
 			}
-		case Int64:
+		case tensorio.I64:
 			if a.I64[i] != b.I64[i] {
 				return false
 			}
-		case Int32:
+		case tensorio.I32:
 			if a.I32[i] != b.I32[i] {
 				return false
 			}
-		case Uint8:
+		case tensorio.U8:
 			if a.U8[i] != b.U8[i] {
 				return false
 			}
@@ -63,8 +64,8 @@ func TestReadFixtures(t *testing.T) {
 		{"nan.npy", NewFloat32([]int{1}, []float32{f32(0x7fc00000)})},
 		{"f8.npy", NewFloat64([]int{3}, []float64{math.Pi, -2.5, 1e-300})},
 		{"i8.npy", NewInt64([]int{2, 2}, []int64{-1, 1 << 62, math.MinInt64, 7})},
-		{"i4.npy", &Array{DType: Int32, Shape: []int{4}, I32: []int32{1, -2, math.MaxInt32, math.MinInt32}}},
-		{"u1.npy", &Array{DType: Uint8, Shape: []int{5}, U8: []uint8{0, 1, 127, 128, 255}}},
+		{"i4.npy", &Array{DType: tensorio.I32, Shape: []int{4}, I32: []int32{1, -2, math.MaxInt32, math.MinInt32}}},
+		{"u1.npy", &Array{DType: tensorio.U8, Shape: []int{5}, U8: []uint8{0, 1, 127, 128, 255}}},
 		{"scalar.npy", NewFloat32([]int{}, []float32{0.25})},
 		{"empty.npy", NewFloat32([]int{0, 3}, []float32{})},
 		{"rank5.npy", NewFloat64([]int{1, 2, 1, 3, 2}, []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})},
@@ -93,7 +94,7 @@ func TestReadFixtures(t *testing.T) {
 				if !bytes.Equal(buf.Bytes(), raw) {
 					t.Errorf("rewritten file differs from NumPy's:\ngot  %q\nwant %q", buf.Bytes(), raw)
 				}
-			} else if dataLen := len(tt.want.Float64()) * itemSize(tt.want.DType); !bytes.Equal(buf.Bytes()[buf.Len()-dataLen:], raw[len(raw)-dataLen:]) {
+			} else if dataLen := len(tt.want.Float64()) * tensorio.Size(tt.want.DType); !bytes.Equal(buf.Bytes()[buf.Len()-dataLen:], raw[len(raw)-dataLen:]) {
 				t.Errorf("rewritten data differs")
 			}
 		})
@@ -285,9 +286,9 @@ func TestRoundTrip(t *testing.T) {
 		{"float32", NewFloat32([]int{2, 1, 2}, []float32{1, -1, float32(math.NaN()), float32(math.Inf(1))}), 1},
 		{"float64", NewFloat64([]int{2}, []float64{math.SmallestNonzeroFloat64, math.MaxFloat64}), 1},
 		{"int64", NewInt64([]int{1, 3}, []int64{math.MinInt64, 0, math.MaxInt64}), 1},
-		{"int32", &Array{DType: Int32, Shape: []int{1}, I32: []int32{-7}}, 1},
-		{"uint8", &Array{DType: Uint8, Shape: []int{3}, U8: []uint8{9, 0, 255}}, 1},
-		{"uint8 empty", &Array{DType: Uint8, Shape: []int{0}, U8: []uint8{}}, 1},
+		{"int32", &Array{DType: tensorio.I32, Shape: []int{1}, I32: []int32{-7}}, 1},
+		{"uint8", &Array{DType: tensorio.U8, Shape: []int{3}, U8: []uint8{9, 0, 255}}, 1},
+		{"uint8 empty", &Array{DType: tensorio.U8, Shape: []int{0}, U8: []uint8{}}, 1},
 		{"rank 7", NewFloat32([]int{1, 1, 1, 1, 1, 1, 2}, []float32{3, 4}), 1},
 		{"long first axis", NewFloat32([]int{100000, 0}, []float32{}), 1},
 		{"large", NewFloat32([]int{200, 300}, make([]float32, 60000)), 1},
@@ -332,8 +333,8 @@ func TestWriteRejects(t *testing.T) {
 		a    *Array
 		want string
 	}{
-		{"short data", NewFloat32([]int{2, 3}, make([]float32, 5)), "shape [2 3] needs 6 elements, <f4 data has 5"},
-		{"data in the wrong slice", &Array{DType: Float64, Shape: []int{1}, F32: []float32{1}}, "shape [1] needs 1 elements, <f8 data has 0"},
+		{"short data", NewFloat32([]int{2, 3}, make([]float32, 5)), "shape [2 3] needs 6 elements, F32 data has 5"},
+		{"data in the wrong slice", &Array{DType: tensorio.F64, Shape: []int{1}, F32: []float32{1}}, "shape [1] needs 1 elements, F64 data has 0"},
 		{"bad dtype", &Array{DType: ">f4", Shape: []int{0}}, `unsupported dtype ">f4"`},
 		{"negative shape", NewFloat32([]int{-1}, nil), "shape [-1] is negative or has too many elements"},
 	}
@@ -360,8 +361,8 @@ func TestConversions(t *testing.T) {
 		{NewFloat32([]int{2}, []float32{1.5, -2}), []float32{1.5, -2}, []float64{1.5, -2}},
 		{NewFloat64([]int{2}, []float64{0.1, 3}), []float32{0.1, 3}, []float64{0.1, 3}},
 		{NewInt64([]int{2}, []int64{-3, 1 << 40}), []float32{-3, 1 << 40}, []float64{-3, 1 << 40}},
-		{&Array{DType: Int32, Shape: []int{1}, I32: []int32{-9}}, []float32{-9}, []float64{-9}},
-		{&Array{DType: Uint8, Shape: []int{2}, U8: []uint8{0, 255}}, []float32{0, 255}, []float64{0, 255}},
+		{&Array{DType: tensorio.I32, Shape: []int{1}, I32: []int32{-9}}, []float32{-9}, []float64{-9}},
+		{&Array{DType: tensorio.U8, Shape: []int{2}, U8: []uint8{0, 255}}, []float32{0, 255}, []float64{0, 255}},
 		{&Array{DType: "|b1"}, nil, nil},
 	}
 	for _, tt := range tests {

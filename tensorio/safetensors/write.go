@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nndl/cnn/internal/atomicfile"
-	"github.com/nndl/cnn/internal/elems"
+	"github.com/nndl/cnn/tensorio"
 )
 
 // Write writes f in the .safetensors format: tensors in sorted name order,
@@ -72,11 +72,11 @@ func encodeHeader(f *File, names []string) ([]byte, error) {
 		if size == 0 {
 			return nil, fmt.Errorf("tensor %q: unsupported dtype %q (want F32, F64, I64, I32 or U8)", name, t.DType)
 		}
-		n, ok := elems.Count(t.Shape, size)
+		n, ok := tensorio.Count(t.Shape, size)
 		if !ok {
 			return nil, fmt.Errorf("tensor %q: shape %v is negative or has too many elements", name, t.Shape)
 		}
-		if got := t.dataLen(); got != n {
+		if got := t.DataLen(); got != n {
 			return nil, fmt.Errorf("tensor %q: shape %v needs %d elements, %s data has %d", name, t.Shape, n, t.DType, got)
 		}
 		if i > 0 {
@@ -175,9 +175,8 @@ func appendPyString(b []byte, s string) []byte {
 // writeData writes t's elements in little-endian order, staging them in
 // buf (whose capacity sets the chunk size).
 func writeData(w io.Writer, t Tensor, buf []byte) error {
-	d := t.data()
-	if d.Kind == elems.Invalid {
+	if tensorio.Size(t.DType) == 0 {
 		return fmt.Errorf("unsupported dtype %q", t.DType)
 	}
-	return elems.Write(w, d, buf)
+	return tensorio.Write(w, t, buf)
 }

@@ -3,6 +3,7 @@ package safetensors
 import (
 	"bytes"
 	"errors"
+	"github.com/nndl/cnn/tensorio"
 	"io"
 	"os"
 	"path/filepath"
@@ -54,7 +55,7 @@ func TestWriteFile(t *testing.T) {
 	if err := os.Chmod(path, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	small := &File{Tensors: map[string]Tensor{"x": NewFloat32([]int{1}, []float32{7})}}
+	small := &File{Tensors: map[string]Tensor{"x": tensorio.NewFloat32([]int{1}, []float32{7})}}
 	if err := WriteFile(path, small); err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestWriteFileFailureKeepsOldFile(t *testing.T) {
 		write func(path string) error
 	}{
 		{"invalid tensor", func(path string) error {
-			return WriteFile(path, &File{Tensors: map[string]Tensor{"w": NewFloat32([]int{3}, nil)}})
+			return WriteFile(path, &File{Tensors: map[string]Tensor{"w": tensorio.NewFloat32([]int{3}, nil)}})
 		}},
 		{"failure mid-write", func(path string) error {
 			return atomicfile.Write(path, func(w io.Writer) error {

@@ -22,6 +22,7 @@ type typed interface {
 	loss() kernel
 	batchNorm(bn purego.BatchNorm) kernel
 	add(rank int) kernel
+	activation(a Act, rank int) kernel
 }
 
 // typedFor returns the kernels of element type dt (float32 or float64).
@@ -47,3 +48,4 @@ func (typedAs[T]) reshape(from, to tensor.Shape) kernel       { return reshape[T
 func (typedAs[T]) loss() kernel                               { return softmaxCE[T]{} }
 func (typedAs[T]) batchNorm(bn purego.BatchNorm) kernel       { return batchNorm[T]{bn} }
 func (typedAs[T]) add(rank int) kernel                        { return add[T]{rank: rank} }
+func (typedAs[T]) activation(a Act, rank int) kernel          { return activation[T]{a, rank} }

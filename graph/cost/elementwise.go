@@ -1,0 +1,41 @@
+package cost
+
+import (
+	"fmt"
+	"slices"
+)
+
+// activationFLOPs is each activation's work per element under the FLOPs convention: the
+// piecewise-linear clamps (ReLU, ReLU6, LeakyReLU) count 1; otherwise every addition,
+// multiplication, division and clamp counts 1, and so does each exp, tanh or erf.
+//   - Hardsigmoid min(max(x+3, 0), 6)/6: add, clamp, divide: 3.
+//   - Hardswish x*hardsigmoid(x): 4.
+//   - Sigmoid 1/(1+exp(-x)): exp, add, divide: 3.
+//   - Tanh: 1.
+//   - SiLU x*sigmoid(x): 4.
+//   - GELU x/2*(1+erf(x/sqrt 2)): divide, erf, add, two multiplies: 5.
+//
+// paddle.flops counts a LeakyReLU 1 per element and every other activation 0 (ReLU and
+// ReLU6 by its zero rule, the others because it has no rule for them).
+var activationFLOPs = map[string]int64{
+	"ReLU": 1, "ReLU6": 1, "LeakyReLU": 1,
+	"Hardsigmoid": 3, "Hardswish": 4, "Sigmoid": 3, "Tanh": 1, "SiLU": 4, "GELU": 5,
+}
+
+// Activation accounts the element-wise activation named typ (PyTorch's module name:
+// "ReLU", "ReLU6", "LeakyReLU", "Sigmoid", "Tanh", "SiLU", "GELU", "Hardswish",
+// "Hardsigmoid") over in: no parameters, the per-element work of activationFLOPs.
+func Activation(in []int, typ string) ([]int, Counts, error) {
+	f, ok := activationFLOPs[typ]
+	if !ok {
+		return nil, Counts{}, fmt.Errorf("unknown activation %q", typ)
+	}
+	if len(in) < 1 {
+		return nil, Counts{}, fmt.Errorf("want a tensor with a batch axis")
+	}
+	c := Counts{FLOPs: f * numel(in)}
+	if typ == "LeakyReLU" {
+		c.PaddleFLOPs = numel(in)
+	}
+	return slices.Clone(in), c, nil
+}

@@ -23,6 +23,7 @@ type typed interface {
 	batchNorm(bn purego.BatchNorm) kernel
 	add(rank int) kernel
 	activation(a Act, rank int) kernel
+	dropout(d dropoutSpec, rank int) kernel
 }
 
 // typedFor returns the kernels of element type dt (float32 or float64).
@@ -49,3 +50,4 @@ func (typedAs[T]) loss() kernel                               { return softmaxCE
 func (typedAs[T]) batchNorm(bn purego.BatchNorm) kernel       { return batchNorm[T]{bn} }
 func (typedAs[T]) add(rank int) kernel                        { return add[T]{rank: rank} }
 func (typedAs[T]) activation(a Act, rank int) kernel          { return activation[T]{a, rank} }
+func (typedAs[T]) dropout(d dropoutSpec, rank int) kernel     { return dropout[T]{d, rank} }

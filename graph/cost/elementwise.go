@@ -39,3 +39,19 @@ func Activation(in []int, typ string) ([]int, Counts, error) {
 	}
 	return slices.Clone(in), c, nil
 }
+
+// Dropout accounts a dropout over in: in training one multiply per element (by 0 or by
+// 1/(1-p)), in inference nothing (the identity); paddle.flops counts 0.
+func Dropout(in []int, p float64, training bool) ([]int, Counts, error) {
+	if !(p >= 0 && p <= 1) {
+		return nil, Counts{}, fmt.Errorf("dropout probability %v: want 0 <= p <= 1", p)
+	}
+	if len(in) < 1 {
+		return nil, Counts{}, fmt.Errorf("want a tensor with a batch axis")
+	}
+	var c Counts
+	if training {
+		c.FLOPs = numel(in)
+	}
+	return slices.Clone(in), c, nil
+}

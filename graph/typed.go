@@ -24,6 +24,8 @@ type typed interface {
 	add(rank int) kernel
 	activation(a Act, rank int) kernel
 	dropout(d dropoutSpec, rank int) kernel
+	concat(channels []int, rank int) kernel
+	mul(bcast, rank int) kernel
 }
 
 // typedFor returns the kernels of element type dt (float32 or float64).
@@ -51,3 +53,5 @@ func (typedAs[T]) batchNorm(bn purego.BatchNorm) kernel       { return batchNorm
 func (typedAs[T]) add(rank int) kernel                        { return add[T]{rank: rank} }
 func (typedAs[T]) activation(a Act, rank int) kernel          { return activation[T]{a, rank} }
 func (typedAs[T]) dropout(d dropoutSpec, rank int) kernel     { return dropout[T]{d, rank} }
+func (typedAs[T]) concat(channels []int, rank int) kernel     { return concat[T]{channels, rank} }
+func (typedAs[T]) mul(bcast, rank int) kernel                 { return mul[T]{bcast, rank} }

@@ -55,3 +55,45 @@ func Dropout(in []int, p float64, training bool) ([]int, Counts, error) {
 	}
 	return slices.Clone(in), c, nil
 }
+
+// Concat accounts joining inputs along the channel axis (axis 1): every input has the same
+// rank (at least 2) and the same sizes but for the channels, which add up. Copying counts
+// no operations.
+func Concat(in ...[]int) ([]int, Counts, error) {
+	if len(in) == 0 {
+		return nil, Counts{}, fmt.Errorf("nothing to concatenate: want at least one input")
+	}
+	first := in[0]
+	if len(first) < 2 {
+		return nil, Counts{}, fmt.Errorf("input %v has no channel axis: want [N,C,...]", shape(first))
+	}
+	out := slices.Clone(first)
+	for _, s := range in[1:] {
+		same := len(s) == len(first)
+		for i := 0; same && i < len(s); i++ {
+			same = i == 1 || s[i] == first[i]
+		}
+		if !same {
+			return nil, Counts{}, fmt.Errorf("cannot concatenate %v and %v along the channels: want the same shape but for dimension 1", shape(first), shape(s))
+		}
+		out[1] += s[1]
+	}
+	return out, Counts{}, nil
+}
+
+// Mul accounts the element-wise product of a and b: the same shape, or one of them
+// [N,C,1,1] scaling every map of the other [N,C,H,W] (squeeze-and-excitation). One FLOP per
+// output element, none under paddle.flops (which counts no functional products).
+func Mul(a, b []int) ([]int, Counts, error) {
+	if slices.Equal(a, b) {
+		return slices.Clone(a), Counts{FLOPs: numel(a)}, nil
+	}
+	full, scale := a, b
+	if len(b) == 4 && len(a) == 4 && a[2] == 1 && a[3] == 1 {
+		full, scale = b, a
+	}
+	if len(full) != 4 || len(scale) != 4 || scale[0] != full[0] || scale[1] != full[1] || scale[2] != 1 || scale[3] != 1 {
+		return nil, Counts{}, fmt.Errorf("cannot multiply shapes %v and %v: want the same shape, or [N,C,1,1] with [N,C,H,W]", shape(a), shape(b))
+	}
+	return slices.Clone(full), Counts{FLOPs: numel(full)}, nil
+}

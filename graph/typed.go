@@ -26,6 +26,7 @@ type typed interface {
 	dropout(d dropoutSpec, rank int) kernel
 	concat(channels []int, rank int) kernel
 	mul(bcast, rank int) kernel
+	batchNorm1D(bn purego.BatchNorm) kernel
 }
 
 // typedFor returns the kernels of element type dt (float32 or float64).
@@ -55,3 +56,4 @@ func (typedAs[T]) activation(a Act, rank int) kernel          { return activatio
 func (typedAs[T]) dropout(d dropoutSpec, rank int) kernel     { return dropout[T]{d, rank} }
 func (typedAs[T]) concat(channels []int, rank int) kernel     { return concat[T]{channels, rank} }
 func (typedAs[T]) mul(bcast, rank int) kernel                 { return mul[T]{bcast, rank} }
+func (typedAs[T]) batchNorm1D(bn purego.BatchNorm) kernel     { return batchNorm1D[T]{bn} }

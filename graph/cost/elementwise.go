@@ -97,3 +97,13 @@ func Mul(a, b []int) ([]int, Counts, error) {
 	}
 	return slices.Clone(full), Counts{FLOPs: numel(full)}, nil
 }
+
+// BatchNorm1D accounts a batch normalisation over the features of in [N,C]: 2C trainable
+// values and 2C buffers; 2 FLOPs per element (y = a*x + b once the statistics are folded),
+// and 0 under paddle.flops, whose rules cover BatchNorm2D but not BatchNorm1D.
+func BatchNorm1D(in []int) ([]int, Counts, error) {
+	if len(in) != 2 {
+		return nil, Counts{}, fmt.Errorf("want a 2-D [N,C] input")
+	}
+	return slices.Clone(in), Counts{Trainable: 2 * in[1], Buffers: 2 * in[1], FLOPs: 2 * numel(in)}, nil
+}

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"gorgonia.org/gorgonia"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/nndl/cnn/build"
 	"github.com/nndl/cnn/graph"
+	"github.com/nndl/cnn/viz"
 )
 
 // dropoutModel is fc1 -> Dropout(0.5) -> fc2 on a 2x4x4 input.
@@ -131,4 +133,85 @@ func mask(v []float32) []bool {
 		m[i] = x != 0
 	}
 	return m
+}
+
+// everyLayerModel uses every new layer kind once, dropout with p = 0.
+var everyLayerModel = graph.Model{
+	Name: "every", Input: []int{3, 6, 6}, Classes: 4,
+	Forward: func(n *graph.Net, x *gorgonia.Node) *gorgonia.Node {
+		a := n.Activation("a", n.Conv2D("c1", x, graph.Conv{Out: 4, Kernel: 3, Padding: 1}), graph.LeakyReLU(0.1))
+		b := n.Activation("b", n.Conv2D("c2", x, graph.Conv{Out: 2, Kernel: 1}), graph.GELU)
+		x = n.Concat("cat", a, b, n.Activation("", x, graph.Tanh))
+		s := n.Activation("", n.GlobalAvgPool2D("squeeze", x), graph.Hardsigmoid)
+		x = n.Activation("", n.Mul("se", x, s), graph.Hardswish)
+		x = n.Activation("", n.Mul("sq", x, x), graph.SiLU)
+		x = n.Activation("", x, graph.ReLU6)
+		x = n.Activation("", n.Flatten("flatten", x), graph.Sigmoid)
+		x = n.BatchNorm1D("bn", n.LinearNoBias("fc1", x, 8))
+		return n.Linear("fc2", n.Dropout("drop", x, 0), 4)
+	},
+}
+
+// TestEveryLayerProgram trains the model that uses every new layer: the buffers the VM
+// reuses from run to run give the same loss and gradients on a second run of the same batch
+// (every kernel overwrites its whole output), and the evaluation program runs.
+func TestEveryLayerProgram(t *testing.T) {
+	params := graph.NewParams(tensor.Float32, 5)
+	p, err := build.Compile(everyLayerModel, params, build.Options{Batch: 3, Train: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 3*3*6*6)
+	for i := range x {
+		x[i] = float32(i%11)/4 - 1.2
+	}
+	if err := p.Feed(x, []int{0, 3, 1}); err != nil {
+		t.Fatal(err)
+	}
+	var first [][]float32
+	var loss float64
+	for r := 0; r < 2; r++ {
+		if err := p.Run(); err != nil {
+			t.Fatal(err)
+		}
+		if r == 0 {
+			loss = p.LossValue()
+		} else if p.LossValue() != loss {
+			t.Errorf("second run: loss %v, first %v", p.LossValue(), loss)
+		}
+		for i, g := range p.Grads {
+			v := slices.Clone(p.GradValue(g).Data().([]float32))
+			if r == 0 {
+				first = append(first, v)
+			} else if !slices.Equal(v, first[i]) {
+				t.Errorf("second run: the gradient of %s changed", g.Param.Name)
+			}
+		}
+	}
+	if len(p.Grads) != 9 { // c1 w,b; c2 w,b; fc1 w; bn w,b; fc2 w,b
+		t.Errorf("%d gradients", len(p.Grads))
+	}
+	eval, err := build.Compile(everyLayerModel, params, build.Options{Batch: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eval.Feed(x, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := eval.Run(); err != nil {
+		t.Fatal(err)
+	}
+	// Every layer is a node of the DOT, the Concat with its three inputs' edges.
+	dot, err := viz.LayerDOT("every", eval.Net.Layers(), eval.Input, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"Concat", "Mul", "LeakyReLU", "GELU", "Tanh", "Hardsigmoid", "Hardswish", "SiLU", "ReLU6", "Sigmoid", "BatchNorm1D", "Dropout", "no bias"} {
+		if !strings.Contains(dot, typ) {
+			t.Errorf("the DOT has no %s", typ)
+		}
+	}
+	if edges := strings.Count(dot, "->L05"); edges != 3 {
+		t.Errorf("%d edges into the Concat (L05), want 3:\n%s", edges, dot)
+	}
 }

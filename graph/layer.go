@@ -12,7 +12,7 @@ import (
 // counts parameters or operations.
 type Layer struct {
 	Name  string // unique within the network, e.g. "conv1" or "layer2.0.bn1"
-	Type  string // "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Linear", "ReLU", "Flatten", "BatchNorm2D", "Add"
+	Type  string // "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Linear", "ReLU", "Flatten", "BatchNorm2D", "Add", an activation (Act.Type), "Dropout", "Concat", "Mul", "BatchNorm1D"
 	Block string // the enclosing block ("layer2.0"), empty at the top level
 
 	InShape  tensor.Shape // shape of the first input, batch included

@@ -44,6 +44,7 @@ type Params struct {
 	list    []*Param
 	byName  map[string]*Param
 	pending []pendingInit
+	dropout map[string]*dropoutStream // each Dropout layer's masks, by layer name (dropout.go)
 }
 
 // pendingInit is a parameter declared but not yet filled by its initialiser.

@@ -22,6 +22,11 @@ type typed interface {
 	loss() kernel
 	batchNorm(bn purego.BatchNorm) kernel
 	add(rank int) kernel
+	activation(a Act, rank int) kernel
+	dropout(d dropoutSpec, rank int) kernel
+	concat(channels []int, rank int) kernel
+	mul(bcast, rank int) kernel
+	batchNorm1D(bn purego.BatchNorm) kernel
 }
 
 // typedFor returns the kernels of element type dt (float32 or float64).
@@ -47,3 +52,8 @@ func (typedAs[T]) reshape(from, to tensor.Shape) kernel       { return reshape[T
 func (typedAs[T]) loss() kernel                               { return softmaxCE[T]{} }
 func (typedAs[T]) batchNorm(bn purego.BatchNorm) kernel       { return batchNorm[T]{bn} }
 func (typedAs[T]) add(rank int) kernel                        { return add[T]{rank: rank} }
+func (typedAs[T]) activation(a Act, rank int) kernel          { return activation[T]{a, rank} }
+func (typedAs[T]) dropout(d dropoutSpec, rank int) kernel     { return dropout[T]{d, rank} }
+func (typedAs[T]) concat(channels []int, rank int) kernel     { return concat[T]{channels, rank} }
+func (typedAs[T]) mul(bcast, rank int) kernel                 { return mul[T]{bcast, rank} }
+func (typedAs[T]) batchNorm1D(bn purego.BatchNorm) kernel     { return batchNorm1D[T]{bn} }

@@ -10,23 +10,25 @@ import (
 	"github.com/nndl/cnn/kernels"
 )
 
-// convGeom is the geometry of a square convolution or pooling window.
+// convGeom is the geometry of a convolution or pooling window.
 type convGeom = kernels.ConvGeom
 
-// convShape is the shape rule shared by both convolution kernels: x [N,C,H,W], w [P,C,K,K],
-// optional b [P].
+// convShape is the shape rule shared by both convolution kernels: x [N,C,H,W], w
+// [P,C/Groups,KH,KW], optional b [P].
 func convShape(g convGeom, in ...tensor.Shape) (tensor.Shape, error) {
 	x, w := in[0], in[1]
+	g = g.Norm()
 	if err := cost.CheckWindow(g, x); err != nil {
 		return nil, err
 	}
-	if len(w) != 4 || w[1] != x[1] || w[2] != g.K || w[3] != g.K {
-		return nil, fmt.Errorf("weight shape %v does not fit input %v with a %dx%d kernel (want [out,%d,%d,%d])", w, x, g.K, g.K, x[1], g.K, g.K)
+	if x[1]%g.Groups != 0 || len(w) != 4 || w[0]%g.Groups != 0 || w[1] != x[1]/g.Groups || w[2] != g.KH || w[3] != g.KW {
+		return nil, fmt.Errorf("weight shape %v does not fit input %v with a %dx%d kernel in %d groups (want [out,%d/%d,%d,%d])",
+			w, x, g.KH, g.KW, g.Groups, x[1], g.Groups, g.KH, g.KW)
 	}
 	if len(in) == 3 && (len(in[2]) != 1 || in[2][0] != w[0]) {
 		return nil, fmt.Errorf("bias shape %v does not fit weight %v (want [%d])", in[2], w, w[0])
 	}
-	return tensor.Shape{x[0], w[0], g.Out(x[2]), g.Out(x[3])}, nil
+	return tensor.Shape{x[0], w[0], g.OutH(x[2]), g.OutW(x[3])}, nil
 }
 
 // convArity is the inputs' ranks of a convolution: x, w and, with a bias, b.

@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"fmt"
+
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
@@ -22,14 +24,24 @@ type Layer struct {
 	// buffers, MACs and FLOPs in paddle.flops' and in the plain convention.
 	cost.Counts
 
-	// RF is the receptive field of one output element in input pixels (along one side),
-	// Jump the distance in input pixels between neighbouring output elements.
-	RF, Jump int
+	// RF is the receptive field of one output element in input pixels along the height,
+	// Jump the distance in input pixels between neighbouring output elements; RFW and
+	// JumpW are the same along the width.
+	RF, Jump   int
+	RFW, JumpW int
 
 	Attrs string // short description of the layer's settings, e.g. "6@5x5 s1 p0 bias"
 
 	Inputs []*gorgonia.Node // the nodes the layer reads
 	Output *gorgonia.Node   // the node the layer produces
+}
+
+// RFString prints the receptive field: one number when it is square, HxW otherwise.
+func (l *Layer) RFString() string {
+	if l.RFW == l.RF || l.RFW == 0 {
+		return fmt.Sprint(l.RF)
+	}
+	return fmt.Sprintf("%dx%d", l.RF, l.RFW)
 }
 
 // Params returns the number of values the layer saves: trainable parameters plus buffers.

@@ -40,7 +40,8 @@ type Net struct {
 	training bool
 
 	layers  []*Layer
-	rf      map[*gorgonia.Node]cost.Field // receptive field and jump of each node
+	rf      map[*gorgonia.Node]cost.Field // receptive field and jump of each node (height)
+	rfW     map[*gorgonia.Node]cost.Field // the same along the width
 	scope   []string
 	counts  map[string]int
 	nodes   []*gorgonia.Node // trainable parameter nodes in declaration order
@@ -60,6 +61,7 @@ func New(params *Params, impl Impl) *Net {
 		params:  params,
 		impl:    impl,
 		rf:      map[*gorgonia.Node]cost.Field{},
+		rfW:     map[*gorgonia.Node]cost.Field{},
 		counts:  map[string]int{},
 		paramOf: map[*gorgonia.Node]*Param{},
 		ws:      kernels.NewScratch(),
@@ -98,6 +100,7 @@ func (n *Net) ParamOf(node *gorgonia.Node) *Param { return n.paramOf[node] }
 func (n *Net) Input(name string, shape ...int) *gorgonia.Node {
 	x := gorgonia.NewTensor(n.g, n.params.dtype, len(shape), gorgonia.WithShape(shape...), gorgonia.WithName(name), gorgonia.WithInit(gorgonia.Zeroes()))
 	n.rf[x] = cost.Field{RF: 1, Jump: 1}
+	n.rfW[x] = cost.Field{RF: 1, Jump: 1}
 	return x
 }
 
@@ -164,18 +167,22 @@ func (n *Net) add(l *Layer, k kernel, in ...*gorgonia.Node) *gorgonia.Node {
 	}
 	// The receptive field grows from the widest of the inputs' (a residual join takes the
 	// larger of its two; parameters have none).
-	var f cost.Field
+	var f, fw cost.Field
 	for _, x := range in {
 		f.RF, f.Jump = max(f.RF, n.rf[x].RF), max(f.Jump, n.rf[x].Jump)
+		fw.RF, fw.Jump = max(fw.RF, n.rfW[x].RF), max(fw.Jump, n.rfW[x].Jump)
 	}
-	f = l.Grow(f)
-	n.rf[out] = f
-	l.RF, l.Jump = f.RF, f.Jump
+	f, fw = l.Grow(f), l.GrowW(fw)
+	n.rf[out], n.rfW[out] = f, fw
+	l.RF, l.Jump, l.RFW, l.JumpW = f.RF, f.Jump, fw.RF, fw.Jump
 	n.layers = append(n.layers, l)
 	return out
 }
 
-// Conv describes a 2-D convolution: Out filters of Kernel x Kernel over all input channels.
+// Conv describes a 2-D convolution: Out filters of Kernel x Kernel over all input channels,
+// or over their group's (Groups), as torch.nn.Conv2d takes it. Kernel, Stride and Padding
+// are the square form; the HW pairs give the rectangular one (height, width), a pair left
+// at zero taking the square value.
 type Conv struct {
 	Out     int  // output channels
 	Kernel  int  // kernel side
@@ -183,6 +190,12 @@ type Conv struct {
 	Padding int  // zeros added on every side
 	NoBias  bool // omit the bias
 	Init    Init // weight initialiser; biases start at zero
+
+	KernelHW, StrideHW, PaddingHW [2]int // the rectangular forms of Kernel, Stride and Padding
+	Dilation                      [2]int // the distance between kernel taps; 1x1 when zero
+	// Groups splits the input and output channels into that many groups, each filter
+	// seeing only its group's inputs (Groups = input channels: depthwise); 1 when 0.
+	Groups int
 }
 
 // Conv2D adds a convolution layer with parameters name.weight [Out,C,K,K] and name.bias [Out].
@@ -191,18 +204,16 @@ func (n *Net) Conv2D(name string, x *gorgonia.Node, c Conv) *gorgonia.Node {
 	if n.err != nil {
 		return x
 	}
-	if c.Stride == 0 {
-		c.Stride = 1
-	}
 	xs := x.Shape()
-	g := convGeom{K: c.Kernel, S: c.Stride, P: c.Padding}
+	g := c.geom()
 	_, counts, err := cost.Conv2D(xs, c.Out, g, !c.NoBias)
 	if err != nil {
 		n.fail(name, "Conv2D", x, err)
 		return x
 	}
-	d, kk := xs[1], c.Kernel*c.Kernel
-	w, err := n.param(name+".weight", tensor.Shape{c.Out, d, c.Kernel, c.Kernel}, true, c.Init, d*kk, c.Out*kk)
+	// PyTorch's fans: the weights each filter (and each input channel) meets.
+	d, kk := xs[1]/g.Groups, g.KH*g.KW
+	w, err := n.param(name+".weight", tensor.Shape{c.Out, d, g.KH, g.KW}, true, c.Init, d*kk, c.Out/g.Groups*kk)
 	if err != nil {
 		n.fail(name, "Conv2D", x, err)
 		return x
@@ -220,15 +231,16 @@ func (n *Net) Conv2D(name string, x *gorgonia.Node, c Conv) *gorgonia.Node {
 	if n.impl == Naive {
 		k = n.typed.convNaive(g, !c.NoBias)
 	}
-	l := &Layer{Name: name, Type: "Conv2D", Counts: counts,
-		Attrs: fmt.Sprintf("%d@%dx%d s%d p%d", c.Out, c.Kernel, c.Kernel, c.Stride, c.Padding)}
+	l := &Layer{Name: name, Type: "Conv2D", Counts: counts, Attrs: convAttrs(c.Out, g)}
 	if c.NoBias {
 		l.Attrs += " no bias"
 	}
 	return n.add(l, k, in...)
 }
 
-// Pool describes a pooling window.
+// Pool describes a pooling window, as torch.nn.MaxPool2d and AvgPool2d take it. Kernel,
+// Stride and Padding are the square form; the HW pairs give the rectangular one (height,
+// width), a pair left at zero taking the square value.
 type Pool struct {
 	Kernel  int // window side
 	Stride  int // the window side when 0
@@ -236,6 +248,12 @@ type Pool struct {
 	// Exclusive averages over the pixels inside the image only (Paddle's default);
 	// otherwise padded zeros count in the mean (PyTorch's default). Max pooling ignores it.
 	Exclusive bool
+
+	KernelHW, StrideHW, PaddingHW [2]int // the rectangular forms of Kernel, Stride and Padding
+	// Ceil rounds the output size up (PyTorch's ceil_mode): the last window may run past the
+	// input, as long as it starts inside the input or its left padding. An average then
+	// divides by the part of the window inside the padded input.
+	Ceil bool
 }
 
 func (n *Net) pool(typ, name string, x *gorgonia.Node, p Pool, mode poolMode) *gorgonia.Node {
@@ -243,10 +261,7 @@ func (n *Net) pool(typ, name string, x *gorgonia.Node, p Pool, mode poolMode) *g
 	if n.err != nil {
 		return x
 	}
-	if p.Stride == 0 {
-		p.Stride = p.Kernel
-	}
-	g := convGeom{K: p.Kernel, S: p.Stride, P: p.Padding}
+	g := p.geom()
 	_, counts, err := cost.Pool2D(x.Shape(), g, mode != kernels.PoolMax)
 	if err != nil {
 		n.fail(name, typ, x, err)
@@ -254,13 +269,13 @@ func (n *Net) pool(typ, name string, x *gorgonia.Node, p Pool, mode poolMode) *g
 	}
 	k := n.typed.pool(g, mode)
 	if n.impl == Naive {
-		if p.Padding != 0 {
+		if g.PH != 0 || g.PW != 0 {
 			n.fail(name, typ, x, fmt.Errorf("the hand-written Pool2D has no padding"))
 			return x
 		}
 		k = n.typed.poolNaive(g, mode)
 	}
-	l := &Layer{Name: name, Type: typ, Counts: counts, Attrs: fmt.Sprintf("%dx%d s%d p%d", p.Kernel, p.Kernel, p.Stride, p.Padding)}
+	l := &Layer{Name: name, Type: typ, Counts: counts, Attrs: poolAttrs(g)}
 	if mode == kernels.PoolAvgExclusive {
 		l.Attrs += " exclusive"
 	}

@@ -105,7 +105,7 @@ func (s Summary) WriteTable(w io.Writer, u FLOPUnit) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "Layer (type)\tInput shape\tOutput shape\tParams\tFLOPs (%s)\tRF\t\n", u)
 	for _, l := range s.Layers {
-		fmt.Fprintf(tw, "%s (%s)\t%s\t%s\t%s\t%s\t%d\t\n", l.Name, l.Type, shapeString(l.InShape), shapeString(l.OutShape), Comma(int64(l.Params())), Comma(l.Count(u)), l.RF)
+		fmt.Fprintf(tw, "%s (%s)\t%s\t%s\t%s\t%s\t%s\t\n", l.Name, l.Type, shapeString(l.InShape), shapeString(l.OutShape), Comma(int64(l.Params())), Comma(l.Count(u)), l.RFString())
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -149,6 +149,7 @@ type jsonLayer struct {
 	FLOPs       int64  `json:"flops"`
 	MACs        int64  `json:"macs"`
 	RF          int    `json:"receptive_field"`
+	RFW         int    `json:"receptive_field_w,omitempty"` // along the width, where it differs
 }
 
 type jsonSummary struct {
@@ -176,6 +177,9 @@ func (s Summary) JSON(u FLOPUnit) ([]byte, error) {
 			Name: l.Name, Type: l.Type, Block: l.Block, InputShape: []int(l.InShape), OutputShape: []int(l.OutShape),
 			Params: l.Params(), Trainable: l.Trainable, FLOPs: l.Count(u), MACs: l.MACs, RF: l.RF,
 		})
+		if l.RFW != l.RF {
+			js.Layers[len(js.Layers)-1].RFW = l.RFW
+		}
 	}
 	return json.MarshalIndent(js, "", "  ")
 }

@@ -15,6 +15,7 @@ type typed interface {
 	convNaive(g convGeom, bias bool) kernel
 	pool(g convGeom, mode poolMode) kernel
 	poolNaive(g convGeom, mode poolMode) kernel
+	adaptiveAvg(oh, ow int) kernel
 	globalAvg() kernel
 	linear(bias bool) kernel
 	relu(rank int) kernel
@@ -45,6 +46,7 @@ func (typedAs[T]) conv(g convGeom, bias bool, ws *kernels.Scratch) kernel {
 func (typedAs[T]) convNaive(g convGeom, bias bool) kernel     { return convNaive[T]{g, bias} }
 func (typedAs[T]) pool(g convGeom, mode poolMode) kernel      { return poolFast[T]{g, mode} }
 func (typedAs[T]) poolNaive(g convGeom, mode poolMode) kernel { return poolNaive[T]{g, mode} }
+func (typedAs[T]) adaptiveAvg(oh, ow int) kernel              { return adaptiveAvg[T]{oh, ow} }
 func (typedAs[T]) globalAvg() kernel                          { return globalAvg[T]{} }
 func (typedAs[T]) linear(bias bool) kernel                    { return linear[T]{bias} }
 func (typedAs[T]) relu(rank int) kernel                       { return relu[T]{rank} }

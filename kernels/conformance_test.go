@@ -186,6 +186,50 @@ var convCases = []struct{ n, cin, h, w, cout, k, s, p int }{
 	{3, 2, 13, 5, 6, 3, 1, 0},    // a tall map, rows narrower than a vector
 }
 
+// convGeomCases are the other geometries: rectangular kernels, strides and paddings,
+// dilation and groups (depthwise among them), on the im2col paths of large and small maps.
+var convGeomCases = []struct {
+	n, cin, h, w, cout int
+	g                  kernels.ConvGeom
+}{
+	{2, 4, 9, 9, 6, kernels.ConvGeom{K: 3, S: 1, P: 2, DH: 2, DW: 2}},                              // dilation 2, the map kept
+	{2, 3, 10, 12, 4, kernels.ConvGeom{K: 3, S: 1, P: 1, DH: 2, DW: 3}},                            // dilation per axis
+	{3, 8, 7, 7, 6, kernels.ConvGeom{K: 3, S: 1, P: 1, Groups: 2}},                                 // two groups, a small map
+	{2, 6, 8, 8, 6, kernels.ConvGeom{K: 3, S: 2, P: 1, Groups: 6}},                                 // depthwise, stride 2
+	{2, 4, 6, 6, 8, kernels.ConvGeom{K: 3, S: 1, P: 1, Groups: 4}},                                 // depthwise, two filters per channel
+	{2, 16, 12, 12, 16, kernels.ConvGeom{K: 3, S: 1, P: 1, Groups: 16}},                            // depthwise, a large map
+	{2, 3, 9, 11, 5, kernels.ConvGeom{KH: 1, KW: 3, S: 1, PW: 1}},                                  // 1x3
+	{3, 2, 8, 7, 4, kernels.ConvGeom{KH: 3, KW: 5, SH: 2, SW: 1, PH: 1, PW: 2}},                    // 3x5, stride 2x1
+	{2, 3, 17, 9, 4, kernels.ConvGeom{KH: 5, KW: 1, SH: 1, SW: 2, PH: 2}},                          // 5x1, stride 1x2
+	{4, 6, 5, 5, 9, kernels.ConvGeom{KH: 2, KW: 3, S: 1, P: 1, DH: 2, Groups: 3}},                  // all of them, a small map
+	{2, 4, 20, 18, 8, kernels.ConvGeom{K: 3, SH: 2, SW: 3, PH: 1, PW: 2, DH: 2, DW: 1, Groups: 2}}, // all of them, a large map
+	{1, 64, 8, 8, 128, kernels.ConvGeom{K: 3, S: 1, P: 1, Groups: 4}},                              // one image of a deep layer, grouped
+	{3, 16, 6, 6, 32, kernels.ConvGeom{K: 1, S: 1, Groups: 4}},                                     // grouped 1x1, as in ResNeXt
+	{2, 4, 3, 3, 4, kernels.ConvGeom{K: 3, S: 1, Groups: 2}},                                       // a window over the whole input, grouped
+	{2, 2, 5, 5, 3, kernels.ConvGeom{K: 3, S: 1, DH: 2, DW: 2}},                                    // a dilated window over the whole input
+}
+
+// allConvCases returns every convolution case as a geometry and input and weight shapes.
+func allConvCases() (out []struct {
+	g      kernels.ConvGeom
+	xs, ws []int
+}) {
+	add := func(g kernels.ConvGeom, n, cin, h, w, cout int) {
+		g = g.Norm()
+		out = append(out, struct {
+			g      kernels.ConvGeom
+			xs, ws []int
+		}{g, []int{n, cin, h, w}, []int{cout, cin / g.Groups, g.KH, g.KW}})
+	}
+	for _, c := range convCases {
+		add(kernels.ConvGeom{K: c.k, S: c.s, P: c.p}, c.n, c.cin, c.h, c.w, c.cout)
+	}
+	for _, c := range convGeomCases {
+		add(c.g, c.n, c.cin, c.h, c.w, c.cout)
+	}
+	return out
+}
+
 func testConv[T kernels.Float](t *testing.T, impl string) (int, bool) {
 	k := kernels.Named[T](impl).Conv
 	if k == nil {
@@ -193,17 +237,17 @@ func testConv[T kernels.Float](t *testing.T, impl string) (int, bool) {
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	n := 0
-	for _, c := range convCases {
-		g := kernels.ConvGeom{K: c.k, S: c.s, P: c.p}
-		d := kernels.NewConvDims(g, []int{c.n, c.cin, c.h, c.w}, []int{c.cout, c.cin, c.k, c.k})
+	for _, cs := range allConvCases() {
+		d := kernels.NewConvDims(cs.g, cs.xs, cs.ws)
+		c := fmt.Sprintf("%v %v*%v", cs.g, cs.xs, cs.ws)
 		if !k.AcceptsConv(d) {
 			continue
 		}
 		n++
-		x, w, b := random[T](rng, c.n*c.cin*c.h*c.w), random[T](rng, c.cout*d.K), random[T](rng, c.cout)
-		dy := random[T](rng, c.n*c.cout*d.OHW)
+		x, w, b := random[T](rng, d.N*d.C*d.HW), random[T](rng, d.P*d.K), random[T](rng, d.P)
+		dy := random[T](rng, d.N*d.P*d.OHW)
 		ws := kernels.NewScratch()
-		epilogues := []*kernels.Epilogue{nil, {ReLU: true}, bnEpilogue(rng, c.cout, false), bnEpilogue(rng, c.cout, true)}
+		epilogues := []*kernels.Epilogue{nil, {ReLU: true}, bnEpilogue(rng, d.P, false), bnEpilogue(rng, d.P, true)}
 		for run := 0; run < 2; run++ { // the second run reuses the buffers and primitives
 			for _, ep := range epilogues {
 				got, want := random[T](rng, len(dy)), make([]float64, len(dy))
@@ -211,20 +255,20 @@ func testConv[T kernels.Float](t *testing.T, impl string) (int, bool) {
 				reference.Conv(d, f64(x), f64(w), f64(b), want)
 				applyRef(ep, d, want)
 				if e := relErr(got, want); !(e <= tol[T]()) {
-					t.Errorf("%s conv forward %+v epilogue %+v run %d: relative error %.3g", impl, c, ep, run, e)
+					t.Errorf("%s conv forward %s epilogue %+v run %d: relative error %.3g", impl, c, ep, run, e)
 				}
 			}
 			got, want := random[T](rng, len(x)), make([]float64, len(x))
 			must(t, k.ConvBackwardData(ws, d, w, dy, got))
 			reference.ConvGrad(d, 0, f64(x), f64(w), f64(dy), want)
 			if e := relErr(got, want); !(e <= tol[T]()) {
-				t.Errorf("%s conv backward data %+v run %d: relative error %.3g", impl, c, run, e)
+				t.Errorf("%s conv backward data %s run %d: relative error %.3g", impl, c, run, e)
 			}
 			got, want = random[T](rng, len(w)), make([]float64, len(w))
 			must(t, k.ConvBackwardWeights(ws, d, x, dy, got))
 			reference.ConvGrad(d, 1, f64(x), f64(w), f64(dy), want)
 			if e := relErr(got, want); !(e <= tol[T]()) {
-				t.Errorf("%s conv backward weights %+v run %d: relative error %.3g", impl, c, run, e)
+				t.Errorf("%s conv backward weights %s run %d: relative error %.3g", impl, c, run, e)
 			}
 		}
 		// A NaN in the input reaches every output whose window holds it, through the ReLU.
@@ -235,7 +279,7 @@ func testConv[T kernels.Float](t *testing.T, impl string) (int, bool) {
 		reference.Conv(d, f64(xn), f64(w), f64(b), want)
 		applyRef(&kernels.Epilogue{ReLU: true}, d, want)
 		if e := relErr(got, want); !(e <= tol[T]()) {
-			t.Errorf("%s conv forward %+v with a NaN, ReLU: relative error %.3g (NaN where the reference has none, or none where it has)", impl, c, e)
+			t.Errorf("%s conv forward %s with a NaN, ReLU: relative error %.3g (NaN where the reference has none, or none where it has)", impl, c, e)
 		}
 	}
 	return n, true
@@ -283,7 +327,18 @@ var poolCases = []struct {
 	{kernels.ConvGeom{K: 2, S: 2}, 28, 28}, {kernels.ConvGeom{K: 2, S: 2}, 10, 10}, {kernels.ConvGeom{K: 2, S: 2}, 3, 70},
 	{kernels.ConvGeom{K: 2, S: 2}, 64, 33}, {kernels.ConvGeom{K: 3, S: 2, P: 1}, 9, 8},
 	{kernels.ConvGeom{K: 3, S: 1, P: 1}, 5, 5}, {kernels.ConvGeom{K: 3, S: 3}, 10, 11}, {kernels.ConvGeom{K: 3, S: 2, P: 1}, 112, 112},
+	// Rectangular windows, and ceil mode: the last window runs past the input (and its
+	// padding), or would start in the right padding and is dropped.
+	{kernels.ConvGeom{KH: 3, KW: 2, SH: 2, SW: 1}, 9, 8}, {kernels.ConvGeom{KH: 1, KW: 3, SH: 1, SW: 3, PW: 1}, 4, 10},
+	{kernels.ConvGeom{K: 2, S: 2, Ceil: true}, 7, 7}, {kernels.ConvGeom{K: 2, S: 2, Ceil: true}, 8, 8},
+	{kernels.ConvGeom{K: 3, S: 2, Ceil: true}, 8, 8}, {kernels.ConvGeom{K: 3, S: 2, P: 1, Ceil: true}, 10, 10},
+	{kernels.ConvGeom{K: 3, S: 3, Ceil: true}, 10, 11}, {kernels.ConvGeom{K: 2, S: 1, P: 1, Ceil: true}, 5, 5},
+	{kernels.ConvGeom{KH: 2, KW: 3, S: 2, P: 1, Ceil: true}, 6, 9}, {kernels.ConvGeom{K: 3, S: 2, P: 1, Ceil: true}, 33, 600},
 }
+
+// adaptiveCases are the input and output sizes every adaptive average pooling is tried on:
+// windows that overlap, that divide the input evenly, and outputs larger than the input.
+var adaptiveCases = [][4]int{{7, 7, 3, 3}, {10, 9, 4, 5}, {5, 5, 7, 7}, {8, 8, 1, 1}, {6, 6, 3, 3}, {1, 13, 1, 4}, {14, 14, 7, 7}}
 
 // poolInput returns planes of x with ties, zeros of both signs and, with nan, a NaN in every
 // fifth plane.
@@ -319,34 +374,44 @@ func testPool[T kernels.Float](t *testing.T, impl string) (int, bool) {
 	ref := kernels.Named[T]("reference").Pool
 	rng := rand.New(rand.NewPCG(5, 6))
 	n := 0
+	const planes = 11
+	var all []kernels.PoolDims
 	for _, c := range poolCases {
 		for _, mode := range []kernels.PoolMode{kernels.PoolMax, kernels.PoolAvg, kernels.PoolAvgExclusive} {
-			const planes = 11
-			d := kernels.NewPoolDims(c.g, mode, []int{1, planes, c.h, c.w})
-			if !k.AcceptsPool(d) {
-				continue
-			}
-			n++
-			// Forward with NaN: the maximum and the averages keep it; to the bit otherwise.
-			x := poolInput[T](rng, planes, c.h, c.w, true)
-			got, want := random[T](rng, planes*d.OH*d.OW), make([]T, planes*d.OH*d.OW)
-			k.PoolForward(d, x, got)
-			ref.PoolForward(d, x, want)
+			all = append(all, kernels.NewPoolDims(c.g, mode, []int{1, planes, c.h, c.w}))
+		}
+	}
+	for _, c := range adaptiveCases {
+		all = append(all, kernels.NewAdaptivePoolDims(c[2], c[3], []int{1, planes, c[0], c[1]}))
+	}
+	for _, d := range all {
+		if !k.AcceptsPool(d) {
+			continue
+		}
+		n++
+		c := fmt.Sprintf("%v %v %dx%d to %dx%d", d.G, d.Mode, d.H, d.W, d.OH, d.OW)
+		if d.Mode == kernels.PoolAdaptiveAvg {
+			c = fmt.Sprintf("%v %dx%d to %dx%d", d.Mode, d.H, d.W, d.OH, d.OW)
+		}
+		// Forward with NaN: the maximum and the averages keep it; to the bit otherwise.
+		x := poolInput[T](rng, planes, d.H, d.W, true)
+		got, want := random[T](rng, planes*d.OH*d.OW), make([]T, planes*d.OH*d.OW)
+		k.PoolForward(d, x, got)
+		ref.PoolForward(d, x, want)
+		if i, ok := sameBits(got, want); !ok {
+			t.Errorf("%s pool %s forward: element %d is %v, want %v", impl, c, i, got[i], want[i])
+		}
+		// Backward, without NaN (where a NaN's gradient goes is left to each kernel):
+		// without and with the ReLU's gradient after it.
+		x = poolInput[T](rng, planes, d.H, d.W, false)
+		dy := random[T](rng, planes*d.OH*d.OW)
+		relu := poolInput[T](rng, planes, d.H, d.W, false)
+		for _, r := range [][]T{nil, relu} {
+			got, want := random[T](rng, len(x)), make([]T, len(x))
+			k.PoolBackward(d, x, dy, got, r)
+			ref.PoolBackward(d, x, dy, want, r)
 			if i, ok := sameBits(got, want); !ok {
-				t.Errorf("%s pool %v %v %dx%d forward: element %d is %v, want %v", impl, c.g, mode, c.h, c.w, i, got[i], want[i])
-			}
-			// Backward, without NaN (where a NaN's gradient goes is left to each kernel):
-			// without and with the ReLU's gradient after it.
-			x = poolInput[T](rng, planes, c.h, c.w, false)
-			dy := random[T](rng, planes*d.OH*d.OW)
-			relu := poolInput[T](rng, planes, c.h, c.w, false)
-			for _, r := range [][]T{nil, relu} {
-				got, want := random[T](rng, len(x)), make([]T, len(x))
-				k.PoolBackward(d, x, dy, got, r)
-				ref.PoolBackward(d, x, dy, want, r)
-				if i, ok := sameBits(got, want); !ok {
-					t.Errorf("%s pool %v %v %dx%d backward (ReLU %v): element %d is %v, want %v", impl, c.g, mode, c.h, c.w, r != nil, i, got[i], want[i])
-				}
+				t.Errorf("%s pool %s backward (ReLU %v): element %d is %v, want %v", impl, c, r != nil, i, got[i], want[i])
 			}
 		}
 	}

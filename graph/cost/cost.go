@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/nndl/cnn/kernels"
 )
 
 // shape prints as the tensor package prints a shape: (2, 3, 4, 4).
@@ -33,18 +31,31 @@ type Counts struct {
 	PaddleFLOPs int64 // paddle.flops' convention: one multiply-add is one FLOP, conv bias +1 per output, avg pool 1 per output, BN 2 per input
 	FLOPs       int64 // 2 per multiply-accumulate plus the element-wise work
 
-	// Window and Stride say how the layer grows the receptive field: by Window-1 of the
-	// input's jumps, the jump then multiplied by Stride. Zero means 1: unchanged.
-	Window, Stride int
+	// Window and Stride say how the layer grows the receptive field along the height: by
+	// Window-1 of the input's jumps, the jump then multiplied by Stride. Zero means 1:
+	// unchanged. WindowW and StrideW say it for the width; zero means as Window and Stride.
+	Window, Stride   int
+	WindowW, StrideW int
 }
 
 // Field is the receptive field of one element in input pixels along one side (RF), and the
 // distance in input pixels between neighbouring elements (Jump).
 type Field struct{ RF, Jump int }
 
-// Grow returns the receptive field of the layer's output, given its input's.
+// Grow returns the receptive field of the layer's output along the height, given its
+// input's.
 func (c Counts) Grow(in Field) Field {
 	w, s := max(c.Window, 1), max(c.Stride, 1)
+	return Field{in.RF + (w-1)*in.Jump, in.Jump * s}
+}
+
+// GrowW returns the receptive field of the layer's output along the width, given its
+// input's.
+func (c Counts) GrowW(in Field) Field {
+	if c.WindowW == 0 && c.StrideW == 0 {
+		return c.Grow(in)
+	}
+	w, s := max(c.WindowW, 1), max(c.StrideW, 1)
 	return Field{in.RF + (w-1)*in.Jump, in.Jump * s}
 }
 
@@ -54,67 +65,6 @@ func numel(s []int) int64 {
 		n *= int64(d)
 	}
 	return n
-}
-
-// Window is a square window of side K, stride S and zero padding P on every side: the
-// geometry the kernels take.
-type Window = kernels.ConvGeom
-
-// CheckWindow reports whether window w fits an input [N,C,H,W].
-func CheckWindow(w Window, in []int) error {
-	if len(in) != 4 {
-		return fmt.Errorf("input shape %v is not [N,C,H,W]", shape(in))
-	}
-	if w.K < 1 || w.S < 1 || w.P < 0 {
-		return fmt.Errorf("kernel %d, stride %d, padding %d: want kernel and stride >= 1, padding >= 0", w.K, w.S, w.P)
-	}
-	if in[2]+2*w.P < w.K || in[3]+2*w.P < w.K {
-		return fmt.Errorf("input %dx%d with padding %d is smaller than the %dx%d window", in[2], in[3], w.P, w.K, w.K)
-	}
-	return nil
-}
-
-// Conv2D accounts a convolution of out filters over every input channel of in [N,C,H,W].
-func Conv2D(in []int, out int, w Window, bias bool) ([]int, Counts, error) {
-	if len(in) != 4 {
-		return nil, Counts{}, fmt.Errorf("want a 4-D [N,C,H,W] input")
-	}
-	if out < 1 || w.K < 1 {
-		return nil, Counts{}, fmt.Errorf("%d filters of %dx%d: want at least one filter of at least 1x1", out, w.K, w.K)
-	}
-	if err := CheckWindow(w, in); err != nil {
-		return nil, Counts{}, err
-	}
-	shape := []int{in[0], out, w.Out(in[2]), w.Out(in[3])}
-	b, kk := 0, int64(in[1]*w.K*w.K)
-	if bias {
-		b = 1
-	}
-	outN := numel(shape)
-	macs := outN * kk
-	return shape, Counts{
-		Trainable: out*int(kk) + b*out, MACs: macs,
-		PaddleFLOPs: outN * (kk + int64(b)), FLOPs: 2*macs + int64(b)*outN,
-		Window: w.K, Stride: w.S,
-	}, nil
-}
-
-// Pool2D accounts a max (avg false) or average pooling over in [N,C,H,W]. paddle.flops
-// counts one per output of an average and nothing for a maximum.
-func Pool2D(in []int, w Window, avg bool) ([]int, Counts, error) {
-	if err := CheckWindow(w, in); err != nil {
-		return nil, Counts{}, err
-	}
-	if w.P > w.K/2 {
-		return nil, Counts{}, fmt.Errorf("padding %d is more than half the %dx%d window", w.P, w.K, w.K)
-	}
-	shape := []int{in[0], in[1], w.Out(in[2]), w.Out(in[3])}
-	outN := numel(shape)
-	c := Counts{FLOPs: outN * int64(w.K*w.K-1), Window: w.K, Stride: w.S}
-	if avg {
-		c.PaddleFLOPs, c.FLOPs = outN, outN*int64(w.K*w.K)
-	}
-	return shape, c, nil
 }
 
 // GlobalAvgPool2D accounts the average of each channel's whole map: [N,C,H,W] -> [N,C,1,1].

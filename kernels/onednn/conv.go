@@ -64,10 +64,10 @@ func getPrim(k primKey) (*C.cnn_conv, error) {
 	prims.Unlock()
 	var buf [errLen]C.char
 	cv := C.cnn_conv_create(C.int(k.kind), C.int(k.n), C.int(k.c), C.int(k.h), C.int(k.w), C.int(k.p),
-		C.int(k.g.K), C.int(k.g.S), C.int(k.g.P), flag(k.fwd.bias), flag(k.fwd.fold), C.int(k.threads), &buf[0], errLen)
+		C.int(k.g.KH), C.int(k.g.SH), C.int(k.g.PH), flag(k.fwd.bias), flag(k.fwd.fold), C.int(k.threads), &buf[0], errLen)
 	if cv == nil {
 		err := fmt.Errorf("oneDNN convolution [%d,%d,%d,%d] * [%d,%d,%d,%d] (%v): %s",
-			k.n, k.c, k.h, k.w, k.p, k.c, k.g.K, k.g.K, k.g, C.GoString(&buf[0]))
+			k.n, k.c, k.h, k.w, k.p, k.c, k.g.KH, k.g.KW, k.g, C.GoString(&buf[0]))
 		prims.Lock()
 		if prims.failed == nil {
 			prims.failed = map[primKey]error{}
@@ -157,11 +157,12 @@ func foldEpilogue(ws *kernels.Scratch, d kernels.ConvDims, b []float32, ep *kern
 // conv implements kernels.Conv for float32 on oneDNN's primitives.
 type conv struct{}
 
-// AcceptsConv takes every convolution but two: a window over the whole input (a plain
-// matrix product), and a deep layer with fewer images than workers (inference on one image),
-// where the Go kernel, which splits the filters between the workers, is faster.
+// AcceptsConv takes every square convolution without dilation or groups (the forms its C
+// side declares) but two: a window over the whole input (a plain matrix product), and a deep
+// layer with fewer images than workers (inference on one image), where the Go kernel, which
+// splits the filters between the workers, is faster.
 func (conv) AcceptsConv(d kernels.ConvDims) bool {
-	return !d.FullWindow() && (splitBatch(d) || d.N >= kernels.Workers())
+	return d.G.IsSquare() && !d.FullWindow() && (splitBatch(d) || d.N >= kernels.Workers())
 }
 
 // ConvForward applies the epilogue's BatchNorm through the weights (see foldEpilogue) and

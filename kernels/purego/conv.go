@@ -3,7 +3,8 @@ package purego
 import "github.com/nndl/cnn/kernels"
 
 // The convolution: the batch is split between the workers; each unrolls its images with
-// im2col into one matrix and multiplies it with the weights in a single GEMM. A window that
+// im2col into one matrix and multiplies it with the weights in a single GEMM (one per group
+// of a grouped convolution: group g's filters with the unrolled rows of its channels). A window that
 // covers the whole input is a plain matrix product; one image of a deep layer is unrolled
 // once and its filters split between the workers.
 
@@ -37,7 +38,9 @@ type dims struct {
 func (d *dims) index(ws *kernels.Scratch) {
 	if d.OW < smallMap {
 		g := d.G
-		d.idx = ws.Table([8]int{g.K, g.S, g.P, d.H, d.W}, func() []int32 { return patchIndex(*d) })
+		pair := func(a, b int) int { return a<<32 | b }
+		key := [8]int{pair(g.KH, g.KW), pair(g.SH, g.SW), pair(g.PH, g.PW), pair(g.DH, g.DW), d.H, d.W}
+		d.idx = ws.Table(key, func() []int32 { return patchIndex(*d) })
 	}
 }
 
@@ -82,14 +85,14 @@ func fullBackwardW[T kernels.Float](d dims, x, dy, dw []T) {
 	})
 }
 
-// validCols returns the output columns [lo, hi) whose input column j*S+v-P lies inside a row
-// of width w.
+// validCols returns the output columns [lo, hi) whose input column j*SW+v*DW-PW lies inside
+// a row of width w.
 func validCols(g kernels.ConvGeom, v, w, ow int) (lo, hi int) {
-	if t := g.P - v; t > 0 {
-		lo = (t + g.S - 1) / g.S
+	if t := g.PW - v*g.DW; t > 0 {
+		lo = (t + g.SW - 1) / g.SW
 	}
-	if t := w - 1 + g.P - v; t >= 0 {
-		hi = min(ow, t/g.S+1)
+	if t := w - 1 + g.PW - v*g.DW; t >= 0 {
+		hi = min(ow, t/g.SW+1)
 	}
 	if hi <= lo {
 		return 0, 0
@@ -98,7 +101,8 @@ func validCols(g kernels.ConvGeom, v, w, ow int) (lo, hi int) {
 }
 
 // im2col unrolls one image x [C,H,W] into the columns [off, off+OH*OW) of col, a
-// [C*K*K, ld] matrix: row (c,u,v), column (i,j) holds x[c, i*S+u-P, j*S+v-P], or 0 outside.
+// [C*KH*KW, ld] matrix: row (c,u,v), column (i,j) holds x[c, i*SH+u*DH-PH, j*SW+v*DW-PW], or
+// 0 outside.
 func im2col[T kernels.Float](d dims, x, col []T, ld, off int) {
 	if d.idx != nil {
 		im2colSmall(d, x, col, ld, off)
@@ -108,14 +112,15 @@ func im2col[T kernels.Float](d dims, x, col []T, ld, off int) {
 	row := 0
 	for ci := 0; ci < d.C; ci++ {
 		xc := x[ci*d.HW : (ci+1)*d.HW]
-		for u := 0; u < g.K; u++ {
-			for v := 0; v < g.K; v++ {
+		for u := 0; u < g.KH; u++ {
+			for v := 0; v < g.KW; v++ {
 				dst := col[row*ld+off : row*ld+off+d.OHW]
 				row++
 				lo, hi := validCols(g, v, d.W, d.OW)
+				at := v*g.DW - g.PW // the input column of output column 0
 				for i := 0; i < d.OH; i++ {
 					dr := dst[i*d.OW : (i+1)*d.OW]
-					r := i*g.S + u - g.P
+					r := i*g.SH + u*g.DH - g.PH
 					if r < 0 || r >= d.H || hi == 0 {
 						clear(dr)
 						continue
@@ -123,12 +128,12 @@ func im2col[T kernels.Float](d dims, x, col []T, ld, off int) {
 					clear(dr[:lo])
 					clear(dr[hi:])
 					src := xc[r*d.W : (r+1)*d.W]
-					if g.S == 1 {
-						copy(dr[lo:hi], src[lo+v-g.P:hi+v-g.P])
+					if g.SW == 1 {
+						copy(dr[lo:hi], src[lo+at:hi+at])
 						continue
 					}
 					for j := lo; j < hi; j++ {
-						dr[j] = src[j*g.S+v-g.P]
+						dr[j] = src[j*g.SW+at]
 					}
 				}
 			}
@@ -147,30 +152,31 @@ func col2im[T kernels.Float](d dims, col []T, ld, off int, dx []T) {
 	row := 0
 	for ci := 0; ci < d.C; ci++ {
 		xc := dx[ci*d.HW : (ci+1)*d.HW]
-		for u := 0; u < g.K; u++ {
-			for v := 0; v < g.K; v++ {
+		for u := 0; u < g.KH; u++ {
+			for v := 0; v < g.KW; v++ {
 				src := col[row*ld+off : row*ld+off+d.OHW]
 				row++
 				lo, hi := validCols(g, v, d.W, d.OW)
 				if hi == 0 {
 					continue
 				}
+				at := v*g.DW - g.PW
 				for i := 0; i < d.OH; i++ {
-					r := i*g.S + u - g.P
+					r := i*g.SH + u*g.DH - g.PH
 					if r < 0 || r >= d.H {
 						continue
 					}
 					dst := xc[r*d.W : (r+1)*d.W]
 					s := src[i*d.OW : (i+1)*d.OW]
-					if g.S == 1 {
-						dr := dst[lo+v-g.P : hi+v-g.P]
+					if g.SW == 1 {
+						dr := dst[lo+at : hi+at]
 						for j, val := range s[lo:hi] {
 							dr[j] += val
 						}
 						continue
 					}
 					for j := lo; j < hi; j++ {
-						dst[j*g.S+v-g.P] += s[j]
+						dst[j*g.SW+at] += s[j]
 					}
 				}
 			}
@@ -184,7 +190,7 @@ func col2im[T kernels.Float](d dims, col []T, ld, off int, dx []T) {
 func chunkImages(d dims) int {
 	const target = 1 << 16 // elements of the unrolled matrix
 	const minCols = 512
-	return max(1, target/(d.K*d.OHW), (minCols+d.OHW-1)/d.OHW)
+	return max(1, target/(d.Rows()*d.OHW), (minCols+d.OHW-1)/d.OHW)
 }
 
 // chunks calls f for consecutive chunks [lo, hi) of at most size images within [from, to).
@@ -199,17 +205,17 @@ func chunks(from, to, size int, f func(lo, hi int)) {
 // per-segment work would cost more than the GEMM.
 const smallMap = 8
 
-// patchIndex returns, for kernel offset r = u*K+v and output position o, the offset in an
+// patchIndex returns, for kernel offset r = u*KW+v and output position o, the offset in an
 // input plane that im2col reads (entry r*OH*OW+o), or -1 where it reads padding.
 func patchIndex(d dims) []int32 {
 	g := d.G
-	idx := make([]int32, g.K*g.K*d.OHW)
-	for u := 0; u < g.K; u++ {
-		for v := 0; v < g.K; v++ {
-			row := idx[(u*g.K+v)*d.OHW:]
+	idx := make([]int32, g.KH*g.KW*d.OHW)
+	for u := 0; u < g.KH; u++ {
+		for v := 0; v < g.KW; v++ {
+			row := idx[(u*g.KW+v)*d.OHW:]
 			for i := 0; i < d.OH; i++ {
 				for j := 0; j < d.OW; j++ {
-					r, c := i*g.S+u-g.P, j*g.S+v-g.P
+					r, c := i*g.SH+u*g.DH-g.PH, j*g.SW+v*g.DW-g.PW
 					if r < 0 || r >= d.H || c < 0 || c >= d.W {
 						row[i*d.OW+j] = -1
 					} else {
@@ -224,7 +230,7 @@ func patchIndex(d dims) []int32 {
 
 func im2colSmall[T kernels.Float](d dims, x, col []T, ld, off int) {
 	idx := d.idx
-	kk := d.G.K * d.G.K
+	kk := d.G.KH * d.G.KW
 	for ci := 0; ci < d.C; ci++ {
 		xc := x[ci*d.HW : (ci+1)*d.HW]
 		for r := 0; r < kk; r++ {
@@ -242,7 +248,7 @@ func im2colSmall[T kernels.Float](d dims, x, col []T, ld, off int) {
 
 func col2imSmall[T kernels.Float](d dims, col []T, ld, off int, dx []T) {
 	idx := d.idx
-	kk := d.G.K * d.G.K
+	kk := d.G.KH * d.G.KW
 	for ci := 0; ci < d.C; ci++ {
 		xc := dx[ci*d.HW : (ci+1)*d.HW]
 		for r := 0; r < kk; r++ {
@@ -265,7 +271,7 @@ func convForward[T kernels.Float](ws *kernels.Scratch, d dims, x, w, b, y []T, e
 	}
 	ws.Reserve(kernels.Workers(), 2)
 	d.index(ws)
-	if d.N < kernels.Workers() && d.P >= 2*kernels.Workers() && d.P*d.K*d.OHW >= 1<<20 {
+	if d.G.Groups == 1 && d.N < kernels.Workers() && d.P >= 2*kernels.Workers() && d.P*d.K*d.OHW >= 1<<20 {
 		convForwardByFilters(ws, d, x, w, b, y)
 		kernels.ApplyEpilogue(ep, d.ConvDims, y)
 		return
@@ -274,12 +280,16 @@ func convForward[T kernels.Float](ws *kernels.Scratch, d dims, x, w, b, y []T, e
 	kernels.Parallel(d.N, func(wk, from, to int) {
 		chunks(from, to, cs, func(lo, hi int) {
 			cols := (hi - lo) * d.OHW
-			col := kernels.Buffer[T](ws, wk, 0, d.K*cols)
+			col := kernels.Buffer[T](ws, wk, 0, d.Rows()*cols)
 			for i := lo; i < hi; i++ {
 				im2col(d, x[i*d.C*d.HW:(i+1)*d.C*d.HW], col, cols, (i-lo)*d.OHW)
 			}
 			tmp := kernels.Buffer[T](ws, wk, 1, d.P*cols)
-			kernels.Matmul(false, false, d.P, cols, d.K, 1, w, d.K, col, cols, 0, tmp, cols)
+			pg := d.P / d.G.Groups
+			for g := range d.G.Groups {
+				// tmp [pg, cols] of group g = w [pg, K] x col [K, cols] of its channels
+				kernels.Matmul(false, false, pg, cols, d.K, 1, w[g*pg*d.K:], d.K, col[g*d.K*cols:], cols, 0, tmp[g*pg*cols:], cols)
+			}
 			for i := lo; i < hi; i++ {
 				for q := 0; q < d.P; q++ {
 					dst := y[(i*d.P+q)*d.OHW : (i*d.P+q+1)*d.OHW]
@@ -346,9 +356,12 @@ func convBackwardX[T kernels.Float](ws *kernels.Scratch, d dims, w, dy, dx []T) 
 			cols := (hi - lo) * d.OHW
 			dyT := kernels.Buffer[T](ws, wk, 0, d.P*cols)
 			gatherGrad(d, dy, dyT, lo, hi)
-			col := kernels.Buffer[T](ws, wk, 1, d.K*cols)
-			// col [k, cols] = w^T [k, p] x dyT [p, cols]
-			kernels.Matmul(true, false, d.K, cols, d.P, 1, w, d.K, dyT, cols, 0, col, cols)
+			col := kernels.Buffer[T](ws, wk, 1, d.Rows()*cols)
+			pg := d.P / d.G.Groups
+			for g := range d.G.Groups {
+				// col [K, cols] of group g = w^T [K, pg] x dyT [pg, cols]
+				kernels.Matmul(true, false, d.K, cols, pg, 1, w[g*pg*d.K:], d.K, dyT[g*pg*cols:], cols, 0, col[g*d.K*cols:], cols)
+			}
 			for i := lo; i < hi; i++ {
 				xi := dx[i*d.C*d.HW : (i+1)*d.C*d.HW]
 				clear(xi)
@@ -373,12 +386,15 @@ func convBackwardW[T kernels.Float](ws *kernels.Scratch, d dims, x, dy, dw []T) 
 			cols := (hi - lo) * d.OHW
 			dyT := kernels.Buffer[T](ws, wk, 0, d.P*cols)
 			gatherGrad(d, dy, dyT, lo, hi)
-			col := kernels.Buffer[T](ws, wk, 1, d.K*cols)
+			col := kernels.Buffer[T](ws, wk, 1, d.Rows()*cols)
 			for i := lo; i < hi; i++ {
 				im2col(d, x[i*d.C*d.HW:(i+1)*d.C*d.HW], col, cols, (i-lo)*d.OHW)
 			}
-			// out [p, k] (+)= dyT [p, cols] x col^T [cols, k]
-			kernels.Matmul(false, true, d.P, d.K, cols, 1, dyT, cols, col, cols, beta, out, d.K)
+			pg := d.P / d.G.Groups
+			for g := range d.G.Groups {
+				// out [pg, K] of group g (+)= dyT [pg, cols] x col^T [cols, K]
+				kernels.Matmul(false, true, pg, d.K, cols, 1, dyT[g*pg*cols:], cols, col[g*d.K*cols:], cols, beta, out[g*pg*d.K:], d.K)
+			}
 			beta = 1
 		})
 	})

@@ -16,7 +16,7 @@ func (pool[T]) AcceptsPool(kernels.PoolDims) bool { return true }
 func (pool[T]) PoolForward(d kernels.PoolDims, x, y []T) {
 	in, out := d.H*d.W, d.OH*d.OW
 	for pl := 0; pl < d.Planes; pl++ {
-		poolPlane(d.G, d.Mode, d.H, d.W, x[pl*in:(pl+1)*in], y[pl*out:(pl+1)*out])
+		poolPlane(d, x[pl*in:(pl+1)*in], y[pl*out:(pl+1)*out])
 	}
 }
 
@@ -32,7 +32,7 @@ func (pool[T]) PoolBackward(d kernels.PoolDims, x, dy, dx, relu []T) {
 			poolMax2Grad(d.H, d.W, xp, dyp, dxp, rp)
 			continue
 		}
-		poolPlaneGrad(d.G, d.Mode, d.H, d.W, xp, dyp, dxp)
+		poolPlaneGrad(d, xp, dyp, dxp)
 		for i, v := range rp {
 			if !(v > 0) {
 				dxp[i] = 0
@@ -41,16 +41,10 @@ func (pool[T]) PoolBackward(d kernels.PoolDims, x, dy, dx, relu []T) {
 	}
 }
 
-// window returns the rows [r0, r1) and columns [c0, c1) of output (i, j)'s window, clipped to
-// the image.
-func window(g kernels.ConvGeom, h, w, i, j int) (r0, r1, c0, c1 int) {
-	return max(i*g.S-g.P, 0), min(i*g.S-g.P+g.K, h), max(j*g.S-g.P, 0), min(j*g.S-g.P+g.K, w)
-}
-
-// poolPlane pools one plane x [h,w] into y [oh,ow].
-func poolPlane[T kernels.Float](g kernels.ConvGeom, mode kernels.PoolMode, h, w int, x, y []T) {
-	oh, ow := g.Out(h), g.Out(w)
-	if g.K == 2 && g.S == 2 && g.P == 0 {
+// poolPlane pools one plane x [H,W] into y [OH,OW].
+func poolPlane[T kernels.Float](d kernels.PoolDims, x, y []T) {
+	mode, w, oh, ow := d.Mode, d.W, d.OH, d.OW
+	if d.Is2x2() {
 		// The chapter's 2x2 windows: a branch-free pass over pairs of rows.
 		for i := 0; i < oh; i++ {
 			r0, r1, yr := x[2*i*w:], x[(2*i+1)*w:], y[i*ow:(i+1)*ow]
@@ -66,12 +60,12 @@ func poolPlane[T kernels.Float](g kernels.ConvGeom, mode kernels.PoolMode, h, w 
 		return
 	}
 	if mode == kernels.PoolMax && w <= maxRowMax {
-		poolMaxPlane(g, h, w, x, y)
+		poolMaxPlane(d, x, y)
 		return
 	}
 	for i := 0; i < oh; i++ {
 		for j := 0; j < ow; j++ {
-			r0, r1, c0, c1 := window(g, h, w, i, j)
+			r0, r1, c0, c1, area := d.Window(i, j)
 			if mode == kernels.PoolMax {
 				best := T(math.Inf(-1))
 				for r := r0; r < r1; r++ {
@@ -88,7 +82,7 @@ func poolPlane[T kernels.Float](g kernels.ConvGeom, mode kernels.PoolMode, h, w 
 					sum += v
 				}
 			}
-			y[i*ow+j] = sum / poolArea[T](g, mode, r0, r1, c0, c1)
+			y[i*ow+j] = sum / T(area)
 		}
 	}
 }
@@ -98,13 +92,14 @@ const maxRowMax = 512
 
 // poolMaxPlane max-pools one plane in two separable passes per output row: the maximum of the
 // window's rows, column by column, then of that row's window columns. (The padding is at
-// most half the window, so every window holds some input.)
-func poolMaxPlane[T kernels.Float](g kernels.ConvGeom, h, w int, x, y []T) {
-	oh, ow := g.Out(h), g.Out(w)
+// most half the window, and in ceil mode the last window starts inside the input or its
+// left padding, so every window holds some input.)
+func poolMaxPlane[T kernels.Float](d kernels.PoolDims, x, y []T) {
+	w, oh, ow := d.W, d.OH, d.OW
 	var buf [maxRowMax]T
 	m := buf[:w]
 	for i := 0; i < oh; i++ {
-		r0, r1 := max(i*g.S-g.P, 0), min(i*g.S-g.P+g.K, h)
+		r0, r1, _, _, _ := d.Window(i, 0)
 		yr := y[i*ow : (i+1)*ow]
 		copy(m, x[r0*w:(r0+1)*w])
 		for r := r0 + 1; r < r1; r++ {
@@ -113,7 +108,7 @@ func poolMaxPlane[T kernels.Float](g kernels.ConvGeom, h, w int, x, y []T) {
 			}
 		}
 		for j := range yr {
-			c0, c1 := max(j*g.S-g.P, 0), min(j*g.S-g.P+g.K, w)
+			_, _, c0, c1, _ := d.Window(0, j)
 			best := m[c0]
 			for _, v := range m[c0+1 : c1] {
 				best = max(best, v)
@@ -167,19 +162,12 @@ func poolMax2Grad[T kernels.Float](h, w int, x, dy, dx, relu []T) {
 	}
 }
 
-func poolArea[T kernels.Float](g kernels.ConvGeom, mode kernels.PoolMode, r0, r1, c0, c1 int) T {
-	if mode == kernels.PoolAvgExclusive {
-		return T((r1 - r0) * (c1 - c0))
-	}
-	return T(g.K * g.K)
-}
-
-// poolPlaneGrad routes dy [oh,ow] back to dx [h,w]: to the first maximum of each window, or
+// poolPlaneGrad routes dy [OH,OW] back to dx [H,W]: to the first maximum of each window, or
 // spread evenly over it for the average.
-func poolPlaneGrad[T kernels.Float](g kernels.ConvGeom, mode kernels.PoolMode, h, w int, x, dy, dx []T) {
-	oh, ow := g.Out(h), g.Out(w)
+func poolPlaneGrad[T kernels.Float](d kernels.PoolDims, x, dy, dx []T) {
+	mode, w, oh, ow := d.Mode, d.W, d.OH, d.OW
 	clear(dx)
-	if g.K == 2 && g.S == 2 && g.P == 0 {
+	if d.Is2x2() {
 		for i := 0; i < oh; i++ {
 			r0, r1 := 2*i*w, (2*i+1)*w
 			for j, gy := range dy[i*ow : (i+1)*ow] {
@@ -196,7 +184,7 @@ func poolPlaneGrad[T kernels.Float](g kernels.ConvGeom, mode kernels.PoolMode, h
 	}
 	for i := 0; i < oh; i++ {
 		for j := 0; j < ow; j++ {
-			r0, r1, c0, c1 := window(g, h, w, i, j)
+			r0, r1, c0, c1, area := d.Window(i, j)
 			gy := dy[i*ow+j]
 			if mode == kernels.PoolMax {
 				best, at := T(math.Inf(-1)), r0*w+c0
@@ -210,7 +198,7 @@ func poolPlaneGrad[T kernels.Float](g kernels.ConvGeom, mode kernels.PoolMode, h
 				dx[at] += gy
 				continue
 			}
-			gy /= poolArea[T](g, mode, r0, r1, c0, c1)
+			gy /= T(area)
 			for r := r0; r < r1; r++ {
 				d := dx[r*w+c0 : r*w+c1]
 				for q := range d {

@@ -15,10 +15,10 @@ func init() {
 // impl offers every operation of the contract on the loops below.
 type impl[T kernels.Float] struct{}
 
-// Conv computes y[n,p,i,j] = b[p] + sum_d sum_u sum_v w[p,d,u,v] * x[n,d,i*S+u-P,j*S+v-P],
-// with x read as zero outside the image. b may be nil.
+// Conv computes y[n,q,i,j] = b[q] + sum_c sum_u sum_v w[q,c,u,v] * x[n,g*C'+c,i*SH+u*DH-PH,
+// j*SW+v*DW-PW], where output channel q is in group g and each group has C' = C/Groups input
+// channels, with x read as zero outside the image. b may be nil.
 func Conv[T kernels.Float](d kernels.ConvDims, x, w, b, y []T) {
-	g := d.G
 	for ni := 0; ni < d.N; ni++ {
 		for q := 0; q < d.P; q++ {
 			for i := 0; i < d.OH; i++ {
@@ -27,23 +27,32 @@ func Conv[T kernels.Float](d kernels.ConvDims, x, w, b, y []T) {
 					if b != nil {
 						acc = b[q]
 					}
-					for c := 0; c < d.C; c++ {
-						for u := 0; u < g.K; u++ {
-							r := i*g.S + u - g.P
-							if r < 0 || r >= d.H {
-								continue
-							}
-							for v := 0; v < g.K; v++ {
-								cc := j*g.S + v - g.P
-								if cc < 0 || cc >= d.W {
-									continue
-								}
-								acc += w[((q*d.C+c)*g.K+u)*g.K+v] * x[((ni*d.C+c)*d.H+r)*d.W+cc]
-							}
-						}
-					}
+					taps(d, ni, q, i, j, func(wi, xi int) { acc += w[wi] * x[xi] })
 					y[((ni*d.P+q)*d.OH+i)*d.OW+j] = acc
 				}
+			}
+		}
+	}
+}
+
+// taps calls f with the offsets in w and x of every product that output (n, q, i, j) of a
+// convolution sums, skipping the padding, in the order (c, u, v).
+func taps(d kernels.ConvDims, n, q, i, j int, f func(wi, xi int)) {
+	g := d.G
+	cg := d.C / g.Groups
+	c0 := q / (d.P / g.Groups) * cg
+	for c := 0; c < cg; c++ {
+		for u := 0; u < g.KH; u++ {
+			r := i*g.SH + u*g.DH - g.PH
+			if r < 0 || r >= d.H {
+				continue
+			}
+			for v := 0; v < g.KW; v++ {
+				cc := j*g.SW + v*g.DW - g.PW
+				if cc < 0 || cc >= d.W {
+					continue
+				}
+				f(((q*cg+c)*g.KH+u)*g.KW+v, ((n*d.C+c0+c)*d.H+r)*d.W+cc)
 			}
 		}
 	}
@@ -52,37 +61,19 @@ func Conv[T kernels.Float](d kernels.ConvDims, x, w, b, y []T) {
 // ConvGrad computes the gradient of Conv with respect to its input number wrt (0 x, 1 w,
 // 2 b) into out from x, w and dy, by the same loops run backwards.
 func ConvGrad[T kernels.Float](d kernels.ConvDims, wrt int, x, w, dy, out []T) {
-	g := d.G
 	clear(out)
 	for ni := 0; ni < d.N; ni++ {
 		for q := 0; q < d.P; q++ {
 			for i := 0; i < d.OH; i++ {
 				for j := 0; j < d.OW; j++ {
 					gy := dy[((ni*d.P+q)*d.OH+i)*d.OW+j]
-					if wrt == 2 {
+					switch wrt {
+					case 2:
 						out[q] += gy
-						continue
-					}
-					for c := 0; c < d.C; c++ {
-						for u := 0; u < g.K; u++ {
-							r := i*g.S + u - g.P
-							if r < 0 || r >= d.H {
-								continue
-							}
-							for v := 0; v < g.K; v++ {
-								cc := j*g.S + v - g.P
-								if cc < 0 || cc >= d.W {
-									continue
-								}
-								wi := ((q*d.C+c)*g.K+u)*g.K + v
-								xi := ((ni*d.C+c)*d.H+r)*d.W + cc
-								if wrt == 0 {
-									out[xi] += w[wi] * gy
-								} else {
-									out[wi] += x[xi] * gy
-								}
-							}
-						}
+					case 0:
+						taps(d, ni, q, i, j, func(wi, xi int) { out[xi] += w[wi] * gy })
+					default:
+						taps(d, ni, q, i, j, func(wi, xi int) { out[wi] += x[xi] * gy })
 					}
 				}
 			}
@@ -91,10 +82,10 @@ func ConvGrad[T kernels.Float](d kernels.ConvDims, wrt int, x, w, dy, out []T) {
 }
 
 // Pool computes y from x (when y != nil), or dx from x and dy (when dx != nil), over d's
-// windows. The maximum ignores the padding and is Go's max: NaN wins, and +0 over -0. Its
-// gradient goes to the window's first pixel, in row-major order, equal to the maximum (to
-// the first NaN if it is NaN). The average divides by the whole window (PoolAvg) or by its
-// pixels inside the image (PoolAvgExclusive).
+// windows (see kernels.PoolDims.Window). The maximum ignores the padding and is Go's max:
+// NaN wins, and +0 over -0. Its gradient goes to the window's first pixel, in row-major
+// order, equal to the maximum (to the first NaN if it is NaN). The average divides by the
+// window's area as PoolDims.Window gives it.
 func Pool[T kernels.Float](d kernels.PoolDims, x, dy, y, dx []T) {
 	if dx != nil {
 		clear(dx)
@@ -104,8 +95,7 @@ func Pool[T kernels.Float](d kernels.PoolDims, x, dy, y, dx []T) {
 		for i := 0; i < d.OH; i++ {
 			for j := 0; j < d.OW; j++ {
 				// The window's pixels inside the image: rows [r0,r1), columns [c0,c1).
-				r0, r1 := max(i*d.G.S-d.G.P, 0), min(i*d.G.S-d.G.P+d.G.K, d.H)
-				c0, c1 := max(j*d.G.S-d.G.P, 0), min(j*d.G.S-d.G.P+d.G.K, d.W)
+				r0, r1, c0, c1, n := d.Window(i, j)
 				o := (pl*d.OH+i)*d.OW + j
 				if d.Mode == kernels.PoolMax {
 					best := plane[r0*d.W+c0]
@@ -121,10 +111,7 @@ func Pool[T kernels.Float](d kernels.PoolDims, x, dy, y, dx []T) {
 					}
 					continue
 				}
-				area := T(d.G.K * d.G.K)
-				if d.Mode == kernels.PoolAvgExclusive {
-					area = T((r1 - r0) * (c1 - c0))
-				}
+				area := T(n)
 				if y != nil {
 					var sum T
 					for r := r0; r < r1; r++ {

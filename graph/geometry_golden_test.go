@@ -8,8 +8,8 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/nndl/cnn/internal/safetensors"
 	"github.com/nndl/cnn/kernels"
+	"github.com/nndl/cnn/tensorio/safetensors"
 )
 
 // geometryCase is one case of conv_pool_cases2.safetensors (see make_cases2.py there).

@@ -8,8 +8,8 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/nndl/cnn/internal/safetensors"
 	"github.com/nndl/cnn/kernels/purego"
+	"github.com/nndl/cnn/tensorio/safetensors"
 )
 
 // layerCase is one entry of layer_cases.safetensors' metadata (see make_layers.py).

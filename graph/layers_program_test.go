@@ -36,9 +36,9 @@ func layerNamed(t *testing.T, p *build.Program, name string) *graph.Layer {
 
 func values(t *testing.T, p *build.Program, n *gorgonia.Node) []float32 {
 	t.Helper()
-	v := p.Value(n)
-	if v == nil {
-		t.Fatalf("the program does not form %s", n.Name())
+	v, err := p.Value(n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return slices.Clone(v.Data().([]float32))
 }

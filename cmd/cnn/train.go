@@ -215,9 +215,10 @@ func cmdTrain(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer folder.release()
-	var bestDigest string // of the best weights saved so far, recorded in the checkpoint
+	rc := &trainer.Recipe{Runner: r, Train: trainL, Dev: devL, Test: testL, Dir: *out, Meta: meta}
+	rc.Config = trainer.Config{Epochs: *epochs, LogSteps: *logSteps, EvalSteps: *evalSteps, CheckpointEvery: *ckEvery}
 	if *resume != "" {
-		if bestDigest, err = resumeRun(r, ckPath, best, meta, total); err != nil {
+		if err := resumeRun(rc); err != nil {
 			return err
 		}
 	}
@@ -240,55 +241,33 @@ func cmdTrain(args []string, stdout io.Writer) error {
 	prog := newProgress(stdout, total)
 	intr := catchInterrupts(os.Stderr)
 	defer intr.release()
-	trainStart := time.Now()
-	err = r.Train(trainL, devL, trainer.Config{
-		Epochs: *epochs, LogSteps: *logSteps, EvalSteps: *evalSteps,
-		Save: func(step int) error {
-			bm := maps.Clone(meta)
-			bm["step"] = strconv.Itoa(step)
-			d, err := trainer.SaveWeightsDigest(best, params, bm)
-			if err == nil {
-				bestDigest = d
+	cfg := &rc.Config
+	cfg.Stop = func() bool {
+		if afterStep != nil {
+			afterStep(r.StepsDone, intr)
+		}
+		return intr.requested()
+	}
+	cfg.OnStep = func(s trainer.StepLoss, total int) {
+		prog.step(s.Step, func() string {
+			if *logSteps > 0 && s.Step%*logSteps == 0 {
+				return fmt.Sprintf("[Train] epoch: %d/%d, step: %d/%d, loss: %.5f", s.Epoch, *epochs, s.Step, total, s.Loss)
 			}
-			return err
-		},
-		CheckpointEvery: *ckEvery,
-		Checkpoint: func(done int) error {
-			cm := maps.Clone(meta)
-			if bestDigest != "" {
-				cm[bestDigestKey] = bestDigest
-			}
-			if err := r.SaveCheckpoint(ckPath, cm); err != nil {
-				return err
-			}
-			return r.History.SaveCSV(filepath.Join(*out, "metrics.csv"))
-		},
-		Stop: func() bool {
-			if afterStep != nil {
-				afterStep(r.StepsDone, intr)
-			}
-			return intr.requested()
-		},
-		OnStep: func(s trainer.StepLoss, total int) {
-			prog.step(s.Step, func() string {
-				if *logSteps > 0 && s.Step%*logSteps == 0 {
-					return fmt.Sprintf("[Train] epoch: %d/%d, step: %d/%d, loss: %.5f", s.Epoch, *epochs, s.Step, total, s.Loss)
-				}
-				return ""
-			}())
-		},
-		OnEval: func(e trainer.Eval, improved bool) {
-			msg := fmt.Sprintf("[Evaluate] step %d: dev accuracy %.5f, dev loss %.5f", e.Step, e.Acc, e.Loss)
-			if improved {
-				msg += " (best so far, saved)"
-			}
-			prog.log(msg)
-		},
-	})
-	trainSecs := time.Since(trainStart).Seconds()
+			return ""
+		}())
+	}
+	cfg.OnEval = func(e trainer.Eval, improved bool) {
+		msg := fmt.Sprintf("[Evaluate] step %d: dev accuracy %.5f, dev loss %.5f", e.Step, e.Acc, e.Loss)
+		if improved {
+			msg += " (best so far, saved)"
+		}
+		prog.log(msg)
+	}
+	res, err := rc.Run()
+	trainSecs := res.TrainSecs
 	prog.done()
-	// Metrics and curves are written even when the run stopped early.
-	if werr := writeRunFiles(*out, name, &r.History); werr != nil && err == nil {
+	// The curves are drawn even when the run stopped early.
+	if werr := writeCurves(*out, name, &r.History); werr != nil && err == nil {
 		err = werr
 	}
 	var stopped *trainer.Interrupted
@@ -305,19 +284,12 @@ func cmdTrain(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "[Train] done in %.1fs; best dev accuracy %.5f at step %d -> %s\n", trainSecs, r.BestAcc, r.BestStep, best)
 
-	// The chapter's 5.3.4: load the best weights and evaluate them on the test set.
-	if _, _, err := trainer.LoadWeights(best, params, true); err != nil {
-		return err
-	}
-	acc, loss, err := r.Evaluate(testL)
-	if err != nil {
-		return err
-	}
+	acc, loss := res.TestAcc, res.TestLoss
 	fmt.Fprintf(stdout, "[Test] accuracy/loss: %.4f/%.4f\n", acc, loss)
-	cfg := maps.Clone(meta)
-	cfg["step"] = strconv.Itoa(r.BestStep)
+	sc := maps.Clone(meta)
+	sc["step"] = strconv.Itoa(r.BestStep)
 	s := trainSummary{
-		Model: name, Config: cfg, Steps: len(r.History.Train), BestDevAcc: r.BestAcc, BestStep: r.BestStep,
+		Model: name, Config: sc, Steps: len(r.History.Train), BestDevAcc: r.BestAcc, BestStep: r.BestStep,
 		TestAcc: acc, TestLoss: loss, TrainSecs: trainSecs, WallSecs: time.Since(start).Seconds(),
 		Weights: best, Kernels: kernelPath(), GoMaxProcs: runtimeProcs(),
 		TrainSize: trainSet.N(), DevSize: devSet.N(), TestSize: testSet.N(), ResumedAt: resumedAt,
@@ -354,11 +326,8 @@ func checkLastBatch(r *trainer.Runner, train *data.Loader, images int) error {
 	return fmt.Errorf("--batch %d: the last batch of an epoch holds 1 of the %d training images, and %s has BatchNorm, which needs at least 2 in training; choose another --batch", train.BatchSize(), images, r.Model.Name)
 }
 
-// writeRunFiles writes DIR/metrics.csv and the loss and accuracy curves.
-func writeRunFiles(dir, name string, h *trainer.History) error {
-	if err := h.SaveCSV(filepath.Join(dir, "metrics.csv")); err != nil {
-		return err
-	}
+// writeCurves draws the loss and accuracy curves of a run into DIR/curves.png and .svg.
+func writeCurves(dir, name string, h *trainer.History) error {
 	loss, acc := viz.HistoryCurves(h, "")
 	for _, ext := range []string{".png", ".svg"} {
 		if err := viz.PlotCurves(filepath.Join(dir, "curves"+ext), name, loss, acc); err != nil {

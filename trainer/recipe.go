@@ -35,7 +35,9 @@ const BestDigestKey = "best_sha256"
 // With a Dir the run lives in that folder: the best weights go to BestFile (Meta in their
 // header, with the step), the training state to CheckpointFile every
 // Config.CheckpointEvery steps, when Config.Stop ends the run and when it finishes, and the
-// history to MetricsFile with every checkpoint and at the end. Without one nothing is
+// history to MetricsFile with every checkpoint and at the end. A finished run (or one that
+// stopped early, Config.Patience) leaves its final checkpoint, from which a longer run, with
+// more epochs, continues. Without one nothing is
 // written and the best weights are kept in memory.
 type Recipe struct {
 	Runner           *Runner
@@ -141,6 +143,10 @@ func (rc *Recipe) Run() (Outcome, error) {
 	err := r.Train(rc.Train, rc.Dev, cfg)
 	out.TrainSecs = time.Since(start).Seconds()
 	if rc.Dir != "" {
+		// A finished run leaves its final state, which a longer run can continue from.
+		if err == nil && rc.savedAt != r.StepsDone {
+			err = rc.checkpoint(r.StepsDone)
+		}
 		// The history is written even when the run stopped early.
 		if werr := r.History.SaveCSV(filepath.Join(rc.Dir, MetricsFile)); werr != nil && err == nil {
 			err = werr

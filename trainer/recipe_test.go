@@ -52,7 +52,7 @@ func TestRecipeFolderAndMemory(t *testing.T) {
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
-	if want := []string{BestFile, MetricsFile}; !slices.Equal(names, want) {
+	if want := []string{BestFile, CheckpointFile, MetricsFile}; !slices.Equal(names, want) {
 		t.Errorf("the folder holds %q, want %q", names, want)
 	}
 	meta, err := ReadMeta(filepath.Join(dir, BestFile))

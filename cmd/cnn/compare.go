@@ -50,7 +50,7 @@ func cmdCompare(args []string, stdout io.Writer) error {
 		label := filepath.Base(filepath.Clean(dir))
 		l, a := viz.HistoryCurves(h, label+" ")
 		loss, acc = append(loss, l...), append(acc, a...)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.4f\t%d\t%.4f\t%.4f\t%.1f\t\n", label, describeRun(s), s.Config["lr"], s.BestDevAcc, s.BestStep, s.TestAcc, s.TestLoss, s.TrainSecs)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.4f\t%d\t%.4f\t%.4f\t%.1f\t\n", label, describeRun(s), configValue(s, "lr"), s.BestDevAcc, s.BestStep, s.TestAcc, s.TestLoss, s.TrainSecs)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -68,8 +68,18 @@ func cmdCompare(args []string, stdout io.Writer) error {
 // describeRun names a run's model with the switches that distinguish it.
 func describeRun(s trainSummary) string {
 	d := s.Model
-	if s.Config["use_residual"] == "False" {
+	if v := configValue(s, "use_residual"); v == "False" || v == "false" {
 		d += " (no residual)"
 	}
 	return d
+}
+
+// configValue is a setting of a run's configuration as text ("" when absent): summaries
+// hold numbers and booleans as such, those of earlier versions as strings.
+func configValue(s trainSummary, key string) string {
+	v, ok := s.Config[key]
+	if !ok {
+		return ""
+	}
+	return fmt.Sprint(v)
 }

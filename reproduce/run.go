@@ -125,6 +125,7 @@ type Result struct {
 	Started  time.Time `json:"started"`
 	WallSecs float64   `json:"wall_seconds"`
 	Machine  Machine   `json:"machine"`
+	Build    Build     `json:"build"` // the binary's module version and commit
 	Seed     uint64    `json:"seed"`
 	Command  string    `json:"command"` // the command line that made the report
 	Stages   []Stage   `json:"stages"`
@@ -193,7 +194,7 @@ func Generate(o Options) (*Result, error) {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	r := &runner{o: o, start: time.Now(), res: &Result{Quick: o.Quick, Started: time.Now().UTC(), Machine: ThisMachine(), Seed: o.Seed, Files: map[string][]string{}}}
+	r := &runner{o: o, start: time.Now(), res: &Result{Quick: o.Quick, Started: time.Now().UTC(), Machine: ThisMachine(), Build: ThisBuild(), Seed: o.Seed, Files: map[string][]string{}}}
 	res := r.res
 	res.Command = "cnn reproduce -o " + o.Dir
 	if o.Quick {

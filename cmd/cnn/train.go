@@ -17,6 +17,7 @@ import (
 	"github.com/nndl/cnn/data"
 	"github.com/nndl/cnn/graph"
 	"github.com/nndl/cnn/internal/atomicfile"
+	"github.com/nndl/cnn/reproduce"
 	"github.com/nndl/cnn/trainer"
 	"github.com/nndl/cnn/viz"
 	"gorgonia.org/tensor"
@@ -28,26 +29,27 @@ func init() {
 
 // trainSummary is DIR/summary.json.
 type trainSummary struct {
-	Model        string         `json:"model"`
-	Config       map[string]any `json:"config"` // the run's configuration, numbers as numbers
-	Steps        int            `json:"steps"`
-	BestMetric   string         `json:"best_metric"` // what picked the best weights: dev-accuracy or dev-loss
-	BestDevAcc   float64        `json:"best_dev_accuracy"`
-	BestDevLoss  float64        `json:"best_dev_loss"`
-	BestStep     int            `json:"best_step"` // -1: no evaluation, no best weights, no test
-	EarlyStopped bool           `json:"early_stopped,omitempty"`
-	TestAcc      float64        `json:"test_accuracy"`
-	TestLoss     float64        `json:"test_loss"`
-	TrainSecs    float64        `json:"train_seconds"`
-	WallSecs     float64        `json:"wall_seconds"`
-	Weights      string         `json:"weights"`
-	Kernels      string         `json:"kernels"`
-	GoMaxProcs   int            `json:"gomaxprocs"`
-	DevSize      int            `json:"dev_size"`
-	TrainSize    int            `json:"train_size"`
-	TestSize     int            `json:"test_size"`
-	ResumedAt    int            `json:"resumed_at_step,omitempty"` // steps done when this session resumed the run; the times are this session's
-	FinishedUTC  string         `json:"finished_utc"`
+	Model        string          `json:"model"`
+	Config       map[string]any  `json:"config"` // the run's configuration, numbers as numbers
+	Steps        int             `json:"steps"`
+	BestMetric   string          `json:"best_metric"` // what picked the best weights: dev-accuracy or dev-loss
+	BestDevAcc   float64         `json:"best_dev_accuracy"`
+	BestDevLoss  float64         `json:"best_dev_loss"`
+	BestStep     int             `json:"best_step"` // -1: no evaluation, no best weights, no test
+	EarlyStopped bool            `json:"early_stopped,omitempty"`
+	TestAcc      float64         `json:"test_accuracy"`
+	TestLoss     float64         `json:"test_loss"`
+	TrainSecs    float64         `json:"train_seconds"`
+	WallSecs     float64         `json:"wall_seconds"`
+	Weights      string          `json:"weights"`
+	Kernels      string          `json:"kernels"`
+	GoMaxProcs   int             `json:"gomaxprocs"`
+	DevSize      int             `json:"dev_size"`
+	TrainSize    int             `json:"train_size"`
+	TestSize     int             `json:"test_size"`
+	ResumedAt    int             `json:"resumed_at_step,omitempty"` // steps done when this session resumed the run; the times are this session's
+	FinishedUTC  string          `json:"finished_utc"`
+	Build        reproduce.Build `json:"build"` // the binary's module version and commit
 }
 
 // checkpointName is the training checkpoint in a run folder.
@@ -326,7 +328,7 @@ func (tr *trainRun) summary(res trainer.Outcome, resumedAt int, start time.Time)
 		TestAcc: res.TestAcc, TestLoss: res.TestLoss, TrainSecs: res.TrainSecs, WallSecs: time.Since(start).Seconds(),
 		Weights: tr.rc.BestPath(), Kernels: kernelPath(), GoMaxProcs: runtimeProcs(),
 		TrainSize: tr.train.N(), DevSize: tr.dev.N(), TestSize: tr.test.N(), ResumedAt: resumedAt,
-		FinishedUTC: time.Now().UTC().Format(time.RFC3339),
+		FinishedUTC: time.Now().UTC().Format(time.RFC3339), Build: reproduce.ThisBuild(),
 	}
 }
 

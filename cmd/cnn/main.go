@@ -9,12 +9,15 @@
 //	cnn edge [--image photo.jpg] [-o edges.png] [--kernel laplace8|laplace4|"a,b,c;d,e,f;g,h,i"]
 //	cnn train lenet [--epochs 5 --lr 0.1 --batch 64 --seed 100 --out DIR]
 //	cnn train resnet18 [--no-residual] --lr 0.01
-//	cnn train resnet18-cifar --data DIR [--checkpoint-every 500] [--resume DIR]
-//	cnn compare DIR1 DIR2 [-o compare.png]
+//	cnn train resnet18-cifar --data DIR [--checkpoint-every 500]
+//	cnn train --resume DIR [--epochs N]
+//	cnn train lenet [--momentum 0.9 --nesterov --lr-schedule step|cosine --warmup-steps N --clip-grad-norm N --patience N --best dev-accuracy|dev-loss]
+//	cnn compare DIR1 DIR2 [-o compare.png] [--names a,b] [--json]
 //	cnn eval --weights DIR/best.safetensors [--split test]
 //	cnn predict --weights DIR/best.safetensors --index 1 | --image digit.png | --input x.npy --out logits.npy
 //	cnn bench [lenet resnet18] [--json] [--ops]
 //	cnn reproduce -o report/
+//	cnn version [--json]
 //
 // Run "cnn help" for every command, "cnn help COMMAND" or "cnn COMMAND -h" for its flags and
 // "cnn --version" for the build and its kernels.

@@ -264,9 +264,15 @@ func cmdPredict(args []string, stdout io.Writer) error {
 			return err
 		}
 	}
+	return printPrediction(stdout, &rep, logits, label, *asJSON)
+}
+
+// printPrediction prints the class probabilities of one image and its true class when
+// label is one (>= 0), as text or JSON.
+func printPrediction(stdout io.Writer, rep *predictReport, logits []float64, label int, asJSON bool) error {
 	p := trainer.Softmax(logits)
 	pred := trainer.Argmax(logits)
-	if *asJSON {
+	if asJSON {
 		rep.PredClass, rep.Probabilities = &pred, p
 		return printJSON(stdout, true, rep)
 	}
@@ -283,8 +289,8 @@ func cmdPredict(args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "  %d: %.4f%s\n", i, v, mark)
 	}
-	if *outPath != "" {
-		fmt.Fprintf(stdout, "wrote the input as %s\n", *outPath)
+	if rep.Out != "" {
+		fmt.Fprintf(stdout, "wrote the input as %s\n", rep.Out)
 	}
 	return nil
 }

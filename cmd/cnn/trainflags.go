@@ -167,7 +167,7 @@ func changeable(key string) bool {
 func (f *trainFlags) fromCheckpoint(pos []string) (string, error) {
 	path := filepath.Join(*f.resume, checkpointName)
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("%s: no training checkpoint to resume (a run writes one every --checkpoint-every steps and when interrupted)", path)
+		return "", fmt.Errorf("%s: no training checkpoint to resume (a run writes one every --checkpoint-every steps, when interrupted and when it finishes)", path)
 	}
 	meta, err := trainer.CheckpointMeta(path)
 	if err != nil {

@@ -23,7 +23,6 @@ import (
 	"github.com/nndl/cnn/internal/atomicfile"
 	"github.com/nndl/cnn/lenet"
 	"github.com/nndl/cnn/resnet"
-	"github.com/nndl/cnn/tensorio/safetensors"
 	"github.com/nndl/cnn/trainer"
 	"github.com/nndl/cnn/viz"
 	"gorgonia.org/tensor"
@@ -126,6 +125,7 @@ type Result struct {
 	Started  time.Time `json:"started"`
 	WallSecs float64   `json:"wall_seconds"`
 	Machine  Machine   `json:"machine"`
+	Build    Build     `json:"build"` // the binary's module version and commit
 	Seed     uint64    `json:"seed"`
 	Command  string    `json:"command"` // the command line that made the report
 	Stages   []Stage   `json:"stages"`
@@ -194,7 +194,7 @@ func Generate(o Options) (*Result, error) {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	r := &runner{o: o, start: time.Now(), res: &Result{Quick: o.Quick, Started: time.Now().UTC(), Machine: ThisMachine(), Seed: o.Seed, Files: map[string][]string{}}}
+	r := &runner{o: o, start: time.Now(), res: &Result{Quick: o.Quick, Started: time.Now().UTC(), Machine: ThisMachine(), Build: ThisBuild(), Seed: o.Seed, Files: map[string][]string{}}}
 	res := r.res
 	res.Command = "cnn reproduce -o " + o.Dir
 	if o.Quick {
@@ -354,7 +354,7 @@ func head(d *data.Dataset, n int) (*data.Dataset, error) {
 	return data.NewDataset(d.X[:n*d.SampleSize()], d.Y[:n], d.C, d.H, d.W)
 }
 
-// train runs the chapter's recipe as "cnn train" does: SGD, batch 64, the training set
+// train runs the chapter's recipe through trainer.Recipe, as "cnn train" does: SGD, batch 64, the training set
 // shuffled by the seed with the last partial batch kept, the loss logged and dev evaluated
 // every 15 steps and at the last step, the best weights by dev accuracy kept (in memory),
 // then loaded and evaluated on the test set.
@@ -379,11 +379,8 @@ func (r *runner) train(run *Run, m graph.Model, impl graph.Impl, tr, dev, test *
 	run.Kernels, run.TrainN, run.DevN, run.TestN = impl.String(), tr.N(), dev.N(), test.N()
 	run.Steps = run.Epochs * trainL.NumBatches()
 	r.logf("  %s: %s of %d steps, %v, seed %d, %d train / %d dev / %d test images", run.Title, plural(run.Epochs, "epoch"), trainL.NumBatches(), tn.Opt, run.Seed, tr.N(), dev.N(), test.N())
-	var best map[string]safetensors.Tensor
-	t := time.Now()
-	err = tn.Train(trainL, devL, trainer.Config{
+	rc := &trainer.Recipe{Runner: tn, Train: trainL, Dev: devL, Test: testL, Config: trainer.Config{
 		Epochs: run.Epochs, LogSteps: logSteps, EvalSteps: evalSteps,
-		Save: func(step int) error { best = params.Tensors(); return nil },
 		OnEval: func(e trainer.Eval, improved bool) {
 			mark := ""
 			if improved {
@@ -391,22 +388,18 @@ func (r *runner) train(run *Run, m graph.Model, impl graph.Impl, tr, dev, test *
 			}
 			r.logf("  %s step %d/%d: dev accuracy %.5f, dev loss %.5f%s", run.Name, e.Step, run.Steps, e.Acc, e.Loss, mark)
 		},
-	})
-	run.TrainSecs = time.Since(t).Seconds()
+	}}
+	out, err := rc.Run()
+	run.TrainSecs = out.TrainSecs
 	run.history, run.runner = tn.History, tn
 	if err != nil {
 		return err
 	}
-	if best == nil {
+	if !out.Tested {
 		return fmt.Errorf("%s: no dev evaluation improved on 0 accuracy, so there are no best weights", run.Name)
 	}
 	run.BestDevAcc, run.BestStep = tn.BestAcc, tn.BestStep
-	if _, err := params.Load(best, true); err != nil {
-		return err
-	}
-	if run.TestAcc, run.TestLoss, err = tn.Evaluate(testL); err != nil {
-		return err
-	}
+	run.TestAcc, run.TestLoss = out.TestAcc, out.TestLoss
 	r.logf("  %s: trained in %.1fs; best dev accuracy %.4f at step %d; test accuracy/loss %.4f/%.4f", run.Name, run.TrainSecs, run.BestDevAcc, run.BestStep, run.TestAcc, run.TestLoss)
 	dir := r.path(filepath.Join("runs", run.Name))
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -174,7 +174,7 @@ func TestLoadCheckpointRefusesTampering(t *testing.T) {
 		{"best accuracy -0.5", "best dev accuracy -0.5", set("best_dev_accuracy", -0.5)},
 		{"best step -7", "best step -7 of 9 steps done", set("best_step", -7)},
 		{"best step beyond", "best step 9 of 9 steps done", set("best_step", 9)},
-		{"best step not the best", "the evaluations' is", set("best_step", -1)},
+		{"best step not the best", "the evaluations' best by dev-accuracy is", set("best_step", -1)},
 		{"negative steps", "-3 steps done", set("steps_done", -3)},
 		{"more steps than history", "12 steps done, 9 in the history", set("steps_done", 12)},
 		{"epoch", "epoch 5 after 9 steps", set("epoch", 5)},

@@ -53,6 +53,7 @@ type trainState struct {
 	Epoch          int               `json:"epoch"`
 	BestAcc        float64           `json:"best_dev_accuracy"`
 	BestStep       int               `json:"best_step"`
+	BestMetric     string            `json:"best_metric,omitempty"` // Metric.String; "" is dev-accuracy
 	Optimizer      string            `json:"optimizer"`
 	OptimizerState map[string]string `json:"optimizer_state,omitempty"`
 }
@@ -93,6 +94,9 @@ func (r *Runner) SaveCheckpoint(path string, meta map[string]string) error {
 	}
 	tensors[historyTrain], tensors[historyDev] = historyTensors(r.History)
 	st := trainState{Format: CheckpointFormat, StepsDone: r.StepsDone, Epoch: -1, BestAcc: r.BestAcc, BestStep: r.BestStep}
+	if r.Best != DevAccuracy {
+		st.BestMetric = r.Best.String()
+	}
 	if n := len(r.History.Train); n > 0 {
 		st.Epoch = r.History.Train[n-1].Epoch
 	}
@@ -156,7 +160,16 @@ func (r *Runner) LoadCheckpoint(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, fail("inconsistent training state: %v", err)
 	}
-	if err := checkState(st, hist); err != nil {
+	metric := DevAccuracy
+	if st.BestMetric != "" {
+		if metric, err = ParseMetric(st.BestMetric); err != nil {
+			return nil, fail("bad training state: best metric %v", err)
+		}
+	}
+	if metric != r.Best {
+		return nil, fail("written by a run that picks the best weights by %v, this run by %v", metric, r.Best)
+	}
+	if err := checkState(st, hist, metric); err != nil {
 		return nil, fail("inconsistent training state: %v", err)
 	}
 	var optName string
@@ -190,6 +203,12 @@ func (r *Runner) LoadCheckpoint(path string) (map[string]string, error) {
 		}
 	}
 	r.StepsDone, r.BestAcc, r.BestStep, r.History = st.StepsDone, st.BestAcc, st.BestStep, hist
+	r.BestLoss = 0
+	for _, e := range hist.Dev {
+		if e.Step == st.BestStep {
+			r.BestLoss = e.Loss
+		}
+	}
 	meta := maps.Clone(f.Metadata)
 	delete(meta, StateKey)
 	delete(meta, DigestKey)

@@ -19,9 +19,15 @@ type Runner struct {
 	Impl   graph.Impl
 	Opt    Optimizer
 
-	History  History
-	BestAcc  float64 // best dev accuracy so far
-	BestStep int     // step of the best dev accuracy, -1 before any
+	History History
+	// Best is the metric that picks the best evaluation (the zero value: dev accuracy).
+	Best     Metric
+	BestAcc  float64 // dev accuracy of the best evaluation so far (0 before any)
+	BestLoss float64 // dev loss of the best evaluation so far
+	BestStep int     // step of the best evaluation, -1 before any
+	// EarlyStopped says that the last Train stopped before its last step because
+	// Config.Patience evaluations in a row did not beat the best.
+	EarlyStopped bool
 	// StepsDone counts the training steps taken so far; Train starts at this step, so a
 	// runner restored from a checkpoint (LoadCheckpoint) continues where it stopped.
 	StepsDone int
@@ -58,7 +64,10 @@ func (r *Runner) Program(batch int, train bool) (*build.Program, error) {
 
 // TrainStep runs forward and backward on one batch and applies the optimiser. It returns the
 // batch's loss.
-func (r *Runner) TrainStep(b *data.Batch) (float64, error) {
+func (r *Runner) TrainStep(b *data.Batch) (float64, error) { return r.trainStep(b, 0) }
+
+// trainStep is TrainStep with the gradients clipped to a global norm of clip first (0: not).
+func (r *Runner) trainStep(b *data.Batch, clip float64) (float64, error) {
 	p, err := r.Program(len(b.Y), true)
 	if err != nil {
 		return 0, err
@@ -81,6 +90,9 @@ func (r *Runner) TrainStep(b *data.Batch) (float64, error) {
 		}
 	}
 	loss := p.LossValue()
+	if clip > 0 {
+		clipGradNorm(ups, clip)
+	}
 	if err := r.Opt.Step(ups); err != nil {
 		return loss, err
 	}
@@ -140,14 +152,27 @@ func (r *Runner) Predict(x []float32, n int) ([]float64, error) {
 // Config is the schedule of a training run (RunnerV3.train's arguments).
 type Config struct {
 	Epochs    int
-	LogSteps  int // report the training loss every LogSteps steps (0: never)
+	LogSteps  int // call OnLog every LogSteps steps, when step % LogSteps == 0 (0: never)
 	EvalSteps int // evaluate on dev when step > 0 and step % EvalSteps == 0, and at the last step (0: never)
-	// Save is called with the step whenever dev accuracy beats the best so far; it should
-	// write the checkpoint.
+	// Save is called with the step whenever an evaluation beats the best so far (by the
+	// runner's Best metric); it should write the checkpoint.
 	Save func(step int) error
-	// OnStep and OnEval, when set, are called after every step and every evaluation.
-	OnStep func(s StepLoss, total int)
-	OnEval func(e Eval, improved bool)
+	// OnStep and OnEval, when set, are called after every step and every evaluation,
+	// OnEvalStart before every evaluation and OnLog after every LogSteps-th step.
+	OnStep      func(s StepLoss, total int)
+	OnLog       func(s StepLoss, total int)
+	OnEvalStart func(step int)
+	OnEval      func(e Eval, improved bool)
+
+	// Schedule sets the optimiser's learning rate before every step (a Tunable
+	// optimiser); the zero value keeps its rate.
+	Schedule Schedule
+	// ClipNorm, when above 0, scales every step's gradients to a global L2 norm of at most
+	// ClipNorm before the update (torch.nn.utils.clip_grad_norm_).
+	ClipNorm float64
+	// Patience, when above 0, stops the run early once Patience evaluations in a row have
+	// not beaten the best (Runner.EarlyStopped then says so; Train returns nil).
+	Patience int
 
 	// Checkpoint, when set, is called with the number of steps done after every
 	// CheckpointEvery-th step (CheckpointEvery > 0) and when Stop ends the run. It should
@@ -182,17 +207,17 @@ func (e *Interrupted) Error() string {
 // every dev evaluation to r.History.Dev. A training or dev loss that is not finite stops
 // the run with an error naming the step; the best checkpoint saved so far stays as it was.
 func (r *Runner) Train(train, dev *data.Loader, cfg Config) error {
-	if cfg.Epochs < 1 {
-		return fmt.Errorf("epochs %d: want at least 1", cfg.Epochs)
-	}
-	if cfg.EvalSteps > 0 && dev == nil {
-		return fmt.Errorf("evaluation every %d steps needs a dev set", cfg.EvalSteps)
-	}
 	nb := train.NumBatches()
 	total := cfg.Epochs * nb
-	if r.StepsDone < 0 || r.StepsDone > total {
-		return fmt.Errorf("the run has taken %d steps; %d epochs of %d batches are %d", r.StepsDone, cfg.Epochs, nb, total)
+	if err := r.checkConfig(dev, cfg, total); err != nil {
+		return err
 	}
+	r.EarlyStopped = false
+	if cfg.Patience > 0 && r.sinceBest() >= cfg.Patience {
+		r.EarlyStopped = true // the run had stopped early already
+		return nil
+	}
+	tune, _ := r.Opt.(Tunable)
 	bufs := map[int]*data.Batch{}
 	for _, n := range train.BatchSizes() {
 		bufs[n] = train.NewBatch(n)
@@ -206,7 +231,10 @@ func (r *Runner) Train(train, dev *data.Loader, cfg Config) error {
 		if err := train.Fill(buf, b); err != nil {
 			return err
 		}
-		loss, err := r.TrainStep(buf)
+		if !cfg.Schedule.Constant() {
+			tune.SetLR(cfg.Schedule.LR(tune.BaseLR(), step))
+		}
+		loss, err := r.trainStep(buf, cfg.ClipNorm)
 		if err != nil {
 			return fmt.Errorf("step %d: %w", step, err)
 		}
@@ -218,49 +246,114 @@ func (r *Runner) Train(train, dev *data.Loader, cfg Config) error {
 		if cfg.OnStep != nil {
 			cfg.OnStep(s, total)
 		}
+		if cfg.OnLog != nil && cfg.LogSteps > 0 && step%cfg.LogSteps == 0 {
+			cfg.OnLog(s, total)
+		}
 		if cfg.EvalSteps > 0 && step > 0 && (step%cfg.EvalSteps == 0 || step == total-1) {
-			acc, dl, err := r.Evaluate(dev)
-			if err != nil {
-				return fmt.Errorf("step %d: evaluating: %w", step, err)
-			}
-			// The update of this step may have made the weights NaN: never save those.
-			if math.IsNaN(dl) || math.IsInf(dl, 0) {
-				return fmt.Errorf("step %d (epoch %d): dev loss is %v; stopped, %s", step, epoch, dl, r.kept())
-			}
-			e := Eval{Step: step, Epoch: epoch, Loss: dl, Acc: acc}
-			r.History.Dev = append(r.History.Dev, e)
-			improved := acc > r.BestAcc
-			if improved {
-				if cfg.Save != nil {
-					if err := cfg.Save(step); err != nil {
-						return fmt.Errorf("step %d: saving the best checkpoint: %w", step, err)
-					}
-				}
-				r.BestAcc, r.BestStep = acc, step
-			}
-			if cfg.OnEval != nil {
-				cfg.OnEval(e, improved)
+			if err := r.evaluateStep(dev, cfg, step, epoch); err != nil {
+				return err
 			}
 		}
 		r.StepsDone = step + 1
-		saved := false
-		if cfg.Checkpoint != nil && cfg.CheckpointEvery > 0 && r.StepsDone%cfg.CheckpointEvery == 0 {
-			if err := cfg.Checkpoint(r.StepsDone); err != nil {
-				return fmt.Errorf("step %d: writing the checkpoint: %w", step, err)
-			}
-			saved = true
+		if cfg.Patience > 0 && r.sinceBest() >= cfg.Patience && r.StepsDone < total {
+			r.EarlyStopped = true
+			return nil
 		}
-		if cfg.Stop != nil && r.StepsDone < total && cfg.Stop() {
-			if !saved && cfg.Checkpoint != nil {
-				if err := cfg.Checkpoint(r.StepsDone); err != nil {
-					return fmt.Errorf("step %d: interrupted, and writing the checkpoint failed: %w", step, err)
-				}
-				saved = true
-			}
-			return &Interrupted{StepsDone: r.StepsDone, Total: total, Saved: saved}
+		if err := r.checkpointOrStop(cfg, step, total); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// checkConfig reports a configuration Train cannot run.
+func (r *Runner) checkConfig(dev *data.Loader, cfg Config, total int) error {
+	if cfg.Epochs < 1 {
+		return fmt.Errorf("epochs %d: want at least 1", cfg.Epochs)
+	}
+	if cfg.EvalSteps > 0 && dev == nil {
+		return fmt.Errorf("evaluation every %d steps needs a dev set", cfg.EvalSteps)
+	}
+	if cfg.Patience > 0 && cfg.EvalSteps == 0 {
+		return fmt.Errorf("early stopping after %d evaluations needs evaluations on dev", cfg.Patience)
+	}
+	if err := cfg.Schedule.Check(); err != nil {
+		return err
+	}
+	if _, ok := r.Opt.(Tunable); !ok && !cfg.Schedule.Constant() {
+		return fmt.Errorf("the optimiser %v takes no learning-rate schedule", r.Opt)
+	}
+	if !(cfg.ClipNorm >= 0) || math.IsInf(cfg.ClipNorm, 0) {
+		return fmt.Errorf("gradient clipping to norm %v: want 0 (off) or a positive norm", cfg.ClipNorm)
+	}
+	if r.StepsDone < 0 || r.StepsDone > total {
+		return fmt.Errorf("the run has taken %d steps; %d epochs of %d batches are %d", r.StepsDone, cfg.Epochs, total/max(cfg.Epochs, 1), total)
+	}
+	return nil
+}
+
+// evaluateStep evaluates on dev after step, records the evaluation and saves the best
+// weights when it beats the best so far.
+func (r *Runner) evaluateStep(dev *data.Loader, cfg Config, step, epoch int) error {
+	if cfg.OnEvalStart != nil {
+		cfg.OnEvalStart(step)
+	}
+	acc, dl, err := r.Evaluate(dev)
+	if err != nil {
+		return fmt.Errorf("step %d: evaluating: %w", step, err)
+	}
+	// The update of this step may have made the weights NaN: never save those.
+	if math.IsNaN(dl) || math.IsInf(dl, 0) {
+		return fmt.Errorf("step %d (epoch %d): dev loss is %v; stopped, %s", step, epoch, dl, r.kept())
+	}
+	e := Eval{Step: step, Epoch: epoch, Loss: dl, Acc: acc}
+	r.History.Dev = append(r.History.Dev, e)
+	improved := r.Best.better(e, Eval{Acc: r.BestAcc, Loss: r.BestLoss}, r.BestStep)
+	if improved {
+		if cfg.Save != nil {
+			if err := cfg.Save(step); err != nil {
+				return fmt.Errorf("step %d: saving the best checkpoint: %w", step, err)
+			}
+		}
+		r.BestAcc, r.BestLoss, r.BestStep = acc, dl, step
+	}
+	if cfg.OnEval != nil {
+		cfg.OnEval(e, improved)
+	}
+	return nil
+}
+
+// checkpointOrStop writes the periodic checkpoint after step when one is due, and asks
+// cfg.Stop whether to stop, writing a checkpoint then if none was just written.
+func (r *Runner) checkpointOrStop(cfg Config, step, total int) error {
+	saved := false
+	if cfg.Checkpoint != nil && cfg.CheckpointEvery > 0 && r.StepsDone%cfg.CheckpointEvery == 0 {
+		if err := cfg.Checkpoint(r.StepsDone); err != nil {
+			return fmt.Errorf("step %d: writing the checkpoint: %w", step, err)
+		}
+		saved = true
+	}
+	if cfg.Stop == nil || r.StepsDone >= total || !cfg.Stop() {
+		return nil
+	}
+	if !saved && cfg.Checkpoint != nil {
+		if err := cfg.Checkpoint(r.StepsDone); err != nil {
+			return fmt.Errorf("step %d: interrupted, and writing the checkpoint failed: %w", step, err)
+		}
+		saved = true
+	}
+	return &Interrupted{StepsDone: r.StepsDone, Total: total, Saved: saved}
+}
+
+// sinceBest counts the evaluations after the best one (all of them before any best).
+func (r *Runner) sinceBest() int {
+	n := 0
+	for _, e := range r.History.Dev {
+		if e.Step > r.BestStep {
+			n++
+		}
+	}
+	return n
 }
 
 // kept says which best checkpoint a stopped run leaves.

@@ -65,8 +65,8 @@ func historyFromTensors(train, dev safetensors.Tensor) (History, error) {
 
 // checkState refuses a training state that no run writes: steps done other than the
 // history's, a best step outside the steps done or not an evaluation, a best accuracy
-// outside [0, 1] or other than the evaluations' best.
-func checkState(st trainState, h History) error {
+// outside [0, 1], a best other than the evaluations' best by the metric.
+func checkState(st trainState, h History, m Metric) error {
 	if st.StepsDone < 0 || st.StepsDone != len(h.Train) {
 		return fmt.Errorf("%d steps done, %d in the history", st.StepsDone, len(h.Train))
 	}
@@ -79,16 +79,14 @@ func checkState(st trainState, h History) error {
 	if st.BestStep < -1 || st.BestStep >= st.StepsDone {
 		return fmt.Errorf("best step %d of %d steps done", st.BestStep, st.StepsDone)
 	}
-	// Train records a new best when an evaluation beats the best so far, from 0: the best
-	// step is the first evaluation with the largest accuracy, if that is above 0.
+	// Train records a new best when an evaluation beats the best so far (see
+	// Metric.better): the best step is the first of the best evaluations.
 	best, bestAcc := -1, 0.0
-	for _, e := range h.Dev {
-		if e.Acc > bestAcc {
-			best, bestAcc = e.Step, e.Acc
-		}
+	if i := m.bestOf(h.Dev); i >= 0 {
+		best, bestAcc = h.Dev[i].Step, h.Dev[i].Acc
 	}
 	if st.BestStep != best || st.BestAcc != bestAcc {
-		return fmt.Errorf("best dev accuracy %v at step %d, the evaluations' is %v at step %d", st.BestAcc, st.BestStep, bestAcc, best)
+		return fmt.Errorf("best dev accuracy %v at step %d, the evaluations' best by %v is %v at step %d", st.BestAcc, st.BestStep, m, bestAcc, best)
 	}
 	return nil
 }

@@ -315,7 +315,7 @@ func badFixtures(t *testing.T, dir string) []string {
 	if err := h.WriteCSV(&csv); err != nil {
 		t.Fatal(err)
 	}
-	summary, err := json.Marshal(trainSummary{Model: "lenet", Config: map[string]string{"lr": "0.1"}, BestStep: 1, BestDevAcc: 0.3})
+	summary, err := json.Marshal(trainSummary{Model: "lenet", Config: map[string]any{"lr": 0.1}, BestStep: 1, BestDevAcc: 0.3})
 	if err != nil {
 		t.Fatal(err)
 	}

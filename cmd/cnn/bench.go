@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/nndl/cnn/bench"
+	"github.com/nndl/cnn/kernels"
 )
 
 func init() {
@@ -80,6 +82,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "kernels that ran: %s; SIMD instruction sets up to %s (CNN_MAX_CPU_ISA caps them)\n", strings.Join(kernels.Used(), ", "), kernels.MaxISA())
 	var fast, naive *bench.Result
 	for i := range results {
 		if results[i].Name == "lenet" {
@@ -111,7 +114,7 @@ func benchOps(names []string, mf *modelFlags, o bench.Options, stdout io.Writer)
 		for _, o := range ops {
 			total += o.Time
 		}
-		fmt.Fprintf(stdout, "%s training step, batch %d: %.2f ms in operations\n", name, o.Batch, total.Seconds()*1e3)
+		fmt.Fprintf(stdout, "%s training step, batch %d: %.2f ms in operations; kernels that ran: %s (SIMD up to %s)\n", name, o.Batch, total.Seconds()*1e3, strings.Join(kernels.Used(), ", "), kernels.MaxISA())
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "operation\tcalls\tms/step\tshare\t")
 		for _, o := range ops {

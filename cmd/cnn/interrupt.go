@@ -56,26 +56,9 @@ func (e *interruptedError) Error() string { return e.msg }
 // ExitCode is the conventional status of a program ended by SIGINT (128 + 2).
 func (e *interruptedError) ExitCode() int { return 130 }
 
-// resumeCommand returns the command line that resumes a run: the original arguments with
-// --resume DIR in place of any --out or --resume.
-func resumeCommand(args []string, dir string) string {
-	parts := []string{"cnn", "train"}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if strings.HasPrefix(a, "-") && name == "force" {
-			continue // a resumed run does not start afresh
-		}
-		if strings.HasPrefix(a, "-") && (name == "out" || name == "resume") {
-			if !hasValue {
-				i++
-			}
-			continue
-		}
-		parts = append(parts, shellQuote(a))
-	}
-	return strings.Join(append(parts, "--resume", shellQuote(dir)), " ")
-}
+// resumeCommand returns the command line that resumes the run in dir: the checkpoint
+// holds the run's configuration.
+func resumeCommand(dir string) string { return "cnn train --resume " + shellQuote(dir) }
 
 // shellQuote quotes s for a POSIX shell when it needs it.
 func shellQuote(s string) string {

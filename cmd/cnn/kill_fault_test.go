@@ -171,6 +171,14 @@ func checkRunFolder(t *testing.T, dir string) runState {
 			s.best = true
 			s.seed, _ = strconv.Atoi(meta["seed"])
 			s.step, _ = strconv.Atoi(meta["step"])
+		case checkpointName: // a finished run's last state
+			r := trainer.New(lenet.New(1, 10), graph.NewParams(tensor.Float32, 0), graph.Fast, &trainer.SGD{LR: 0.1})
+			if _, err := r.Program(64, true); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.LoadCheckpoint(path); err != nil {
+				t.Errorf("%s (%d bytes) does not load: %v", name, len(b), err)
+			}
 		case "metrics.csv":
 			if _, err := trainer.ReadCSV(path); err != nil {
 				t.Errorf("metrics.csv: %v", err)

@@ -36,17 +36,18 @@ func addWeightFlags(fs *flag.FlagSet) *weightFlags {
 }
 
 // load builds the runner for the checkpoint: the model named in pos, or else the one in the
-// file's metadata.
-func (w *weightFlags) load(pos []string, stdout io.Writer) (*trainer.Runner, string, error) {
+// file's metadata. It returns the tensors it skipped (with --strict=false), and prints them
+// on text unless it is nil.
+func (w *weightFlags) load(pos []string, text io.Writer) (*trainer.Runner, string, []string, error) {
 	if w.path == "" {
-		return nil, "", fmt.Errorf("--weights FILE is required")
+		return nil, "", nil, fmt.Errorf("--weights FILE is required")
 	}
 	if len(pos) > 1 {
-		return nil, "", fmt.Errorf("want at most one model name, got %d arguments", len(pos))
+		return nil, "", nil, fmt.Errorf("want at most one model name, got %d arguments", len(pos))
 	}
 	f, err := trainer.ReadWeights(w.path)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	var name string
 	var m graph.Model
@@ -58,21 +59,21 @@ func (w *weightFlags) load(pos []string, stdout io.Writer) (*trainer.Runner, str
 		name, m, impl, err = fromMetadata(w.path, f.Metadata)
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	params := graph.NewParams(tensor.Float32, 0)
 	r := trainer.New(m, params, impl, nil)
 	if _, err := r.Program(1, false); err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	skipped, err := trainer.LoadTensors(w.path, f, params, w.strict)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
-	if len(skipped) > 0 {
-		fmt.Fprintf(stdout, "skipped: %s\n", strings.Join(skipped, "; "))
+	if len(skipped) > 0 && text != nil {
+		fmt.Fprintf(text, "skipped: %s\n", strings.Join(skipped, "; "))
 	}
-	return r, name, nil
+	return r, name, skipped, nil
 }
 
 func cmdEval(args []string, stdout io.Writer) error {
@@ -81,6 +82,7 @@ func cmdEval(args []string, stdout io.Writer) error {
 	df := addDataFlags(fs)
 	split := fs.String("split", "test", "which split: test, dev or train")
 	batch := fs.Int("batch", 64, "batch size")
+	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -88,7 +90,7 @@ func cmdEval(args []string, stdout io.Writer) error {
 	if *batch < 1 {
 		return fmt.Errorf("--batch %d: want at least 1", *batch)
 	}
-	r, name, err := wf.load(pos, stdout)
+	r, name, skipped, err := wf.load(pos, textOut(stdout, *asJSON))
 	if err != nil {
 		return err
 	}
@@ -104,8 +106,45 @@ func cmdEval(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *asJSON {
+		return printJSON(stdout, true, evalReport{Model: name, Weights: wf.path, Split: *split, Images: d.N(), Accuracy: acc, Loss: loss, Skipped: skipped})
+	}
 	fmt.Fprintf(stdout, "%s on %s (%d images): accuracy/loss: %.4f/%.4f\n", name, *split, d.N(), acc, loss)
 	return nil
+}
+
+// evalReport is what 'cnn eval --json' prints.
+type evalReport struct {
+	Model    string   `json:"model"`
+	Weights  string   `json:"weights"`
+	Split    string   `json:"split"`
+	Images   int      `json:"images"`
+	Accuracy float64  `json:"accuracy"`
+	Loss     float64  `json:"loss"`
+	Skipped  []string `json:"skipped,omitempty"`
+}
+
+// predictReport is what 'cnn predict --json' prints.
+type predictReport struct {
+	Model         string    `json:"model"`
+	Index         *int      `json:"index,omitempty"`
+	Split         string    `json:"split,omitempty"`
+	Image         string    `json:"image,omitempty"`
+	TrueClass     *int      `json:"true_class,omitempty"`
+	PredClass     *int      `json:"predicted_class,omitempty"`
+	Probabilities []float64 `json:"probabilities,omitempty"`
+	Input         string    `json:"input,omitempty"`  // --input: the .npy file
+	Logits        []int     `json:"logits,omitempty"` // --input: the shape written to out
+	Out           string    `json:"out,omitempty"`
+	Skipped       []string  `json:"skipped,omitempty"`
+}
+
+// textOut is where a command prints its text: nowhere when it prints JSON.
+func textOut(w io.Writer, asJSON bool) io.Writer {
+	if asJSON {
+		return nil
+	}
+	return w
 }
 
 // pickSplit loads one split of the dataset the model reads: CIFAR-10 (from --data) for a
@@ -150,6 +189,7 @@ func cmdPredict(args []string, stdout io.Writer) error {
 	input := fs.String("input", "", "run a batch of preprocessed tensors [N,C,H,W] float32 from a .npy file")
 	mode := fs.String("mode", "eval", "eval: BatchNorm uses its running statistics; train: the batch's own statistics (PyTorch's model.train())")
 	outPath := fs.String("out", "", "with --input: write the logits [N,classes] to this .npy file; with --index/--image: also write the input as the model sees it to this PNG (none unless given)")
+	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -177,10 +217,11 @@ func cmdPredict(args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	r, _, err := wf.load(pos, stdout)
+	r, name, skipped, err := wf.load(pos, textOut(stdout, *asJSON))
 	if err != nil {
 		return err
 	}
+	rep := predictReport{Model: name, Out: *outPath, Skipped: skipped}
 	forward := func(x []float32, n int) ([]float64, error) {
 		if *mode == "eval" {
 			return r.Predict(x, n)
@@ -189,7 +230,8 @@ func cmdPredict(args []string, stdout io.Writer) error {
 	}
 	c, h, w := r.Model.Input[0], r.Model.Input[1], r.Model.Input[2]
 	if *input != "" {
-		return predictNPY(r, forward, *input, *outPath, stdout)
+		rep.Input = *input
+		return predictNPY(r, forward, &rep, stdout, *asJSON)
 	}
 	var x []float32
 	label := -1
@@ -200,6 +242,7 @@ func cmdPredict(args []string, stdout io.Writer) error {
 		if x, err = data.LoadImage(*image, h, w); err != nil {
 			return err
 		}
+		rep.Image = *image
 	} else {
 		d, err := pickSplit(df, fs, r.Model, *split)
 		if err != nil {
@@ -209,6 +252,7 @@ func cmdPredict(args []string, stdout io.Writer) error {
 			return fmt.Errorf("--index %d: the %s split has %d images (0 to %d)", *index, *split, d.N(), d.N()-1)
 		}
 		x, label = d.Sample(*index), d.Y[*index]
+		rep.Index, rep.Split, rep.TrueClass = index, *split, &label
 	}
 	logits, err := forward(x, 1)
 	if err != nil {
@@ -220,8 +264,18 @@ func cmdPredict(args []string, stdout io.Writer) error {
 			return err
 		}
 	}
+	return printPrediction(stdout, &rep, logits, label, *asJSON)
+}
+
+// printPrediction prints the class probabilities of one image and its true class when
+// label is one (>= 0), as text or JSON.
+func printPrediction(stdout io.Writer, rep *predictReport, logits []float64, label int, asJSON bool) error {
 	p := trainer.Softmax(logits)
 	pred := trainer.Argmax(logits)
+	if asJSON {
+		rep.PredClass, rep.Probabilities = &pred, p
+		return printJSON(stdout, true, rep)
+	}
 	if label >= 0 {
 		fmt.Fprintf(stdout, "The true category is %d and the predicted category is %d\n", label, pred)
 	} else {
@@ -235,14 +289,15 @@ func cmdPredict(args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "  %d: %.4f%s\n", i, v, mark)
 	}
-	if *outPath != "" {
-		fmt.Fprintf(stdout, "wrote the input as %s\n", *outPath)
+	if rep.Out != "" {
+		fmt.Fprintf(stdout, "wrote the input as %s\n", rep.Out)
 	}
 	return nil
 }
 
 // predictNPY runs a batch of preprocessed tensors from a .npy file.
-func predictNPY(r *trainer.Runner, forward func(x []float32, n int) ([]float64, error), in, out string, stdout io.Writer) error {
+func predictNPY(r *trainer.Runner, forward func(x []float32, n int) ([]float64, error), rep *predictReport, stdout io.Writer, asJSON bool) error {
+	in, out := rep.Input, rep.Out
 	if out == "" {
 		return fmt.Errorf("--input needs --out FILE.npy for the logits")
 	}
@@ -264,6 +319,10 @@ func predictNPY(r *trainer.Runner, forward func(x []float32, n int) ([]float64, 
 	}
 	if err := npy.WriteFloat32(out, []int{shape[0], r.Model.Classes}, l32); err != nil {
 		return err
+	}
+	if asJSON {
+		rep.Logits = []int{shape[0], r.Model.Classes}
+		return printJSON(stdout, true, rep)
 	}
 	fmt.Fprintf(stdout, "wrote logits [%d,%d] to %s\n", shape[0], r.Model.Classes, out)
 	return nil

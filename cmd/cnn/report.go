@@ -66,6 +66,7 @@ func cmdFLOPs(args []string, stdout io.Writer) error {
 	mf := addModelFlags(fs, true)
 	batch := fs.Int("batch", 1, "batch size")
 	unitName := fs.String("unit", "paddle", "FLOPs unit: paddle (paddle.flops), macs (multiply-accumulates) or flops (2 per MAC plus element-wise work)")
+	asJSON := fs.Bool("json", false, "print JSON: the layers' counts and the total in the unit")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -78,6 +79,39 @@ func cmdFLOPs(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	s := graph.Summarize(n.Layers(), tensor.Float32)
+	if *asJSON {
+		return printJSON(stdout, true, flopsJSON(m, *batch, unit, s))
+	}
 	fmt.Fprintf(stdout, "%s, input %v, batch %d\n", m.Name, m.Input, *batch)
-	return graph.Summarize(n.Layers(), tensor.Float32).WriteFLOPs(stdout, unit)
+	return s.WriteFLOPs(stdout, unit)
+}
+
+// flopsReport is what 'cnn flops --json' prints.
+type flopsReport struct {
+	Model  string       `json:"model"`
+	Input  []int        `json:"input"`
+	Batch  int          `json:"batch"`
+	Unit   string       `json:"unit"`
+	About  string       `json:"unit_description"`
+	Layers []flopsLayer `json:"layers"`
+	Params int          `json:"total_params"`
+	Total  int64        `json:"total"`
+}
+
+type flopsLayer struct {
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	Output []int  `json:"output_shape"`
+	Params int    `json:"params"`
+	Count  int64  `json:"count"`
+}
+
+func flopsJSON(m graph.Model, batch int, u graph.FLOPUnit, s graph.Summary) flopsReport {
+	r := flopsReport{Model: m.Name, Input: m.Input, Batch: batch, Unit: fmt.Sprint(u), About: graph.UnitDescription(u),
+		Params: s.TotalParams, Total: s.Count(u), Layers: []flopsLayer{}}
+	for _, l := range s.Layers {
+		r.Layers = append(r.Layers, flopsLayer{Name: l.Name, Type: l.Type, Output: []int(l.OutShape), Params: l.Params(), Count: l.Count(u)})
+	}
+	return r
 }

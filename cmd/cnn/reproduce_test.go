@@ -164,7 +164,8 @@ func TestReproduceQuick(t *testing.T) {
 			TestAcc float64 `json:"test_accuracy"`
 			Steps   int     `json:"steps"`
 		} `json:"runs"`
-		Book []reproduce.BookRow `json:"book_vs_ours"`
+		Book  []reproduce.BookRow `json:"book_vs_ours"`
+		Build reproduce.Build     `json:"build"`
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
 	if err != nil {
@@ -173,7 +174,7 @@ func TestReproduceQuick(t *testing.T) {
 	if err := json.Unmarshal(b, &res); err != nil {
 		t.Fatalf("report.json: %v", err)
 	}
-	if !res.Quick || len(res.Runs) != 3 || res.Runs[0].Name != "lenet" || res.Runs[0].Steps != 16 {
+	if !res.Quick || len(res.Runs) != 3 || res.Runs[0].Name != "lenet" || res.Runs[0].Steps != 16 || res.Build != reproduce.ThisBuild() {
 		t.Errorf("report.json: %+v", res)
 	}
 	for _, r := range res.Book {

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -18,10 +17,9 @@ import (
 	"github.com/nndl/cnn/data"
 	"github.com/nndl/cnn/graph"
 	"github.com/nndl/cnn/internal/atomicfile"
+	"github.com/nndl/cnn/reproduce"
 	"github.com/nndl/cnn/trainer"
 	"github.com/nndl/cnn/viz"
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 	"gorgonia.org/tensor"
 )
 
@@ -31,63 +29,158 @@ func init() {
 
 // trainSummary is DIR/summary.json.
 type trainSummary struct {
-	Model       string            `json:"model"`
-	Config      map[string]string `json:"config"`
-	Steps       int               `json:"steps"`
-	BestDevAcc  float64           `json:"best_dev_accuracy"`
-	BestStep    int               `json:"best_step"`
-	TestAcc     float64           `json:"test_accuracy"`
-	TestLoss    float64           `json:"test_loss"`
-	TrainSecs   float64           `json:"train_seconds"`
-	WallSecs    float64           `json:"wall_seconds"`
-	Weights     string            `json:"weights"`
-	Kernels     string            `json:"kernels"`
-	GoMaxProcs  int               `json:"gomaxprocs"`
-	DevSize     int               `json:"dev_size"`
-	TrainSize   int               `json:"train_size"`
-	TestSize    int               `json:"test_size"`
-	ResumedAt   int               `json:"resumed_at_step,omitempty"` // steps done when this session resumed the run; the times are this session's
-	FinishedUTC string            `json:"finished_utc"`
+	Model        string          `json:"model"`
+	Config       map[string]any  `json:"config"` // the run's configuration, numbers as numbers
+	Steps        int             `json:"steps"`
+	BestMetric   string          `json:"best_metric"` // what picked the best weights: dev-accuracy or dev-loss
+	BestDevAcc   float64         `json:"best_dev_accuracy"`
+	BestDevLoss  float64         `json:"best_dev_loss"`
+	BestStep     int             `json:"best_step"` // -1: no evaluation, no best weights, no test
+	EarlyStopped bool            `json:"early_stopped,omitempty"`
+	TestAcc      float64         `json:"test_accuracy"`
+	TestLoss     float64         `json:"test_loss"`
+	TrainSecs    float64         `json:"train_seconds"`
+	WallSecs     float64         `json:"wall_seconds"`
+	Weights      string          `json:"weights"`
+	Kernels      string          `json:"kernels"`
+	GoMaxProcs   int             `json:"gomaxprocs"`
+	DevSize      int             `json:"dev_size"`
+	TrainSize    int             `json:"train_size"`
+	TestSize     int             `json:"test_size"`
+	ResumedAt    int             `json:"resumed_at_step,omitempty"` // steps done when this session resumed the run; the times are this session's
+	FinishedUTC  string          `json:"finished_utc"`
+	Build        reproduce.Build `json:"build"` // the binary's module version and commit
 }
 
-// checkpointName is the training checkpoint in a run folder (trainer.SaveCheckpoint).
-const checkpointName = "checkpoint.safetensors"
+// checkpointName is the training checkpoint in a run folder.
+const checkpointName = trainer.CheckpointFile
+
+// trainRun is one cnn train session, prepared.
+type trainRun struct {
+	f                *trainFlags
+	name             string
+	impl             graph.Impl
+	what             string // "images" or "CIFAR-10 images"
+	train, dev, test *data.Dataset
+	rc               *trainer.Recipe
+}
 
 func cmdTrain(args []string, stdout io.Writer) error {
 	start := time.Now()
-	fs := newFlags("train", "MODEL [flags]")
-	mf := addModelFlags(fs, true)
-	df := addDataFlags(fs)
-	dataset := fs.String("dataset", "", "mnist or cifar10 (default: cifar10 for resnet18-cifar, mnist otherwise); cifar10 reads the binary version from --data and its defaults are the chapter's 5.5 recipe")
-	epochs := fs.Int("epochs", 5, "training epochs (cifar10: 30)")
-	optName := fs.String("optimizer", "sgd", "sgd or adam (Paddle's Adam: beta1 0.9, beta2 0.999, epsilon 1e-8) (cifar10: adam)")
-	lr := fs.Float64("lr", 0.1, "learning rate (cifar10: 0.001)")
-	weightDecay := fs.Float64("weight-decay", 0, "L2 weight decay coefficient: coeff*w is added to every gradient before the update, as Paddle's L2Decay (cifar10: 0.005)")
-	batch := fs.Int("batch", 64, "batch size (the last partial batch of an epoch is kept)")
-	seed := fs.Uint64("seed", 100, "seed of the initial weights and of the shuffling")
-	logSteps := fs.Int("log-steps", 15, "print the training loss every N steps (0: never; cifar10: 100)")
-	evalSteps := fs.Int("eval-steps", 15, "evaluate on dev every N steps and at the last step (0: never; cifar10: 3000)")
-	ckEvery := fs.Int("checkpoint-every", 500, "write OUT/"+checkpointName+" (weights, optimiser state, position, best accuracy, history) every N steps (0: only when interrupted); Ctrl-C saves one after the current step")
-	resume := fs.String("resume", "", "continue the run in folder DIR from DIR/"+checkpointName+"; give the first run's flags (--out defaults to DIR)")
-	out := fs.String("out", "", "output folder (default runs/MODEL); it must not hold an earlier run (see --resume, --force)")
-	force := fs.Bool("force", false, "start afresh in an --out that holds an earlier run: remove its "+strings.Join(runFiles, ", ")+" first")
+	fs := newFlags("train", "MODEL [flags] | --resume DIR [flags]")
+	f := addTrainFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	name, err := oneModel(pos)
+	mode := modeFresh
+	switch {
+	case *f.resume != "" && *f.force:
+		return fmt.Errorf("--resume and --force: a run either continues or starts afresh, not both")
+	case *f.resume != "":
+		mode = modeResume
+	case *f.force:
+		mode = modeForce
+	}
+	var name string
+	if *f.resume != "" {
+		name, err = f.fromCheckpoint(pos)
+	} else {
+		name, err = oneModel(pos)
+	}
 	if err != nil {
 		return err
 	}
-	isSet := func(flagName string) bool {
-		set := false
-		fs.Visit(func(f *flag.Flag) { set = set || f.Name == flagName })
-		return set
+	tr, err := prepareTrain(f, name)
+	if err != nil {
+		return err
 	}
-	if *dataset == "" {
-		*dataset = defaultDataset(name)
+	folder, err := openRunFolder(tr.rc.Dir, mode)
+	if err != nil {
+		return err
 	}
-	switch *dataset {
+	defer folder.release()
+	if mode == modeResume {
+		if err := resumeRun(tr.rc, f.optionalDefaults()); err != nil {
+			return err
+		}
+	}
+	return tr.run(stdout, start)
+}
+
+// prepareTrain resolves the flags into a recipe: the dataset and its defaults, the model, the
+// data, the runner with its optimiser and compiled training program, and the configuration.
+func prepareTrain(f *trainFlags, name string) (*trainRun, error) {
+	tr := &trainRun{f: f, name: name, what: "images"}
+	if err := f.datasetDefaults(name); err != nil {
+		return nil, err
+	}
+	m, impl, err := f.mf.model(name)
+	if err != nil {
+		return nil, err
+	}
+	tr.impl = impl
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	opt, err := f.optimizer()
+	if err != nil {
+		return nil, err
+	}
+	best, err := trainer.ParseMetric(*f.best)
+	if err != nil {
+		return nil, fmt.Errorf("--best %w", err)
+	}
+	if *f.resume != "" {
+		if f.isSet("out") && filepath.Clean(*f.out) != filepath.Clean(*f.resume) {
+			return nil, fmt.Errorf("--out %s and --resume %s: a resumed run writes into its own folder", *f.out, *f.resume)
+		}
+		*f.out = *f.resume
+	}
+	if *f.out == "" {
+		*f.out = filepath.Join("runs", name)
+	}
+	if err := tr.loadData(m); err != nil {
+		return nil, err
+	}
+	trainL, err := data.NewLoader(tr.train, *f.batch, true, *f.seed)
+	if err != nil {
+		return nil, fmt.Errorf("--batch: %w", err)
+	}
+	devL, _ := data.NewLoader(tr.dev, *f.batch, false, 0)
+	testL, _ := data.NewLoader(tr.test, *f.batch, false, 0)
+	r := trainer.New(m, graph.NewParams(tensor.Float32, *f.seed), impl, opt)
+	r.Best = best
+	if err := checkLastBatch(r, trainL, tr.train.N()); err != nil {
+		return nil, err
+	}
+	// Compile the training program first so that a model error shows before any file is written.
+	if _, err := r.Program(*f.batch, true); err != nil {
+		return nil, err
+	}
+	sched, err := f.scheduleFor(*f.epochs*trainL.NumBatches(), trainL.NumBatches())
+	if err != nil {
+		return nil, err
+	}
+	tr.rc = &trainer.Recipe{Runner: r, Train: trainL, Dev: devL, Test: testL, Dir: *f.out, Config: trainer.Config{
+		Epochs: *f.epochs, LogSteps: *f.logSteps, EvalSteps: *f.evalSteps, CheckpointEvery: *f.ckEvery,
+		Schedule: sched, ClipNorm: *f.clip, Patience: *f.patience,
+	}}
+	// The run's configuration: in both checkpoints, and what a resumption must match.
+	tr.rc.Meta = f.mf.metadata(name, m)
+	for k, v := range map[string]int{"train_size": tr.train.N(), "dev_size": tr.dev.N(), "test_size": tr.test.N()} {
+		tr.rc.Meta[k] = strconv.Itoa(v)
+	}
+	return tr, f.settingsMeta(tr.rc.Meta)
+}
+
+// datasetDefaults resolves --dataset and, for CIFAR-10, gives the flags not set the
+// chapter's 5.5 recipe.
+func (f *trainFlags) datasetDefaults(name string) error {
+	if *f.dataset == "" {
+		*f.dataset = defaultDataset(name)
+	}
+	switch *f.dataset {
 	case datasetMNIST:
 	case datasetCIFAR:
 		rc := cifarRecipe
@@ -95,240 +188,181 @@ func cmdTrain(args []string, stdout io.Writer) error {
 			flag string
 			set  func()
 		}{
-			{"optimizer", func() { *optName = rc.optimizer }},
-			{"lr", func() { *lr = rc.lr }},
-			{"weight-decay", func() { *weightDecay = rc.weightDecay }},
-			{"epochs", func() { *epochs = rc.epochs }},
-			{"log-steps", func() { *logSteps = rc.logSteps }},
-			{"eval-steps", func() { *evalSteps = rc.evalSteps }},
+			{"optimizer", func() { *f.optName = rc.optimizer }},
+			{"lr", func() { *f.lr = rc.lr }},
+			{"weight-decay", func() { *f.decay = rc.weightDecay }},
+			{"epochs", func() { *f.epochs = rc.epochs }},
+			{"log-steps", func() { *f.logSteps = rc.logSteps }},
+			{"eval-steps", func() { *f.evalSteps = rc.evalSteps }},
 		} {
-			if !isSet(d.flag) {
+			if !f.isSet(d.flag) {
 				d.set()
 			}
 		}
-		if !mf.isSet("in-channels") {
-			mf.inChannels = 3
+		if !f.mf.isSet("in-channels") {
+			f.mf.inChannels = 3
 		}
 	default:
-		return fmt.Errorf("--dataset %q: want mnist or cifar10", *dataset)
+		return fmt.Errorf("--dataset %q: want mnist or cifar10", *f.dataset)
 	}
-	m, impl, err := mf.model(name)
-	if err != nil {
-		return err
-	}
-	switch {
-	case *batch < 1:
-		return fmt.Errorf("--batch %d: want at least 1", *batch)
-	case *epochs < 1:
-		return fmt.Errorf("--epochs %d: want at least 1", *epochs)
-	case !(*lr > 0) || math.IsInf(*lr, 0):
-		return fmt.Errorf("--lr %v: want a positive learning rate", *lr)
-	case !(*weightDecay >= 0) || math.IsInf(*weightDecay, 0):
-		return fmt.Errorf("--weight-decay %v: want 0 or a positive coefficient", *weightDecay)
-	case *logSteps < 0 || *evalSteps < 0:
-		return fmt.Errorf("--log-steps %d, --eval-steps %d: want 0 or more", *logSteps, *evalSteps)
-	case *ckEvery < 0:
-		return fmt.Errorf("--checkpoint-every %d: want 0 (off) or more", *ckEvery)
-	}
-	var opt trainer.Optimizer
-	switch *optName {
-	case "sgd":
-		opt = &trainer.SGD{LR: *lr, WeightDecay: *weightDecay}
-	case "adam":
-		opt = trainer.NewAdam(*lr, *weightDecay)
-	default:
-		return fmt.Errorf("--optimizer %q: want sgd or adam", *optName)
-	}
-	mode := modeFresh
-	switch {
-	case *resume != "" && *force:
-		return fmt.Errorf("--resume and --force: a run either continues or starts afresh, not both")
-	case *resume != "":
-		mode = modeResume
-	case *force:
-		mode = modeForce
-	}
-	if *resume != "" {
-		if isSet("out") && filepath.Clean(*out) != filepath.Clean(*resume) {
-			return fmt.Errorf("--out %s and --resume %s: a resumed run writes into its own folder", *out, *resume)
-		}
-		*out = *resume
-	}
-	if *out == "" {
-		*out = filepath.Join("runs", name)
-	}
-	best := filepath.Join(*out, "best.safetensors")
-	ckPath := filepath.Join(*out, checkpointName)
-	if _, err := os.Stat(ckPath); mode == modeResume && errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%s: no training checkpoint to resume (a run writes one every --checkpoint-every steps and when interrupted)", ckPath)
-	}
+	return nil
+}
+
+// loadData reads the three splits of the dataset for model m.
+func (tr *trainRun) loadData(m graph.Model) error {
 	if len(m.Input) != 3 {
-		return fmt.Errorf("%s: input %v: want CxHxW", name, m.Input)
+		return fmt.Errorf("%s: input %v: want CxHxW", tr.name, m.Input)
 	}
-	var trainSet, devSet, testSet *data.Dataset
-	switch *dataset {
+	var err error
+	switch *tr.f.dataset {
 	case datasetMNIST:
 		if m.Input[0] != 1 {
-			return fmt.Errorf("%s: input %v: MNIST needs one input channel (--in-channels 1)", name, m.Input)
+			return fmt.Errorf("%s: input %v: MNIST needs one input channel (--in-channels 1)", tr.name, m.Input)
 		}
-		trainSet, devSet, testSet, err = df.load(m.Input[1], m.Input[2])
+		tr.train, tr.dev, tr.test, err = tr.f.df.load(m.Input[1], m.Input[2])
 	case datasetCIFAR:
 		if m.Input[0] != 3 || m.Input[1] != data.CIFARSide || m.Input[2] != data.CIFARSide {
-			return fmt.Errorf("%s: input %v: CIFAR-10 images are 3x32x32 (--in-channels 3, --input 3x32x32)", name, m.Input)
+			return fmt.Errorf("%s: input %v: CIFAR-10 images are 3x32x32 (--in-channels 3, --input 3x32x32)", tr.name, m.Input)
 		}
-		trainSet, devSet, testSet, err = loadCIFAR(df, isSet)
+		tr.what = "CIFAR-10 images"
+		tr.train, tr.dev, tr.test, err = loadCIFAR(tr.f.df, tr.f.isSet)
 	}
-	if err != nil {
-		return err
-	}
-	trainL, err := data.NewLoader(trainSet, *batch, true, *seed)
-	if err != nil {
-		return fmt.Errorf("--batch: %w", err)
-	}
-	devL, _ := data.NewLoader(devSet, *batch, false, 0)
-	testL, _ := data.NewLoader(testSet, *batch, false, 0)
-	params := graph.NewParams(tensor.Float32, *seed)
-	r := trainer.New(m, params, impl, opt)
-	if err := checkLastBatch(r, trainL, trainSet.N()); err != nil {
-		return err
-	}
-	// Compile the training program first so that a model error shows before any file is written.
-	if _, err := r.Program(*batch, true); err != nil {
-		return err
-	}
-	// meta is the run's configuration: in both checkpoints, and what a resumption must match.
-	meta := mf.metadata(name, m)
-	meta["seed"] = strconv.FormatUint(*seed, 10)
-	meta["lr"] = strconv.FormatFloat(*lr, 'g', -1, 64)
-	meta["batch"] = strconv.Itoa(*batch)
-	meta["epochs"] = strconv.Itoa(*epochs)
-	meta["optimizer"] = *optName
-	meta["weight_decay"] = strconv.FormatFloat(*weightDecay, 'g', -1, 64)
-	meta["dataset"] = *dataset
-	meta["train_size"] = strconv.Itoa(trainSet.N())
-	meta["dev_size"] = strconv.Itoa(devSet.N())
-	meta["test_size"] = strconv.Itoa(testSet.N())
-	meta["eval_steps"] = strconv.Itoa(*evalSteps)
-	total := *epochs * trainL.NumBatches()
-	folder, err := openRunFolder(*out, mode)
-	if err != nil {
-		return err
-	}
-	defer folder.release()
-	var bestDigest string // of the best weights saved so far, recorded in the checkpoint
-	if *resume != "" {
-		if bestDigest, err = resumeRun(r, ckPath, best, meta, total); err != nil {
-			return err
-		}
-	}
+	return err
+}
 
-	what := "images"
-	if *dataset == datasetCIFAR {
-		what = "CIFAR-10 images"
+// describe is the first line of a run: the model, its kernels, the data and the recipe.
+func (tr *trainRun) describe() string {
+	rc, nb := tr.rc, tr.rc.Train.NumBatches()
+	s := fmt.Sprintf("%s (%s kernels: %s): %d train / %d dev / %d test %s, %d epochs of %d steps, %v",
+		tr.name, tr.impl, kernelPath(), tr.train.N(), tr.dev.N(), tr.test.N(), tr.what, rc.Config.Epochs, nb, rc.Runner.Opt)
+	if d := rc.Config.Schedule.String(); d != "" {
+		s += ", lr " + d
 	}
-	fmt.Fprintf(stdout, "%s (%s kernels: %s): %d train / %d dev / %d test %s, %d epochs of %d steps, %v\n",
-		name, impl, kernelPath(), trainSet.N(), devSet.N(), testSet.N(), what, *epochs, trainL.NumBatches(), r.Opt)
+	if rc.Config.ClipNorm > 0 {
+		s += fmt.Sprintf(", gradients clipped to norm %g", rc.Config.ClipNorm)
+	}
+	if rc.Runner.Best != trainer.DevAccuracy {
+		s += ", best by " + rc.Runner.Best.String()
+	}
+	if rc.Config.Patience > 0 {
+		s += fmt.Sprintf(", early stopping after %d evaluations without a new best", rc.Config.Patience)
+	}
+	return s
+}
+
+// bestNote describes the best evaluation so far.
+func bestNote(r *trainer.Runner) string {
+	switch {
+	case r.BestStep < 0:
+		return "no best checkpoint yet"
+	case r.Best == trainer.DevLoss:
+		return fmt.Sprintf("best dev loss %.5f at step %d", r.BestLoss, r.BestStep)
+	}
+	return fmt.Sprintf("best dev accuracy %.5f at step %d", r.BestAcc, r.BestStep)
+}
+
+// run trains and tests, printing the progress, and writes the curves and summary.json.
+func (tr *trainRun) run(stdout io.Writer, start time.Time) error {
+	rc, r, f := tr.rc, tr.rc.Runner, tr.f
+	text := stdout
+	if *f.asJSON {
+		text = io.Discard
+	}
+	total, nb := rc.Total(), rc.Train.NumBatches()
+	fmt.Fprintln(text, tr.describe())
 	resumedAt := r.StepsDone
-	if *resume != "" {
-		bestNote := "no best checkpoint yet"
-		if r.BestStep >= 0 {
-			bestNote = fmt.Sprintf("best dev accuracy %.5f at step %d", r.BestAcc, r.BestStep)
-		}
-		fmt.Fprintf(stdout, "[Resume] %s: %d of %d steps done (epoch %d, batch %d), %s\n",
-			ckPath, r.StepsDone, total, r.StepsDone/trainL.NumBatches(), r.StepsDone%trainL.NumBatches(), bestNote)
+	if *f.resume != "" {
+		fmt.Fprintf(text, "[Resume] %s: %d of %d steps done (epoch %d, batch %d), %s\n",
+			rc.CheckpointPath(), r.StepsDone, total, r.StepsDone/nb, r.StepsDone%nb, bestNote(r))
 	}
-	prog := newProgress(stdout, total)
-	intr := catchInterrupts(os.Stderr)
+	prog := newProgress(text, total, r.StepsDone, *f.epochs)
+	intr := catchInterrupts(prog.notice(os.Stderr))
 	defer intr.release()
-	trainStart := time.Now()
-	err = r.Train(trainL, devL, trainer.Config{
-		Epochs: *epochs, LogSteps: *logSteps, EvalSteps: *evalSteps,
-		Save: func(step int) error {
-			bm := maps.Clone(meta)
-			bm["step"] = strconv.Itoa(step)
-			d, err := trainer.SaveWeightsDigest(best, params, bm)
-			if err == nil {
-				bestDigest = d
-			}
-			return err
-		},
-		CheckpointEvery: *ckEvery,
-		Checkpoint: func(done int) error {
-			cm := maps.Clone(meta)
-			if bestDigest != "" {
-				cm[bestDigestKey] = bestDigest
-			}
-			if err := r.SaveCheckpoint(ckPath, cm); err != nil {
-				return err
-			}
-			return r.History.SaveCSV(filepath.Join(*out, "metrics.csv"))
-		},
-		Stop: func() bool {
-			if afterStep != nil {
-				afterStep(r.StepsDone, intr)
-			}
-			return intr.requested()
-		},
-		OnStep: func(s trainer.StepLoss, total int) {
-			prog.step(s.Step, func() string {
-				if *logSteps > 0 && s.Step%*logSteps == 0 {
-					return fmt.Sprintf("[Train] epoch: %d/%d, step: %d/%d, loss: %.5f", s.Epoch, *epochs, s.Step, total, s.Loss)
-				}
-				return ""
-			}())
-		},
-		OnEval: func(e trainer.Eval, improved bool) {
-			msg := fmt.Sprintf("[Evaluate] step %d: dev accuracy %.5f, dev loss %.5f", e.Step, e.Acc, e.Loss)
-			if improved {
-				msg += " (best so far, saved)"
-			}
-			prog.log(msg)
-		},
-	})
-	trainSecs := time.Since(trainStart).Seconds()
+	prog.attach(&rc.Config)
+	rc.Config.Stop = func() bool {
+		if afterStep != nil {
+			afterStep(r.StepsDone, intr)
+		}
+		return intr.requested()
+	}
+	res, err := rc.Run()
 	prog.done()
-	// Metrics and curves are written even when the run stopped early.
-	if werr := writeRunFiles(*out, name, &r.History); werr != nil && err == nil {
+	// The curves are drawn even when the run stopped early.
+	if werr := writeCurves(rc.Dir, tr.name, &r.History); werr != nil && err == nil {
 		err = werr
 	}
 	var stopped *trainer.Interrupted
 	if errors.As(err, &stopped) && stopped.Saved {
 		return &interruptedError{fmt.Sprintf("interrupted after step %d of %d; the run is saved in %s; resume with: %s",
-			stopped.StepsDone, stopped.Total, ckPath, resumeCommand(args, *out))}
+			stopped.StepsDone, stopped.Total, rc.CheckpointPath(), resumeCommand(rc.Dir))}
 	}
 	if err != nil {
 		return err
 	}
+	if r.EarlyStopped {
+		fmt.Fprintf(text, "[Train] stopped early after %d of %d steps: %d evaluations without a new best\n", r.StepsDone, total, *f.patience)
+	}
+	s := tr.summary(res, resumedAt, start)
 	if r.BestStep < 0 {
-		fmt.Fprintf(stdout, "[Train] done in %.1fs; no dev evaluation ran, so no best checkpoint (set --eval-steps)\n", trainSecs)
+		fmt.Fprintf(text, "[Train] done in %.1fs; no dev evaluation ran, so no best checkpoint (set --eval-steps)\n", res.TrainSecs)
+		return printJSON(stdout, *f.asJSON, s)
+	}
+	fmt.Fprintf(text, "[Train] done in %.1fs; %s -> %s\n", res.TrainSecs, bestNote(r), rc.BestPath())
+	fmt.Fprintf(text, "[Test] accuracy/loss: %.4f/%.4f\n", res.TestAcc, res.TestLoss)
+	b, _ := json.MarshalIndent(s, "", "  ")
+	if err := atomicfile.WriteBytes(filepath.Join(rc.Dir, "summary.json"), append(b, '\n')); err != nil {
+		return err
+	}
+	fmt.Fprintf(text, "Wrote %s/{best.safetensors,metrics.csv,curves.png,curves.svg,summary.json}\n", rc.Dir)
+	return printJSON(stdout, *f.asJSON, s)
+}
+
+// summary is the session's summary.json.
+func (tr *trainRun) summary(res trainer.Outcome, resumedAt int, start time.Time) trainSummary {
+	r := tr.rc.Runner
+	cfg := maps.Clone(tr.rc.Meta)
+	cfg["step"] = strconv.Itoa(r.BestStep)
+	return trainSummary{
+		Model: tr.name, Config: typedConfig(cfg), Steps: len(r.History.Train), BestMetric: r.Best.String(),
+		BestDevAcc: r.BestAcc, BestDevLoss: r.BestLoss, BestStep: r.BestStep, EarlyStopped: r.EarlyStopped,
+		TestAcc: res.TestAcc, TestLoss: res.TestLoss, TrainSecs: res.TrainSecs, WallSecs: time.Since(start).Seconds(),
+		Weights: tr.rc.BestPath(), Kernels: kernelPath(), GoMaxProcs: runtimeProcs(),
+		TrainSize: tr.train.N(), DevSize: tr.dev.N(), TestSize: tr.test.N(), ResumedAt: resumedAt,
+		FinishedUTC: time.Now().UTC().Format(time.RFC3339), Build: reproduce.ThisBuild(),
+	}
+}
+
+// typedConfig returns a configuration with its numbers as JSON numbers and its booleans
+// (true/false, and the PyTorch exports' True/False) as JSON booleans.
+func typedConfig(meta map[string]string) map[string]any {
+	out := make(map[string]any, len(meta))
+	for k, v := range meta {
+		if i, err := strconv.ParseInt(v, 10, 64); err == nil {
+			out[k] = i
+		} else if x, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(x, 0) && !math.IsNaN(x) && !strings.ContainsAny(v, "xX") {
+			out[k] = x
+		} else if b, err := parsePyBool(v); err == nil {
+			out[k] = b
+		} else if b, err := strconv.ParseBool(v); err == nil && (v == "true" || v == "false") {
+			out[k] = b
+		} else {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// printJSON prints v as indented JSON when on is set.
+func printJSON(w io.Writer, on bool, v any) error {
+	if !on {
 		return nil
 	}
-	fmt.Fprintf(stdout, "[Train] done in %.1fs; best dev accuracy %.5f at step %d -> %s\n", trainSecs, r.BestAcc, r.BestStep, best)
-
-	// The chapter's 5.3.4: load the best weights and evaluate them on the test set.
-	if _, _, err := trainer.LoadWeights(best, params, true); err != nil {
-		return err
-	}
-	acc, loss, err := r.Evaluate(testL)
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "[Test] accuracy/loss: %.4f/%.4f\n", acc, loss)
-	cfg := maps.Clone(meta)
-	cfg["step"] = strconv.Itoa(r.BestStep)
-	s := trainSummary{
-		Model: name, Config: cfg, Steps: len(r.History.Train), BestDevAcc: r.BestAcc, BestStep: r.BestStep,
-		TestAcc: acc, TestLoss: loss, TrainSecs: trainSecs, WallSecs: time.Since(start).Seconds(),
-		Weights: best, Kernels: kernelPath(), GoMaxProcs: runtimeProcs(),
-		TrainSize: trainSet.N(), DevSize: devSet.N(), TestSize: testSet.N(), ResumedAt: resumedAt,
-		FinishedUTC: time.Now().UTC().Format(time.RFC3339),
-	}
-	b, _ := json.MarshalIndent(s, "", "  ")
-	if err := atomicfile.WriteBytes(filepath.Join(*out, "summary.json"), append(b, '\n')); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "Wrote %s/{best.safetensors,metrics.csv,curves.png,curves.svg,summary.json}\n", *out)
-	return nil
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
 }
 
 // afterStep, when set (by tests), is called with the steps done after every step, before
@@ -354,11 +388,8 @@ func checkLastBatch(r *trainer.Runner, train *data.Loader, images int) error {
 	return fmt.Errorf("--batch %d: the last batch of an epoch holds 1 of the %d training images, and %s has BatchNorm, which needs at least 2 in training; choose another --batch", train.BatchSize(), images, r.Model.Name)
 }
 
-// writeRunFiles writes DIR/metrics.csv and the loss and accuracy curves.
-func writeRunFiles(dir, name string, h *trainer.History) error {
-	if err := h.SaveCSV(filepath.Join(dir, "metrics.csv")); err != nil {
-		return err
-	}
+// writeCurves draws the loss and accuracy curves of a run into DIR/curves.png and .svg.
+func writeCurves(dir, name string, h *trainer.History) error {
 	loss, acc := viz.HistoryCurves(h, "")
 	for _, ext := range []string{".png", ".svg"} {
 		if err := viz.PlotCurves(filepath.Join(dir, "curves"+ext), name, loss, acc); err != nil {
@@ -366,45 +397,4 @@ func writeRunFiles(dir, name string, h *trainer.History) error {
 		}
 	}
 	return nil
-}
-
-// progress shows a bar on a terminal and plain log lines otherwise.
-type progress struct {
-	w   io.Writer
-	bar *progressbar.ProgressBar
-}
-
-func newProgress(w io.Writer, total int) *progress {
-	p := &progress{w: w}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("training"),
-			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish(), progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("steps"))
-	}
-	return p
-}
-
-func (p *progress) step(step int, msg string) {
-	if msg != "" {
-		p.log(msg)
-	}
-	if p.bar != nil {
-		p.bar.Set(step + 1)
-	}
-}
-
-func (p *progress) log(msg string) {
-	if p.bar != nil {
-		p.bar.Clear()
-	}
-	fmt.Fprintln(p.w, msg)
-	if p.bar != nil {
-		p.bar.RenderBlank()
-	}
-}
-
-func (p *progress) done() {
-	if p.bar != nil {
-		p.bar.Finish()
-	}
 }

@@ -82,7 +82,7 @@ func TestTrainWritesRun(t *testing.T) {
 	for _, e := range names {
 		got = append(got, e.Name())
 	}
-	if want := []string{lockName, "best.safetensors", "curves.png", "curves.svg", "metrics.csv", "summary.json"}; !slices.Equal(got, want) {
+	if want := []string{lockName, "best.safetensors", checkpointName, "curves.png", "curves.svg", "metrics.csv", "summary.json"}; !slices.Equal(got, want) {
 		t.Errorf("the run folder holds %q, want %q", got, want)
 	}
 	noTempFiles(t, dir)
@@ -166,7 +166,7 @@ func TestTrainWritesRun(t *testing.T) {
 	if s.BestStep != bestStep || s.BestDevAcc != bestAcc {
 		t.Errorf("summary.json: best %v at step %d, metrics.csv %v at step %d", s.BestDevAcc, s.BestStep, bestAcc, bestStep)
 	}
-	if s.Weights != filepath.Join(dir, "best.safetensors") || s.Config["epochs"] != "1" || s.Config["seed"] != "100" {
+	if s.Weights != filepath.Join(dir, "best.safetensors") || s.Config["epochs"] != 1.0 || s.Config["seed"] != 100.0 {
 		t.Errorf("summary.json: weights %q, config %v", s.Weights, s.Config)
 	}
 	ck, err := safetensors.ReadFile(filepath.Join(dir, "best.safetensors"))

@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -22,56 +21,12 @@ func randDense(rng *rand.Rand, lo, hi float64, shape ...int) *tensor.Dense {
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
 }
 
-// checkFiniteDifferences compares a kernel's gradient nodes with central differences in
-// float64, as TestGradientsFiniteDifference does: L = sum(out * r) for a random r.
+// checkFiniteDifferences fails the test for each differentiated input of k whose gradient
+// is further than 1e-6 from central differences (see finiteDifferenceErrors).
 func checkFiniteDifferences(t *testing.T, rng *rand.Rand, k diffKernel, in []*tensor.Dense) {
 	t.Helper()
-	g := gorgonia.NewGraph()
-	var nodes gorgonia.Nodes
-	for i, v := range in {
-		nodes = append(nodes, leaf(g, fmt.Sprint("in", i), v))
-	}
-	out, err := apply(k, nodes...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := randDense(rng, -1, 1, out.Shape()...)
-	grads, err := k.grads(nodes, out, leaf(g, "up", r))
-	if err != nil {
-		t.Fatal(err)
-	}
-	objective := func() float64 {
-		v, err := op{k, tensor.Float64}.Do(valuesOf(in)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var s float64
-		for i, y := range f64s(v) {
-			s += y * r.Data().([]float64)[i]
-		}
-		return s
-	}
-	for i, gn := range grads {
-		if !k.diffWRT()[i] {
-			if gn != nil {
-				t.Errorf("input %d is not differentiated but has a gradient node", i)
-			}
-			continue
-		}
-		got := f64s(eval(t, gn, map[*gorgonia.Node]gorgonia.Value{}))
-		x := in[i].Data().([]float64)
-		want := make([]float64, len(x))
-		const h = 1e-6
-		for j := range x {
-			old := x[j]
-			x[j] = old + h
-			lp := objective()
-			x[j] = old - h
-			lm := objective()
-			x[j] = old
-			want[j] = (lp - lm) / (2 * h)
-		}
-		if e := relErr(got, want); e > 1e-6 {
+	for i, e := range finiteDifferenceErrors(t, rng, k, in) {
+		if e > 1e-6 {
 			t.Errorf("input %d: relative error %.3g against finite differences", i, e)
 		}
 	}

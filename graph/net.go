@@ -69,6 +69,10 @@ func New(params *Params, impl Impl) *Net {
 	}
 }
 
+// SetTraining chooses the mode of the layers declared from now on: training (BatchNorm on
+// the batch's statistics, Dropout active) or inference. Declare sets it from its argument.
+func (n *Net) SetTraining(on bool) { n.training = on }
+
 // Graph returns the expression graph.
 func (n *Net) Graph() *gorgonia.ExprGraph { return n.g }
 

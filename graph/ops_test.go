@@ -156,96 +156,11 @@ func TestOpsAgainstPyTorch(t *testing.T) {
 }
 
 // TestGradientsFiniteDifference checks every op's backward against central differences in
-// float64: for L = sum(out * r) with a random r, dL/dinput from the op's gradient nodes must
-// match (L(x+h) - L(x-h)) / 2h for every input element.
+// float64 (see finiteDifferenceErrors), the cases of gradCases.
 func TestGradientsFiniteDifference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	rnd := func(shape ...int) *tensor.Dense {
-		v := make([]float64, tensor.Shape(shape).TotalSize())
-		for i := range v {
-			v[i] = rng.Float64()*2 - 1
-		}
-		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
-	}
-	labels := tensor.New(tensor.WithShape(3), tensor.WithBacking([]float64{2, 0, 4}))
-	geo := convGeom{K: 3, S: 2, P: 1}
-	cases := []struct {
-		k  diffKernel
-		in []*tensor.Dense
-	}{
-		{convFast[float64]{geo, true, kernels.NewScratch()}, []*tensor.Dense{rnd(2, 3, 7, 6), rnd(4, 3, 3, 3), rnd(4)}},
-		{convFast[float64]{convGeom{K: 2, S: 1, P: 0}, false, kernels.NewScratch()}, []*tensor.Dense{rnd(1, 2, 4, 5), rnd(3, 2, 2, 2)}},
-		{convNaive[float64]{geo, true}, []*tensor.Dense{rnd(2, 3, 7, 6), rnd(4, 3, 3, 3), rnd(4)}},
-		{poolFast[float64]{convGeom{K: 3, S: 2, P: 1}, kernels.PoolMax}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
-		{poolFast[float64]{convGeom{K: 3, S: 2, P: 1}, kernels.PoolAvg}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
-		{poolFast[float64]{convGeom{K: 3, S: 2, P: 1}, kernels.PoolAvgExclusive}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
-		{poolNaive[float64]{convGeom{K: 2, S: 2}, kernels.PoolMax}, []*tensor.Dense{rnd(2, 2, 6, 6)}},
-		{poolNaive[float64]{convGeom{K: 2, S: 2}, kernels.PoolAvg}, []*tensor.Dense{rnd(2, 2, 6, 6)}},
-		{globalAvg[float64]{}, []*tensor.Dense{rnd(2, 3, 4, 5)}},
-		{linear[float64]{bias: true}, []*tensor.Dense{rnd(3, 5), rnd(4, 5), rnd(4)}},
-		{relu[float64]{rank: 2}, []*tensor.Dense{rnd(4, 6)}},
-		{reshape[float64]{from: tensor.Shape{2, 3, 2, 2}, to: tensor.Shape{2, 12}}, []*tensor.Dense{rnd(2, 3, 2, 2)}},
-		{softmaxCE[float64]{}, []*tensor.Dense{rnd(3, 5), labels}},
-	}
-	for _, c := range cases {
-		t.Run(c.k.String(), func(t *testing.T) {
-			g := gorgonia.NewGraph()
-			var in gorgonia.Nodes
-			for i, v := range c.in {
-				in = append(in, leaf(g, fmt.Sprint("in", i), v))
-			}
-			out, err := apply(c.k, in...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var r *tensor.Dense
-			var up *gorgonia.Node
-			if out.Shape().IsScalar() {
-				up = gorgonia.NewScalar(g, tensor.Float64, gorgonia.WithValue(1.0), gorgonia.WithName("up"))
-			} else {
-				r = rnd(out.Shape()...)
-				up = leaf(g, "up", r)
-			}
-			objective := func() float64 {
-				v, err := op{c.k, tensor.Float64}.Do(valuesOf(c.in)...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if r == nil {
-					return f64s(v)[0]
-				}
-				var s float64
-				for i, y := range f64s(v) {
-					s += y * r.Data().([]float64)[i]
-				}
-				return s
-			}
-			grads, err := c.k.grads(in, out, up)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, gn := range grads {
-				if !c.k.diffWRT()[i] {
-					continue
-				}
-				got := f64s(eval(t, gn, map[*gorgonia.Node]gorgonia.Value{}))
-				x := c.in[i].Data().([]float64)
-				want := make([]float64, len(x))
-				const h = 1e-6
-				for j := range x {
-					old := x[j]
-					x[j] = old + h
-					lp := objective()
-					x[j] = old - h
-					lm := objective()
-					x[j] = old
-					want[j] = (lp - lm) / (2 * h)
-				}
-				if e := relErr(got, want); e > 1e-6 {
-					t.Errorf("input %d: relative error %.3g against finite differences", i, e)
-				}
-			}
-		})
+	for _, c := range gradCases(rng) {
+		t.Run(c.k.String(), func(t *testing.T) { checkFiniteDifferences(t, rng, c.k, c.in) })
 	}
 }
 

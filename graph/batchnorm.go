@@ -11,7 +11,7 @@ import (
 	"github.com/nndl/cnn/kernels/purego"
 )
 
-// BatchNorm settings of the chapter's code (Paddle's defaults, REFERENCE.md section 4).
+// BatchNorm settings of the chapter's code (Paddle's defaults, docs/reference.md section 4).
 const (
 	// BatchNormEpsilon is added to the variance before its square root.
 	BatchNormEpsilon = 1e-5

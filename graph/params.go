@@ -15,7 +15,7 @@ import (
 // Init names a parameter initialiser.
 type Init int
 
-// The initialisers of the chapter's code (Paddle's defaults, REFERENCE.md section 4).
+// The initialisers of the chapter's code (Paddle's defaults, docs/reference.md section 4).
 const (
 	KaimingNormal Init = iota // Normal(0, sqrt(2/fan_in)): paddle.nn.Conv2D's default
 	XavierUniform             // U(-a, a), a = sqrt(6/(fan_in+fan_out)): the hand-written Conv2D's and Linear's

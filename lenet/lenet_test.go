@@ -7,7 +7,7 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// The chapter's figures (REFERENCE.md section 2), computed through the real accounting.
+// The chapter's figures (docs/reference.md section 2), computed through the real accounting.
 func TestAccounting(t *testing.T) {
 	for _, impl := range []graph.Impl{graph.Fast, graph.Naive} {
 		n, _, _, err := graph.Declare(New(1, 10), graph.NewParams(tensor.Float32, 1), impl, 1, false)

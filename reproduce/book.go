@@ -19,7 +19,7 @@ type BookRow struct {
 	Same     bool   `json:"same"`                   // exact match (counts and worked examples)
 }
 
-// The book's printed numbers (REFERENCE.md sections 1, 2 and 5).
+// The book's printed numbers (docs/reference.md sections 1, 2 and 5).
 var (
 	bookLeNetParams = []struct {
 		layer string

@@ -130,7 +130,7 @@ func compose(res *Result) *Doc {
 	section54(d, res)
 
 	d.h2(SecBook)
-	d.p("The left columns are what the book prints (REFERENCE.md); the difference is ours minus the book's. Accuracies depend on the seed: the last column is the range the same recipe reaches in PyTorch 1.13 over several seeds, and whether ours lies in it.")
+	d.p("The left columns are what the book prints (docs/reference.md in the repository); the difference is ours minus the book's. Accuracies depend on the seed: the last column is the range the same recipe reaches in PyTorch 1.13 over several seeds, and whether ours lies in it.")
 	t := Table{Head: []string{"section", "quantity", "book", "ours", "difference", "PyTorch over seeds"}, Align: "llrrrl"}
 	for _, r := range res.Book {
 		book, ours := r.Book, r.Ours

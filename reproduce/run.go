@@ -47,7 +47,7 @@ type EdgeFigure struct {
 	Scale   string      // how the response became grey levels
 }
 
-// The chapter's recipe (REFERENCE.md section 5).
+// The chapter's recipe (docs/reference.md section 5).
 const (
 	batchSize   = 64
 	logSteps    = 15

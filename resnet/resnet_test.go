@@ -19,7 +19,7 @@ func summarize(t *testing.T, m graph.Model) (graph.Summary, *graph.Params) {
 	return graph.Summarize(n.Layers(), tensor.Float32), params
 }
 
-// TestAccounting checks the totals of REFERENCE.md section 2 for 1x32x32 inputs and 10 classes.
+// TestAccounting checks the totals of docs/reference.md section 2 for 1x32x32 inputs and 10 classes.
 func TestAccounting(t *testing.T) {
 	for _, c := range []struct {
 		name               string

@@ -116,7 +116,7 @@ func TestDOT(t *testing.T) {
 	}
 }
 
-// TestResNet18Summary checks the chapter's totals (REFERENCE.md section 2) and the ResNet flags.
+// TestResNet18Summary checks the chapter's totals (docs/reference.md section 2) and the ResNet flags.
 func TestResNet18Summary(t *testing.T) {
 	for _, c := range []struct {
 		args []string

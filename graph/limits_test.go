@@ -1,12 +1,16 @@
 package graph
 
 import (
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/nndl/cnn/tensorio"
+	"github.com/nndl/cnn/tensorio/safetensors"
 )
 
 // TestDeclarationLimits: a model that asks for too much memory is refused from its shapes,
@@ -42,5 +46,23 @@ func TestDeclarationLimits(t *testing.T) {
 		if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
 			t.Errorf("%s: allocated %d bytes before refusing", c.m.Name, grew)
 		}
+	}
+}
+
+// TestLoadErrorLength: a file of many stray tensors gives an error line of bounded length
+// that names the first few and counts the rest.
+func TestLoadErrorLength(t *testing.T) {
+	p := NewParams(tensor.Float32, 1)
+	if _, err := p.get("w", tensor.Shape{2}, true, Zeros, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	p.initPending()
+	tensors := map[string]safetensors.Tensor{"w": tensorio.NewFloat32([]int{2}, []float32{1, 2})}
+	for i := range 99999 {
+		tensors[fmt.Sprintf("stray.%05d.%s", i, strings.Repeat("x", 100))] = tensorio.NewFloat32([]int{1}, []float32{0})
+	}
+	_, err := p.Load(tensors, true)
+	if err == nil || len(err.Error()) > 1000 || !strings.Contains(err.Error(), "and 99983 more") || !strings.Contains(err.Error(), "stray.00000.") {
+		t.Errorf("error of %d bytes: %.300v", len(fmt.Sprint(err)), err)
 	}
 }

@@ -2,12 +2,13 @@ package graph
 
 import (
 	"fmt"
-	"github.com/nndl/cnn/tensorio"
 	"slices"
 	"strings"
 
-	"github.com/nndl/cnn/tensorio/safetensors"
 	"gorgonia.org/tensor"
+
+	"github.com/nndl/cnn/tensorio"
+	"github.com/nndl/cnn/tensorio/safetensors"
 )
 
 // Load copies tensors into the declared parameters by name, converting the element type.
@@ -34,15 +35,15 @@ func (p *Params) Load(tensors map[string]safetensors.Tensor, strict bool) (skipp
 	}
 	slices.Sort(extra)
 	if len(mismatched) > 0 {
-		return nil, fmt.Errorf("wrong shapes: %s", strings.Join(mismatched, "; "))
+		return nil, fmt.Errorf("wrong shapes: %s", list(mismatched, "; "))
 	}
 	if strict && (len(missing) > 0 || len(extra) > 0) {
 		var parts []string
 		if len(missing) > 0 {
-			parts = append(parts, "missing "+strings.Join(missing, ", "))
+			parts = append(parts, "missing "+list(missing, ", "))
 		}
 		if len(extra) > 0 {
-			parts = append(parts, "unexpected "+strings.Join(extra, ", "))
+			parts = append(parts, "unexpected "+list(extra, ", "))
 		}
 		return nil, fmt.Errorf("weights do not match the model: %s", strings.Join(parts, "; "))
 	}
@@ -65,6 +66,28 @@ func (p *Params) Load(tensors map[string]safetensors.Tensor, strict bool) (skipp
 		skipped = append(skipped, name+" (not in the model)")
 	}
 	return skipped, nil
+}
+
+// maxListed is how many names an error lists before it says how many more there are, so
+// that a file of thousands of stray tensors gives a line one can read.
+const maxListed = 16
+
+// list joins names with sep, the first maxListed of them (each clipped to 80 bytes) and a
+// count of the rest.
+func list(names []string, sep string) string {
+	shown := names[:min(len(names), maxListed)]
+	clipped := make([]string, len(shown))
+	for i, n := range shown {
+		if len(n) > 80 {
+			n = n[:77] + "..."
+		}
+		clipped[i] = n
+	}
+	s := strings.Join(clipped, sep)
+	if rest := len(names) - len(shown); rest > 0 {
+		s += fmt.Sprintf("%sand %d more", sep, rest)
+	}
+	return s
 }
 
 // Tensors returns every parameter and buffer as a float32 safetensors tensor, under its

@@ -93,52 +93,9 @@ func Run(c Case, o Options) (Result, error) {
 		return x
 	}
 	if train != nil {
-		x := input(o.Batch)
-		y := make([]int, o.Batch)
-		for i := range y {
-			y[i] = rng.IntN(c.Model.Classes)
-		}
-		opt := &trainer.SGD{LR: 1e-4}
-		ups := make([]trainer.Update, len(train.Grads))
-		step := func() error {
-			if err := train.Feed(x, y); err != nil {
-				return err
-			}
-			if err := train.Run(); err != nil {
-				return err
-			}
-			for i, g := range train.Grads {
-				ups[i] = trainer.Update{Param: g.Param, Grad: train.GradValue(g)}
-			}
-			return opt.Step(ups)
-		}
-		var ms0, ms1 runtime.MemStats
-		for i := 0; i < o.Warmup; i++ {
-			if err := step(); err != nil {
-				return r, err
-			}
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&ms0)
-		times, err := timeRuns(step, o)
-		if err != nil {
+		if err := r.measureTraining(train, c, o, input(o.Batch), rng); err != nil {
 			return r, err
 		}
-		runtime.ReadMemStats(&ms1)
-		runtime.GC()
-		var ms2 runtime.MemStats
-		runtime.ReadMemStats(&ms2)
-		n := int64(len(times))
-		r.TrainRuns = len(times)
-		r.TrainMs = median(times)
-		r.TrainImgS = float64(o.Batch) / (r.TrainMs / 1e3)
-		// A training step does the forward multiply-adds three times (forward, input and
-		// weight gradients), 2 FLOPs each.
-		r.TrainGFLOPs = 3 * 2 * float64(r.ForwardMACs) * float64(o.Batch) / (r.TrainMs / 1e3) / 1e9
-		r.TrainBytes = int64(ms1.TotalAlloc-ms0.TotalAlloc) / n
-		r.TrainAllocs = int64(ms1.Mallocs-ms0.Mallocs) / n
-		r.HeapStartMiB = float64(ms0.HeapInuse) / (1 << 20)
-		r.HeapEndMiB = float64(ms2.HeapInuse) / (1 << 20)
 	}
 	for _, p := range []struct {
 		prog *build.Program
@@ -239,4 +196,55 @@ func Profile(c Case, o Options) ([]build.OpTime, error) {
 		ops[i].Time /= time.Duration(runs) // Calls already counts one step's
 	}
 	return ops, nil
+}
+
+// measureTraining times the training step of program train (SGD updates included) on the
+// batch x with random labels, and records its time, rate, allocations and heap.
+func (r *Result) measureTraining(train *build.Program, c Case, o Options, x []float32, rng *rand.Rand) error {
+	y := make([]int, o.Batch)
+	for i := range y {
+		y[i] = rng.IntN(c.Model.Classes)
+	}
+	opt := &trainer.SGD{LR: 1e-4}
+	ups := make([]trainer.Update, len(train.Grads))
+	step := func() error {
+		if err := train.Feed(x, y); err != nil {
+			return err
+		}
+		if err := train.Run(); err != nil {
+			return err
+		}
+		for i, g := range train.Grads {
+			ups[i] = trainer.Update{Param: g.Param, Grad: train.GradValue(g)}
+		}
+		return opt.Step(ups)
+	}
+	var ms0, ms1 runtime.MemStats
+	for i := 0; i < o.Warmup; i++ {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	times, err := timeRuns(step, o)
+	if err != nil {
+		return err
+	}
+	runtime.ReadMemStats(&ms1)
+	runtime.GC()
+	var ms2 runtime.MemStats
+	runtime.ReadMemStats(&ms2)
+	n := int64(len(times))
+	r.TrainRuns = len(times)
+	r.TrainMs = median(times)
+	r.TrainImgS = float64(o.Batch) / (r.TrainMs / 1e3)
+	// A training step does the forward multiply-adds three times (forward, input and
+	// weight gradients), 2 FLOPs each.
+	r.TrainGFLOPs = 3 * 2 * float64(r.ForwardMACs) * float64(o.Batch) / (r.TrainMs / 1e3) / 1e9
+	r.TrainBytes = int64(ms1.TotalAlloc-ms0.TotalAlloc) / n
+	r.TrainAllocs = int64(ms1.Mallocs-ms0.Mallocs) / n
+	r.HeapStartMiB = float64(ms0.HeapInuse) / (1 << 20)
+	r.HeapEndMiB = float64(ms2.HeapInuse) / (1 << 20)
+	return nil
 }

@@ -77,31 +77,50 @@ func (n *Net) BatchNorm2D(name string, x *gorgonia.Node) *gorgonia.Node {
 	} else {
 		l.Attrs += " running statistics"
 	}
-	return n.add(l, n.typed.batchNorm(bn), in...)
+	return n.add(l, n.typed.batchNorm(bn, 4), in...)
 }
 
 // batchNorm normalises x [N,C,H,W] per channel. Inputs: x, scale [C], shift [C], running
 // mean [C], running variance [C]; only the first three are differentiated. In training mode
 // the forward pass normalises with the batch statistics and updates the running statistics
 // in place; in inference mode it reads them.
-type batchNorm[T kernels.Float] struct{ purego.BatchNorm }
+type batchNorm[T kernels.Float] struct {
+	purego.BatchNorm
+	rank int // of the input: 4 for BatchNorm2D's [N,C,H,W], 2 for BatchNorm1D's [N,C]
+}
 
-func (k batchNorm[T]) kind() string { return "BatchNorm2D" + reluSuffix(k.ReLU) }
+func (k batchNorm[T]) kind() string { return k.layer() + reluSuffix(k.ReLU) }
+
+// layer is the layer type: BatchNorm2D or BatchNorm1D.
+func (k batchNorm[T]) layer() string {
+	if k.rank == 2 {
+		return "BatchNorm1D"
+	}
+	return "BatchNorm2D"
+}
+
+// as4D is an input shape as the [N,C,H,W] the kernels take ([N,C] as [N,C,1,1]).
+func as4D(s tensor.Shape) []int {
+	if len(s) == 2 {
+		return []int{s[0], s[1], 1, 1}
+	}
+	return s
+}
 func (k batchNorm[T]) String() string {
 	mode := "inference"
 	if k.Training {
 		mode = "training"
 	}
-	return fmt.Sprintf("BatchNorm2D(%s eps=%g momentum=%g)%s", mode, k.Eps, k.Momentum, reluSuffix(k.ReLU))
+	return fmt.Sprintf("%s(%s eps=%g momentum=%g)%s", k.layer(), mode, k.Eps, k.Momentum, reluSuffix(k.ReLU))
 }
 
 func (k batchNorm[T]) withReLU() kernel   { k.ReLU = true; return k }
-func (k batchNorm[T]) dims() ([]int, int) { return []int{4, 1, 1, 1, 1}, 4 }
+func (k batchNorm[T]) dims() ([]int, int) { return []int{k.rank, 1, 1, 1, 1}, k.rank }
 func (k batchNorm[T]) diffWRT() []bool    { return []bool{true, true, true, false, false} }
 
 func (k batchNorm[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
-	if len(in[0]) != 4 {
-		return nil, fmt.Errorf("input shape %v is not [N,C,H,W]", in[0])
+	if len(in[0]) != k.rank {
+		return nil, fmt.Errorf("input shape %v is not %s", in[0], map[int]string{2: "[N,C]", 4: "[N,C,H,W]"}[k.rank])
 	}
 	if err := channelShapes(in[0], in[1:5]...); err != nil {
 		return nil, err
@@ -120,8 +139,10 @@ func channelShapes(x tensor.Shape, per ...tensor.Shape) error {
 }
 
 func (k batchNorm[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
-	s := in[0].Shape()
-	if m := s[0] * s[2] * s[3]; k.Training && m < 2 {
+	s := as4D(in[0].Shape())
+	if m := s[0] * s[2] * s[3]; k.Training && m < 2 && k.rank == 2 {
+		return fmt.Errorf("batch statistics need more than one value per feature, got a batch of %d", s[0])
+	} else if k.Training && m < 2 {
 		return fmt.Errorf("batch statistics need more than one value per channel, got %d (batch %d of %dx%d maps)", m, s[0], s[2], s[3])
 	}
 	purego.BatchNormForward(k.BatchNorm, s, data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](in[4]), data[T](out))
@@ -138,7 +159,7 @@ func (k batchNorm[T]) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgon
 	if err != nil {
 		return nil, err
 	}
-	dshift, err := apply(biasGrad[T]{rank: 4}, grad)
+	dshift, err := apply(biasGrad[T]{rank: k.rank}, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -152,24 +173,25 @@ type batchNormGrad[T kernels.Float] struct {
 	scale bool
 }
 
-func (k batchNormGrad[T]) kind() string { return "BatchNorm2DGrad" }
+func (k batchNormGrad[T]) kind() string { return k.bn.layer() + "Grad" }
 func (k batchNormGrad[T]) String() string {
 	wrt := "x"
 	if k.scale {
 		wrt = "scale"
 	}
-	return fmt.Sprintf("BatchNorm2DGrad(%s, %v)", wrt, k.bn)
+	return fmt.Sprintf("%sGrad(%s, %v)", k.bn.layer(), wrt, k.bn)
 }
 func (k batchNormGrad[T]) dims() ([]int, int) {
+	r := k.bn.rank
 	if k.scale {
-		return []int{4, 1, 1, 1, 4}, 1
+		return []int{r, 1, 1, 1, r}, 1
 	}
-	return []int{4, 1, 1, 1, 4}, 4
+	return []int{r, 1, 1, 1, r}, r
 }
 func (k batchNormGrad[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
 	x := in[0]
-	if len(x) != 4 || !in[4].Eq(x) {
-		return nil, fmt.Errorf("input %v and gradient %v: want the same [N,C,H,W] shape", x, in[4])
+	if len(x) != k.bn.rank || !in[4].Eq(x) {
+		return nil, fmt.Errorf("input %v and gradient %v: want the same %s shape", x, in[4], map[int]string{2: "[N,C]", 4: "[N,C,H,W]"}[k.bn.rank])
 	}
 	if err := channelShapes(x, in[1:4]...); err != nil {
 		return nil, err
@@ -180,6 +202,6 @@ func (k batchNormGrad[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
 	return x.Clone(), nil
 }
 func (k batchNormGrad[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
-	purego.BatchNormBackward(k.bn.BatchNorm, k.scale, in[0].Shape(), data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](in[4]), data[T](out))
+	purego.BatchNormBackward(k.bn.BatchNorm, k.scale, as4D(in[0].Shape()), data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](in[4]), data[T](out))
 	return nil
 }

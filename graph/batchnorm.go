@@ -40,18 +40,23 @@ const (
 // O(C) work, and the statistics pass over the batch in training are not counted).
 // The receptive field is unchanged.
 func (n *Net) BatchNorm2D(name string, x *gorgonia.Node) *gorgonia.Node {
-	name = n.fullName(name, "BatchNorm2D")
+	return n.batchNorm(name, x, "BatchNorm2D", 4, cost.BatchNorm2D)
+}
+
+// batchNorm adds a batch normalisation layer of type typ over the channels of x, of the
+// given rank, accounted by counts.
+func (n *Net) batchNorm(name string, x *gorgonia.Node, typ string, rank int, counts func([]int) ([]int, cost.Counts, error)) *gorgonia.Node {
+	name = n.fullName(name, typ)
 	if n.err != nil {
 		return x
 	}
-	xs := x.Shape()
-	_, counts, err := cost.BatchNorm2D(xs)
+	_, c, err := counts(x.Shape())
 	if err != nil {
-		n.fail(name, "BatchNorm2D", x, err)
+		n.fail(name, typ, x, err)
 		return x
 	}
 	bn := purego.BatchNorm{Training: n.training, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}
-	c := xs[1]
+	ch := x.Shape()[1]
 	in := []*gorgonia.Node{x}
 	for _, p := range []struct {
 		suffix    string
@@ -63,21 +68,20 @@ func (n *Net) BatchNorm2D(name string, x *gorgonia.Node) *gorgonia.Node {
 		{".running_mean", false, Zeros},
 		{".running_var", false, Ones},
 	} {
-		node, err := n.param(name+p.suffix, tensor.Shape{c}, p.trainable, p.init, 0, 0)
+		node, err := n.param(name+p.suffix, tensor.Shape{ch}, p.trainable, p.init, 0, 0)
 		if err != nil {
-			n.fail(name, "BatchNorm2D", x, err)
+			n.fail(name, typ, x, err)
 			return x
 		}
 		in = append(in, node)
 	}
-	l := &Layer{Name: name, Type: "BatchNorm2D", Counts: counts,
-		Attrs: fmt.Sprintf("%d eps %g momentum %g", c, bn.Eps, bn.Momentum)}
+	l := &Layer{Name: name, Type: typ, Counts: c, Attrs: fmt.Sprintf("%d eps %g momentum %g", ch, bn.Eps, bn.Momentum)}
 	if bn.Training {
 		l.Attrs += " batch statistics"
 	} else {
 		l.Attrs += " running statistics"
 	}
-	return n.add(l, n.typed.batchNorm(bn, 4), in...)
+	return n.add(l, n.typed.batchNorm(bn, rank), in...)
 }
 
 // batchNorm normalises x [N,C,H,W] per channel. Inputs: x, scale [C], shift [C], running

@@ -16,12 +16,17 @@ import (
 // Accounting: in*out trainable values; in*out MACs per sample, which is also its
 // paddle.flops count, and 2 FLOPs per MAC.
 func (n *Net) LinearNoBias(name string, x *gorgonia.Node, out int) *gorgonia.Node {
+	return n.linear(name, x, out, false)
+}
+
+// linear adds a fully connected layer, with a bias or not.
+func (n *Net) linear(name string, x *gorgonia.Node, out int, bias bool) *gorgonia.Node {
 	name = n.fullName(name, "Linear")
 	if n.err != nil {
 		return x
 	}
 	xs := x.Shape()
-	_, counts, err := cost.Linear(xs, out, false)
+	_, counts, err := cost.Linear(xs, out, bias)
 	if err != nil {
 		n.fail(name, "Linear", x, err)
 		return x
@@ -36,6 +41,18 @@ func (n *Net) LinearNoBias(name string, x *gorgonia.Node, out int) *gorgonia.Nod
 		n.fail(name, "Linear", x, err)
 		return x
 	}
-	l := &Layer{Name: name, Type: "Linear", Counts: counts, Attrs: fmt.Sprintf("%d->%d no bias", in, out)}
-	return n.add(l, n.typed.linear(false), x, w)
+	nodes := []*gorgonia.Node{x, w}
+	attrs := fmt.Sprintf("%d->%d", in, out)
+	if bias {
+		b, err := n.param(name+".bias", tensor.Shape{out}, true, Zeros, 0, 0)
+		if err != nil {
+			n.fail(name, "Linear", x, err)
+			return x
+		}
+		nodes = append(nodes, b)
+	} else {
+		attrs += " no bias"
+	}
+	l := &Layer{Name: name, Type: "Linear", Counts: counts, Attrs: attrs}
+	return n.add(l, n.typed.linear(bias), nodes...)
 }

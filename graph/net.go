@@ -332,29 +332,7 @@ func (n *Net) Flatten(name string, x *gorgonia.Node) *gorgonia.Node {
 // Linear adds a fully connected layer y = x W^T + b with parameters name.weight [out,in]
 // (PyTorch's layout) initialised XavierUniform and name.bias [out] at zero.
 func (n *Net) Linear(name string, x *gorgonia.Node, out int) *gorgonia.Node {
-	name = n.fullName(name, "Linear")
-	if n.err != nil {
-		return x
-	}
-	xs := x.Shape()
-	_, counts, err := cost.Linear(xs, out, true)
-	if err != nil {
-		n.fail(name, "Linear", x, err)
-		return x
-	}
-	in := xs[1]
-	w, err := n.param(name+".weight", tensor.Shape{out, in}, true, XavierUniform, in, out)
-	if err != nil {
-		n.fail(name, "Linear", x, err)
-		return x
-	}
-	b, err := n.param(name+".bias", tensor.Shape{out}, true, Zeros, 0, 0)
-	if err != nil {
-		n.fail(name, "Linear", x, err)
-		return x
-	}
-	l := &Layer{Name: name, Type: "Linear", Counts: counts, Attrs: fmt.Sprintf("%d->%d", in, out)}
-	return n.add(l, n.typed.linear(true), x, w, b)
+	return n.linear(name, x, out, true)
 }
 
 // ReLU adds max(x, 0).

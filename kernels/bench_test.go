@@ -1,0 +1,120 @@
+package kernels_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nndl/cnn/kernels"
+)
+
+// runnable returns the implementations this machine runs, but the reference.
+func runnable() []string {
+	var out []string
+	for _, in := range kernels.List() {
+		if in.Runnable && in.Name != "reference" {
+			out = append(out, in.Name)
+		}
+	}
+	return out
+}
+
+// BenchmarkConv times the three passes of the float32 convolution, on each implementation
+// that takes the shape, on the layers of LeNet-5 and ResNet18 at batch 64, reporting GFLOP/s
+// (2 per multiply-add).
+func BenchmarkConv(b *testing.B) {
+	for _, c := range []struct{ cin, h, cout, k, s, p int }{
+		{1, 32, 6, 5, 1, 0}, {6, 14, 16, 5, 1, 0}, {16, 5, 120, 5, 1, 0}, // LeNet-5 conv1, conv3, conv5
+		{1, 32, 64, 7, 2, 3}, {64, 8, 64, 3, 1, 1}, {64, 8, 128, 3, 2, 1}, {128, 4, 128, 3, 1, 1},
+		{128, 4, 256, 3, 2, 1}, {256, 2, 256, 3, 1, 1}, {256, 2, 512, 3, 2, 1}, {512, 1, 512, 3, 1, 1},
+	} {
+		g := kernels.ConvGeom{K: c.k, S: c.s, P: c.p}
+		d := kernels.NewConvDims(g, []int{64, c.cin, c.h, c.h}, []int{c.cout, c.cin, c.k, c.k})
+		x := make([]float32, 64*c.cin*c.h*c.h)
+		w := make([]float32, c.cout*d.K)
+		y := make([]float32, 64*c.cout*d.OHW)
+		dw := make([]float32, len(w))
+		flop := float64(2 * 64 * c.cout * d.OHW * d.K)
+		name := fmt.Sprintf("%dx%dx%d-%d@%dx%ds%d", c.cin, c.h, c.h, c.cout, c.k, c.k, c.s)
+		for _, impl := range runnable() {
+			k := kernels.Named[float32](impl).Conv
+			if k == nil || !k.AcceptsConv(d) {
+				continue
+			}
+			ws := kernels.NewScratch()
+			for _, pass := range []struct {
+				name string
+				f    func() error
+			}{
+				{"forward", func() error { return k.ConvForward(ws, d, x, w, nil, y, nil) }},
+				{"dx", func() error { return k.ConvBackwardData(ws, d, w, y, x) }},
+				{"dw", func() error { return k.ConvBackwardWeights(ws, d, x, y, dw) }},
+			} {
+				b.Run(name+"/"+impl+"/"+pass.name, func(b *testing.B) {
+					for i := 0; i < b.N; i++ {
+						if err := pass.f(); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(flop*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkPool times float32 pooling, on each implementation that takes the window, on the
+// shapes of ResNet18's stem and LeNet-5 at batch 64.
+func BenchmarkPool(b *testing.B) {
+	for _, c := range []struct {
+		c, h, k, s, p int
+		mode          kernels.PoolMode
+	}{
+		{64, 16, 3, 2, 1, kernels.PoolMax}, {6, 28, 2, 2, 0, kernels.PoolMax}, {16, 10, 2, 2, 0, kernels.PoolAvg},
+	} {
+		g := kernels.ConvGeom{K: c.k, S: c.s, P: c.p}
+		d := kernels.NewPoolDims(g, c.mode, []int{64, c.c, c.h, c.h})
+		x := make([]float32, 64*c.c*c.h*c.h)
+		for i := range x {
+			x[i] = float32(i%7) - 3
+		}
+		y := make([]float32, d.Planes*d.OH*d.OW)
+		dx := make([]float32, len(x))
+		name := fmt.Sprintf("%dx%dx%d-%v-%v", c.c, c.h, c.h, g, c.mode)
+		for _, impl := range runnable() {
+			k := kernels.Named[float32](impl).Pool
+			if k == nil || !k.AcceptsPool(d) {
+				continue
+			}
+			b.Run(name+"/"+impl+"/forward", func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					k.PoolForward(d, x, y)
+				}
+			})
+			b.Run(name+"/"+impl+"/backward", func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					k.PoolBackward(d, x, y, dx, nil)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkParallelWake times handing an empty task to the workers after the caller has
+// worked alone for a while (the gap): the cost the workers' lingering keeps low between a
+// program's kernels.
+func BenchmarkParallelWake(b *testing.B) {
+	for _, gap := range []time.Duration{0, 20 * time.Microsecond, 200 * time.Microsecond} {
+		b.Run(gap.String(), func(b *testing.B) {
+			var total time.Duration
+			for i := 0; i < b.N; i++ {
+				for t0 := time.Now(); time.Since(t0) < gap; {
+				}
+				t1 := time.Now()
+				kernels.Parallel(2, func(_, lo, hi int) {})
+				total += time.Since(t1)
+			}
+			b.ReportMetric(float64(total.Microseconds())/float64(b.N), "us/call")
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/nndl/cnn/graph"
+	"github.com/nndl/cnn/tensorio"
 )
 
 // A small network of one's own: every layer's shape, parameters and operations are known
@@ -63,4 +64,31 @@ func ExampleNet_Conv2D_error() {
 	fmt.Println(err)
 	// Output:
 	// small: layer conv1 (Conv2D) on input (1, 1, 4, 4): input 4x4 with padding 0 is smaller than the 5x5 window
+}
+
+// Weights load into a model before anything is compiled, and a file that does not fit says
+// what is missing and what is extra.
+func ExampleNewParamsFor() {
+	m := graph.Model{
+		Name: "probe", Input: []int{4}, Classes: 2,
+		Forward: func(n *graph.Net, x *gorgonia.Node) *gorgonia.Node { return n.Linear("fc", x, 2) },
+	}
+	params, err := graph.NewParamsFor(m, tensor.Float32, 1)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	file := map[string]tensorio.Tensor{
+		"fc.weight": tensorio.NewFloat32([]int{2, 4}, []float32{1, 2, 3, 4, 5, 6, 7, 8}),
+		"head.bias": tensorio.NewFloat32([]int{2}, []float32{0, 0}),
+	}
+	_, err = params.Load(file, true)
+	fmt.Println(err)
+	delete(file, "head.bias")
+	file["fc.bias"] = tensorio.NewFloat32([]int{2}, []float32{0.5, -0.5})
+	_, err = params.Load(file, true)
+	fmt.Println(err, params.Get("fc.weight").Value.Data())
+	// Output:
+	// weights do not match the model: missing fc.bias; unexpected head.bias
+	// <nil> [1 2 3 4 5 6 7 8]
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 )
 
 // Model is a network declaration: Forward adds the layers to n on top of the input x and
@@ -51,4 +52,15 @@ func Declare(m Model, params *Params, impl Impl, batch int, training bool) (*Net
 		return nil, nil, nil, fmt.Errorf("%s: logits have shape %v, want [%d,%d]", m.Name, s, batch, m.Classes)
 	}
 	return n, x, y, nil
+}
+
+// NewParamsFor returns a parameter store holding every parameter and buffer model m
+// declares, initialised, so that weights can be loaded into it (Params.Load) before any
+// program is compiled; programs compiled on it later share them.
+func NewParamsFor(m Model, dtype tensor.Dtype, seed uint64) (*Params, error) {
+	p := NewParams(dtype, seed)
+	if _, _, _, err := Declare(m, p, Fast, 1, false); err != nil {
+		return nil, err
+	}
+	return p, nil
 }

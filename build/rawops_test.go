@@ -2,6 +2,7 @@ package build_test
 
 import (
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -165,5 +166,40 @@ func TestRawGorgoniaOps(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestJoinGradientReusesBuffers: where a value has two readers (a residual join), Gorgonia's
+// gradient sums the two into one with its own Add; a warm training run reuses that sum's
+// buffer, as it does the project's operations', instead of allocating it anew.
+func TestJoinGradientReusesBuffers(t *testing.T) {
+	m := graph.Model{Name: "join", Input: []int{8, 16, 16}, Classes: 2, Forward: func(n *graph.Net, x *gorgonia.Node) *gorgonia.Node {
+		y := n.Conv2D("conv", x, graph.Conv{Out: 8, Kernel: 3, Padding: 1})
+		y = n.Add("join", y, n.ReLU(y)) // y has two readers
+		return n.Linear("fc", n.Flatten("flatten", n.GlobalAvgPool2D("gap", y)), 2)
+	}}
+	p, err := build.Compile(m, graph.NewParams(tensor.Float32, 1), build.Options{Batch: 4, Train: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Feed(make([]float32, 4*8*16*16), []int{0, 1, 0, 1}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := p.Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 10 {
+		if err := p.Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	// One [4,8,16,16] gradient is 32 KiB: a fresh one each run would be 320 KiB.
+	if b := after.TotalAlloc - before.TotalAlloc; b > 64<<10 {
+		t.Errorf("10 warm runs allocated %d bytes", b)
 	}
 }

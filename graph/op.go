@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"reflect"
 	"unsafe"
 
 	"github.com/chewxy/hm"
@@ -228,10 +229,21 @@ func OpKind(o gorgonia.Op) string {
 }
 
 // ReusesBuffers reports whether o computes correctly into a value it computed before (a
-// VM's register): every operation of this package does, overwriting all of it. Gorgonia's
-// own operations are not all safe so: some add into the buffer they are given (the gradient
-// of Slice) or fail on it (Dropout), so a VM gives them a new value at each run.
+// VM's register): every operation of this package does, overwriting all of it, and so do
+// Gorgonia's element-wise binary operations (among them the sums gorgonia.Grad adds where a
+// value has several readers, as at a residual join). Gorgonia's other operations are not all
+// safe so: some add into the buffer they are given (the gradient of Slice) or fail on it
+// (Dropout), so a VM gives them a new value at each run.
 func ReusesBuffers(o gorgonia.Op) bool {
-	_, ok := o.(op)
-	return ok
+	if _, ok := o.(op); ok {
+		return true
+	}
+	return reflect.TypeOf(o) == elemBinOp
 }
+
+// elemBinOp is the type of Gorgonia's element-wise binary operations.
+var elemBinOp = func() reflect.Type {
+	g := gorgonia.NewGraph()
+	x := gorgonia.NewVector(g, tensor.Float32, gorgonia.WithShape(2), gorgonia.WithName("x"))
+	return reflect.TypeOf(gorgonia.Must(gorgonia.Add(x, x)).Op())
+}()

@@ -22,6 +22,17 @@ type Config struct {
 	InChannels int     // input channels (3 in torchvision)
 	Classes    int     // width of the logits
 	Dropout    float64 // the classifier's dropout probability (torchvision's 0.2)
+	// Momentum is the BatchNorms' momentum in PyTorch's sense (the batch statistics' weight
+	// in the running ones); torchvision's when 0: 0.1 in V2, 0.01 in V3.
+	Momentum float64
+}
+
+// norm returns the BatchNorm settings: eps and PyTorch's momentum def unless c.Momentum.
+func (c Config) norm(eps, def float64) graph.Norm {
+	if c.Momentum != 0 {
+		def = c.Momentum
+	}
+	return graph.Norm{Eps: eps, Momentum: 1 - def}
 }
 
 // Check reports a configuration that cannot be declared.
@@ -34,6 +45,9 @@ func (c Config) Check() error {
 	}
 	if !(c.Dropout >= 0 && c.Dropout <= 1) {
 		return fmt.Errorf("dropout %v: want 0 <= p <= 1", c.Dropout)
+	}
+	if !(c.Momentum >= 0 && c.Momentum < 1) {
+		return fmt.Errorf("momentum %v: want 0 <= momentum < 1", c.Momentum)
 	}
 	return nil
 }

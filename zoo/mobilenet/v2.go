@@ -32,11 +32,12 @@ func V2(cfg Config) graph.Model {
 		Input:   []int{cfg.InChannels, 224, 224},
 		Classes: cfg.Classes,
 		Forward: func(n *graph.Net, x *gorgonia.Node) *gorgonia.Node {
+			norm := cfg.norm(graph.BatchNormEpsilon, 0.1)
 			in := makeDivisible(32*cfg.WidthMult, 8)
 			last := makeDivisible(1280*max(1, cfg.WidthMult), 8)
 			var i index
 			n.Block("features", func() {
-				x = convNormAct(n, i.next(), x, in, 3, 2, 1, graph.Norm{}, &graph.ReLU6)
+				x = convNormAct(n, i.next(), x, in, 3, 2, 1, norm, &graph.ReLU6)
 				for _, s := range v2Setting {
 					out := makeDivisible(float64(s[1])*cfg.WidthMult, 8)
 					for j := 0; j < s[2]; j++ {
@@ -44,11 +45,11 @@ func V2(cfg Config) graph.Model {
 						if j == 0 {
 							stride = s[3]
 						}
-						n.Block(i.next(), func() { x = invertedResidualV2(n, x, in, out, stride, s[0]) })
+						n.Block(i.next(), func() { x = invertedResidualV2(n, x, in, out, stride, s[0], norm) })
 						in = out
 					}
 				}
-				x = convNormAct(n, i.next(), x, last, 1, 1, 1, graph.Norm{}, &graph.ReLU6)
+				x = convNormAct(n, i.next(), x, last, 1, 1, 1, norm, &graph.ReLU6)
 			})
 			x = n.GlobalAvgPool2D("avgpool", x)
 			x = n.Flatten("flatten", x)
@@ -65,17 +66,17 @@ func V2(cfg Config) graph.Model {
 // expansion to round(in*t) channels (absent when t is 1), the depthwise 3x3 with the stride,
 // both with ReLU6, then the 1x1 projection and its BatchNorm; the input is added back when
 // the stride is 1 and the channels are kept.
-func invertedResidualV2(n *graph.Net, x *gorgonia.Node, in, out, stride, t int) *gorgonia.Node {
+func invertedResidualV2(n *graph.Net, x *gorgonia.Node, in, out, stride, t int, norm graph.Norm) *gorgonia.Node {
 	hidden := in * t
 	y := x
 	var i index
 	n.Block("conv", func() {
 		if t != 1 {
-			y = convNormAct(n, i.next(), y, hidden, 1, 1, 1, graph.Norm{}, &graph.ReLU6)
+			y = convNormAct(n, i.next(), y, hidden, 1, 1, 1, norm, &graph.ReLU6)
 		}
-		y = convNormAct(n, i.next(), y, hidden, 3, stride, hidden, graph.Norm{}, &graph.ReLU6)
+		y = convNormAct(n, i.next(), y, hidden, 3, stride, hidden, norm, &graph.ReLU6)
 		y = n.Conv2D(i.next(), y, graph.Conv{Out: out, Kernel: 1, NoBias: true})
-		y = n.BatchNorm2D(i.next(), y)
+		y = n.BatchNorm2DWith(i.next(), y, norm)
 	})
 	if stride == 1 && in == out {
 		y = n.Add("add", x, y)

@@ -28,9 +28,6 @@ var v3Small = []v3Block{
 	{96, 5, 576, 96, true, true, 1},
 }
 
-// v3Norm is MobileNetV3's BatchNorm: eps 0.001, PyTorch momentum 0.01.
-var v3Norm = graph.Norm{Eps: 0.001, Momentum: 0.99}
-
 // V3Small returns MobileNetV3-small for inputs of cfg.InChannels x 224 x 224: features.0
 // (3x3/2 stem, Hardswish), features.1-11 (inverted residuals, NAME.block.*), features.12
 // (1x1 to 6x the channels, Hardswish), a global average pool, then classifier.0 (Linear to
@@ -47,14 +44,15 @@ func V3Small(cfg Config) graph.Model {
 		Input:   []int{cfg.InChannels, 224, 224},
 		Classes: cfg.Classes,
 		Forward: func(n *graph.Net, x *gorgonia.Node) *gorgonia.Node {
+			norm := cfg.norm(0.001, 0.01) // torchvision's MobileNetV3 BatchNorm
 			var i index
 			n.Block("features", func() {
-				x = convNormAct(n, i.next(), x, adjust(v3Small[0].in), 3, 2, 1, v3Norm, &graph.Hardswish)
+				x = convNormAct(n, i.next(), x, adjust(v3Small[0].in), 3, 2, 1, norm, &graph.Hardswish)
 				for _, b := range v3Small {
 					b.in, b.expanded, b.out = adjust(b.in), adjust(b.expanded), adjust(b.out)
-					n.Block(i.next(), func() { x = invertedResidualV3(n, x, b) })
+					n.Block(i.next(), func() { x = invertedResidualV3(n, x, b, norm) })
 				}
-				x = convNormAct(n, i.next(), x, 6*adjust(v3Small[len(v3Small)-1].out), 1, 1, 1, v3Norm, &graph.Hardswish)
+				x = convNormAct(n, i.next(), x, 6*adjust(v3Small[len(v3Small)-1].out), 1, 1, 1, norm, &graph.Hardswish)
 			})
 			x = n.GlobalAvgPool2D("avgpool", x)
 			x = n.Flatten("flatten", x)
@@ -73,7 +71,7 @@ func V3Small(cfg Config) graph.Model {
 // expansion (absent when the channels are already expanded), the depthwise k x k with the
 // stride, the squeeze-and-excitation, the 1x1 projection without activation; the input is
 // added back when the stride is 1 and the channels are kept.
-func invertedResidualV3(n *graph.Net, x *gorgonia.Node, b v3Block) *gorgonia.Node {
+func invertedResidualV3(n *graph.Net, x *gorgonia.Node, b v3Block, norm graph.Norm) *gorgonia.Node {
 	act := &graph.ReLU
 	if b.hs {
 		act = &graph.Hardswish
@@ -82,13 +80,13 @@ func invertedResidualV3(n *graph.Net, x *gorgonia.Node, b v3Block) *gorgonia.Nod
 	var i index
 	n.Block("block", func() {
 		if b.expanded != b.in {
-			y = convNormAct(n, i.next(), y, b.expanded, 1, 1, 1, v3Norm, act)
+			y = convNormAct(n, i.next(), y, b.expanded, 1, 1, 1, norm, act)
 		}
-		y = convNormAct(n, i.next(), y, b.expanded, b.kernel, b.stride, b.expanded, v3Norm, act)
+		y = convNormAct(n, i.next(), y, b.expanded, b.kernel, b.stride, b.expanded, norm, act)
 		if b.se {
 			n.Block(i.next(), func() { y = squeezeExcitation(n, y, b.expanded, makeDivisible(float64(b.expanded/4), 8)) })
 		}
-		y = convNormAct(n, i.next(), y, b.out, 1, 1, 1, v3Norm, nil)
+		y = convNormAct(n, i.next(), y, b.out, 1, 1, 1, norm, nil)
 	})
 	if b.stride == 1 && b.in == b.out {
 		y = n.Add("add", y, x)

@@ -103,7 +103,7 @@ func FromMetadata(meta map[string]string) (Spec, error) {
 		return Spec{}, r.err
 	}
 	s = s.withDefaults()
-	if err := s.check(); err != nil {
+	if err := s.bounds(); err != nil {
 		return Spec{}, err
 	}
 	return s, nil
@@ -182,8 +182,9 @@ func parseInput(v string) ([]int, error) {
 	return shape, nil
 }
 
-// check bounds the arguments (the families' own Check says what each takes).
-func (s Spec) check() error {
+// bounds bounds the arguments a file may give (the families' own Check says what each
+// takes; the declaration bounds each tensor).
+func (s Spec) bounds() error {
 	within := func(key string, v, hi int) error {
 		if v < 0 || v > hi {
 			return fmt.Errorf("%s %d: want at most %d", key, v, hi)
@@ -204,6 +205,11 @@ func (s Spec) check() error {
 			return err
 		}
 	}
+	return s.check()
+}
+
+// check reports arguments that disagree.
+func (s Spec) check() error {
 	if s.Input != nil && s.Input[0] != s.InChannels {
 		return fmt.Errorf("%s %v and %s %d disagree", keyInput, s.Input, keyInChannels, s.InChannels)
 	}

@@ -40,12 +40,25 @@ const (
 // O(C) work, and the statistics pass over the batch in training are not counted).
 // The receptive field is unchanged.
 func (n *Net) BatchNorm2D(name string, x *gorgonia.Node) *gorgonia.Node {
-	return n.batchNorm(name, x, "BatchNorm2D", 4, cost.BatchNorm2D)
+	return n.BatchNorm2DWith(name, x, Norm{})
+}
+
+// Norm sets a batch normalisation's epsilon and momentum where a model differs from
+// PyTorch's defaults (torchvision's MobileNetV3: eps 0.001, PyTorch momentum 0.01, which is
+// Momentum 0.99 here). A field left at zero takes BatchNormEpsilon or BatchNormMomentum.
+type Norm struct {
+	Eps      float64 // added to the variance; BatchNormEpsilon when 0
+	Momentum float64 // the old running statistics' weight (1 - PyTorch's momentum); BatchNormMomentum when 0
+}
+
+// BatchNorm2DWith is BatchNorm2D with the epsilon and momentum of o.
+func (n *Net) BatchNorm2DWith(name string, x *gorgonia.Node, o Norm) *gorgonia.Node {
+	return n.batchNorm(name, x, "BatchNorm2D", 4, cost.BatchNorm2D, o)
 }
 
 // batchNorm adds a batch normalisation layer of type typ over the channels of x, of the
-// given rank, accounted by counts.
-func (n *Net) batchNorm(name string, x *gorgonia.Node, typ string, rank int, counts func([]int) ([]int, cost.Counts, error)) *gorgonia.Node {
+// given rank, accounted by counts, with o's epsilon and momentum.
+func (n *Net) batchNorm(name string, x *gorgonia.Node, typ string, rank int, counts func([]int) ([]int, cost.Counts, error), o Norm) *gorgonia.Node {
 	name = n.fullName(name, typ)
 	if n.err != nil {
 		return x
@@ -56,6 +69,16 @@ func (n *Net) batchNorm(name string, x *gorgonia.Node, typ string, rank int, cou
 		return x
 	}
 	bn := purego.BatchNorm{Training: n.training, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}
+	if o.Eps != 0 {
+		bn.Eps = o.Eps
+	}
+	if o.Momentum != 0 {
+		bn.Momentum = o.Momentum
+	}
+	if !(bn.Eps > 0 && bn.Eps < 1) || !(bn.Momentum > 0 && bn.Momentum < 1) {
+		n.fail(name, typ, x, fmt.Errorf("eps %v, momentum %v: want both between 0 and 1", bn.Eps, bn.Momentum))
+		return x
+	}
 	ch := x.Shape()[1]
 	in := []*gorgonia.Node{x}
 	for _, p := range []struct {

@@ -17,5 +17,5 @@ import (
 // Accounting: 2C trainable values and 2C buffers; 2 FLOPs per element; 0 under paddle.flops,
 // which has no rule for BatchNorm1D. The receptive field is unchanged.
 func (n *Net) BatchNorm1D(name string, x *gorgonia.Node) *gorgonia.Node {
-	return n.batchNorm(name, x, "BatchNorm1D", 2, cost.BatchNorm1D)
+	return n.batchNorm(name, x, "BatchNorm1D", 2, cost.BatchNorm1D, Norm{})
 }

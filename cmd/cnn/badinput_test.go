@@ -197,7 +197,7 @@ func badFixtures(t *testing.T, dir string) []string {
 		names = append(names, name)
 	}
 	st("no-model.safetensors", nil, nil)
-	st("vgg.safetensors", map[string]string{"model": "vgg16"}, nil)
+	st("googlenet.safetensors", map[string]string{"model": "googlenet"}, nil)
 	st("classes-ten.safetensors", map[string]string{"model": "lenet", "classes": "ten"}, nil)
 	st("classes-0.safetensors", map[string]string{"model": "lenet", "classes": "0"}, nil)
 	st("input-bad.safetensors", map[string]string{"model": "lenet", "input": "32x32"}, nil)

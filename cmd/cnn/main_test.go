@@ -69,7 +69,7 @@ func TestBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"summary", "resnet50"}, `unknown model "resnet50"`},
+		{[]string{"summary", "googlenet"}, `unknown model "googlenet"`},
 		{[]string{"summary", "lenet", "--input", "1x28"}, "want CxHxW"},
 		{[]string{"summary", "lenet", "--input", "axbxc"}, "want CxHxW"},
 		{[]string{"summary", "lenet", "--input", "1x8x8"}, "layer conv3 (Conv2D)"},

@@ -8,8 +8,7 @@ import (
 	"strings"
 
 	"github.com/nndl/cnn/graph"
-	"github.com/nndl/cnn/lenet"
-	"github.com/nndl/cnn/resnet"
+	"github.com/nndl/cnn/zoo"
 )
 
 // modelFlags are the flags that shape a model: its input and its head.
@@ -75,29 +74,58 @@ func addModelFlags(fs *flag.FlagSet, withShape bool) *modelFlags {
 	if withShape {
 		fs.StringVar(&m.input, "input", "", "per-sample input shape CxHxW (default: the model's, 1x32x32)")
 	}
-	fs.IntVar(&m.inChannels, "in-channels", 1, "input channels (resnet18-cifar: 3)")
-	fs.IntVar(&m.classes, "classes", 10, "number of classes (resnet18-cifar: 1000, the chapter keeps the default head; 10 works too)")
-	fs.IntVar(&m.width, "width", 64, "resnet18: base width (channels of the stem and layer1; doubled by each later stage)")
+	fs.IntVar(&m.inChannels, "in-channels", 1, "input channels (resnet18-cifar and torchvision's models: 3)")
+	fs.IntVar(&m.classes, "classes", 10, "number of classes (resnet18-cifar and torchvision's models: 1000; the chapter keeps resnet18-cifar's default head, 10 works too)")
+	fs.IntVar(&m.width, "width", 64, "ResNets: base width (channels of the stem and layer1's planes; doubled by each later stage)")
 	fs.BoolVar(&m.noResidual, "no-residual", false, "resnet18: drop the residual connections (the chapter's use_residual=False)")
 	fs.BoolVar(&m.stemBias, "stem-bias", true, "resnet18: a bias on the 7x7 stem conv, as in the chapter (false: torchvision's layout; resnet18-cifar: false, as paddle.vision's resnet18)")
 	return m
 }
 
-// models maps a model name to its declaration and the implementation it runs on.
-var models = map[string]func(m *modelFlags) (graph.Model, graph.Impl){
-	"lenet":       func(m *modelFlags) (graph.Model, graph.Impl) { return lenet.New(m.inChannels, m.classes), graph.Fast },
-	"lenet-naive": func(m *modelFlags) (graph.Model, graph.Impl) { return lenet.New(m.inChannels, m.classes), graph.Naive },
-	"resnet18": func(m *modelFlags) (graph.Model, graph.Impl) {
-		return resnet.New(resnet.Config{InChannels: m.inChannels, Classes: m.classes, Width: m.width, Residual: !m.noResidual, StemBias: m.stemBias}), graph.Fast
-	},
+// models maps a model name to the spec of its model, from the flags, and the
+// implementation it runs on: the chapter's models, then torchvision's (zoo.Names, with
+// 3x224x224 inputs and 1,000 classes by default; the chapter's resnet18 keeps its name,
+// torchvision's is resnet18-cifar with --input 3x224x224).
+var models = map[string]func(m *modelFlags) (zoo.Spec, graph.Impl){
+	"lenet":       func(m *modelFlags) (zoo.Spec, graph.Impl) { return m.chapter("lenet", "lenet"), graph.Fast },
+	"lenet-naive": func(m *modelFlags) (zoo.Spec, graph.Impl) { return m.chapter("lenet", "lenet"), graph.Naive },
+	"resnet18":    func(m *modelFlags) (zoo.Spec, graph.Impl) { return m.chapter("resnet18", "resnet"), graph.Fast },
 	// The chapter's CIFAR-10 case study (5.5): ResNet18 with the defaults of modelDefaults.
-	"resnet18-cifar": func(m *modelFlags) (graph.Model, graph.Impl) {
-		return resnet.New(resnet.Config{InChannels: m.inChannels, Classes: m.classes, Width: m.width, Residual: !m.noResidual, StemBias: m.stemBias}), graph.Fast
-	},
+	"resnet18-cifar": func(m *modelFlags) (zoo.Spec, graph.Impl) { return m.chapter("resnet18", "resnet"), graph.Fast },
+}
+
+func init() {
+	for _, name := range zoo.Names() {
+		if _, ok := models[name]; ok {
+			continue
+		}
+		modelDefaults[name] = modelDefault{inChannels: 3, classes: 1000}
+		models[name] = func(m *modelFlags) (zoo.Spec, graph.Impl) {
+			s, _ := zoo.Lookup(name)
+			s.InChannels, s.NumClasses, s.Input = m.inChannels, m.classes, []int{m.inChannels, 224, 224}
+			if s.Family == "resnet" {
+				s.Width, s.NoResidual, s.StemBias = m.width, m.noResidual, m.stemBias
+			}
+			return s, graph.Fast
+		}
+	}
+}
+
+// chapter returns the spec of one of the chapter's models (of 32x32 inputs): LeNet-5, or
+// ResNet18 with the ResNet flags.
+func (m *modelFlags) chapter(name, family string) zoo.Spec {
+	s := zoo.Spec{Name: name, Family: family, InChannels: m.inChannels, NumClasses: m.classes, Input: []int{m.inChannels, 32, 32}}
+	if family == "resnet" {
+		s.Block, s.Layers, s.Width, s.NoResidual, s.StemBias = "basic", []int{2, 2, 2, 2}, m.width, m.noResidual, m.stemBias
+	}
+	return s
 }
 
 // isResNet reports whether a model takes the ResNet flags (--width, --no-residual, --stem-bias).
-func isResNet(name string) bool { return strings.HasPrefix(name, "resnet") }
+func isResNet(name string) bool {
+	s, ok := zoo.Lookup(name)
+	return strings.HasPrefix(name, "resnet18") || ok && s.Family == "resnet"
+}
 
 func modelNames() []string {
 	var names []string
@@ -121,13 +149,17 @@ func (m *modelFlags) model(name string) (graph.Model, graph.Impl, error) {
 	if isResNet(name) && m.width < 1 {
 		return graph.Model{}, 0, fmt.Errorf("--width %d: want at least 1", m.width)
 	}
-	model, impl := mk(m)
+	spec, impl := mk(m)
 	if m.input != "" {
 		shape, err := parseShape(m.input)
 		if err != nil {
 			return graph.Model{}, 0, fmt.Errorf("--input: %w", err)
 		}
-		model.Input = shape
+		spec.Input, spec.InChannels = shape, shape[0]
+	}
+	model, err := spec.Model()
+	if err != nil {
+		return graph.Model{}, 0, err
 	}
 	return model, impl, nil
 }
@@ -158,15 +190,25 @@ func oneModel(pos []string) (string, error) {
 }
 
 // metadata describes a model for a checkpoint's header, so that eval and predict can
-// rebuild it. A ResNet also records width, use_residual and stem_bias, under the keys and
-// with the "True"/"False" values of the PyTorch exports.
+// rebuild it: its family and torchvision's constructor arguments (zoo.Spec.Metadata, the
+// keys of the golden zoo files), the model's name, classes and input. A ResNet also records
+// width, use_residual and stem_bias, under the keys and with the "True"/"False" values of
+// the PyTorch exports.
 func (m *modelFlags) metadata(name string, model graph.Model) map[string]string {
 	m = m.resolved(name)
-	meta := map[string]string{
+	meta := map[string]string{}
+	if mk, ok := models[name]; ok {
+		spec, _ := mk(m)
+		spec.Input, spec.InChannels = model.Input, model.Input[0]
+		meta = spec.Metadata()
+	}
+	for k, v := range map[string]string{
 		"model":       name,
 		"in_channels": strconv.Itoa(model.Input[0]),
 		"classes":     strconv.Itoa(model.Classes),
 		"input":       fmt.Sprintf("%dx%dx%d", model.Input[0], model.Input[1], model.Input[2]),
+	} {
+		meta[k] = v
 	}
 	if isResNet(name) {
 		meta["width"] = strconv.Itoa(m.width)
@@ -184,11 +226,15 @@ func pyBool(b bool) string {
 	return "False"
 }
 
-// fromMetadata rebuilds the model a checkpoint was saved from: ours, or a PyTorch export whose
-// metadata names the model and gives num_classes (for classes), width, use_residual and
+// fromMetadata rebuilds the model a checkpoint was saved from: ours (by its model name), a
+// file that names no model of ours but its family and constructor arguments (fromFamily),
+// or a PyTorch export whose metadata names the model and gives num_classes (for classes), width, use_residual and
 // stem_bias ("True"/"False"). Keys that are absent take the flags' defaults.
 func fromMetadata(path string, meta map[string]string) (string, graph.Model, graph.Impl, error) {
 	name := meta["model"]
+	if _, known := models[name]; !known && meta["family"] != "" {
+		return fromFamily(path, meta)
+	}
 	if name == "" {
 		return "", graph.Model{}, 0, fmt.Errorf("%s: no model name in the metadata; give the model name as an argument", path)
 	}
@@ -231,4 +277,18 @@ func fromMetadata(path string, meta map[string]string) (string, graph.Model, gra
 		return "", graph.Model{}, 0, fmt.Errorf("%s: %w", path, err)
 	}
 	return name, m, impl, nil
+}
+
+// fromFamily builds the model a file's metadata describes by its family and torchvision's
+// constructor arguments (zoo.FromMetadata), named by the metadata's model or its family.
+func fromFamily(path string, meta map[string]string) (string, graph.Model, graph.Impl, error) {
+	spec, err := zoo.FromMetadata(meta)
+	if err != nil {
+		return "", graph.Model{}, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	m, err := spec.Model()
+	if err != nil {
+		return "", graph.Model{}, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return m.Name, m, graph.Fast, nil
 }

@@ -227,10 +227,10 @@ func TestPredictEvalBadInput(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	unknownModel := filepath.Join(tmp, "vgg.safetensors")
+	unknownModel := filepath.Join(tmp, "googlenet.safetensors")
 	if err := safetensors.WriteFile(unknownModel, &safetensors.File{
 		Tensors:  map[string]safetensors.Tensor{"x": tensorio.NewFloat32([]int{1}, []float32{1})},
-		Metadata: map[string]string{"model": "vgg16"},
+		Metadata: map[string]string{"model": "googlenet"},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestPredictEvalBadInput(t *testing.T) {
 		{[]string{"predict", "--weights", wrongShapes, "--index", "1", "--out", earlier}, []string{wrongShapes, "linear7.weight"}},
 		{[]string{"eval", "--weights", wrongShapes}, []string{wrongShapes, "wrong shapes", "linear7.weight"}},
 		{[]string{"eval", "--weights", otherModel}, []string{otherModel, "missing conv1.weight", "unexpected fc1.weight"}},
-		{[]string{"eval", "--weights", unknownModel}, []string{unknownModel, `unknown model "vgg16"`}},
+		{[]string{"eval", "--weights", unknownModel}, []string{unknownModel, `unknown model "googlenet"`}},
 		{[]string{"eval", "--weights", truncated}, []string{truncated}},
 		{[]string{"eval", "--weights", headerOnly}, []string{headerOnly}},
 		{[]string{"eval", "--weights", filepath.Join(tmp, "none.safetensors")}, []string{"none.safetensors"}},

@@ -138,6 +138,9 @@ func modelNames() []string {
 
 // model resolves a model name and the model flags.
 func (m *modelFlags) model(name string) (graph.Model, graph.Impl, error) {
+	if isONNXPath(name) {
+		return m.onnxModel(name)
+	}
 	mk, ok := models[name]
 	if !ok {
 		return graph.Model{}, 0, fmt.Errorf("unknown model %q: want one of %s", name, strings.Join(modelNames(), ", "))

@@ -39,6 +39,9 @@ func addWeightFlags(fs *flag.FlagSet) *weightFlags {
 // file's metadata. It returns the tensors it skipped (with --strict=false), and prints them
 // on text unless it is nil.
 func (w *weightFlags) load(pos []string, text io.Writer) (*trainer.Runner, string, []string, error) {
+	if w.path == "" && len(pos) == 1 && isONNXPath(pos[0]) {
+		return loadONNX(pos[0])
+	}
 	if w.path == "" {
 		return nil, "", nil, fmt.Errorf("--weights FILE is required")
 	}

@@ -1,0 +1,58 @@
+package onnx
+
+import (
+	"math"
+
+	"github.com/nndl/cnn/graph"
+	"github.com/nndl/cnn/onnx/onnxpb"
+)
+
+// The activations that ONNX spells as chains of operators: SiLU as x * Sigmoid(x) and GELU
+// (before operator set 20) as x * (1 + Erf(x / sqrt 2)) * 0.5, as Export and
+// torch.onnx.export write them. matchActivation recognises them at the start of ops, their
+// inner tensors read by nothing else, and returns the activation, its input and output and
+// the number of nodes it spans (0 when none starts there).
+func (b *importer) matchActivation(ops []*onnxpb.NodeProto, uses map[string]int) (graph.Act, string, string, int) {
+	op := func(i int, typ string) *onnxpb.NodeProto {
+		if i < len(ops) && ops[i].GetOpType() == typ && len(ops[i].GetOutput()) == 1 {
+			return ops[i]
+		}
+		return nil
+	}
+	// other returns the input of a two-input node that is not name, or "".
+	other := func(n *onnxpb.NodeProto, name string) string {
+		if in := n.GetInput(); len(in) == 2 && in[0] == name {
+			return in[1]
+		} else if len(in) == 2 && in[1] == name {
+			return in[0]
+		}
+		return ""
+	}
+	isConst := func(name string, want float64) bool {
+		v, err := b.scalar([]string{name}, 0, math.NaN())
+		return err == nil && math.Abs(v-want) <= 1e-6*math.Abs(want)
+	}
+	out := func(n *onnxpb.NodeProto) string { return n.GetOutput()[0] }
+	// inner reports whether the tensors only the chain reads are read once.
+	inner := func(ns ...*onnxpb.NodeProto) bool {
+		for _, n := range ns {
+			if uses[out(n)] != 1 {
+				return false
+			}
+		}
+		return true
+	}
+	if s, m := op(0, "Sigmoid"), op(1, "Mul"); s != nil && m != nil && len(s.GetInput()) == 1 && inner(s) && other(m, out(s)) == s.GetInput()[0] {
+		return graph.SiLU, s.GetInput()[0], out(m), 2
+	}
+	div, erf, add, mul, half := op(0, "Div"), op(1, "Erf"), op(2, "Add"), op(3, "Mul"), op(4, "Mul")
+	if div == nil || erf == nil || add == nil || mul == nil || half == nil || len(div.GetInput()) != 2 || len(erf.GetInput()) != 1 || !inner(div, erf, add, mul) {
+		return graph.Act{}, "", "", 0
+	}
+	x := div.GetInput()[0]
+	if isConst(div.GetInput()[1], math.Sqrt2) && erf.GetInput()[0] == out(div) && isConst(other(add, out(erf)), 1) &&
+		other(mul, out(add)) == x && isConst(other(half, out(mul)), 0.5) {
+		return graph.GELU, x, out(half), 5
+	}
+	return graph.Act{}, "", "", 0
+}

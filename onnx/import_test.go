@@ -1,0 +1,130 @@
+package onnx
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nndl/cnn/graph"
+	"github.com/nndl/cnn/tensorio/npy"
+	"github.com/nndl/cnn/trainer"
+)
+
+// TestRoundTrip exports every test model, imports the file and runs both: the layers, the
+// parameter counts and the logits must be the same.
+func TestRoundTrip(t *testing.T) {
+	for _, m := range testModels() {
+		t.Run(m.Name, func(t *testing.T) {
+			r, err := withWeights(m, 9)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			if err := Export(m, r.Params, &buf); err != nil {
+				t.Fatal(err)
+			}
+			im, ip, err := Import(&buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if im.Name != m.Name || im.Classes != m.Classes || !slices.Equal(im.Input, m.Input) {
+				t.Errorf("imported %s %v %d classes, want %s %v %d", im.Name, im.Input, im.Classes, m.Name, m.Input, m.Classes)
+			}
+			tr, bu := r.Params.Count()
+			itr, ibu := ip.Count()
+			if tr != itr || bu != ibu {
+				t.Errorf("imported %d trainable, %d buffers; want %d, %d", itr, ibu, tr, bu)
+			}
+			const n = 2
+			x := batch(m, n, 4)
+			want, err := r.Predict(x, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := trainer.New(im, ip, graph.Fast, nil).Predict(x, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("logit %d: %g after the round trip, %g before", i, got[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+// checkTorch imports a PyTorch export and compares the logits with PyTorch's within 1e-4
+// of their largest magnitude.
+func checkTorch(t *testing.T, dir, name string) (graph.Model, *graph.Params) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, name+".onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, p, err := Import(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xs, x, err := npy.ReadFloat32(filepath.Join(dir, name+".input.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ref, err := npy.ReadFloat32(filepath.Join(dir, name+".logits.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := trainer.New(m, p, graph.Fast, nil).Predict(x, xs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	g32 := make([]float32, len(got))
+	want := make([]float64, len(ref))
+	for i := range got {
+		g32[i], want[i] = float32(got[i]), float64(ref[i])
+	}
+	if len(got) != len(ref) {
+		t.Fatalf("%d logits, PyTorch gives %d", len(got), len(ref))
+	}
+	if e := relErr(g32, want); e > 1e-4 {
+		t.Errorf("logits differ from PyTorch's by %.3g of their magnitude, want at most 1e-4", e)
+	}
+	return m, p
+}
+
+// TestImportPyTorchLeNet imports the chapter's LeNet-5 as torch.onnx.export wrote it: its
+// logits are PyTorch's, its parameters keep PyTorch's names.
+func TestImportPyTorchLeNet(t *testing.T) {
+	m, p := checkTorch(t, "../testdata/onnx", "lenet")
+	var names []string
+	for _, q := range p.List() {
+		names = append(names, q.Name)
+	}
+	if got := strings.Join(names, " "); got != "conv1.weight conv1.bias conv3.weight conv3.bias conv5.weight conv5.bias linear6.weight linear6.bias linear7.weight linear7.bias" {
+		t.Errorf("parameters %s", got)
+	}
+	if tr, _ := p.Count(); tr != 61706 || m.Classes != 10 || !slices.Equal(m.Input, []int{1, 32, 32}) {
+		t.Errorf("%d parameters, input %v, %d classes", tr, m.Input, m.Classes)
+	}
+}
+
+// TestImportPyTorchExports imports every file that torchref/export_onnx.py wrote into
+// CNN_TORCH_ONNX (the chapter's LeNet-5 and ResNet18, torchvision's resnet18 and
+// mobilenet_v2; too large to keep in the repository).
+func TestImportPyTorchExports(t *testing.T) {
+	dir := os.Getenv("CNN_TORCH_ONNX")
+	if dir == "" {
+		t.Skip("CNN_TORCH_ONNX is not set: run torchref/export_onnx.py DIR and set it to DIR")
+	}
+	for _, name := range []string{"lenet", "resnet18_chapter", "tv_resnet18", "tv_mobilenet_v2"} {
+		t.Run(name, func(t *testing.T) {
+			m, p := checkTorch(t, dir, name)
+			tr, bu := p.Count()
+			t.Logf("%s: input %v, %d classes, %d trainable, %d buffers", name, m.Input, m.Classes, tr, bu)
+		})
+	}
+}

@@ -17,20 +17,9 @@ import (
 //
 // and compare with the PyTorch reference in the same session on the same machine:
 //
-//	cd ../shared/torchref && python3 bench.py 2
+//	python3 bench.py 2    # the PyTorch reference (torchref/bench.py)
 //
-// PyTorch 1.13 (oneDNN), 2 threads, measured here on 2026-11-27 (AMD EPYC with AVX-512, 2
-// vCPUs, shared: fourteen back-to-back rounds), with this package's numbers from `cnn bench`
-// (the dnnl build) in the same rounds; the ratio per round, median in brackets:
-//
-//	                              PyTorch         ours (oneDNN)    ratio
-//	LeNet-5 train step, batch 64  3.65-6.19 ms    1.18-1.82 ms     0.19-0.45x (0.34x)
-//	LeNet-5 inference, batch 1    0.205-0.394 ms  0.013-0.018 ms   0.03-0.06x (0.06x)
-//	LeNet-5 inference, batch 64   1.64-4.04 ms    0.36-0.58 ms     0.09-0.34x (0.22x)
-//	ResNet18 train step, batch 64 210-302 ms      96-140 ms        0.36-0.56x (0.44x)
-//	ResNet18 inference, batch 1   7.4-10.0 ms     1.9-3.9 ms       0.20-0.50x (0.30x)
-//	ResNet18 inference, batch 64  24.0-34.0 ms    19.5-36.1 ms     0.66-1.13x (0.93x)
-//	peak RSS                      394-404 MiB     321-326 MiB
+// The README's Speed section gives the measured ratios, with the machine they came from.
 
 func trainStep(b *testing.B, m graph.Model, batch int) {
 	params := graph.NewParams(tensor.Float32, 1)

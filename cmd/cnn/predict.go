@@ -231,10 +231,16 @@ func cmdPredict(args []string, stdout io.Writer) error {
 		}
 		return forwardBatchStats(r, x, n)
 	}
+	// resize compiles the model for another per-sample shape, on the same weights.
+	resize := func(chw []int) {
+		m := r.Model
+		m.Input = chw
+		r = trainer.New(m, r.Params, r.Impl, r.Opt)
+	}
 	c, h, w := r.Model.Input[0], r.Model.Input[1], r.Model.Input[2]
 	if *input != "" {
 		rep.Input = *input
-		return predictNPY(r, forward, &rep, stdout, *asJSON)
+		return predictNPY(r, resize, forward, &rep, stdout, *asJSON)
 	}
 	var x []float32
 	label := -1
@@ -298,8 +304,10 @@ func printPrediction(stdout io.Writer, rep *predictReport, logits []float64, lab
 	return nil
 }
 
-// predictNPY runs a batch of preprocessed tensors from a .npy file.
-func predictNPY(r *trainer.Runner, forward func(x []float32, n int) ([]float64, error), rep *predictReport, stdout io.Writer, asJSON bool) error {
+// predictNPY runs a batch of preprocessed tensors from a .npy file, of the model's input
+// channels and any height and width the network takes (resize compiles it for them: a
+// fully convolutional network takes any; one that does not fails naming its layer).
+func predictNPY(r *trainer.Runner, resize func(chw []int), forward func(x []float32, n int) ([]float64, error), rep *predictReport, stdout io.Writer, asJSON bool) error {
 	in, out := rep.Input, rep.Out
 	if out == "" {
 		return fmt.Errorf("--input needs --out FILE.npy for the logits")
@@ -309,8 +317,11 @@ func predictNPY(r *trainer.Runner, forward func(x []float32, n int) ([]float64, 
 		return err
 	}
 	want := r.Model.Input
-	if len(shape) != 4 || shape[1] != want[0] || shape[2] != want[1] || shape[3] != want[2] || shape[0] < 1 {
-		return fmt.Errorf("%s: shape %v, want [N,%d,%d,%d] for %s", in, shape, want[0], want[1], want[2], r.Model.Name)
+	if len(shape) != 4 || shape[1] != want[0] || shape[0] < 1 {
+		return fmt.Errorf("%s: shape %v, want [N,%d,H,W] for %s", in, shape, want[0], r.Model.Name)
+	}
+	if shape[2] != want[1] || shape[3] != want[2] {
+		resize(shape[1:])
 	}
 	logits, err := forward(x, shape[0])
 	if err != nil {

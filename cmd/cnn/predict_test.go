@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"github.com/nndl/cnn/tensorio"
 	"image"
 	"image/png"
 	"math"
@@ -16,6 +15,8 @@ import (
 	"github.com/nndl/cnn/data"
 	"github.com/nndl/cnn/graph"
 	"github.com/nndl/cnn/lenet"
+	"github.com/nndl/cnn/resnet"
+	"github.com/nndl/cnn/tensorio"
 	"github.com/nndl/cnn/tensorio/npy"
 	"github.com/nndl/cnn/tensorio/safetensors"
 	"github.com/nndl/cnn/trainer"
@@ -276,5 +277,47 @@ func TestPredictEvalBadInput(t *testing.T) {
 	noTempFiles(t, tmp)
 	if _, err := os.Stat("digit.png"); err == nil {
 		t.Error("a failing predict wrote digit.png in the working folder")
+	}
+}
+
+// TestPredictNPYOwnSize: a fully convolutional network (ResNet18 ends in a global average)
+// predicts a .npy of another height and width than it was declared for, compiled for the
+// file's shape on the same weights; the logits are those of the model declared at that size.
+func TestPredictNPYOwnSize(t *testing.T) {
+	dir := t.TempDir()
+	m := resnet.New(resnet.Config{InChannels: 1, Classes: 10, Width: 8, Residual: true})
+	params, err := graph.NewParamsFor(m, tensor.Float32, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights := filepath.Join(dir, "w.safetensors")
+	if err := trainer.SaveWeights(weights, params, nil); err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 2*1*48*40)
+	for i := range x {
+		x[i] = float32(math.Sin(float64(i)))
+	}
+	in, outPath := filepath.Join(dir, "x.npy"), filepath.Join(dir, "y.npy")
+	if err := npy.WriteFloat32(in, []int{2, 1, 48, 40}, x); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, st := cnn("predict", "resnet18", "--width", "8", "--stem-bias=false", "--weights", weights, "--input", in, "--out", outPath); st != 0 {
+		t.Fatalf("status %d: %s", st, errOut)
+	}
+	_, got, err := npy.ReadFloat32(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Input = []int{1, 48, 40}
+	r := trainer.New(m, params, graph.Fast, nil)
+	want, err := r.Predict(x, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range want {
+		if math.Abs(float64(got[i])-w) > 1e-5*(1+math.Abs(w)) {
+			t.Fatalf("logit %d: %v, the model declared at 48x40 gives %v", i, got[i], w)
+		}
 	}
 }

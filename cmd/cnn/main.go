@@ -2,7 +2,7 @@
 //
 // Usage:
 //
-//	cnn summary lenet|resnet18 [--input 1x32x32] [--batch N] [--json] [--unit paddle|macs|flops]
+//	cnn summary lenet|resnet18 [--shape 1x32x32] [--batch N] [--json] [--unit paddle|macs|flops]
 //	cnn flops lenet [--unit paddle|macs|flops]
 //	cnn dot resnet18 [--ops] [-o resnet18.svg]
 //	cnn conv-demo

@@ -70,9 +70,9 @@ func TestBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"summary", "googlenet"}, `unknown model "googlenet"`},
-		{[]string{"summary", "lenet", "--input", "1x28"}, "want CxHxW"},
-		{[]string{"summary", "lenet", "--input", "axbxc"}, "want CxHxW"},
-		{[]string{"summary", "lenet", "--input", "1x8x8"}, "layer conv3 (Conv2D)"},
+		{[]string{"summary", "lenet", "--shape", "1x28"}, "want CxHxW"},
+		{[]string{"summary", "lenet", "--shape", "axbxc"}, "want CxHxW"},
+		{[]string{"summary", "lenet", "--shape", "1x8x8"}, "layer conv3 (Conv2D)"},
 		{[]string{"summary", "lenet", "--batch", "0"}, "--batch 0"},
 		{[]string{"flops", "lenet", "--unit", "gflops"}, "unknown FLOPs unit"},
 		{[]string{"summary"}, "want one model name"},

@@ -14,7 +14,7 @@ func TestTrainRefusesHugeDatasetBeforeAllocating(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	stdout, stderr, status := cnn("train", "resnet18", "--width", "8", "--input", "1x2048x2048", "--batch", "1", "--out", out)
+	stdout, stderr, status := cnn("train", "resnet18", "--width", "8", "--shape", "1x2048x2048", "--batch", "1", "--out", out)
 	runtime.ReadMemStats(&after)
 	want := "cnn train: data: 1,400 images resized to 2048x2048 take 23,488,102,400 bytes as float32, more than the limit of 4,294,967,296 (4 GiB)\n"
 	if status != 2 || stdout != "" || stderr != want {

@@ -67,12 +67,12 @@ func (m *modelFlags) resolved(name string) *modelFlags {
 	return &r
 }
 
-// addModelFlags registers the model flags; withShape adds --input for the per-sample shape
-// (predict uses --input for a .npy file instead and takes the shape from the weights).
+// addModelFlags registers the model flags; withShape adds --shape for the per-sample shape.
+// Across the commands --shape is always a shape and --input always a file (predict's .npy).
 func addModelFlags(fs *flag.FlagSet, withShape bool) *modelFlags {
 	m := &modelFlags{fs: fs}
 	if withShape {
-		fs.StringVar(&m.input, "input", "", "per-sample input shape CxHxW (default: the model's, 1x32x32)")
+		fs.StringVar(&m.input, "shape", "", "per-sample input shape CxHxW (default: the model's, 1x32x32); --input is always a file")
 	}
 	fs.IntVar(&m.inChannels, "in-channels", 1, "input channels (resnet18-cifar and torchvision's models: 3)")
 	fs.IntVar(&m.classes, "classes", 10, "number of classes (resnet18-cifar and torchvision's models: 1000; the chapter keeps resnet18-cifar's default head, 10 works too)")
@@ -85,7 +85,7 @@ func addModelFlags(fs *flag.FlagSet, withShape bool) *modelFlags {
 // models maps a model name to the spec of its model, from the flags, and the
 // implementation it runs on: the chapter's models, then torchvision's (zoo.Names, with
 // 3x224x224 inputs and 1,000 classes by default; the chapter's resnet18 keeps its name,
-// torchvision's is resnet18-cifar with --input 3x224x224).
+// torchvision's is resnet18-cifar with --shape 3x224x224).
 var models = map[string]func(m *modelFlags) (zoo.Spec, graph.Impl){
 	"lenet":       func(m *modelFlags) (zoo.Spec, graph.Impl) { return m.chapter("lenet", "lenet"), graph.Fast },
 	"lenet-naive": func(m *modelFlags) (zoo.Spec, graph.Impl) { return m.chapter("lenet", "lenet"), graph.Naive },
@@ -156,7 +156,7 @@ func (m *modelFlags) model(name string) (graph.Model, graph.Impl, error) {
 	if m.input != "" {
 		shape, err := parseShape(m.input)
 		if err != nil {
-			return graph.Model{}, 0, fmt.Errorf("--input: %w", err)
+			return graph.Model{}, 0, fmt.Errorf("--shape: %w", err)
 		}
 		spec.Input, spec.InChannels = shape, shape[0]
 	}

@@ -67,7 +67,7 @@ func TestMetadataDescribesModel(t *testing.T) {
 	for _, name := range modelNames() {
 		cases = append(cases, variant{name, nil})
 	}
-	cases = append(cases, variant{"resnet18", []string{"--no-residual", "--width", "8", "--input", "3x40x40"}},
+	cases = append(cases, variant{"resnet18", []string{"--no-residual", "--width", "8", "--shape", "3x40x40"}},
 		variant{"resnet50", []string{"--width", "16", "--classes", "7", "--in-channels", "1"}})
 	for _, c := range cases {
 		t.Run(c.name+strings.Join(c.args, ""), func(t *testing.T) {

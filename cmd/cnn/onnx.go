@@ -76,7 +76,7 @@ func (m *modelFlags) onnxModel(path string) (graph.Model, graph.Impl, error) {
 	if m.input != "" {
 		shape, err := parseShape(m.input)
 		if err != nil {
-			return graph.Model{}, 0, fmt.Errorf("--input: %w", err)
+			return graph.Model{}, 0, fmt.Errorf("--shape: %w", err)
 		}
 		model.Input = shape
 	}

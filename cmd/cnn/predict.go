@@ -189,7 +189,7 @@ func cmdPredict(args []string, stdout io.Writer) error {
 	index := fs.Int("index", -1, "classify image N of the split")
 	split := fs.String("split", "test", "split for --index: test, dev or train")
 	image := fs.String("image", "", "classify your own image (PNG, JPEG or GIF; any size and colour)")
-	input := fs.String("input", "", "run a batch of preprocessed tensors [N,C,H,W] float32 from a .npy file")
+	input := fs.String("input", "", "a file: run a batch of preprocessed tensors [N,C,H,W] float32 from a .npy file, at the model's channels and any height and width the network takes")
 	mode := fs.String("mode", "eval", "eval: BatchNorm uses its running statistics; train: the batch's own statistics (PyTorch's model.train())")
 	outPath := fs.String("out", "", "with --input: write the logits [N,classes] to this .npy file; with --index/--image: also write the input as the model sees it to this PNG (none unless given)")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -320,10 +320,14 @@ func predictNPY(r *trainer.Runner, resize func(chw []int), forward func(x []floa
 	if len(shape) != 4 || shape[1] != want[0] || shape[0] < 1 {
 		return fmt.Errorf("%s: shape %v, want [N,%d,H,W] for %s", in, shape, want[0], r.Model.Name)
 	}
-	if shape[2] != want[1] || shape[3] != want[2] {
+	resized := shape[2] != want[1] || shape[3] != want[2]
+	if resized {
 		resize(shape[1:])
 	}
 	logits, err := forward(x, shape[0])
+	if err != nil && resized {
+		return fmt.Errorf("%s: shape %v: %w", in, shape, err)
+	}
 	if err != nil {
 		return err
 	}

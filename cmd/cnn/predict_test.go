@@ -247,7 +247,7 @@ func TestPredictEvalBadInput(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"predict", "--weights", weights, "--input", wrongNPY, "--out", earlier}, []string{wrongNPY, "[2 1 28 28]", "[N,1,32,32]"}},
+		{[]string{"predict", "--weights", weights, "--input", wrongNPY, "--out", earlier}, []string{wrongNPY, "[2 1 28 28]", "layer conv5"}},
 		{[]string{"predict", "--weights", weights, "--input", flatNPY, "--out", earlier}, []string{flatNPY, "[1024]"}},
 		{[]string{"predict", "--weights", weights, "--input", notNPY, "--out", earlier}, []string{notNPY}},
 		{[]string{"predict", "--weights", weights, "--input", filepath.Join(tmp, "none.npy"), "--out", earlier}, []string{"none.npy"}},

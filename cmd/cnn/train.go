@@ -222,7 +222,7 @@ func (tr *trainRun) loadData(m graph.Model) error {
 		tr.train, tr.dev, tr.test, err = tr.f.df.load(m.Input[1], m.Input[2])
 	case datasetCIFAR:
 		if m.Input[0] != 3 || m.Input[1] != data.CIFARSide || m.Input[2] != data.CIFARSide {
-			return fmt.Errorf("%s: input %v: CIFAR-10 images are 3x32x32 (--in-channels 3, --input 3x32x32)", tr.name, m.Input)
+			return fmt.Errorf("%s: input %v: CIFAR-10 images are 3x32x32 (--in-channels 3, --shape 3x32x32)", tr.name, m.Input)
 		}
 		tr.what = "CIFAR-10 images"
 		tr.train, tr.dev, tr.test, err = loadCIFAR(tr.f.df, tr.f.isSet)

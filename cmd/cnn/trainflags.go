@@ -124,7 +124,7 @@ var trainSettings = []setting{
 
 // modelSettings map the model's metadata (modelFlags.metadata) back onto its flags.
 var modelSettings = []setting{
-	{flag: "input", key: "input"},
+	{flag: "shape", key: "input"},
 	{flag: "in-channels", key: "in_channels"},
 	{flag: "classes", key: "classes"},
 	{flag: "width", key: "width"},

@@ -66,3 +66,21 @@ func TestLoadErrorLength(t *testing.T) {
 		t.Errorf("error of %d bytes: %.300v", len(fmt.Sprint(err)), err)
 	}
 }
+
+// TestParamBudget: parameters each within the per-tensor limit but together over the
+// store's are refused, naming the one that would pass it, before it is allocated.
+func TestParamBudget(t *testing.T) {
+	p := NewParams(tensor.Float32, 1)
+	for i := 0; ; i++ {
+		_, err := p.get(fmt.Sprint("w", i), tensor.Shape{1 << 27}, true, Zeros, 0, 0) // 512 MiB each, never initialised
+		if err != nil {
+			if i != 8 || !strings.Contains(err.Error(), "parameter w8 of shape [134217728] would bring the parameters to 1,207,959,552 elements, more than the limit of 1,073,741,824") {
+				t.Errorf("after %d: %v", i, err)
+			}
+			return
+		}
+		if i > 8 {
+			t.Fatal("no limit")
+		}
+	}
+}

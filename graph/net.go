@@ -368,6 +368,9 @@ const (
 	// MaxActivationElements bounds the outputs of all the layers of one forward pass
 	// together (2^30 elements, 4 GiB of float32).
 	MaxActivationElements = 1 << 30
+	// MaxParamElements bounds all the parameters and buffers of one store together (2^30
+	// elements, 4 GiB of float32; torchvision's largest CNN, VGG19, holds 1.4e8).
+	MaxParamElements = 1 << 30
 )
 
 // elements returns the number of elements of shape, or -1 when it is above

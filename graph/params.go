@@ -45,6 +45,7 @@ type Params struct {
 	byName  map[string]*Param
 	pending []pendingInit
 	dropout map[string]*dropoutStream // each Dropout layer's masks, by layer name (dropout.go)
+	total   int                       // elements of all the parameters and buffers
 }
 
 // pendingInit is a parameter declared but not yet filled by its initialiser.
@@ -80,6 +81,11 @@ func (p *Params) get(name string, shape tensor.Shape, trainable bool, init Init,
 		}
 		return q, nil
 	}
+	if n := shape.TotalSize(); p.total+n > MaxParamElements {
+		return nil, fmt.Errorf("parameter %s of shape %s would bring the parameters to %s elements, more than the limit of %s (4 GiB of float32)",
+			name, shapeString(shape), Comma(int64(p.total+n)), Comma(MaxParamElements))
+	}
+	p.total += shape.TotalSize()
 	q := &Param{Name: name, Value: tensor.New(tensor.Of(p.dtype), tensor.WithShape(shape.Clone()...)), Trainable: trainable}
 	p.list = append(p.list, q)
 	p.byName[name] = q

@@ -77,3 +77,27 @@ func TestExportImportErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestONNXModelCommands: an ONNX file from PyTorch stands in for a model name in flops, dot,
+// bench and train (fine-tuning from its weights), as in summary and predict.
+func TestONNXModelCommands(t *testing.T) {
+	const model = "../../testdata/onnx/lenet.onnx"
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"flops", model, "--unit", "macs"}, "416,520"},
+		{[]string{"dot", model, "-o", filepath.Join(dir, "lenet.dot")}, "wrote"},
+		{[]string{"bench", model, "--min-time", "50ms", "--min-runs", "2"}, "lenet.onnx"},
+		{[]string{"train", model, "--epochs", "1", "--out", filepath.Join(dir, "run")}, "[Test] accuracy/loss"},
+	} {
+		out, errOut, st := cnn(c.args...)
+		if st != 0 || !strings.Contains(out, c.want) {
+			t.Errorf("cnn %s: status %d, stderr %q; want %q in:\n%s", strings.Join(c.args, " "), st, errOut, c.want, out)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "lenet.dot")); err != nil || !strings.Contains(string(b), "61,706 params") {
+		t.Errorf("the DOT (error %v) does not count LeNet-5's 61,706 parameters", err)
+	}
+}

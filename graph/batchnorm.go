@@ -167,9 +167,10 @@ func channelShapes(x tensor.Shape, per ...tensor.Shape) error {
 
 func (k batchNorm[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	s := as4D(in[0].Shape())
-	if m := s[0] * s[2] * s[3]; k.Training && m < 2 && k.rank == 2 {
+	switch m := s[0] * s[2] * s[3]; {
+	case k.Training && m < 2 && k.rank == 2:
 		return fmt.Errorf("batch statistics need more than one value per feature, got a batch of %d", s[0])
-	} else if k.Training && m < 2 {
+	case k.Training && m < 2:
 		return fmt.Errorf("batch statistics need more than one value per channel, got %d (batch %d of %dx%d maps)", m, s[0], s[2], s[3])
 	}
 	purego.BatchNormForward(k.BatchNorm, s, data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](in[4]), data[T](out))

@@ -3,10 +3,18 @@ package kernels
 import "fmt"
 
 // The choice for each call: the first entry of the operation's table that is enabled and
-// accepts the call, else the fallback (purego, which accepts everything). Each is a plain
-// loop rather than one generic one with a predicate, so that a call allocates nothing.
+// accepts the call, else the fallback (purego, which accepts everything). The predicate
+// does not escape, so a call allocates nothing (TestDispatchAllocates).
 
-func fallback[K any](t table[K], op string) K {
+// pick returns the kernel of t to run: the first enabled one that accepts (nil: any), else
+// the fallback.
+func pick[K any](t table[K], op string, accepts func(K) bool) K {
+	for _, e := range t {
+		if e.m.enabled() && (accepts == nil || accepts(e.k)) {
+			e.m.mark()
+			return e.k
+		}
+	}
 	for _, e := range t {
 		if e.m.Fallback {
 			e.m.mark()
@@ -17,76 +25,28 @@ func fallback[K any](t table[K], op string) K {
 }
 
 // GemmFor returns the matrix product to run.
-func GemmFor[T Float]() Gemm[T] {
-	t := setOf[T]().gemm
-	for _, e := range t {
-		if e.m.enabled() {
-			e.m.mark()
-			return e.k
-		}
-	}
-	return fallback(t, "gemm")
-}
+func GemmFor[T Float]() Gemm[T] { return pick(setOf[T]().gemm, "gemm", nil) }
 
 // ConvFor returns the implementation to run convolution d on.
 func ConvFor[T Float](d ConvDims) Conv[T] {
-	t := setOf[T]().conv
-	for _, e := range t {
-		if e.m.enabled() && e.k.AcceptsConv(d) {
-			e.m.mark()
-			return e.k
-		}
-	}
-	return fallback(t, "conv")
+	return pick(setOf[T]().conv, "conv", func(k Conv[T]) bool { return k.AcceptsConv(d) })
 }
 
 // PoolFor returns the implementation to run pooling d on.
 func PoolFor[T Float](d PoolDims) Pool[T] {
-	t := setOf[T]().pool
-	for _, e := range t {
-		if e.m.enabled() && e.k.AcceptsPool(d) {
-			e.m.mark()
-			return e.k
-		}
-	}
-	return fallback(t, "pool")
+	return pick(setOf[T]().pool, "pool", func(k Pool[T]) bool { return k.AcceptsPool(d) })
 }
 
 // ReLUFor returns the ReLU to run.
-func ReLUFor[T Float]() ReLU[T] {
-	t := setOf[T]().relu
-	for _, e := range t {
-		if e.m.enabled() {
-			e.m.mark()
-			return e.k
-		}
-	}
-	return fallback(t, "relu")
-}
+func ReLUFor[T Float]() ReLU[T] { return pick(setOf[T]().relu, "relu", nil) }
 
 // ChannelSumFor returns the implementation to sum dy [n,c,inner] per channel on.
 func ChannelSumFor[T Float](n, c, inner int) ChannelSum[T] {
-	t := setOf[T]().sum
-	for _, e := range t {
-		if e.m.enabled() && e.k.AcceptsChannelSum(n, c, inner) {
-			e.m.mark()
-			return e.k
-		}
-	}
-	return fallback(t, "channel-sum")
+	return pick(setOf[T]().sum, "channel-sum", func(k ChannelSum[T]) bool { return k.AcceptsChannelSum(n, c, inner) })
 }
 
 // AxpyFor returns the update to run.
-func AxpyFor[T Float]() Axpy[T] {
-	t := setOf[T]().axpy
-	for _, e := range t {
-		if e.m.enabled() {
-			e.m.mark()
-			return e.k
-		}
-	}
-	return fallback(t, "axpy")
-}
+func AxpyFor[T Float]() Axpy[T] { return pick(setOf[T]().axpy, "axpy", nil) }
 
 // Kernels are one implementation's kernels of element type T, nil where it offers none.
 type Kernels[T Float] struct {

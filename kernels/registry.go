@@ -147,32 +147,18 @@ func Register(d Impl, kernels ...any) {
 // add files k under each operation of element type T that it implements, and returns how
 // many those are.
 func add[T Float](m *impl, k any, s *set[T]) int {
-	n := 0
-	if g, ok := k.(Gemm[T]); ok {
-		s.gemm.add(m, g, "gemm")
-		n++
+	return file(m, k, &s.gemm, "gemm") + file(m, k, &s.conv, "conv") + file(m, k, &s.pool, "pool") +
+		file(m, k, &s.relu, "relu") + file(m, k, &s.sum, "channel-sum") + file(m, k, &s.axpy, "axpy")
+}
+
+// file adds k to table t if it is a K, and returns 1 if it was.
+func file[K any](m *impl, k any, t *table[K], op string) int {
+	x, ok := k.(K)
+	if !ok {
+		return 0
 	}
-	if c, ok := k.(Conv[T]); ok {
-		s.conv.add(m, c, "conv")
-		n++
-	}
-	if p, ok := k.(Pool[T]); ok {
-		s.pool.add(m, p, "pool")
-		n++
-	}
-	if r, ok := k.(ReLU[T]); ok {
-		s.relu.add(m, r, "relu")
-		n++
-	}
-	if c, ok := k.(ChannelSum[T]); ok {
-		s.sum.add(m, c, "channel-sum")
-		n++
-	}
-	if a, ok := k.(Axpy[T]); ok {
-		s.axpy.add(m, a, "axpy")
-		n++
-	}
-	return n
+	t.add(m, x, op)
+	return 1
 }
 
 // envAllows reports whether CNN_KERNELS lets implementation name run.

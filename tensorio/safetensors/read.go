@@ -88,15 +88,9 @@ func Read(r io.ReaderAt, size int64, name string) (*File, error) {
 		if _, err := r.ReadAt(b, dataStart+e.begin); err != nil && len(b) > 0 {
 			return nil, fmt.Errorf("%s: tensor %q: reading %d bytes at file offset %d: %v", name, clip(e.name), len(b), dataStart+e.begin, err)
 		}
-		f.Tensors[e.name] = decode(e.dtype, e.shape, b)
+		f.Tensors[e.name] = tensorio.Decode(e.dtype, e.shape, b) // b holds a whole number of elements
 	}
 	return f, nil
-}
-
-// decode converts little-endian bytes to a tensor of dtype. len(b) has
-// been checked to be a whole number of elements.
-func decode(dtype string, shape []int, b []byte) Tensor {
-	return tensorio.Decode(dtype, shape, b)
 }
 
 // scanner walks a header that json.Valid has accepted. Because the syntax

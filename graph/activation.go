@@ -37,6 +37,9 @@ var (
 // LeakyReLU is x for x > 0 and slope*x otherwise (PyTorch's default slope is 0.01).
 func LeakyReLU(slope float64) Act { return Act{fn: purego.ActLeakyReLU, slope: slope} }
 
+// Slope returns a LeakyReLU's negative slope (0 for the other activations).
+func (a Act) Slope() float64 { return a.slope }
+
 // Type returns the layer type the activation records: PyTorch's module name ("ReLU6",
 // "LeakyReLU", "Hardswish").
 func (a Act) Type() string { return a.fn.String() }
@@ -72,7 +75,7 @@ func (n *Net) Activation(name string, x *gorgonia.Node, a Act) *gorgonia.Node {
 		n.fail(name, typ, x, err)
 		return x
 	}
-	l := &Layer{Name: name, Type: typ, Counts: counts}
+	l := &Layer{Name: name, Type: typ, Counts: counts, Settings: a}
 	if a.fn == purego.ActLeakyReLU {
 		l.Attrs = fmt.Sprintf("slope %g", a.slope)
 	}

@@ -24,7 +24,8 @@ func (n *Net) AdaptiveAvgPool2D(name string, x *gorgonia.Node, oh, ow int) *gorg
 		n.fail(name, "AdaptiveAvgPool2D", x, err)
 		return x
 	}
-	l := &Layer{Name: name, Type: "AdaptiveAvgPool2D", Counts: counts, Attrs: fmt.Sprintf("to %dx%d", oh, ow)}
+	l := &Layer{Name: name, Type: "AdaptiveAvgPool2D", Counts: counts, Attrs: fmt.Sprintf("to %dx%d", oh, ow),
+		Settings: AdaptiveSettings{OH: oh, OW: ow}}
 	return n.add(l, n.typed.adaptiveAvg(oh, ow), x)
 }
 

@@ -98,7 +98,8 @@ func (n *Net) batchNorm(name string, x *gorgonia.Node, typ string, rank int, cou
 		}
 		in = append(in, node)
 	}
-	l := &Layer{Name: name, Type: typ, Counts: c, Attrs: fmt.Sprintf("%d eps %g momentum %g", ch, bn.Eps, bn.Momentum)}
+	l := &Layer{Name: name, Type: typ, Counts: c, Attrs: fmt.Sprintf("%d eps %g momentum %g", ch, bn.Eps, bn.Momentum),
+		Settings: Norm{Eps: bn.Eps, Momentum: bn.Momentum}}
 	if bn.Training {
 		l.Attrs += " batch statistics"
 	} else {

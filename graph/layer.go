@@ -7,6 +7,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/nndl/cnn/graph/cost"
+	"github.com/nndl/cnn/kernels"
 )
 
 // Layer is one declared layer of a network with its static accounting. Every report
@@ -31,6 +32,11 @@ type Layer struct {
 	RFW, JumpW int
 
 	Attrs string // short description of the layer's settings, e.g. "6@5x5 s1 p0 bias"
+	// Settings are the same settings typed, for tools that write the network out (ONNX): a
+	// ConvSettings for Conv2D, a PoolSettings for MaxPool2D and AvgPool2D, an
+	// AdaptiveSettings for AdaptiveAvgPool2D, a Norm for the BatchNorms and an Act for an
+	// activation; nil for the other layers.
+	Settings any
 
 	Inputs []*gorgonia.Node // the nodes the layer reads
 	Output *gorgonia.Node   // the node the layer produces
@@ -43,6 +49,24 @@ func (l *Layer) RFString() string {
 	}
 	return fmt.Sprintf("%dx%d", l.RF, l.RFW)
 }
+
+// ConvSettings are a Conv2D layer's: its window (normalised: every per-axis field set),
+// its filters and whether it has a bias.
+type ConvSettings struct {
+	Geom kernels.ConvGeom
+	Out  int
+	Bias bool
+}
+
+// PoolSettings are a pooling layer's: its window (normalised) and, for an average, whether
+// it leaves the padding out of the mean.
+type PoolSettings struct {
+	Geom      kernels.ConvGeom
+	Exclusive bool
+}
+
+// AdaptiveSettings are an adaptive pooling's output height and width.
+type AdaptiveSettings struct{ OH, OW int }
 
 // Params returns the number of values the layer saves: trainable parameters plus buffers.
 func (l *Layer) Params() int { return l.Trainable + l.Buffers }

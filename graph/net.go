@@ -235,7 +235,8 @@ func (n *Net) Conv2D(name string, x *gorgonia.Node, c Conv) *gorgonia.Node {
 	if n.impl == Naive {
 		k = n.typed.convNaive(g, !c.NoBias)
 	}
-	l := &Layer{Name: name, Type: "Conv2D", Counts: counts, Attrs: convAttrs(c.Out, g)}
+	l := &Layer{Name: name, Type: "Conv2D", Counts: counts, Attrs: convAttrs(c.Out, g),
+		Settings: ConvSettings{Geom: g.Norm(), Out: c.Out, Bias: !c.NoBias}}
 	if c.NoBias {
 		l.Attrs += " no bias"
 	}
@@ -279,7 +280,8 @@ func (n *Net) pool(typ, name string, x *gorgonia.Node, p Pool, mode poolMode) *g
 		}
 		k = n.typed.poolNaive(g, mode)
 	}
-	l := &Layer{Name: name, Type: typ, Counts: counts, Attrs: poolAttrs(g)}
+	l := &Layer{Name: name, Type: typ, Counts: counts, Attrs: poolAttrs(g),
+		Settings: PoolSettings{Geom: g.Norm(), Exclusive: mode == kernels.PoolAvgExclusive}}
 	if mode == kernels.PoolAvgExclusive {
 		l.Attrs += " exclusive"
 	}

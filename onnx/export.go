@@ -5,7 +5,6 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"gorgonia.org/gorgonia"
@@ -190,12 +189,11 @@ func (e *exporter) layer(l *graph.Layer) error {
 	case "Flatten", "Concat":
 		e.node(l.Type, l.Name, in, out, attrInt("axis", 1))
 	case "LeakyReLU":
-		v, ok := strings.CutPrefix(l.Attrs, "slope ")
-		slope, err := strconv.ParseFloat(v, 64)
-		if !ok || err != nil {
-			return fmt.Errorf("layer %s (LeakyReLU): settings %q: want \"slope 0.01\"", l.Name, l.Attrs)
+		a, ok := l.Settings.(graph.Act)
+		if !ok {
+			return fmt.Errorf("layer %s (LeakyReLU) records no slope", l.Name)
 		}
-		e.node("LeakyRelu", l.Name, in, out, attrFloat("alpha", slope))
+		e.node("LeakyRelu", l.Name, in, out, attrFloat("alpha", a.Slope()))
 	case "ReLU6":
 		e.node("Clip", l.Name, append(in, e.constant(l.Name+".min", 0), e.constant(l.Name+".max", 6)), out)
 	case "Hardsigmoid":
@@ -235,7 +233,7 @@ func (e *exporter) conv(l *graph.Layer, in []string, out string) error {
 		return err
 	}
 	if ws := l.Inputs[1].Shape(); len(ws) != 4 || ws[2] != w.kh || ws[3] != w.kw || ws[1]*w.groups != l.InShape[1] {
-		return fmt.Errorf("layer %s (Conv2D): weight %v does not match settings %q on input %v", l.Name, ws, l.Attrs, l.InShape)
+		return fmt.Errorf("layer %s (Conv2D): weight %v does not match settings %+v on input %v", l.Name, ws, w, l.InShape)
 	}
 	e.node("Conv", l.Name, in, out, attrInts("kernel_shape", w.kh, w.kw), attrInts("strides", w.sh, w.sw),
 		attrInts("pads", w.ph, w.pw, w.ph, w.pw), attrInts("dilations", w.dh, w.dw), attrInt("group", w.groups))
@@ -266,10 +264,11 @@ func (e *exporter) pool(l *graph.Layer, in []string, out string) error {
 // adaptive writes an adaptive average pooling as GlobalAveragePool (to 1x1) or as the
 // AveragePool it equals when the output divides the input; other sizes have no ONNX form.
 func (e *exporter) adaptive(l *graph.Layer, in []string, out string) error {
-	var oh, ow int
-	if _, err := fmt.Sscanf(l.Attrs, "to %dx%d", &oh, &ow); err != nil || oh < 1 || ow < 1 || len(l.InShape) != 4 {
-		return fmt.Errorf("layer %s (AdaptiveAvgPool2D): settings %q: want \"to 1x1\"", l.Name, l.Attrs)
+	s, ok := l.Settings.(graph.AdaptiveSettings)
+	if !ok || len(l.InShape) != 4 {
+		return fmt.Errorf("layer %s (AdaptiveAvgPool2D) records no output size", l.Name)
 	}
+	oh, ow := s.OH, s.OW
 	h, w := l.InShape[2], l.InShape[3]
 	switch {
 	case oh == 1 && ow == 1:
@@ -283,11 +282,10 @@ func (e *exporter) adaptive(l *graph.Layer, in []string, out string) error {
 }
 
 func (e *exporter) batchNorm(l *graph.Layer, in []string, out string) error {
-	var c int
-	var eps float64
-	if _, err := fmt.Sscanf(l.Attrs, "%d eps %g", &c, &eps); err != nil || len(in) != 5 {
-		return fmt.Errorf("layer %s (%s): settings %q: want \"64 eps 1e-05 ...\"", l.Name, l.Type, l.Attrs)
+	s, ok := l.Settings.(graph.Norm)
+	if !ok || len(in) != 5 {
+		return fmt.Errorf("layer %s (%s) records no epsilon, or has %d inputs", l.Name, l.Type, len(in))
 	}
-	e.node("BatchNormalization", l.Name, in, out, attrFloat("epsilon", eps))
+	e.node("BatchNormalization", l.Name, in, out, attrFloat("epsilon", s.Eps))
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/nndl/cnn/graph"
+	"github.com/nndl/cnn/kernels"
 	"github.com/nndl/cnn/lenet"
 	"github.com/nndl/cnn/onnx/onnxpb"
 )
@@ -110,32 +111,34 @@ func TestExportRefuses(t *testing.T) {
 // TestWindowSettings reads the settings of the window layers, and refuses records that do
 // not describe their shapes.
 func TestWindowSettings(t *testing.T) {
-	conv := func(attrs string, in, out []int) *graph.Layer {
-		return &graph.Layer{Name: "c", Type: "Conv2D", Attrs: attrs, InShape: in, OutShape: out}
+	conv := func(s graph.ConvSettings, in, out []int) *graph.Layer {
+		return &graph.Layer{Name: "c", Type: "Conv2D", Settings: s, InShape: in, OutShape: out}
 	}
+	sq := func(k int) kernels.ConvGeom { return kernels.Square(k, 1, 0) }
 	for _, c := range []struct {
 		l    *graph.Layer
 		want window
 		err  string
 	}{
-		{conv("6@5x5 s1 p0", []int{1, 1, 32, 32}, []int{1, 6, 28, 28}), window{out: 6, kh: 5, kw: 5, sh: 1, sw: 1, dh: 1, dw: 1, groups: 1}, ""},
-		{conv("8@3x5 s1x2 p1x2 d2 g4 no bias", []int{1, 8, 16, 16}, []int{1, 8, 14, 6}),
+		{conv(graph.ConvSettings{Geom: sq(5), Out: 6, Bias: true}, []int{1, 1, 32, 32}, []int{1, 6, 28, 28}), window{out: 6, kh: 5, kw: 5, sh: 1, sw: 1, dh: 1, dw: 1, groups: 1}, ""},
+		{conv(graph.ConvSettings{Geom: kernels.ConvGeom{KH: 3, KW: 5, SH: 1, SW: 2, PH: 1, PW: 2, DH: 2, DW: 2, Groups: 4}, Out: 8}, []int{1, 8, 16, 16}, []int{1, 8, 14, 6}),
 			window{out: 8, kh: 3, kw: 5, sh: 1, sw: 2, ph: 1, pw: 2, dh: 2, dw: 2, groups: 4, noBias: true}, ""},
-		{conv("6@5x5 s1 p0", []int{1, 1, 32, 32}, []int{1, 6, 30, 30}), window{}, "settings \"6@5x5 s1 p0\" give output 28x28"},
-		{conv("6@5 s1 p0", []int{1, 1, 32, 32}, []int{1, 6, 28, 28}), window{}, "want the form"},
+		{conv(graph.ConvSettings{Geom: sq(5), Out: 6, Bias: true}, []int{1, 1, 32, 32}, []int{1, 6, 30, 30}), window{}, "settings k5 s1 p0 give output 28x28"},
+		{&graph.Layer{Name: "c", Type: "Conv2D", Attrs: "6@5x5 s1 p0", InShape: []int{1, 1, 32, 32}, OutShape: []int{1, 6, 28, 28}}, window{}, "records no convolution settings"},
 	} {
 		w, err := convWindow(c.l)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
-				t.Errorf("%q: error %v, want %q", c.l.Attrs, err, c.err)
+				t.Errorf("%+v: error %v, want %q", c.l.Settings, err, c.err)
 			}
 			continue
 		}
 		if err != nil || w != c.want {
-			t.Errorf("%q: %+v, %v; want %+v", c.l.Attrs, w, err, c.want)
+			t.Errorf("%+v: %+v, %v; want %+v", c.l.Settings, w, err, c.want)
 		}
 	}
-	p := &graph.Layer{Name: "p", Type: "AvgPool2D", Attrs: "3x3 s2 p1 ceil exclusive", InShape: []int{1, 4, 8, 4}, OutShape: []int{1, 4, 5, 3}}
+	p := &graph.Layer{Name: "p", Type: "AvgPool2D", Settings: graph.PoolSettings{Geom: kernels.ConvGeom{K: 3, S: 2, P: 1, Ceil: true}, Exclusive: true},
+		InShape: []int{1, 4, 8, 4}, OutShape: []int{1, 4, 5, 3}}
 	if w, err := poolWindow(p); err != nil || w != (window{kh: 3, kw: 3, sh: 2, sw: 2, ph: 1, pw: 1, dh: 1, dw: 1, groups: 1, ceil: true, exclus: true}) {
 		t.Errorf("pool: %+v, %v", w, err)
 	}

@@ -142,7 +142,6 @@ func (k batchNorm[T]) String() string {
 	return fmt.Sprintf("%s(%s eps=%g momentum=%g)%s", k.layer(), mode, k.Eps, k.Momentum, reluSuffix(k.ReLU))
 }
 
-func (k batchNorm[T]) withReLU() kernel   { k.ReLU = true; return k }
 func (k batchNorm[T]) dims() ([]int, int) { return []int{k.rank, 1, 1, 1, 1}, k.rank }
 func (k batchNorm[T]) diffWRT() []bool    { return []bool{true, true, true, false, false} }
 

@@ -39,7 +39,6 @@ type add[T kernels.Float] struct {
 
 func (k add[T]) kind() string       { return "Add" + reluSuffix(k.relu) }
 func (k add[T]) String() string     { return fmt.Sprintf("Add(rank %d)%s", k.rank, reluSuffix(k.relu)) }
-func (k add[T]) withReLU() kernel   { k.relu = true; return k }
 func (k add[T]) dims() ([]int, int) { return []int{k.rank, k.rank}, k.rank }
 func (k add[T]) diffWRT() []bool    { return []bool{true, true} }
 func (k add[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {

@@ -158,6 +158,8 @@ var convCases = []struct{ n, cin, h, w, cout, k, s, p int }{
 	{3, 32, 2, 2, 48, 3, 2, 1},   // small maps
 	{2, 16, 1, 1, 32, 3, 1, 1},   // 1x1 maps, padding only around
 	{4, 8, 2, 2, 16, 3, 2, 1},    // 2x2 to 1x1, four live taps
+	{3, 16, 1, 1, 8, 3, 1, 1},    // a 1x1 map: the centre tap only
+	{4, 6, 3, 3, 5, 3, 3, 1},     // 3x3 to 1x1 through padding, four live taps
 	{3, 4, 5, 5, 6, 7, 2, 3},     // a 7x7 stride-2 window over a small map
 	{2, 3, 1, 1, 4, 3, 1, 3},     // padding wider than the kernel: windows of padding only
 	{1, 4, 4, 4, 8, 3, 1, 1},     // one image, small map, split by filters
@@ -207,6 +209,7 @@ var convGeomCases = []struct {
 	{3, 16, 6, 6, 32, kernels.ConvGeom{K: 1, S: 1, Groups: 4}},                                     // grouped 1x1, as in ResNeXt
 	{2, 4, 3, 3, 4, kernels.ConvGeom{K: 3, S: 1, Groups: 2}},                                       // a window over the whole input, grouped
 	{2, 2, 5, 5, 3, kernels.ConvGeom{K: 3, S: 1, DH: 2, DW: 2}},                                    // a dilated window over the whole input
+	{3, 4, 2, 3, 6, kernels.ConvGeom{K: 3, S: 2, P: 1, DW: 2}},                                     // dilated to a 1x1 map, taps of one column
 }
 
 // allConvCases returns every convolution case as a geometry and input and weight shapes.

@@ -5,6 +5,7 @@ package onednn
 // #cgo LDFLAGS: -ldnnl
 // #include <stdlib.h>
 // #include "conv.h"
+// #include <oneapi/dnnl/dnnl.h>
 import "C"
 
 import (
@@ -121,8 +122,8 @@ func runWhole(kind convKind, d kernels.ConvDims, fwd forwardOpts, a, b, bs, scal
 	return runPrim(kind, d, 0, d.N, kernels.Workers(), fwd, a, b, bs, scales, out)
 }
 
-// splitBatch reports whether a convolution runs as one single-threaded primitive per worker,
-// each on its share of the batch, rather than as one primitive over the whole batch on
+// splitBatch reports whether a convolution of at least as many images as workers runs as one
+// single-threaded primitive per worker, each on its share of the batch, rather than as one primitive over the whole batch on
 // OpenMP's threads. Every run reorders the weights into the primitive's blocked layout, and
 // the weight gradient back out of it: where the images outweigh the weights (shallow layers),
 // splitting the batch costs little and keeps the workers apart; on the small maps of deep
@@ -158,12 +159,32 @@ func foldEpilogue(ws *kernels.Scratch, d kernels.ConvDims, b []float32, ep *kern
 type conv struct{}
 
 // AcceptsConv takes every square convolution without dilation or groups (the forms its C
-// side declares) but two: a window over the whole input (a plain matrix product), and a deep
-// layer with fewer images than workers (inference on one image), where the Go kernel, which
-// splits the filters between the workers, is faster.
+// side declares) but these:
+//   - a window over the whole input (a plain matrix product);
+//   - a deep layer with fewer images than workers (inference on one image), where the Go
+//     kernel, which splits the filters between the workers, is faster;
+//   - tiny output maps: 1x1 maps on every CPU, which the Go kernel runs as matrix products
+//     over the batch with only the taps that touch data (see purego's taps.go), and maps up
+//     to 2x2 where oneDNN runs without AVX-512, which im2col serves. Measured with
+//     BenchmarkConv at batch 64: 512 to 512 channels on a 1x1 map, oneDNN's weight gradient
+//     takes 3.4 times the Go kernel's time with AVX-512 and 30 times with AVX2, its other
+//     passes 2-3 times; 256 to 256 on 2x2 with AVX2, oneDNN's weight gradient takes about
+//     twice im2col's time, its other passes as long.
 func (conv) AcceptsConv(d kernels.ConvDims) bool {
-	return d.G.IsSquare() && !d.FullWindow() && (splitBatch(d) || d.N >= kernels.Workers())
+	return d.G.IsSquare() && !d.FullWindow() && (splitBatch(d) || d.N >= kernels.Workers()) &&
+		d.OHW > tinyMap()
 }
+
+// tinyMap is the largest output plane (in positions) oneDNN leaves to the Go kernel.
+func tinyMap() int {
+	if avx512() {
+		return 1
+	}
+	return 4
+}
+
+// avx512 reports whether oneDNN runs its AVX-512 kernels (ONEDNN_MAX_CPU_ISA may cap them).
+var avx512 = sync.OnceValue(func() bool { return C.dnnl_get_effective_cpu_isa() >= C.dnnl_cpu_isa_avx512_core })
 
 // ConvForward applies the epilogue's BatchNorm through the weights (see foldEpilogue) and
 // its ReLU after the kernel: oneDNN's would turn NaN into 0 and hide a diverged run.
@@ -174,7 +195,7 @@ func (conv) ConvForward(ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []fl
 		rest = &kernels.Epilogue{ReLU: true}
 	}
 	outImg := d.P * d.OHW
-	if !splitBatch(d) {
+	if !splitBatch(d) || d.N < kernels.Workers() {
 		if err := runWhole(convForwardKernel, d, fwd, x, w, bias, scales, y); err != nil {
 			return err
 		}
@@ -195,7 +216,7 @@ func (conv) ConvForward(ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []fl
 }
 
 func (conv) ConvBackwardData(ws *kernels.Scratch, d kernels.ConvDims, w, dy, dx []float32) error {
-	if !splitBatch(d) {
+	if !splitBatch(d) || d.N < kernels.Workers() {
 		return runWhole(convGradXKernel, d, forwardOpts{}, dy, w, nil, nil, dx)
 	}
 	in, outImg := d.C*d.HW, d.P*d.OHW
@@ -207,7 +228,7 @@ func (conv) ConvBackwardData(ws *kernels.Scratch, d kernels.ConvDims, w, dy, dx 
 }
 
 func (conv) ConvBackwardWeights(ws *kernels.Scratch, d kernels.ConvDims, x, dy, dw []float32) error {
-	if !splitBatch(d) {
+	if !splitBatch(d) || d.N < kernels.Workers() {
 		return runWhole(convGradWKernel, d, forwardOpts{}, x, dy, nil, nil, dw)
 	}
 	in, outImg := d.C*d.HW, d.P*d.OHW

@@ -6,7 +6,7 @@ import "github.com/nndl/cnn/kernels"
 // im2col into one matrix and multiplies it with the weights in a single GEMM (one per group
 // of a grouped convolution: group g's filters with the unrolled rows of its channels). A window that
 // covers the whole input is a plain matrix product; one image of a deep layer is unrolled
-// once and its filters split between the workers.
+// once and its filters split between the workers. Tiny maps run as tap groups (taps.go).
 
 // conv implements kernels.Conv for every shape.
 type conv[T kernels.Float] struct{}
@@ -14,16 +14,28 @@ type conv[T kernels.Float] struct{}
 func (conv[T]) AcceptsConv(kernels.ConvDims) bool { return true }
 
 func (conv[T]) ConvForward(ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []T, ep *kernels.Epilogue) error {
+	if tiny(d) {
+		tinyForward(ws, d, x, w, b, y, ep)
+		return nil
+	}
 	convForward(ws, dims{ConvDims: d}, x, w, b, y, ep)
 	return nil
 }
 
 func (conv[T]) ConvBackwardData(ws *kernels.Scratch, d kernels.ConvDims, w, dy, dx []T) error {
+	if tiny(d) {
+		tinyBackwardX(ws, d, w, dy, dx)
+		return nil
+	}
 	convBackwardX(ws, dims{ConvDims: d}, w, dy, dx)
 	return nil
 }
 
 func (conv[T]) ConvBackwardWeights(ws *kernels.Scratch, d kernels.ConvDims, x, dy, dw []T) error {
+	if tiny(d) {
+		tinyBackwardW(ws, d, x, dy, dw)
+		return nil
+	}
 	convBackwardW(ws, dims{ConvDims: d}, x, dy, dw)
 	return nil
 }

@@ -1,6 +1,12 @@
 // Package cli is the cnn command-line tool: every command of cnn (summary, flops, dot,
 // train, eval, predict, bench, export, ...) behind one entry point, Main. The cnn binary
-// (cmd/cnn) is Main and nothing else.
+// (cmd/cnn) is Main and nothing else; a program of one's own calls Register for its models
+// first, and every command then takes them by name like the built-in ones:
+//
+//	func main() {
+//		cli.Register("tinynet", cli.Model{Doc: "two 3x3 convolutions and a linear head", Input: []int{1, 28, 28}, Build: tinyNet})
+//		os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
+//	}
 //
 // Usage of the commands:
 //
@@ -103,6 +109,12 @@ func usage(w io.Writer) {
 	sort.Strings(names)
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	if own := registeredNames(); len(own) > 0 {
+		fmt.Fprintln(w, "\nThis program's own models:")
+		for _, n := range own {
+			fmt.Fprintf(w, "  %-10s %s\n", n, registered[n].Doc)
+		}
 	}
 	fmt.Fprintf(w, "\nModels: %s\nRun 'cnn help COMMAND' or 'cnn COMMAND -h' for a command's flags, 'cnn --version' for the build.\n", strings.Join(modelNames(), ", "))
 }

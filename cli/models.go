@@ -123,12 +123,16 @@ func (m *modelFlags) chapter(name, family string) zoo.Spec {
 
 // isResNet reports whether a model takes the ResNet flags (--width, --no-residual, --stem-bias).
 func isResNet(name string) bool {
+	if _, builtin := models[name]; !builtin {
+		return false
+	}
 	s, ok := zoo.Lookup(name)
 	return strings.HasPrefix(name, "resnet18") || ok && s.Family == "resnet"
 }
 
+// modelNames returns the names of the built-in and the registered models, sorted.
 func modelNames() []string {
-	var names []string
+	names := registeredNames()
 	for n := range models {
 		names = append(names, n)
 	}
@@ -142,12 +146,17 @@ func (m *modelFlags) model(name string) (graph.Model, graph.Impl, error) {
 		return m.onnxModel(name)
 	}
 	mk, ok := models[name]
-	if !ok {
+	own, isOwn := registered[name]
+	if !ok && !isOwn {
 		return graph.Model{}, 0, fmt.Errorf("unknown model %q: want one of %s", name, strings.Join(modelNames(), ", "))
 	}
 	m = m.resolved(name)
 	if m.classes < 1 || m.inChannels < 1 {
 		return graph.Model{}, 0, fmt.Errorf("--classes %d, --in-channels %d: want at least 1", m.classes, m.inChannels)
+	}
+	if isOwn {
+		model, err := m.userModel(name, own)
+		return model, graph.Fast, err
 	}
 	if isResNet(name) && m.width < 1 {
 		return graph.Model{}, 0, fmt.Errorf("--width %d: want at least 1", m.width)
@@ -235,11 +244,14 @@ func pyBool(b bool) string {
 // stem_bias ("True"/"False"). Keys that are absent take the flags' defaults.
 func fromMetadata(path string, meta map[string]string) (string, graph.Model, graph.Impl, error) {
 	name := meta["model"]
-	if _, known := models[name]; !known && meta["family"] != "" {
+	if !knownModel(name) && meta["family"] != "" {
 		return fromFamily(path, meta)
 	}
 	if name == "" {
 		return "", graph.Model{}, 0, fmt.Errorf("%s: no model name in the metadata; give the model name as an argument", path)
+	}
+	if !knownModel(name) {
+		return "", graph.Model{}, 0, notInProgram(path, name)
 	}
 	mf := &modelFlags{input: meta["input"], inChannels: 1, classes: 10, width: 64, stemBias: true}
 	var err error

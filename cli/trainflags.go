@@ -178,6 +178,8 @@ func (f *trainFlags) fromCheckpoint(pos []string) (string, error) {
 		if name, err = oneModel(pos); err != nil {
 			return "", err
 		}
+	} else if name != "" && !knownModel(name) && !isONNXPath(name) {
+		return "", notInProgram(path, name)
 	}
 	for _, s := range append(append([]setting(nil), trainSettings...), modelSettings...) {
 		v, ok := meta[s.key]

@@ -1,10 +1,11 @@
 // Package cli is the cnn command-line tool: every command of cnn (summary, flops, dot,
 // train, eval, predict, bench, export, ...) behind one entry point, Main. The cnn binary
 // (cmd/cnn) is Main and nothing else; a program of one's own calls Register for its models
-// first, and every command then takes them by name like the built-in ones:
+// first, and every command then takes them by name like the built-in ones
+// (examples/mycli is such a program):
 //
 //	func main() {
-//		cli.Register("tinynet", cli.Model{Doc: "two 3x3 convolutions and a linear head", Input: []int{1, 28, 28}, Build: tinyNet})
+//		cli.Register("tinynet", cli.Model{Doc: "two 3x3 convolutions, global average pooling, a linear head", Input: []int{1, 28, 28}, Build: tinyNet})
 //		os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
 //	}
 //
@@ -24,6 +25,7 @@
 //	cnn eval --weights DIR/best.safetensors [--split test]
 //	cnn predict --weights DIR/best.safetensors --index 1 | --image digit.png | --input x.npy --out logits.npy
 //	cnn bench [lenet resnet18] [--json] [--ops]
+//	cnn export --weights DIR/best.safetensors -o model.onnx
 //	cnn reproduce -o report/
 //	cnn version [--json]
 //

@@ -254,6 +254,7 @@ func testOwnErrors(t *testing.T, dir string) {
 		{[]string{"summary", "fixed28", "--shape", "1x30x30"}, "fixed28: built for input 1x28x28 and 10 classes, asked for 1x30x30 and 10"},
 		{[]string{"summary", "fixed28", "--classes", "4"}, "asked for 1x28x28 and 4"},
 		{[]string{"summary", "refuses", "--in-channels", "3"}, "refuses: want one input channel, got 3"},
+		{[]string{"summary", "noforward"}, "noforward: Build returned a model without Forward"},
 	} {
 		out, errOut, st := run(c.args...)
 		if st != 2 || out != "" || !strings.Contains(errOut, c.want) || strings.Count(errOut, "\n") != 1 {
@@ -283,6 +284,7 @@ func TestRegisterPanics(t *testing.T) {
 		{"nobuild", cli.Model{}, "Build is nil"},
 		{"flat", cli.Model{Build: build, Input: []int{784}}, "want CxHxW"},
 		{"zero", cli.Model{Build: build, Input: []int{1, 0, 28}}, "want CxHxW"},
+		{"minus", cli.Model{Build: build, Classes: -1}, "Classes -1"},
 	} {
 		got := func() (msg string) {
 			defer func() { msg = fmt.Sprint(recover()) }()
@@ -296,7 +298,8 @@ func TestRegisterPanics(t *testing.T) {
 }
 
 // registerRefusing registers fixed28, which builds for 1x28x28 and 10 classes whatever it
-// is asked, and refuses, which refuses more than one input channel.
+// is asked, refuses, which refuses more than one input channel, and noforward, whose Build
+// forgets the Forward.
 func registerRefusing() {
 	fixed := func(cli.Config) (graph.Model, error) {
 		m, _ := tinyNet(cli.Config{Input: []int{1, 28, 28}, Classes: 10})
@@ -310,6 +313,7 @@ func registerRefusing() {
 		return tinyNet(cfg)
 	}
 	cli.Register("refuses", cli.Model{Doc: "tinynet on one channel", Input: []int{1, 28, 28}, Build: refuses})
+	cli.Register("noforward", cli.Model{Build: func(cli.Config) (graph.Model, error) { return graph.Model{}, nil }})
 }
 
 // tinyLogits computes tinyNet's logits from the weights in f for the batch x of shape

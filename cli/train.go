@@ -217,7 +217,7 @@ func (tr *trainRun) loadData(m graph.Model) error {
 	switch *tr.f.dataset {
 	case datasetMNIST:
 		if m.Input[0] != 1 {
-			return fmt.Errorf("%s: input %v: MNIST needs one input channel (--in-channels 1)", tr.name, m.Input)
+			return fmt.Errorf("%s: input %v: MNIST needs one input channel (--in-channels 1; --dataset cifar10 trains on CIFAR-10)", tr.name, m.Input)
 		}
 		tr.train, tr.dev, tr.test, err = tr.f.df.load(m.Input[1], m.Input[2])
 	case datasetCIFAR:

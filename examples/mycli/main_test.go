@@ -255,6 +255,7 @@ func testOwnErrors(t *testing.T, dir string) {
 		{[]string{"summary", "fixed28", "--classes", "4"}, "asked for 1x28x28 and 4"},
 		{[]string{"summary", "refuses", "--in-channels", "3"}, "refuses: want one input channel, got 3"},
 		{[]string{"summary", "noforward"}, "noforward: Build returned a model without Forward"},
+		{[]string{"train", "tinynet", "--in-channels", "3", "--out", filepath.Join(t.TempDir(), "rgb")}, "tinynet: input [3 28 28]: MNIST needs one input channel (--in-channels 1; --dataset cifar10"},
 	} {
 		out, errOut, st := run(c.args...)
 		if st != 2 || out != "" || !strings.Contains(errOut, c.want) || strings.Count(errOut, "\n") != 1 {

@@ -14,6 +14,10 @@ type pool[T kernels.Float] struct{}
 func (pool[T]) AcceptsPool(kernels.PoolDims) bool { return true }
 
 func (pool[T]) PoolForward(d kernels.PoolDims, x, y []T) {
+	if d.Mode == kernels.PoolMax && !d.Is2x2() && fitsWindows(d) {
+		poolMaxPlanes(d, x, y)
+		return
+	}
 	in, out := d.H*d.W, d.OH*d.OW
 	for pl := 0; pl < d.Planes; pl++ {
 		poolPlane(d, x[pl*in:(pl+1)*in], y[pl*out:(pl+1)*out])
@@ -21,6 +25,10 @@ func (pool[T]) PoolForward(d kernels.PoolDims, x, y []T) {
 }
 
 func (pool[T]) PoolBackward(d kernels.PoolDims, x, dy, dx, relu []T) {
+	if d.Mode == kernels.PoolMax && !d.Is2x2() && fitsWindows(d) {
+		poolMaxPlanesGrad(d, x, dy, dx, relu)
+		return
+	}
 	in, out := d.H*d.W, d.OH*d.OW
 	for pl := 0; pl < d.Planes; pl++ {
 		xp, dxp, dyp := x[pl*in:(pl+1)*in], dx[pl*in:(pl+1)*in], dy[pl*out:(pl+1)*out]
@@ -41,6 +49,129 @@ func (pool[T]) PoolBackward(d kernels.PoolDims, x, dy, dx, relu []T) {
 	}
 }
 
+// windows are the clipped windows of every output row and column (see PoolDims.Window),
+// worked out once for all the planes.
+type windows struct {
+	r0, r1, c0, c1 [maxRowMax]int32
+}
+
+// fitsWindows reports whether pooling d's rows and columns fit a windows and a row buffer.
+func fitsWindows(d kernels.PoolDims) bool {
+	return d.OH <= maxRowMax && d.OW <= maxRowMax && d.W <= maxRowMax
+}
+
+func (b *windows) set(d kernels.PoolDims) {
+	for i := 0; i < d.OH; i++ {
+		r0, r1, _, _, _ := d.Window(i, 0)
+		b.r0[i], b.r1[i] = int32(r0), int32(r1)
+	}
+	for j := 0; j < d.OW; j++ {
+		_, _, c0, c1, _ := d.Window(0, j)
+		b.c0[j], b.c1[j] = int32(c0), int32(c1)
+	}
+}
+
+// poolMaxPlanes max-pools every plane in two separable passes per output row: the maximum of
+// the window's rows, column by column, then of that row's window columns. (The padding is at
+// most half the window, and in ceil mode the last window starts inside the input or its
+// left padding, so every window holds some input.)
+func poolMaxPlanes[T kernels.Float](d kernels.PoolDims, x, y []T) {
+	var b windows
+	b.set(d)
+	var buf [maxRowMax]T
+	w, in, out := d.W, d.H*d.W, d.OH*d.OW
+	m := buf[:w]
+	for pl := 0; pl < d.Planes; pl++ {
+		xp, yp := x[pl*in:(pl+1)*in], y[pl*out:(pl+1)*out]
+		for i := 0; i < d.OH; i++ {
+			r0, r1 := int(b.r0[i]), int(b.r1[i])
+			copy(m, xp[r0*w:(r0+1)*w])
+			for r := r0 + 1; r < r1; r++ {
+				for c, v := range xp[r*w : (r+1)*w] {
+					m[c] = max(m[c], v)
+				}
+			}
+			yr := yp[i*d.OW : (i+1)*d.OW]
+			for j := range yr {
+				c0, c1 := int(b.c0[j]), int(b.c1[j])
+				best := m[c0]
+				for _, v := range m[c0+1 : c1] {
+					best = max(best, v)
+				}
+				yr[j] = best
+			}
+		}
+	}
+}
+
+// poolMaxPlanesGrad routes dy back to the first maximum of each window of every plane, in
+// row-major order, as PyTorch does; given relu (the output of a ReLU before the pooling),
+// only where that is positive. It finds each window's maximum as the forward pass does,
+// then the first input equal to it (a window holding NaN is searched the slow way: its
+// maximum is the largest number in it).
+func poolMaxPlanesGrad[T kernels.Float](d kernels.PoolDims, x, dy, dx, relu []T) {
+	var b windows
+	b.set(d)
+	var buf [maxRowMax]T
+	w, in, out := d.W, d.H*d.W, d.OH*d.OW
+	m := buf[:w]
+	for pl := 0; pl < d.Planes; pl++ {
+		xp, dxp, dyp := x[pl*in:(pl+1)*in], dx[pl*in:(pl+1)*in], dy[pl*out:(pl+1)*out]
+		clear(dxp)
+		for i := 0; i < d.OH; i++ {
+			r0, r1 := int(b.r0[i]), int(b.r1[i])
+			copy(m, xp[r0*w:(r0+1)*w])
+			for r := r0 + 1; r < r1; r++ {
+				for c, v := range xp[r*w : (r+1)*w] {
+					m[c] = max(m[c], v)
+				}
+			}
+			for j, gy := range dyp[i*d.OW : (i+1)*d.OW] {
+				c0, c1 := int(b.c0[j]), int(b.c1[j])
+				best := m[c0]
+				for _, v := range m[c0+1 : c1] {
+					best = max(best, v)
+				}
+				at := firstEqual(xp, w, r0, r1, c0, c1, best)
+				if at < 0 {
+					at = firstMax(xp, w, r0, r1, c0, c1)
+				}
+				if relu != nil && !(relu[pl*in+at] > 0) {
+					continue // the ReLU's gradient zeroes it
+				}
+				dxp[at] += gy
+			}
+		}
+	}
+}
+
+// firstEqual returns the offset of the first element of window [r0,r1) x [c0,c1) of plane x
+// (rows of w) equal to v, in row-major order, or -1.
+func firstEqual[T kernels.Float](x []T, w, r0, r1, c0, c1 int, v T) int {
+	for r := r0; r < r1; r++ {
+		for c, u := range x[r*w+c0 : r*w+c1] {
+			if u == v {
+				return r*w + c0 + c
+			}
+		}
+	}
+	return -1
+}
+
+// firstMax returns the offset of the window's first largest number (its first element if
+// it holds none but NaN and -Inf).
+func firstMax[T kernels.Float](x []T, w, r0, r1, c0, c1 int) int {
+	best, at := T(math.Inf(-1)), r0*w+c0
+	for r := r0; r < r1; r++ {
+		for c, v := range x[r*w+c0 : r*w+c1] {
+			if v > best {
+				best, at = v, r*w+c0+c
+			}
+		}
+	}
+	return at
+}
+
 // poolPlane pools one plane x [H,W] into y [OH,OW].
 func poolPlane[T kernels.Float](d kernels.PoolDims, x, y []T) {
 	mode, w, oh, ow := d.Mode, d.W, d.OH, d.OW
@@ -57,10 +188,6 @@ func poolPlane[T kernels.Float](d kernels.PoolDims, x, y []T) {
 				}
 			}
 		}
-		return
-	}
-	if mode == kernels.PoolMax && w <= maxRowMax {
-		poolMaxPlane(d, x, y)
 		return
 	}
 	for i := 0; i < oh; i++ {
@@ -87,36 +214,9 @@ func poolPlane[T kernels.Float](d kernels.PoolDims, x, y []T) {
 	}
 }
 
-// maxRowMax is the widest row poolMaxPlane takes (its row buffer lives on the stack).
+// maxRowMax is the widest row (and the most output rows and columns) poolMaxPlanes takes:
+// its buffers live on the stack.
 const maxRowMax = 512
-
-// poolMaxPlane max-pools one plane in two separable passes per output row: the maximum of the
-// window's rows, column by column, then of that row's window columns. (The padding is at
-// most half the window, and in ceil mode the last window starts inside the input or its
-// left padding, so every window holds some input.)
-func poolMaxPlane[T kernels.Float](d kernels.PoolDims, x, y []T) {
-	w, oh, ow := d.W, d.OH, d.OW
-	var buf [maxRowMax]T
-	m := buf[:w]
-	for i := 0; i < oh; i++ {
-		r0, r1, _, _, _ := d.Window(i, 0)
-		yr := y[i*ow : (i+1)*ow]
-		copy(m, x[r0*w:(r0+1)*w])
-		for r := r0 + 1; r < r1; r++ {
-			for c, v := range x[r*w : (r+1)*w] {
-				m[c] = max(m[c], v)
-			}
-		}
-		for j := range yr {
-			_, _, c0, c1, _ := d.Window(0, j)
-			best := m[c0]
-			for _, v := range m[c0+1 : c1] {
-				best = max(best, v)
-			}
-			yr[j] = best
-		}
-	}
-}
 
 // max2At returns the first maximum of a 2x2 window in row-major order (the one that takes
 // the gradient, as in PyTorch). It is written to compile to conditional moves: on a ReLU's

@@ -286,6 +286,6 @@ func (e *exporter) batchNorm(l *graph.Layer, in []string, out string) error {
 	if !ok || len(in) != 5 {
 		return fmt.Errorf("layer %s (%s) records no epsilon, or has %d inputs", l.Name, l.Type, len(in))
 	}
-	e.node("BatchNormalization", l.Name, in, out, attrFloat("epsilon", s.Eps))
+	e.node("BatchNormalization", l.Name, in, out, attrFloat("epsilon", s.Eps), attrFloat("momentum", s.Momentum))
 	return nil
 }

@@ -3,6 +3,7 @@ package onnx
 import (
 	"fmt"
 	"math"
+	"strconv"
 
 	"gorgonia.org/gorgonia"
 
@@ -64,7 +65,7 @@ func (b *importer) node(node *onnxpb.NodeProto) error {
 	case "GlobalAveragePool":
 		return b.unary(out, in[0], func(n *graph.Net, x *gorgonia.Node) *gorgonia.Node { return n.GlobalAvgPool2D("", x) })
 	case "LeakyRelu":
-		return b.activation(out, in[0], graph.LeakyReLU(float64(a.float("alpha", 0.01))))
+		return b.activation(out, in[0], graph.LeakyReLU(shortest(a.float("alpha", 0.01))))
 	case "HardSigmoid":
 		if al, be := a.float("alpha", 0.2), a.float("beta", 0.5); math.Abs(float64(al)-1.0/6) > 1e-6 || be != 0.5 {
 			return fmt.Errorf("alpha %g, beta %g: the Hardsigmoid layer is alpha 1/6, beta 0.5 (PyTorch's)", al, be)
@@ -196,8 +197,9 @@ func (b *importer) pool(node *onnxpb.NodeProto, a attrs, out string) error {
 
 func (b *importer) batchNorm(node *onnxpb.NodeProto, a attrs, out string) error {
 	in := node.GetInput()
-	if eps := a.float("epsilon", 1e-5); math.Abs(float64(eps)-graph.BatchNormEpsilon) > 1e-9 {
-		return fmt.Errorf("epsilon %g: the BatchNorm layers use %g", eps, graph.BatchNormEpsilon)
+	norm, err := normOf(a)
+	if err != nil {
+		return err
 	}
 	if a.int("training_mode", 0) != 0 {
 		return fmt.Errorf("training_mode 1: want an inference graph")
@@ -217,11 +219,15 @@ func (b *importer) batchNorm(node *onnxpb.NodeProto, a attrs, out string) error 
 	}
 	name := b.layerName(node, in[1])
 	rank := len(b.shape(x))
+	if rank == 2 && norm != (graph.Norm{}) {
+		return fmt.Errorf("epsilon %g, momentum %g on a [N, features] input: the BatchNorm1D layer has PyTorch's defaults, %g and %g",
+			a.float("epsilon", 1e-5), a.float("momentum", 0.9), graph.BatchNormEpsilon, graph.BatchNormMomentum)
+	}
 	err = b.layer(out, []int{x}, func(n *graph.Net, x []*gorgonia.Node) *gorgonia.Node {
 		if rank == 2 {
 			return n.BatchNorm1D(name, x[0])
 		}
-		return n.BatchNorm2D(name, x[0])
+		return n.BatchNorm2DWith(name, x[0], norm)
 	})
 	for i, suffix := range []string{".weight", ".bias", ".running_mean", ".running_var"} {
 		if err == nil {
@@ -229,6 +235,32 @@ func (b *importer) batchNorm(node *onnxpb.NodeProto, a attrs, out string) error 
 		}
 	}
 	return err
+}
+
+// normOf reads a BatchNormalization's epsilon and momentum (ONNX's momentum is the old
+// running statistics' weight, as graph.Norm's is). Each is a float32 in the file: it is
+// taken as the shortest decimal that rounds to it (0.001, not 0.0010000000474974513), and
+// left at zero, the layer's default, when that is the default.
+func normOf(a attrs) (graph.Norm, error) {
+	eps := shortest(a.float("epsilon", 1e-5))
+	mom := shortest(a.float("momentum", 0.9))
+	if !(eps > 0 && eps < 1) || !(mom > 0 && mom < 1) {
+		return graph.Norm{}, fmt.Errorf("epsilon %g, momentum %g: want both between 0 and 1", eps, mom)
+	}
+	var n graph.Norm
+	if float32(eps) != float32(graph.BatchNormEpsilon) {
+		n.Eps = eps
+	}
+	if float32(mom) != float32(graph.BatchNormMomentum) {
+		n.Momentum = mom
+	}
+	return n, nil
+}
+
+// shortest returns the shortest decimal that rounds to f in float32.
+func shortest(f float32) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
+	return v
 }
 
 // linear maps Gemm (alpha = beta = 1, A not transposed, C a bias of the outputs) and MatMul

@@ -7,9 +7,10 @@ import (
 	"github.com/nndl/cnn/onnx/onnxpb"
 )
 
-// The activations that ONNX spells as chains of operators: SiLU as x * Sigmoid(x) and GELU
+// The activations that ONNX spells as chains of operators: SiLU as x * Sigmoid(x), GELU
 // (before operator set 20) as x * (1 + Erf(x / sqrt 2)) * 0.5, as Export and
-// torch.onnx.export write them. matchActivation recognises them at the start of ops, their
+// torch.onnx.export write them, and Hardswish (before operator set 14) as
+// x * HardSigmoid(x) with alpha 1/6, as torch.onnx.export writes it. matchActivation recognises them at the start of ops, their
 // inner tensors read by nothing else, and returns the activation, its input and output and
 // the number of nodes it spans (0 when none starts there).
 func (b *importer) matchActivation(ops []*onnxpb.NodeProto, uses map[string]int) (graph.Act, string, string, int) {
@@ -45,6 +46,10 @@ func (b *importer) matchActivation(ops []*onnxpb.NodeProto, uses map[string]int)
 	if s, m := op(0, "Sigmoid"), op(1, "Mul"); s != nil && m != nil && len(s.GetInput()) == 1 && inner(s) && other(m, out(s)) == s.GetInput()[0] {
 		return graph.SiLU, s.GetInput()[0], out(m), 2
 	}
+	if s, m := op(0, "HardSigmoid"), op(1, "Mul"); s != nil && m != nil && len(s.GetInput()) == 1 && inner(s) &&
+		other(m, out(s)) == s.GetInput()[0] && pytorchHardsigmoid(nodeAttrs(s)) {
+		return graph.Hardswish, s.GetInput()[0], out(m), 2
+	}
 	div, erf, add, mul, half := op(0, "Div"), op(1, "Erf"), op(2, "Add"), op(3, "Mul"), op(4, "Mul")
 	if div == nil || erf == nil || add == nil || mul == nil || half == nil || len(div.GetInput()) != 2 || len(erf.GetInput()) != 1 || !inner(div, erf, add, mul) {
 		return graph.Act{}, "", "", 0
@@ -55,4 +60,10 @@ func (b *importer) matchActivation(ops []*onnxpb.NodeProto, uses map[string]int)
 		return graph.GELU, x, out(half), 5
 	}
 	return graph.Act{}, "", "", 0
+}
+
+// pytorchHardsigmoid reports whether a HardSigmoid's settings are PyTorch's (alpha 1/6,
+// beta 0.5), those of the Hardsigmoid layer.
+func pytorchHardsigmoid(a attrs) bool {
+	return math.Abs(float64(a.float("alpha", 0.2))-1.0/6) <= 1e-6 && a.float("beta", 0.5) == 0.5
 }

@@ -2,7 +2,6 @@ package onnx
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 
 	"gorgonia.org/gorgonia"
@@ -67,8 +66,8 @@ func (b *importer) node(node *onnxpb.NodeProto) error {
 	case "LeakyRelu":
 		return b.activation(out, in[0], graph.LeakyReLU(shortest(a.float("alpha", 0.01))))
 	case "HardSigmoid":
-		if al, be := a.float("alpha", 0.2), a.float("beta", 0.5); math.Abs(float64(al)-1.0/6) > 1e-6 || be != 0.5 {
-			return fmt.Errorf("alpha %g, beta %g: the Hardsigmoid layer is alpha 1/6, beta 0.5 (PyTorch's)", al, be)
+		if !pytorchHardsigmoid(a) {
+			return fmt.Errorf("alpha %g, beta %g: the Hardsigmoid layer is alpha 1/6, beta 0.5 (PyTorch's)", a.float("alpha", 0.2), a.float("beta", 0.5))
 		}
 		return b.activation(out, in[0], graph.Hardsigmoid)
 	}

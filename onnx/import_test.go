@@ -95,24 +95,29 @@ func layerSettings(t *testing.T, m graph.Model, p *graph.Params) string {
 	return b.String()
 }
 
-// checkTorch imports a PyTorch export and compares the logits with PyTorch's within 1e-4
-// of their largest magnitude.
-func checkTorch(t *testing.T, dir, name string) (graph.Model, *graph.Params) {
+// checkTorchFile imports an ONNX file and compares its logits on the batch stem.input.npy
+// with PyTorch's, stem.logits.npy, within 1e-4 of their largest magnitude; it returns the
+// file's Notes too.
+func checkTorchFile(t *testing.T, path, stem string) (graph.Model, *graph.Params, []string) {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, name+".onnx"))
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	m, p, err := Import(f)
+	mp, err := ReadModel(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	xs, x, err := npy.ReadFloat32(filepath.Join(dir, name+".input.npy"))
+	m, p, err := FromProto(mp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, ref, err := npy.ReadFloat32(filepath.Join(dir, name+".logits.npy"))
+	xs, x, err := npy.ReadFloat32(stem + ".input.npy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ref, err := npy.ReadFloat32(stem + ".logits.npy")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,14 +135,19 @@ func checkTorch(t *testing.T, dir, name string) (graph.Model, *graph.Params) {
 	}
 	if e := relErr(g32, want); e > 1e-4 {
 		t.Errorf("logits differ from PyTorch's by %.3g of their magnitude, want at most 1e-4", e)
+	} else {
+		t.Logf("logits within %.2g of PyTorch's", e)
 	}
-	return m, p
+	return m, p, Notes(mp)
 }
 
 // TestImportPyTorchLeNet imports the chapter's LeNet-5 as torch.onnx.export wrote it: its
 // logits are PyTorch's, its parameters keep PyTorch's names.
 func TestImportPyTorchLeNet(t *testing.T) {
-	m, p := checkTorch(t, "../testdata/onnx", "lenet")
+	m, p, notes := checkTorchFile(t, "../testdata/onnx/lenet.onnx", "../testdata/onnx/lenet")
+	if len(notes) != 0 {
+		t.Errorf("notes %q", notes)
+	}
 	var names []string
 	for _, q := range p.List() {
 		names = append(names, q.Name)
@@ -160,9 +170,9 @@ func TestImportPyTorchExports(t *testing.T) {
 	}
 	for _, name := range []string{"lenet", "resnet18_chapter", "tv_resnet18", "tv_mobilenet_v2"} {
 		t.Run(name, func(t *testing.T) {
-			m, p := checkTorch(t, dir, name)
+			m, p, notes := checkTorchFile(t, filepath.Join(dir, name+".onnx"), filepath.Join(dir, name))
 			tr, bu := p.Count()
-			t.Logf("%s: input %v, %d classes, %d trainable, %d buffers", name, m.Input, m.Classes, tr, bu)
+			t.Logf("%s: input %v, %d classes, %d trainable, %d buffers; notes %q", name, m.Input, m.Classes, tr, bu, notes)
 		})
 	}
 }

@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	"gorgonia.org/gorgonia"
@@ -151,7 +152,7 @@ func (b *importer) conv(node *onnxpb.NodeProto, a attrs, out string) error {
 	if err != nil {
 		return err
 	}
-	wd, w, err := floats(wt) // the values first: the layer's parameters are no larger than the file
+	wd, w, err := floats(wt)
 	if err != nil {
 		return err
 	}
@@ -165,6 +166,11 @@ func (b *importer) conv(node *onnxpb.NodeProto, a attrs, out string) error {
 	groups := a.int("group", 1)
 	if groups < 1 || groups > 1<<20 {
 		return fmt.Errorf("group %d: want at least 1", groups)
+	}
+	if xs := b.shape(x); len(xs) == 4 && xs[1]%int(groups) == 0 { // else the layer names the misfit
+		if err := fits(in[1], wd, wd[0], xs[1]/int(groups), k[0], k[1]); err != nil {
+			return err
+		}
 	}
 	bias := len(in) > 2 && in[2] != ""
 	name := b.layerName(node, in[1])
@@ -207,17 +213,21 @@ func (b *importer) batchNorm(node *onnxpb.NodeProto, a attrs, out string) error 
 	if err != nil {
 		return err
 	}
-	for _, t := range in[1:5] { // the values first: the layer's parameters are no larger than the file
+	rank := len(b.shape(x))
+	for _, t := range in[1:5] {
 		c, err := b.constant(t)
+		var dims []int
 		if err == nil {
-			_, _, err = floats(c)
+			dims, _, err = floats(c)
+		}
+		if err == nil && rank >= 2 {
+			err = fits(t, dims, b.shape(x)[1])
 		}
 		if err != nil {
 			return err
 		}
 	}
 	name := b.layerName(node, in[1])
-	rank := len(b.shape(x))
 	if rank == 2 && norm != (graph.Norm{}) {
 		return fmt.Errorf("epsilon %g, momentum %g on a [N, features] input: the BatchNorm1D layer has PyTorch's defaults, %g and %g",
 			a.float("epsilon", 1e-5), a.float("momentum", 0.9), graph.BatchNormEpsilon, graph.BatchNormMomentum)
@@ -293,6 +303,11 @@ func (b *importer) linear(node *onnxpb.NodeProto, a attrs, out string) error {
 		}
 		wd, w = []int{wd[1], wd[0]}, t
 	}
+	if xs := b.shape(x); len(xs) == 2 {
+		if err := fits(in[1], wd, wd[0], xs[1]); err != nil {
+			return err
+		}
+	}
 	bias := node.GetOpType() == "Gemm" && len(in) > 2 && in[2] != ""
 	name, features := b.layerName(node, in[1]), wd[0]
 	err = b.layer(out, []int{x}, func(n *graph.Net, x []*gorgonia.Node) *gorgonia.Node {
@@ -319,4 +334,14 @@ func (b *importer) linear(node *onnxpb.NodeProto, a attrs, out string) error {
 		cd = cd[1:]
 	}
 	return b.set(name+".bias", in[2], cd, c)
+}
+
+// fits checks an initialiser's shape against the parameter a layer will declare for it,
+// before the layer is: the layer allocates its parameters from its settings and its input's
+// shape, which a hostile file can make far larger than the initialisers it holds.
+func fits(init string, dims []int, want ...int) error {
+	if !slices.Equal(dims, want) {
+		return fmt.Errorf("initialiser %s has shape %v, the layer wants %v", init, dims, want)
+	}
+	return nil
 }

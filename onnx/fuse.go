@@ -67,3 +67,57 @@ func (b *importer) matchActivation(ops []*onnxpb.NodeProto, uses map[string]int)
 func pytorchHardsigmoid(a attrs) bool {
 	return math.Abs(float64(a.float("alpha", 0.2))-1.0/6) <= 1e-6 && a.float("beta", 0.5) == 0.5
 }
+
+// matchAdaptive recognises an adaptive average pooling as Export writes one whose output
+// does not divide its input: MatMul(x, cols) then MatMul(rows, that), x computed [N,C,H,W],
+// cols [W,ow] and rows [oh,H] the averaging matrices of PyTorch's bins, the product read
+// by nothing else. It returns the output size, the input and output, and whether it matched.
+func (b *importer) matchAdaptive(ops []*onnxpb.NodeProto, uses map[string]int) (oh, ow int, x, out string, ok bool) {
+	if len(ops) < 2 || ops[0].GetOpType() != "MatMul" || ops[1].GetOpType() != "MatMul" {
+		return 0, 0, "", "", false
+	}
+	c, r := ops[0], ops[1]
+	if len(c.GetInput()) != 2 || len(r.GetInput()) != 2 || len(c.GetOutput()) != 1 || len(r.GetOutput()) != 1 ||
+		r.GetInput()[1] != c.GetOutput()[0] || uses[c.GetOutput()[0]] != 1 {
+		return 0, 0, "", "", false
+	}
+	s, ok := b.slot[c.GetInput()[0]]
+	if !ok || len(b.shape(s)) != 4 {
+		return 0, 0, "", "", false
+	}
+	h, w := b.shape(s)[2], b.shape(s)[3]
+	cols, colsOK := b.matrix(c.GetInput()[1])
+	rows, rowsOK := b.matrix(r.GetInput()[0])
+	if !colsOK || !rowsOK || len(cols) != 2 || len(rows) != 2 || cols[0] != w || rows[1] != h {
+		return 0, 0, "", "", false
+	}
+	oh, ow = rows[0], cols[1]
+	if !b.holds(r.GetInput()[0], averaging(h, oh)) || !b.holds(c.GetInput()[1], transpose(averaging(w, ow), ow, w)) {
+		return 0, 0, "", "", false
+	}
+	return oh, ow, c.GetInput()[0], r.GetOutput()[0], true
+}
+
+// matrix returns the dimensions of a float32 constant, if name is one.
+func (b *importer) matrix(name string) ([]int, bool) {
+	t, ok := b.consts[name]
+	if !ok || t.GetDataType() != int32(onnxpb.TensorProto_FLOAT) {
+		return nil, false
+	}
+	dims, _, err := tensorShape(t)
+	return dims, err == nil
+}
+
+// holds reports whether the constant name holds the values want, to float32 rounding.
+func (b *importer) holds(name string, want []float32) bool {
+	_, v, err := floats(b.consts[name])
+	if err != nil || len(v) != len(want) {
+		return false
+	}
+	for i := range v {
+		if math.Abs(float64(v[i]-want[i])) > 1e-7*math.Abs(float64(want[i])) {
+			return false
+		}
+	}
+	return true
+}

@@ -261,8 +261,11 @@ func (e *exporter) pool(l *graph.Layer, in []string, out string) error {
 	return nil
 }
 
-// adaptive writes an adaptive average pooling as GlobalAveragePool (to 1x1) or as the
-// AveragePool it equals when the output divides the input; other sizes have no ONNX form.
+// adaptive writes an adaptive average pooling as GlobalAveragePool (to 1x1), as the
+// AveragePool it equals when the output divides the input, and otherwise (VGG's 7x7 of a
+// smaller image, say) as the product it is: each output averages a rectangle of rows and
+// columns, the mean over its rows of the mean over its columns, so y = rows · (x · cols)
+// with rows [oh,H] and cols [W,ow] averaging matrices, two MatMuls that Import reads back.
 func (e *exporter) adaptive(l *graph.Layer, in []string, out string) error {
 	s, ok := l.Settings.(graph.AdaptiveSettings)
 	if !ok || len(l.InShape) != 4 {
@@ -276,9 +279,38 @@ func (e *exporter) adaptive(l *graph.Layer, in []string, out string) error {
 	case h%oh == 0 && w%ow == 0:
 		e.node("AveragePool", l.Name, in, out, attrInts("kernel_shape", h/oh, w/ow), attrInts("strides", h/oh, w/ow))
 	default:
-		return fmt.Errorf("layer %s (AdaptiveAvgPool2D) from %dx%d to %dx%d has no ONNX form: the output does not divide the input", l.Name, h, w, oh, ow)
+		rows, cols := e.fresh(l.Name+".rows"), e.fresh(l.Name+".cols")
+		e.g.Initializer = append(e.g.Initializer, floatTensor(rows, []int{oh, h}, averaging(h, oh)),
+			floatTensor(cols, []int{w, ow}, transpose(averaging(w, ow), ow, w)))
+		mid := e.fresh(l.Name + "/cols")
+		e.node("MatMul", l.Name+"/cols", []string{in[0], cols}, mid)
+		e.node("MatMul", l.Name, []string{rows, mid}, out)
 	}
 	return nil
+}
+
+// averaging is the [out,in] matrix whose row i averages PyTorch's adaptive bin i of in
+// values: from floor(i*in/out) to ceil((i+1)*in/out), as kernels.PoolDims.Window has it.
+func averaging(in, out int) []float32 {
+	m := make([]float32, out*in)
+	for i := range out {
+		lo, hi := i*in/out, ((i+1)*in+out-1)/out
+		for j := lo; j < hi; j++ {
+			m[i*in+j] = float32(1 / float64(hi-lo))
+		}
+	}
+	return m
+}
+
+// transpose returns the transpose of the row-major [r,c] matrix m.
+func transpose(m []float32, r, c int) []float32 {
+	t := make([]float32, len(m))
+	for i := range r {
+		for j := range c {
+			t[j*r+i] = m[i*c+j]
+		}
+	}
+	return t
 }
 
 func (e *exporter) batchNorm(l *graph.Layer, in []string, out string) error {
@@ -286,6 +318,6 @@ func (e *exporter) batchNorm(l *graph.Layer, in []string, out string) error {
 	if !ok || len(in) != 5 {
 		return fmt.Errorf("layer %s (%s) records no epsilon, or has %d inputs", l.Name, l.Type, len(in))
 	}
-	e.node("BatchNormalization", l.Name, in, out, attrFloat("epsilon", s.Eps))
+	e.node("BatchNormalization", l.Name, in, out, attrFloat("epsilon", s.Eps), attrFloat("momentum", s.Momentum))
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/nndl/cnn/graph"
 	"github.com/nndl/cnn/lenet"
 	"github.com/nndl/cnn/onnx/onnxpb"
 )
@@ -75,6 +76,16 @@ func TestImportHostile(t *testing.T) {
 		{"asymmetric pads", func(mp *onnxpb.ModelProto) {
 			mp.GetGraph().GetNode()[0].Attribute[2] = attrInts("pads", 0, 0, 1, 1)
 		}, "node conv1 (Conv): pads [0 0 1 1]: want 4 values, the same at the start and the end of each axis"},
+		{"kernel larger than the weight", func(mp *onnxpb.ModelProto) { // 96 MiB of parameters if declared
+			n := mp.GetGraph().GetNode()[0]
+			n.Attribute[0] = attrInts("kernel_shape", 2049, 2049)
+			n.Attribute[2] = attrInts("pads", 1024, 1024, 1024, 1024)
+		}, "node conv1 (Conv): initialiser conv1.weight has shape [6 1 5 5], the layer wants [6 1 2049 2049]"},
+		{"input larger than the weights", func(mp *onnxpb.ModelProto) { // 125 MiB of parameters if declared
+			d := mp.GetGraph().GetInput()[0].GetType().GetTensorType().GetShape().GetDim()
+			d[2].Value = &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: 256}
+			d[3].Value = &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: 256}
+		}, "node linear6 (Gemm): initialiser linear6.weight has shape [84 120], the layer wants [84 389880]"},
 		{"newer operator set", func(mp *onnxpb.ModelProto) {
 			mp.OpsetImport[0].Version = proto.Int64(99)
 		}, "operator set 99: want a default operator set from 7 to 22"},
@@ -114,21 +125,43 @@ func TestImportNotONNX(t *testing.T) {
 	}
 }
 
-// FuzzImport feeds the reader mutations of an exported LeNet-5 and of PyTorch's: it must
-// never panic, and every error is one line.
+// FuzzImport feeds the reader mutations of exported models (LeNet-5 and the small test
+// models, which between them use every operator Export writes) and of PyTorch's LeNet-5:
+// it must never panic, and every error is one line. What it imports must declare again at
+// another batch size, for inference and for training, as the commands declare it.
 func FuzzImport(f *testing.F) {
 	b, err := proto.Marshal(lenetProto(f))
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(b)
+	f.Add(b[:100])
 	if torch, err := os.ReadFile("../testdata/onnx/lenet.onnx"); err == nil {
 		f.Add(torch)
 	}
-	f.Add(b[:100])
+	for _, m := range []graph.Model{mobileNet(), inception(), mlpHead()} {
+		r, err := withWeights(m, 3)
+		if err != nil {
+			f.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := Export(m, r.Params, &buf); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(buf.Bytes())
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if _, _, err := Import(bytes.NewReader(data)); err != nil && strings.Contains(err.Error(), "\n") {
-			t.Errorf("error of more than one line: %q", err)
+		m, p, err := Import(bytes.NewReader(data))
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error of more than one line: %q", err)
+			}
+			return
+		}
+		for _, training := range []bool{false, true} {
+			if _, _, _, err := graph.Declare(m, p, graph.Fast, 2, training); err != nil {
+				t.Errorf("imported, but does not declare at batch 2 (training %v): %v", training, err)
+			}
 		}
 	})
 }

@@ -79,7 +79,7 @@ func FromProto(mp *onnxpb.ModelProto) (graph.Model, *graph.Params, error) {
 }
 
 // nodes maps the graph's nodes in order: the Constants first (they read nothing), then
-// the others, a chain that spells an activation as one layer.
+// the others, a chain that spells an activation or an adaptive pooling as one layer.
 func (b *importer) nodes(g *onnxpb.GraphProto) error {
 	index, uses := map[*onnxpb.NodeProto]int{}, map[string]int{}
 	for _, o := range g.GetOutput() {
@@ -103,6 +103,12 @@ func (b *importer) nodes(g *onnxpb.GraphProto) error {
 				return nodeError(ops[i], index[ops[i]], err)
 			}
 			i += k - 1
+		} else if oh, ow, x, out, ok := b.matchAdaptive(ops[i:], uses); ok {
+			pool := func(n *graph.Net, x *gorgonia.Node) *gorgonia.Node { return n.AdaptiveAvgPool2D("", x, oh, ow) }
+			if err := b.unary(out, x, pool); err != nil {
+				return nodeError(ops[i], index[ops[i]], err)
+			}
+			i++
 		} else if err := b.node(ops[i]); err != nil {
 			return nodeError(ops[i], index[ops[i]], err)
 		}

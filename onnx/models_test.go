@@ -71,12 +71,14 @@ func inception() graph.Model {
 		}}
 }
 
-// mlpHead is a classifier head: BatchNorm1D, GELU, SiLU, a linear layer without bias and
-// Dropout.
+// mlpHead is a classifier head: an adaptive pooling whose output does not divide its input
+// (4x4 to 3x5: bins that overlap, and more columns out than in), BatchNorm1D, GELU, SiLU, a
+// linear layer without bias and Dropout.
 func mlpHead() graph.Model {
 	return graph.Model{Name: "head", Input: []int{4, 6, 6}, Classes: 3,
 		Forward: func(n *graph.Net, x *gorgonia.Node) *gorgonia.Node {
 			x = n.Conv2D("conv", x, graph.Conv{Out: 6, Kernel: 3})
+			x = n.AdaptiveAvgPool2D("pool", x, 3, 5)
 			x = n.Flatten("flatten", x)
 			x = n.Activation("", n.Linear("fc1", x, 32), graph.GELU)
 			x = n.BatchNorm1D("bn", x)

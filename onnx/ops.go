@@ -2,7 +2,8 @@ package onnx
 
 import (
 	"fmt"
-	"math"
+	"slices"
+	"strconv"
 
 	"gorgonia.org/gorgonia"
 
@@ -64,10 +65,10 @@ func (b *importer) node(node *onnxpb.NodeProto) error {
 	case "GlobalAveragePool":
 		return b.unary(out, in[0], func(n *graph.Net, x *gorgonia.Node) *gorgonia.Node { return n.GlobalAvgPool2D("", x) })
 	case "LeakyRelu":
-		return b.activation(out, in[0], graph.LeakyReLU(float64(a.float("alpha", 0.01))))
+		return b.activation(out, in[0], graph.LeakyReLU(shortest(a.float("alpha", 0.01))))
 	case "HardSigmoid":
-		if al, be := a.float("alpha", 0.2), a.float("beta", 0.5); math.Abs(float64(al)-1.0/6) > 1e-6 || be != 0.5 {
-			return fmt.Errorf("alpha %g, beta %g: the Hardsigmoid layer is alpha 1/6, beta 0.5 (PyTorch's)", al, be)
+		if !pytorchHardsigmoid(a) {
+			return fmt.Errorf("alpha %g, beta %g: the Hardsigmoid layer is alpha 1/6, beta 0.5 (PyTorch's)", a.float("alpha", 0.2), a.float("beta", 0.5))
 		}
 		return b.activation(out, in[0], graph.Hardsigmoid)
 	}
@@ -151,7 +152,7 @@ func (b *importer) conv(node *onnxpb.NodeProto, a attrs, out string) error {
 	if err != nil {
 		return err
 	}
-	wd, w, err := floats(wt) // the values first: the layer's parameters are no larger than the file
+	wd, w, err := floats(wt)
 	if err != nil {
 		return err
 	}
@@ -165,6 +166,11 @@ func (b *importer) conv(node *onnxpb.NodeProto, a attrs, out string) error {
 	groups := a.int("group", 1)
 	if groups < 1 || groups > 1<<20 {
 		return fmt.Errorf("group %d: want at least 1", groups)
+	}
+	if xs := b.shape(x); len(xs) == 4 && xs[1]%int(groups) == 0 { // else the layer names the misfit
+		if err := fits(in[1], wd, wd[0], xs[1]/int(groups), k[0], k[1]); err != nil {
+			return err
+		}
 	}
 	bias := len(in) > 2 && in[2] != ""
 	name := b.layerName(node, in[1])
@@ -196,8 +202,9 @@ func (b *importer) pool(node *onnxpb.NodeProto, a attrs, out string) error {
 
 func (b *importer) batchNorm(node *onnxpb.NodeProto, a attrs, out string) error {
 	in := node.GetInput()
-	if eps := a.float("epsilon", 1e-5); math.Abs(float64(eps)-graph.BatchNormEpsilon) > 1e-9 {
-		return fmt.Errorf("epsilon %g: the BatchNorm layers use %g", eps, graph.BatchNormEpsilon)
+	norm, err := normOf(a)
+	if err != nil {
+		return err
 	}
 	if a.int("training_mode", 0) != 0 {
 		return fmt.Errorf("training_mode 1: want an inference graph")
@@ -206,22 +213,30 @@ func (b *importer) batchNorm(node *onnxpb.NodeProto, a attrs, out string) error 
 	if err != nil {
 		return err
 	}
-	for _, t := range in[1:5] { // the values first: the layer's parameters are no larger than the file
+	rank := len(b.shape(x))
+	for _, t := range in[1:5] {
 		c, err := b.constant(t)
+		var dims []int
 		if err == nil {
-			_, _, err = floats(c)
+			dims, _, err = floats(c)
+		}
+		if err == nil && rank >= 2 {
+			err = fits(t, dims, b.shape(x)[1])
 		}
 		if err != nil {
 			return err
 		}
 	}
 	name := b.layerName(node, in[1])
-	rank := len(b.shape(x))
+	if rank == 2 && norm != (graph.Norm{}) {
+		return fmt.Errorf("epsilon %g, momentum %g on a [N, features] input: the BatchNorm1D layer has PyTorch's defaults, %g and %g",
+			a.float("epsilon", 1e-5), a.float("momentum", 0.9), graph.BatchNormEpsilon, graph.BatchNormMomentum)
+	}
 	err = b.layer(out, []int{x}, func(n *graph.Net, x []*gorgonia.Node) *gorgonia.Node {
 		if rank == 2 {
 			return n.BatchNorm1D(name, x[0])
 		}
-		return n.BatchNorm2D(name, x[0])
+		return n.BatchNorm2DWith(name, x[0], norm)
 	})
 	for i, suffix := range []string{".weight", ".bias", ".running_mean", ".running_var"} {
 		if err == nil {
@@ -229,6 +244,32 @@ func (b *importer) batchNorm(node *onnxpb.NodeProto, a attrs, out string) error 
 		}
 	}
 	return err
+}
+
+// normOf reads a BatchNormalization's epsilon and momentum (ONNX's momentum is the old
+// running statistics' weight, as graph.Norm's is). Each is a float32 in the file: it is
+// taken as the shortest decimal that rounds to it (0.001, not 0.0010000000474974513), and
+// left at zero, the layer's default, when that is the default.
+func normOf(a attrs) (graph.Norm, error) {
+	eps := shortest(a.float("epsilon", 1e-5))
+	mom := shortest(a.float("momentum", 0.9))
+	if !(eps > 0 && eps < 1) || !(mom > 0 && mom < 1) {
+		return graph.Norm{}, fmt.Errorf("epsilon %g, momentum %g: want both between 0 and 1", eps, mom)
+	}
+	var n graph.Norm
+	if float32(eps) != float32(graph.BatchNormEpsilon) {
+		n.Eps = eps
+	}
+	if float32(mom) != float32(graph.BatchNormMomentum) {
+		n.Momentum = mom
+	}
+	return n, nil
+}
+
+// shortest returns the shortest decimal that rounds to f in float32.
+func shortest(f float32) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
+	return v
 }
 
 // linear maps Gemm (alpha = beta = 1, A not transposed, C a bias of the outputs) and MatMul
@@ -262,6 +303,11 @@ func (b *importer) linear(node *onnxpb.NodeProto, a attrs, out string) error {
 		}
 		wd, w = []int{wd[1], wd[0]}, t
 	}
+	if xs := b.shape(x); len(xs) == 2 {
+		if err := fits(in[1], wd, wd[0], xs[1]); err != nil {
+			return err
+		}
+	}
 	bias := node.GetOpType() == "Gemm" && len(in) > 2 && in[2] != ""
 	name, features := b.layerName(node, in[1]), wd[0]
 	err = b.layer(out, []int{x}, func(n *graph.Net, x []*gorgonia.Node) *gorgonia.Node {
@@ -288,4 +334,14 @@ func (b *importer) linear(node *onnxpb.NodeProto, a attrs, out string) error {
 		cd = cd[1:]
 	}
 	return b.set(name+".bias", in[2], cd, c)
+}
+
+// fits checks an initialiser's shape against the parameter a layer will declare for it,
+// before the layer is: the layer allocates its parameters from its settings and its input's
+// shape, which a hostile file can make far larger than the initialisers it holds.
+func fits(init string, dims []int, want ...int) error {
+	if !slices.Equal(dims, want) {
+		return fmt.Errorf("initialiser %s has shape %v, the layer wants %v", init, dims, want)
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/nndl/cnn/graph"
 	"github.com/nndl/cnn/tensorio/npy"
 )
 
@@ -93,6 +94,13 @@ func relErr(got []float32, want []float64) float64 {
 // three: its logits must be ours within 1e-5 of their largest magnitude, and onnx.checker
 // must accept the file.
 func TestExportRunsInORT(t *testing.T) {
+	exportRunsInORT(t, testModels())
+}
+
+// exportRunsInORT exports each model with withWeights' values, has onnx.checker read the
+// file and ONNX Runtime run it on a batch of three, and compares the logits with ours.
+func exportRunsInORT(t *testing.T, models []graph.Model) {
+	t.Helper()
 	dir, why := ortDir()
 	py := onnxPython()
 	if dir == "" && py == "" {
@@ -104,7 +112,7 @@ func TestExportRunsInORT(t *testing.T) {
 	if py == "" {
 		t.Log("onnx.checker skipped: no python3 with the onnx package (Debian: python3-onnx)")
 	}
-	for _, m := range testModels() {
+	for _, m := range models {
 		t.Run(m.Name+fmt.Sprint(m.Input), func(t *testing.T) {
 			r, err := withWeights(m, 3)
 			if err != nil {

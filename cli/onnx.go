@@ -66,6 +66,21 @@ func importONNX(path string) (graph.Model, *graph.Params, error) {
 	return m, params, nil
 }
 
+// onnxNotes returns what a report of the ONNX file at path must add to its layers (see
+// onnx.Notes); the file has been imported already, so a read error only means no notes.
+func onnxNotes(path string) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	mp, err := onnx.ReadModel(f)
+	if err != nil {
+		return nil
+	}
+	return onnx.Notes(mp)
+}
+
 // onnxModel is the model of an ONNX file, for the commands that take a model name; --input
 // gives it another input shape, which its layers must fit.
 func (m *modelFlags) onnxModel(path string) (graph.Model, graph.Impl, error) {

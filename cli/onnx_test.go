@@ -101,3 +101,24 @@ func TestONNXModelCommands(t *testing.T) {
 		t.Errorf("the DOT (error %v) does not count LeNet-5's 61,706 parameters", err)
 	}
 }
+
+// TestONNXSummaryNotes: the summary of a file torch.onnx.export folded BatchNorm into says
+// so, and that of a file with BatchNormalization does not.
+func TestONNXSummaryNotes(t *testing.T) {
+	for _, c := range []struct {
+		file string
+		note bool
+	}{
+		{"../testdata/onnx/resnet18_w8_folded.onnx", true},
+		{"../testdata/onnx/resnet18_w8_bn.onnx", false},
+		{"../testdata/onnx/lenet.onnx", false},
+	} {
+		out, errOut, st := cnn("summary", c.file)
+		if st != 0 {
+			t.Fatalf("cnn summary %s: status %d, stderr %q", c.file, st, errOut)
+		}
+		if got := strings.Contains(out, "note: BatchNorm was folded"); got != c.note {
+			t.Errorf("cnn summary %s: note of folding %v, want %v:\n%s", c.file, got, c.note, out)
+		}
+	}
+}

@@ -3,6 +3,9 @@ package graph
 import (
 	"fmt"
 	"hash/fnv"
+	"maps"
+	"slices"
+	"strings"
 	"sync/atomic"
 
 	"gorgonia.org/gorgonia"
@@ -24,6 +27,8 @@ import (
 // generator, splitmix64). The run counter belongs to the layer's name in the parameter
 // store, so every training program compiled from the store (the full batch and the last
 // partial one) draws from one sequence: the same seed gives the same masks, run after run.
+// Params.DropoutRuns and SetDropoutRuns read and set the counters, so that a training run
+// restored from a checkpoint draws the masks the uninterrupted run would have.
 //
 // Accounting: no parameters, the receptive field unchanged; in training one FLOP per
 // element (the multiply), in inference none; paddle.flops counts 0.
@@ -66,6 +71,44 @@ func (p *Params) dropoutStream(name string) *dropoutStream {
 	s := &dropoutStream{seed: mix64(p.seed ^ mix64(h.Sum64()))}
 	p.dropout[name] = s
 	return s
+}
+
+// DropoutRuns returns, by layer name, the number of training runs each Dropout layer of
+// the store has drawn a mask for: the position of its mask stream. A layer is in the store
+// once a program or Declare has declared it (before any run its count is 0). With
+// SetDropoutRuns it lets a training checkpoint continue the very masks of the run it
+// saved.
+func (p *Params) DropoutRuns() map[string]uint64 {
+	runs := make(map[string]uint64, len(p.dropout))
+	for name, s := range p.dropout {
+		runs[name] = s.runs.Load()
+	}
+	return runs
+}
+
+// SetDropoutRuns sets the run counts of the Dropout layers named in runs (a map returned
+// by DropoutRuns); the next training run of such a layer draws the mask of run count+1.
+// The other layers keep theirs. A name that is no Dropout layer of the store is an error,
+// and then nothing changes. Declare the model (compile a program) first.
+func (p *Params) SetDropoutRuns(runs map[string]uint64) error {
+	var unknown []string
+	for name := range runs {
+		if _, ok := p.dropout[name]; !ok {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		known := slices.Sorted(maps.Keys(p.dropout))
+		if len(known) == 0 {
+			return fmt.Errorf("no Dropout layer named %s: the store has none declared", strings.Join(unknown, ", "))
+		}
+		return fmt.Errorf("no Dropout layer named %s: the store's are %s", strings.Join(unknown, ", "), strings.Join(known, ", "))
+	}
+	for name, r := range runs {
+		p.dropout[name].runs.Store(r)
+	}
+	return nil
 }
 
 // mix64 is splitmix64's output function: a bijection of 64-bit words whose every output

@@ -68,14 +68,16 @@ type trainState struct {
 //     "history.dev";
 //   - in the metadata, meta (the run's configuration: model, seed, batch size, ...), under
 //     StateKey a JSON object with the steps done, the best dev accuracy and its step and the
-//     optimiser's description and scalar state (Adam's update count), and under DigestKey
-//     the SHA-256 of all of it, which LoadCheckpoint verifies.
+//     optimiser's description and scalar state (Adam's update count), under
+//     DropoutRunsKey (for a model with Dropout layers) the run count of every Dropout
+//     layer, and under DigestKey the SHA-256 of all of it, which LoadCheckpoint verifies.
 //
-// No random-generator state is stored because training draws nothing at random after the
-// parameters are initialised: the loader's order of an epoch is a pure function of (seed,
-// epoch) (see data.Loader), so the step count and the seed in meta fix the rest of the run.
+// The only random draws of training after the parameters are initialised are the loader's
+// order of an epoch, a pure function of (seed, epoch) (see data.Loader), and the dropout
+// masks, a pure function of the seed, the layer and its run count (see graph.Net.Dropout):
+// the step count, the seed in meta and the run counts fix the rest of the run.
 func (r *Runner) SaveCheckpoint(path string, meta map[string]string) error {
-	for _, k := range []string{StateKey, DigestKey} {
+	for _, k := range []string{StateKey, DropoutRunsKey, DigestKey} {
 		if _, ok := meta[k]; ok {
 			return fmt.Errorf("%s: the metadata key %q is reserved", path, k)
 		}
@@ -119,6 +121,9 @@ func (r *Runner) SaveCheckpoint(path string, meta map[string]string) error {
 		md = map[string]string{}
 	}
 	md[StateKey] = string(js)
+	if runs := r.Params.DropoutRuns(); len(runs) > 0 {
+		md[DropoutRunsKey] = formatDropoutRuns(runs)
+	}
 	f := &safetensors.File{Tensors: tensors, Metadata: md}
 	seal(f)
 	return safetensors.WriteFile(path, f)
@@ -126,14 +131,17 @@ func (r *Runner) SaveCheckpoint(path string, meta map[string]string) error {
 
 // LoadCheckpoint restores a checkpoint written by SaveCheckpoint into the runner: the
 // parameters and buffers, the optimiser's state, the steps done, the best dev accuracy and
-// its step, and the history; Train then continues where the saved run stopped. It returns
-// the configuration metadata saved with it (StateKey and DigestKey removed).
+// its step, the history and the Dropout layers' run counts (0 from a checkpoint that has
+// none, written before they were kept); Train then continues where the saved run stopped.
+// It returns the configuration metadata saved with it (StateKey, DropoutRunsKey and
+// DigestKey removed).
 //
 // The file's digest must match (a changed byte is an error naming the file), its training
 // state must be consistent (see checkState), its parameters must be declared (compile a
 // program first) and match the file's in names, shapes and element types, and the
-// optimiser's description (String, which includes its settings) must equal the saved one.
-// On any error the runner is left as it was.
+// optimiser's description (String, which includes its settings) must equal the saved one;
+// the run counts, when present, must name the model's Dropout layers, each once, with a
+// whole number. On any error the runner is left as it was.
 func (r *Runner) LoadCheckpoint(path string) (map[string]string, error) {
 	fail := func(format string, a ...any) error {
 		return fmt.Errorf("%s: %s", path, fmt.Sprintf(format, a...))
@@ -186,6 +194,10 @@ func (r *Runner) LoadCheckpoint(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, fail("%v", err)
 	}
+	runs, err := dropoutRunsFrom(f.Metadata, r.Params)
+	if err != nil {
+		return nil, fail("metadata %s: %v", DropoutRunsKey, err)
+	}
 	if s, ok := r.Opt.(Stateful); ok {
 		if err := s.LoadState(r.Params, optTensors, st.OptimizerState); err != nil {
 			return nil, fail("%v", err)
@@ -193,6 +205,19 @@ func (r *Runner) LoadCheckpoint(path string) (map[string]string, error) {
 	} else if len(optTensors) > 0 {
 		return nil, fail("holds optimiser state, and %s keeps none", optName)
 	}
+	if err := r.Params.SetDropoutRuns(runs); err != nil {
+		return nil, fail("metadata %s: %v", DropoutRunsKey, err) // dropoutRunsFrom checked the names
+	}
+	r.restore(f, st, hist)
+	meta := maps.Clone(f.Metadata)
+	delete(meta, StateKey)
+	delete(meta, DropoutRunsKey)
+	delete(meta, DigestKey)
+	return meta, nil
+}
+
+// restore copies a checked checkpoint's parameters and training state into the runner.
+func (r *Runner) restore(f *safetensors.File, st trainState, hist History) {
 	for _, q := range r.Params.List() {
 		t := f.Tensors[q.Name]
 		switch d := q.Value.Data().(type) {
@@ -209,10 +234,6 @@ func (r *Runner) LoadCheckpoint(path string) (map[string]string, error) {
 			r.BestLoss = e.Loss
 		}
 	}
-	meta := maps.Clone(f.Metadata)
-	delete(meta, StateKey)
-	delete(meta, DigestKey)
-	return meta, nil
 }
 
 // matchParams checks that f holds every declared parameter with its shape and element
@@ -255,7 +276,7 @@ func (r *Runner) matchParams(f *safetensors.File) (map[string]safetensors.Tensor
 }
 
 // CheckpointMeta returns the configuration metadata of a checkpoint written by
-// SaveCheckpoint (StateKey and DigestKey removed) from its header alone, without reading the
+// SaveCheckpoint (StateKey, DropoutRunsKey and DigestKey removed) from its header alone, without reading the
 // tensors, so a caller can compare a run's settings before restoring it. The file is checked
 // fully only by LoadCheckpoint.
 func CheckpointMeta(path string) (map[string]string, error) {
@@ -267,6 +288,7 @@ func CheckpointMeta(path string) (map[string]string, error) {
 		return nil, fmt.Errorf("%s: not a training checkpoint (no %q in the metadata); best.safetensors holds weights only", path, StateKey)
 	}
 	delete(meta, StateKey)
+	delete(meta, DropoutRunsKey)
 	delete(meta, DigestKey)
 	return meta, nil
 }

@@ -119,18 +119,16 @@ static void spread(double *e, const double *p, int stride, int off, int qa, int 
 
 static inline AVX2 __m256d bcast(double v) { return _mm256_set1_pd(v); }
 
-static AVX2 void sums_rows(const float *x, const float *dy, int n, int C, long hw, int q, double k, double *s) {
+// sums_row adds the sums of one plane of hw >= 8 values to s[0..3].
+static AVX2 void sums_row(const float *x, const float *dy, long hw, double k, double *s) {
 	__m256d a[8];
 	for (int u = 0; u < 8; u++) a[u] = _mm256_setzero_pd();
 	double t[4] = {0, 0, 0, 0};
-	for (int i = 0; i < n; i++) {
-		const long o = ((long)i * C + q) * hw;
-		const float *g = dy ? dy + o : 0;
-		long j = 0;
-		for (; j + 8 <= hw; j += 8) sums8(x + o + j, g ? g + j : 0, bcast(k), bcast(k), a);
-		for (; j < hw; j++) sums1(x[o + j], g ? g + j : 0, k, t);
-	}
-	for (int u = 0; u < 4; u++) s[u] = hsum(_mm256_add_pd(a[2 * u], a[2 * u + 1])) + t[u];
+	const __m256d kv = bcast(k);
+	long j = 0;
+	for (; j + 8 <= hw; j += 8) sums8(x + j, dy ? dy + j : 0, kv, kv, a);
+	for (; j < hw; j++) sums1(x[j], dy ? dy + j : 0, k, t);
+	for (int u = 0; u < 4; u++) s[u] += hsum(_mm256_add_pd(a[2 * u], a[2 * u + 1])) + t[u];
 }
 
 // sums_block sums channels [qa,qb) of planes under 8 values: each run of 8 elements of the
@@ -172,8 +170,13 @@ static AVX2 void sums_block(const float *x, const float *dy, int n, int C, long 
 
 AVX2 void cnn_bn_sums(const float *x, const float *dy, int n, int C, long hw, int c0, int c1,
     const double *k, double *s) {
-	if (hw >= 8) {
-		for (int q = c0; q < c1; q++) sums_rows(x, dy, n, C, hw, q, k[q], s + 4 * q);
+	if (hw >= 8) { // image by image, in memory order
+		for (int u = 4 * c0; u < 4 * c1; u++) s[u] = 0;
+		for (int i = 0; i < n; i++)
+			for (int q = c0; q < c1; q++) {
+				const long o = ((long)i * C + q) * hw;
+				sums_row(x + o, dy ? dy + o : 0, hw, k[q], s + 4 * q);
+			}
 		return;
 	}
 	for (int qa = c0; qa < c1; qa += BLOCK) {

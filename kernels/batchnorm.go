@@ -28,7 +28,8 @@ const BatchNormGradRows = 6
 // BatchNormForward normalises x [N,C,H,W] per channel with scale and shift: with the batch's
 // statistics in training, updating the running ones rmean and rvar in place (the variance
 // unbiased), or with the running ones in inference. It makes one pass over x for the
-// statistics (in training) and one for y, the workers splitting the channels.
+// statistics (in training) and one for y, the workers splitting the channels: each takes its
+// channels from the first pass to the last.
 func BatchNormForward[T Float](k BatchNormSpec, s []int, x, scale, shift, rmean, rvar, y []T) {
 	n, c, hw := s[0], s[1], s[2]*s[3]
 	bn := BatchNormFor[T]()
@@ -36,25 +37,28 @@ func BatchNormForward[T Float](k BatchNormSpec, s []int, x, scale, shift, rmean,
 	defer GiveBack(buf)
 	sums, p, ks := w[0], w[1][:3*c], w[2][:c]
 	m := float64(n * hw)
-	if k.Training {
-		firstValues(x, hw, ks)
-		Parallel(c, func(_, lo, hi int) { bn.BatchNormSums(n, c, hw, lo, hi, x, nil, ks, sums) })
-	}
-	for q := range c {
-		mean, v := float64(rmean[q]), float64(rvar[q])
+	Parallel(c, func(_, lo, hi int) { // each worker's channels from the statistics to y
 		if k.Training {
-			mean, v = moments(sums[4*q:], ks[q], m)
-			rmean[q] = T(k.Momentum*float64(rmean[q]) + (1-k.Momentum)*mean)
-			rvar[q] = T(k.Momentum*float64(rvar[q]) + (1-k.Momentum)*v*m/(m-1))
+			firstValues(x, hw, lo, hi, ks)
+			bn.BatchNormSums(n, c, hw, lo, hi, x, nil, ks, sums)
 		}
-		p[3*q], p[3*q+1], p[3*q+2] = mean, float64(scale[q])/math.Sqrt(v+k.Eps), float64(shift[q])
-	}
-	Parallel(c, func(_, lo, hi int) { bn.BatchNormApply(n, c, hw, lo, hi, x, y, p, k.ReLU) })
+		for q := lo; q < hi; q++ {
+			mean, v := float64(rmean[q]), float64(rvar[q])
+			if k.Training {
+				mean, v = moments(sums[4*q:], ks[q], m)
+				rmean[q] = T(k.Momentum*float64(rmean[q]) + (1-k.Momentum)*mean)
+				rvar[q] = T(k.Momentum*float64(rvar[q]) + (1-k.Momentum)*v*m/(m-1))
+			}
+			p[3*q], p[3*q+1], p[3*q+2] = mean, float64(scale[q])/math.Sqrt(v+k.Eps), float64(shift[q])
+		}
+		bn.BatchNormApply(n, c, hw, lo, hi, x, y, p, k.ReLU)
+	})
 }
 
-// firstValues sets ks[q] to the first value of channel q of x [N,C,hw] (0 for empty maps).
-func firstValues[T Float](x []T, hw int, ks []float64) {
-	for q := range ks {
+// firstValues sets ks[q] to the first value of channel q of x [N,C,hw] (0 for empty maps), for
+// the channels [lo,hi).
+func firstValues[T Float](x []T, hw, lo, hi int, ks []float64) {
+	for q := lo; q < hi; q++ {
 		ks[q] = 0
 		if hw > 0 && len(x) > 0 {
 			ks[q] = float64(x[q*hw])
@@ -81,27 +85,34 @@ func BatchNormGradSums[T Float](k BatchNormSpec, s []int, x, rmean, rvar, dy, ou
 	buf, w := Borrow(4 * c)
 	defer GiveBack(buf)
 	sums, ks := w[0], w[1][:c]
-	if k.Training {
-		firstValues(x, hw, ks)
-	} else {
-		for q := range c {
-			ks[q] = float64(rmean[q])
-		}
-	}
-	Parallel(c, func(_, lo, hi int) { bn.BatchNormSums(n, c, hw, lo, hi, x, dy, ks, sums) })
 	m := float64(n * hw)
-	for q := range c {
-		sq := sums[4*q : 4*q+4]
-		mean, v, d := float64(rmean[q]), float64(rvar[q]), 0.0
+	Parallel(c, func(_, lo, hi int) {
 		if k.Training {
-			mean, v = moments(sq, ks[q], m)
-			d = sq[0] / m
+			firstValues(x, hw, lo, hi, ks)
+		} else {
+			for q := lo; q < hi; q++ {
+				ks[q] = float64(rmean[q])
+			}
 		}
-		inv := 1 / math.Sqrt(v+k.Eps)
-		out[q], out[c+q] = T(sq[2]), T((sq[3]-d*sq[2])*inv)
-		out[2*c+q], out[3*c+q] = split[T](mean)
-		out[4*c+q], out[5*c+q] = split[T](inv)
+		bn.BatchNormSums(n, c, hw, lo, hi, x, dy, ks, sums)
+		for q := lo; q < hi; q++ {
+			summarise(k, q, c, m, sums[4*q:4*q+4], ks[q], rmean, rvar, out)
+		}
+	})
+}
+
+// summarise writes channel q's column of BatchNormGradSums's summary out from its sums sq of
+// x-k, (x-k)^2, dy and dy*(x-k) over m values.
+func summarise[T Float](k BatchNormSpec, q, c int, m float64, sq []float64, shift float64, rmean, rvar, out []T) {
+	mean, v, d := float64(rmean[q]), float64(rvar[q]), 0.0
+	if k.Training {
+		mean, v = moments(sq, shift, m)
+		d = sq[0] / m
 	}
+	inv := 1 / math.Sqrt(v+k.Eps)
+	out[q], out[c+q] = T(sq[2]), T((sq[3]-d*sq[2])*inv)
+	out[2*c+q], out[3*c+q] = split[T](mean)
+	out[4*c+q], out[5*c+q] = split[T](inv)
 }
 
 // split returns v as a high part, v rounded to T, and the low part, the rest rounded to T.
@@ -124,19 +135,21 @@ func BatchNormGradX[T Float](k BatchNormSpec, s []int, x, scale, sums, dy, dx []
 	defer GiveBack(buf)
 	p := w[0]
 	m := float64(n * hw)
-	for q := range c {
-		mean := float64(sums[2*c+q]) + float64(sums[3*c+q])
-		inv := float64(sums[4*c+q]) + float64(sums[5*c+q])
-		a := float64(scale[q]) * inv
-		if !k.Training {
-			p[3*q], p[3*q+1], p[3*q+2] = 0, a, 0
-			continue
+	Parallel(c, func(_, lo, hi int) {
+		for q := lo; q < hi; q++ {
+			mean := float64(sums[2*c+q]) + float64(sums[3*c+q])
+			inv := float64(sums[4*c+q]) + float64(sums[5*c+q])
+			a := float64(scale[q]) * inv
+			if !k.Training {
+				p[3*q], p[3*q+1], p[3*q+2] = 0, a, 0
+				continue
+			}
+			p[5*q], p[5*q+1], p[5*q+2], p[5*q+3], p[5*q+4] = mean, inv, a, float64(sums[q])/m, float64(sums[c+q])/m
 		}
-		p[5*q], p[5*q+1], p[5*q+2], p[5*q+3], p[5*q+4] = mean, inv, a, float64(sums[q])/m, float64(sums[c+q])/m
-	}
-	if !k.Training {
-		Parallel(c, func(_, lo, hi int) { bn.BatchNormApply(n, c, hw, lo, hi, dy, dx, p, false) })
-		return
-	}
-	Parallel(c, func(_, lo, hi int) { bn.BatchNormGrad(n, c, hw, lo, hi, x, dy, dx, p) })
+		if !k.Training {
+			bn.BatchNormApply(n, c, hw, lo, hi, dy, dx, p, false)
+			return
+		}
+		bn.BatchNormGrad(n, c, hw, lo, hi, x, dy, dx, p)
+	})
 }

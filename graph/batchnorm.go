@@ -173,63 +173,112 @@ func (k batchNorm[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	case k.Training && m < 2:
 		return fmt.Errorf("batch statistics need more than one value per channel, got %d (batch %d of %dx%d maps)", m, s[0], s[2], s[3])
 	}
-	purego.BatchNormForward(k.BatchNorm, s, data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](in[4]), data[T](out))
+	kernels.BatchNormForward(k.BatchNorm, s, data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](in[4]), data[T](out))
 	return nil
 }
 
+// grads differentiates through one summary: a pass over x and dy computes, per channel, the
+// sums both parameter gradients are and the statistics that normalised x (batchNormSums, a
+// [6,C] node); the input gradient reads it in a second pass, and the parameter gradients are
+// two of its rows. Each step thus reads x and dy twice, whatever the order the ops run in.
 func (k batchNorm[T]) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	args := gorgonia.Nodes{in[0], in[1], in[3], in[4], grad}
-	dx, err := apply(batchNormGrad[T]{k, false}, args...)
+	sums, err := apply(batchNormSums[T]{k}, in[0], in[3], in[4], grad)
 	if err != nil {
 		return nil, err
 	}
-	dscale, err := apply(batchNormGrad[T]{k, true}, args...)
+	dx, err := apply(batchNormGradX[T]{k}, in[0], in[1], sums, grad)
 	if err != nil {
 		return nil, err
 	}
-	dshift, err := apply(biasGrad[T]{rank: k.rank}, grad)
+	dscale, err := apply(batchNormRow[T]{k, 1}, sums)
+	if err != nil {
+		return nil, err
+	}
+	dshift, err := apply(batchNormRow[T]{k, 0}, sums)
 	if err != nil {
 		return nil, err
 	}
 	return gorgonia.Nodes{dx, dscale, dshift, nil, nil}, nil
 }
 
-// batchNormGrad computes d(loss)/dx, or d(loss)/d(scale) when scale is set, from x, scale,
-// running mean, running variance and dy (see purego.BatchNormBackward).
-type batchNormGrad[T kernels.Float] struct {
-	bn    batchNorm[T]
-	scale bool
-}
+// batchNormSums computes the summary [6,C] of kernels.BatchNormGradSums from x, the running
+// mean, the running variance and dy.
+type batchNormSums[T kernels.Float] struct{ bn batchNorm[T] }
 
-func (k batchNormGrad[T]) kind() string { return k.bn.layer() + "Grad" }
-func (k batchNormGrad[T]) String() string {
-	wrt := "x"
-	if k.scale {
-		wrt = "scale"
-	}
-	return fmt.Sprintf("%sGrad(%s, %v)", k.bn.layer(), wrt, k.bn)
+func (k batchNormSums[T]) kind() string { return k.bn.layer() + "Grad" }
+func (k batchNormSums[T]) String() string {
+	return fmt.Sprintf("%sGradSums(%v)", k.bn.layer(), k.bn)
 }
-func (k batchNormGrad[T]) dims() ([]int, int) {
-	r := k.bn.rank
-	if k.scale {
-		return []int{r, 1, 1, 1, r}, 1
-	}
-	return []int{r, 1, 1, 1, r}, r
-}
-func (k batchNormGrad[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
+func (k batchNormSums[T]) dims() ([]int, int) { r := k.bn.rank; return []int{r, 1, 1, r}, 2 }
+func (k batchNormSums[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
 	x := in[0]
-	if len(x) != k.bn.rank || !in[4].Eq(x) {
-		return nil, fmt.Errorf("input %v and gradient %v: want the same %s shape", x, in[4], map[int]string{2: "[N,C]", 4: "[N,C,H,W]"}[k.bn.rank])
-	}
-	if err := channelShapes(x, in[1:4]...); err != nil {
+	if err := k.bn.sameShape(x, in[3]); err != nil {
 		return nil, err
 	}
-	if k.scale {
-		return tensor.Shape{x[1]}, nil
+	if err := channelShapes(x, in[1:3]...); err != nil {
+		return nil, err
+	}
+	return tensor.Shape{kernels.BatchNormGradRows, x[1]}, nil
+}
+func (k batchNormSums[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
+	kernels.BatchNormGradSums(k.bn.BatchNorm, as4D(in[0].Shape()), data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](out))
+	return nil
+}
+
+// sameShape checks that the input x and the gradient dy have the same shape of the layer's rank.
+func (k batchNorm[T]) sameShape(x, dy tensor.Shape) error {
+	if len(x) != k.rank || !dy.Eq(x) {
+		return fmt.Errorf("input %v and gradient %v: want the same %s shape", x, dy, map[int]string{2: "[N,C]", 4: "[N,C,H,W]"}[k.rank])
+	}
+	return nil
+}
+
+// batchNormGradX computes d(loss)/dx from x, scale, the summary of batchNormSums and dy.
+type batchNormGradX[T kernels.Float] struct{ bn batchNorm[T] }
+
+func (k batchNormGradX[T]) kind() string { return k.bn.layer() + "Grad" }
+func (k batchNormGradX[T]) String() string {
+	return fmt.Sprintf("%sGrad(x, %v)", k.bn.layer(), k.bn)
+}
+func (k batchNormGradX[T]) dims() ([]int, int) { r := k.bn.rank; return []int{r, 1, 2, r}, r }
+func (k batchNormGradX[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
+	x := in[0]
+	if err := k.bn.sameShape(x, in[3]); err != nil {
+		return nil, err
+	}
+	if err := channelShapes(x, in[1]); err != nil {
+		return nil, err
+	}
+	if want := (tensor.Shape{kernels.BatchNormGradRows, x[1]}); !in[2].Eq(want) {
+		return nil, fmt.Errorf("summary shape %v does not fit input %v (want %v)", in[2], x, want)
 	}
 	return x.Clone(), nil
 }
-func (k batchNormGrad[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
-	purego.BatchNormBackward(k.bn.BatchNorm, k.scale, as4D(in[0].Shape()), data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](in[4]), data[T](out))
+func (k batchNormGradX[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
+	kernels.BatchNormGradX(k.bn.BatchNorm, as4D(in[0].Shape()), data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](out))
+	return nil
+}
+
+// batchNormRow copies one row of the summary of batchNormSums: row 0 is d(loss)/d(shift),
+// row 1 d(loss)/d(scale).
+type batchNormRow[T kernels.Float] struct {
+	bn  batchNorm[T]
+	row int
+}
+
+func (k batchNormRow[T]) kind() string { return k.bn.layer() + "Grad" }
+func (k batchNormRow[T]) String() string {
+	return fmt.Sprintf("%sGrad(%s, %v)", k.bn.layer(), [...]string{"shift", "scale"}[k.row], k.bn)
+}
+func (k batchNormRow[T]) dims() ([]int, int) { return []int{2}, 1 }
+func (k batchNormRow[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
+	if len(in[0]) != 2 || in[0][0] != kernels.BatchNormGradRows {
+		return nil, fmt.Errorf("summary shape %v: want [%d,C]", in[0], kernels.BatchNormGradRows)
+	}
+	return tensor.Shape{in[0][1]}, nil
+}
+func (k batchNormRow[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
+	s, c := data[T](in[0]), in[0].Shape()[1]
+	copy(data[T](out), s[k.row*c:(k.row+1)*c])
 	return nil
 }

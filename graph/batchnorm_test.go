@@ -186,28 +186,33 @@ func TestBatchNormFloat32(t *testing.T) {
 		}
 		bn := purego.BatchNorm{Training: training, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}
 		k64, k32 := batchNorm[float64]{bn, 4}, batchNorm[float32]{bn, 4}
-		grad64 := append(valuesOf([]*tensor.Dense{in64[0], in64[1], in64[3], in64[4]}), dy)
-		grad32 := []gorgonia.Value{in32[0], in32[1], in32[3], in32[4], in32[5]}
+		sums64 := mustDo(t, op{batchNormSums[float64]{k64}, tensor.Float64}, in64[0], in64[3], in64[4], dy)
+		sums32 := mustDo(t, op{batchNormSums[float32]{k32}, tensor.Float32}, in32[0], in32[3], in32[4], in32[5])
 		for _, c := range []struct {
 			name       string
 			k64, k32   kernel
 			in64, in32 []gorgonia.Value
 		}{
 			{"forward", k64, k32, valuesOf(in64), in32[:5]},
-			{"dx", batchNormGrad[float64]{k64, false}, batchNormGrad[float32]{k32, false}, grad64, grad32},
-			{"dscale", batchNormGrad[float64]{k64, true}, batchNormGrad[float32]{k32, true}, grad64, grad32},
+			{"dx", batchNormGradX[float64]{k64}, batchNormGradX[float32]{k32}, []gorgonia.Value{in64[0], in64[1], sums64, dy}, []gorgonia.Value{in32[0], in32[1], sums32, in32[5]}},
+			{"dscale", batchNormRow[float64]{k64, 1}, batchNormRow[float32]{k32, 1}, []gorgonia.Value{sums64}, []gorgonia.Value{sums32}},
+			{"dshift", batchNormRow[float64]{k64, 0}, batchNormRow[float32]{k32, 0}, []gorgonia.Value{sums64}, []gorgonia.Value{sums32}},
 		} {
-			want, err := op{c.k64, tensor.Float64}.Do(c.in64...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := op{c.k32, tensor.Float32}.Do(c.in32...)
-			if err != nil {
-				t.Fatal(err)
-			}
+			want := mustDo(t, op{c.k64, tensor.Float64}, c.in64...)
+			got := mustDo(t, op{c.k32, tensor.Float32}, c.in32...)
 			if e := relErr(f64s(got), f64s(want)); e > 1e-6 {
 				t.Errorf("training=%v %s: float32 relative error %.3g", training, c.name, e)
 			}
 		}
 	}
+}
+
+// mustDo runs o on in, failing the test on an error.
+func mustDo(t *testing.T, o op, in ...gorgonia.Value) gorgonia.Value {
+	t.Helper()
+	v, err := o.Do(in...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -66,3 +66,20 @@ type Axpy[T Float] interface {
 	// multiply-add), so that every implementation updates parameters alike.
 	Axpy(a T, x, y []T)
 }
+
+// BatchNorm is batch normalisation's three passes over x [n,c,hw], for the channels [c0,c1)
+// only. The per-channel values are float64 and indexed by channel over all c of them: k[q],
+// s[4q+i], p[3q+i] or p[5q+i] belong to channel q. The passes compute in float64, rounding
+// each output element to T once (the package's entry points in batchnorm.go use them).
+type BatchNorm[T Float] interface {
+	// BatchNormSums sets s[4q..4q+3] to the sums over the images and positions of channel q
+	// of x-k[q], (x-k[q])^2, dy and dy*(x-k[q]); the last two are 0 when dy is nil.
+	BatchNormSums(n, c, hw, c0, c1 int, x, dy []T, k, s []float64)
+	// BatchNormApply computes y = (x-p[3q])*p[3q+1] + p[3q+2] in channel q, then max(y, 0)
+	// with relu, keeping NaN. x may be y.
+	BatchNormApply(n, c, hw, c0, c1 int, x, y []T, p []float64, relu bool)
+	// BatchNormGrad computes dx = p[5q+2] * (dy - p[5q+3] - (x-p[5q])*p[5q+1]*p[5q+4]) in
+	// channel q: with the mean, the inverse deviation, scale times it, the mean of dy and the
+	// mean of dy*xhat, the input gradient of a training-mode BatchNorm.
+	BatchNormGrad(n, c, hw, c0, c1 int, x, dy, dx []T, p []float64)
+}

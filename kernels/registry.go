@@ -92,6 +92,7 @@ type set[T Float] struct {
 	relu table[ReLU[T]]
 	sum  table[ChannelSum[T]]
 	axpy table[Axpy[T]]
+	bn   table[BatchNorm[T]]
 }
 
 var (
@@ -148,7 +149,8 @@ func Register(d Impl, kernels ...any) {
 // many those are.
 func add[T Float](m *impl, k any, s *set[T]) int {
 	return file(m, k, &s.gemm, "gemm") + file(m, k, &s.conv, "conv") + file(m, k, &s.pool, "pool") +
-		file(m, k, &s.relu, "relu") + file(m, k, &s.sum, "channel-sum") + file(m, k, &s.axpy, "axpy")
+		file(m, k, &s.relu, "relu") + file(m, k, &s.sum, "channel-sum") + file(m, k, &s.axpy, "axpy") +
+		file(m, k, &s.bn, "batchnorm")
 }
 
 // file adds k to table t if it is a K, and returns 1 if it was.

@@ -1,0 +1,155 @@
+package kernels
+
+import "math"
+
+// BatchNormSpec are a BatchNorm layer's settings.
+type BatchNormSpec struct {
+	Training      bool    // normalise with the batch's statistics and update the running ones
+	Eps, Momentum float64 // added to the variance; the old running statistics' weight
+	ReLU          bool    // apply a ReLU to the output
+}
+
+// BatchNormFor returns the BatchNorm passes to run.
+func BatchNormFor[T Float]() BatchNorm[T] { return pick(setOf[T]().bn, "batchnorm", nil) }
+
+// NamedBatchNorm returns implementation name's BatchNorm passes of type T, nil if it offers
+// none, whether or not this machine runs them: the conformance tests call each one directly.
+func NamedBatchNorm[T Float](name string) BatchNorm[T] { return named(setOf[T]().bn, name) }
+
+// BatchNormGradRows is the number of rows of the per-channel summary BatchNormGradSums writes
+// and BatchNormGradX reads.
+const BatchNormGradRows = 6
+
+// The statistics are sums of x - k over a channel, with k the channel's first value (in
+// training) or its running mean (in inference): one pass over the data gives the mean and
+// variance, and with k inside the channel's range the squares lose nothing to cancellation
+// that float64 does not hold.
+
+// BatchNormForward normalises x [N,C,H,W] per channel with scale and shift: with the batch's
+// statistics in training, updating the running ones rmean and rvar in place (the variance
+// unbiased), or with the running ones in inference. It makes one pass over x for the
+// statistics (in training) and one for y, the workers splitting the channels: each takes its
+// channels from the first pass to the last.
+func BatchNormForward[T Float](k BatchNormSpec, s []int, x, scale, shift, rmean, rvar, y []T) {
+	n, c, hw := s[0], s[1], s[2]*s[3]
+	bn := BatchNormFor[T]()
+	buf, w := Borrow(4 * c)
+	defer GiveBack(buf)
+	sums, p, ks := w[0], w[1][:3*c], w[2][:c]
+	m := float64(n * hw)
+	Parallel(c, func(_, lo, hi int) { // each worker's channels from the statistics to y
+		if k.Training {
+			firstValues(x, hw, lo, hi, ks)
+			bn.BatchNormSums(n, c, hw, lo, hi, x, nil, ks, sums)
+		}
+		for q := lo; q < hi; q++ {
+			mean, v := float64(rmean[q]), float64(rvar[q])
+			if k.Training {
+				mean, v = moments(sums[4*q:], ks[q], m)
+				rmean[q] = T(k.Momentum*float64(rmean[q]) + (1-k.Momentum)*mean)
+				rvar[q] = T(k.Momentum*float64(rvar[q]) + (1-k.Momentum)*v*m/(m-1))
+			}
+			p[3*q], p[3*q+1], p[3*q+2] = mean, float64(scale[q])/math.Sqrt(v+k.Eps), float64(shift[q])
+		}
+		bn.BatchNormApply(n, c, hw, lo, hi, x, y, p, k.ReLU)
+	})
+}
+
+// firstValues sets ks[q] to the first value of channel q of x [N,C,hw] (0 for empty maps), for
+// the channels [lo,hi).
+func firstValues[T Float](x []T, hw, lo, hi int, ks []float64) {
+	for q := lo; q < hi; q++ {
+		ks[q] = 0
+		if hw > 0 && len(x) > 0 {
+			ks[q] = float64(x[q*hw])
+		}
+	}
+}
+
+// moments returns a channel's mean and biased variance from its sums of x-k and (x-k)^2
+// over m values.
+func moments(s []float64, k, m float64) (mean, variance float64) {
+	d := s[0] / m
+	return k + d, max(s[1]/m-d*d, 0)
+}
+
+// BatchNormGradSums summarises, per channel, what a BatchNorm's gradients need, from x
+// [N,C,H,W], the running statistics (read in inference) and dy, into out [6,C]: the rows are
+// sum(dy) (the shift's gradient), sum(dy*xhat) (the scale's gradient), the mean and the
+// inverse deviation 1/sqrt(var+eps) that normalised x, each of the last two as the sum of two
+// T values (a high and a low part) so that float32 carries them to about 48 bits. In training
+// the statistics are the batch's, recomputed in the same pass over x and dy.
+func BatchNormGradSums[T Float](k BatchNormSpec, s []int, x, rmean, rvar, dy, out []T) {
+	n, c, hw := s[0], s[1], s[2]*s[3]
+	bn := BatchNormFor[T]()
+	buf, w := Borrow(4 * c)
+	defer GiveBack(buf)
+	sums, ks := w[0], w[1][:c]
+	m := float64(n * hw)
+	Parallel(c, func(_, lo, hi int) {
+		if k.Training {
+			firstValues(x, hw, lo, hi, ks)
+		} else {
+			for q := lo; q < hi; q++ {
+				ks[q] = float64(rmean[q])
+			}
+		}
+		bn.BatchNormSums(n, c, hw, lo, hi, x, dy, ks, sums)
+		for q := lo; q < hi; q++ {
+			summarise(k, q, c, m, sums[4*q:4*q+4], ks[q], rmean, rvar, out)
+		}
+	})
+}
+
+// summarise writes channel q's column of BatchNormGradSums's summary out from its sums sq of
+// x-k, (x-k)^2, dy and dy*(x-k) over m values.
+func summarise[T Float](k BatchNormSpec, q, c int, m float64, sq []float64, shift float64, rmean, rvar, out []T) {
+	mean, v, d := float64(rmean[q]), float64(rvar[q]), 0.0
+	if k.Training {
+		mean, v = moments(sq, shift, m)
+		d = sq[0] / m
+	}
+	inv := 1 / math.Sqrt(v+k.Eps)
+	out[q], out[c+q] = T(sq[2]), T((sq[3]-d*sq[2])*inv)
+	out[2*c+q], out[3*c+q] = split[T](mean)
+	out[4*c+q], out[5*c+q] = split[T](inv)
+}
+
+// split returns v as a high part, v rounded to T, and the low part, the rest rounded to T.
+func split[T Float](v float64) (hi, lo T) {
+	hi = T(v)
+	return hi, T(v - float64(hi))
+}
+
+// BatchNormGradX computes a BatchNorm's input gradient dx [N,C,H,W] from x, scale, the
+// summary sums [6,C] of BatchNormGradSums and dy. In training, with m = N*H*W and
+// xhat = (x-mean)/sqrt(var+eps),
+//
+//	dx = scale/sqrt(var+eps) * (dy - sum(dy)/m - xhat*sum(dy*xhat)/m);
+//
+// in inference the statistics are constants and dx = dy*scale/sqrt(var+eps).
+func BatchNormGradX[T Float](k BatchNormSpec, s []int, x, scale, sums, dy, dx []T) {
+	n, c, hw := s[0], s[1], s[2]*s[3]
+	bn := BatchNormFor[T]()
+	buf, w := Borrow(5 * c)
+	defer GiveBack(buf)
+	p := w[0]
+	m := float64(n * hw)
+	Parallel(c, func(_, lo, hi int) {
+		for q := lo; q < hi; q++ {
+			mean := float64(sums[2*c+q]) + float64(sums[3*c+q])
+			inv := float64(sums[4*c+q]) + float64(sums[5*c+q])
+			a := float64(scale[q]) * inv
+			if !k.Training {
+				p[3*q], p[3*q+1], p[3*q+2] = 0, a, 0
+				continue
+			}
+			p[5*q], p[5*q+1], p[5*q+2], p[5*q+3], p[5*q+4] = mean, inv, a, float64(sums[q])/m, float64(sums[c+q])/m
+		}
+		if !k.Training {
+			bn.BatchNormApply(n, c, hw, lo, hi, dy, dx, p, false)
+			return
+		}
+		bn.BatchNormGrad(n, c, hw, lo, hi, x, dy, dx, p)
+	})
+}

@@ -1,0 +1,56 @@
+package kernels_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/nndl/cnn/kernels"
+)
+
+// BenchmarkBatchNorm times a float32 BatchNorm's forward pass in training and in inference and
+// its backward pass (the summary and the input gradient), on each implementation that offers
+// the passes, on shapes of ResNet18 at 1x32x32 batch 64 (the stem's output, layer1, layer3 and
+// layer4) and of torchvision's at 3x224x224 batch 16 (the stem's output).
+func BenchmarkBatchNorm(b *testing.B) {
+	for _, s := range [][]int{{64, 64, 16, 16}, {64, 64, 8, 8}, {64, 256, 2, 2}, {64, 512, 1, 1}, {16, 64, 112, 112}} {
+		n, c, hw := s[0], s[1], s[2]*s[3]
+		x, dy, y := make([]float32, n*c*hw), make([]float32, n*c*hw), make([]float32, n*c*hw)
+		for i := range x {
+			x[i], dy[i] = float32(i%97)/97-0.3, float32(i%89)/89-0.5
+		}
+		scale, shift, rmean, rvar := make([]float32, c), make([]float32, c), make([]float32, c), make([]float32, c)
+		for q := range c {
+			scale[q], rvar[q] = 1, 1
+		}
+		sums := make([]float32, kernels.BatchNormGradRows*c)
+		train := kernels.BatchNormSpec{Training: true, Eps: 1e-5, Momentum: 0.9}
+		eval := kernels.BatchNormSpec{Eps: 1e-5, Momentum: 0.9}
+		for _, impl := range runnable() {
+			if kernels.NamedBatchNorm[float32](impl) == nil {
+				continue
+			}
+			for _, pass := range []struct {
+				name string
+				f    func()
+			}{
+				{"train", func() { kernels.BatchNormForward(train, s, x, scale, shift, rmean, rvar, y) }},
+				{"eval", func() { kernels.BatchNormForward(eval, s, x, scale, shift, rmean, rvar, y) }},
+				{"backward", func() {
+					kernels.BatchNormGradSums(train, s, x, rmean, rvar, dy, sums)
+					kernels.BatchNormGradX(train, s, x, scale, sums, dy, y)
+				}},
+			} {
+				b.Run(fmt.Sprintf("%v/%s/%s", s, impl, pass.name), func(b *testing.B) {
+					restore, err := kernels.Pin(impl)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer restore()
+					for i := 0; i < b.N; i++ {
+						pass.f()
+					}
+				})
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 // Package kernels is the contract between the layers of package graph and the code that
-// computes them: one interface per operation (a convolution's three passes, pooling, the
-// ReLU, per-channel sums, the parameter update, the matrix product), a registry of the
+// computes them: one interface per operation (a convolution's three passes, pooling,
+// BatchNorm's statistics, normalisation and input gradient, the ReLU, per-channel sums, the
+// parameter update, the matrix product), a registry of the
 // implementations this binary holds, and the choice among them for each call.
 //
 // The implementations live in packages of their own and register themselves when imported:
@@ -9,7 +10,7 @@
 //     tested against;
 //   - purego: im2col + GEMM convolutions and single-pass pooling in plain Go, always built;
 //     it accepts every shape, so every call has an implementation;
-//   - simd: direct AVX-512 and AVX2 kernels in C, built wherever cgo targets amd64 and chosen
+//   - simd: direct AVX-512 and AVX2 kernels in C (BatchNorm's in AVX2 for both), built wherever cgo targets amd64 and chosen
 //     at run time by a CPU check;
 //   - onednn (build tag dnnl) and openblas (build tag openblas): bindings to those libraries.
 //

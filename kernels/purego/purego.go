@@ -1,9 +1,10 @@
 // Package purego holds the kernels in plain Go, built on every platform: im2col + GEMM
-// convolutions (gonum's GEMM, or a faster BLAS registered beside it), single-pass pooling,
-// the element-wise operations, BatchNorm and the loss. It accepts every shape, so it serves
-// every call the other implementations refuse (kernels.Impl.Fallback). The operations no
-// other implementation offers (BatchNorm, Add, the global average, the loss) are plain
-// functions here, which package graph calls directly.
+// convolutions (gonum's GEMM, or a faster BLAS registered beside it; 1x1 output maps on
+// their live taps only), single-pass pooling, the element-wise operations, BatchNorm's
+// passes and the loss. It accepts every shape, so it serves every call the other
+// implementations refuse (kernels.Impl.Fallback). The operations no other implementation
+// offers (Add, the global average, the loss) are plain functions here, which package graph
+// calls directly.
 package purego
 
 import (

@@ -160,6 +160,8 @@ var convCases = []struct{ n, cin, h, w, cout, k, s, p int }{
 	{4, 8, 2, 2, 16, 3, 2, 1},    // 2x2 to 1x1, four live taps
 	{3, 16, 1, 1, 8, 3, 1, 1},    // a 1x1 map: the centre tap only
 	{4, 6, 3, 3, 5, 3, 3, 1},     // 3x3 to 1x1 through padding, four live taps
+	{3, 8, 2, 2, 12, 3, 1, 1},    // a 2x2 map: four taps of nine at each position
+	{2, 6, 4, 4, 10, 3, 2, 1},    // 4x4 to 2x2, stride 2
 	{3, 4, 5, 5, 6, 7, 2, 3},     // a 7x7 stride-2 window over a small map
 	{2, 3, 1, 1, 4, 3, 1, 3},     // padding wider than the kernel: windows of padding only
 	{1, 4, 4, 4, 8, 3, 1, 1},     // one image, small map, split by filters
@@ -210,6 +212,7 @@ var convGeomCases = []struct {
 	{2, 4, 3, 3, 4, kernels.ConvGeom{K: 3, S: 1, Groups: 2}},                                       // a window over the whole input, grouped
 	{2, 2, 5, 5, 3, kernels.ConvGeom{K: 3, S: 1, DH: 2, DW: 2}},                                    // a dilated window over the whole input
 	{3, 4, 2, 3, 6, kernels.ConvGeom{K: 3, S: 2, P: 1, DW: 2}},                                     // dilated to a 1x1 map, taps of one column
+	{3, 4, 3, 2, 5, kernels.ConvGeom{KH: 3, KW: 2, SH: 2, SW: 1, PH: 1}},                           // 3x2 to a 2x1 map
 }
 
 // allConvCases returns every convolution case as a geometry and input and weight shapes.

@@ -5,7 +5,6 @@ package onednn
 // #cgo LDFLAGS: -ldnnl
 // #include <stdlib.h>
 // #include "conv.h"
-// #include <oneapi/dnnl/dnnl.h>
 import "C"
 
 import (
@@ -163,28 +162,16 @@ type conv struct{}
 //   - a window over the whole input (a plain matrix product);
 //   - a deep layer with fewer images than workers (inference on one image), where the Go
 //     kernel, which splits the filters between the workers, is faster;
-//   - tiny output maps: 1x1 maps on every CPU, which the Go kernel runs as matrix products
-//     over the batch with only the taps that touch data (see purego's taps.go), and maps up
-//     to 2x2 where oneDNN runs without AVX-512, which im2col serves. Measured with
-//     BenchmarkConv at batch 64: 512 to 512 channels on a 1x1 map, oneDNN's weight gradient
-//     takes 3.4 times the Go kernel's time with AVX-512 and 30 times with AVX2, its other
-//     passes 2-3 times; 256 to 256 on 2x2 with AVX2, oneDNN's weight gradient takes about
-//     twice im2col's time, its other passes as long.
+//   - output maps of 2x2 and smaller, which the Go kernel runs as matrix products over the
+//     batch with only the taps that touch data (see purego's taps.go). Measured with
+//     BenchmarkConv at batch 64 (ms, oneDNN / Go kernel): 512 to 512 channels on a 1x1 map,
+//     weight gradient 5.2-6.6 / 1.3 with AVX-512 and 134-146 / 3.6-4.6 with AVX2; 256 to
+//     256 on 2x2 with AVX-512, forward 1.9-2.0 / 1.9, input gradient 1.7-1.9 / 1.8, weight
+//     gradient 3.1 / 2.2.
 func (conv) AcceptsConv(d kernels.ConvDims) bool {
 	return d.G.IsSquare() && !d.FullWindow() && (splitBatch(d) || d.N >= kernels.Workers()) &&
-		d.OHW > tinyMap()
+		d.OHW > 4
 }
-
-// tinyMap is the largest output plane (in positions) oneDNN leaves to the Go kernel.
-func tinyMap() int {
-	if avx512() {
-		return 1
-	}
-	return 4
-}
-
-// avx512 reports whether oneDNN runs its AVX-512 kernels (ONEDNN_MAX_CPU_ISA may cap them).
-var avx512 = sync.OnceValue(func() bool { return C.dnnl_get_effective_cpu_isa() >= C.dnnl_cpu_isa_avx512_core })
 
 // ConvForward applies the epilogue's BatchNorm through the weights (see foldEpilogue) and
 // its ReLU after the kernel: oneDNN's would turn NaN into 0 and hide a diverged run.

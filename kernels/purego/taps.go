@@ -2,160 +2,194 @@ package purego
 
 import "github.com/nndl/cnn/kernels"
 
-// Single-position outputs. A convolution whose output is 1x1 (the last stage of a network
-// on 32x32 images) reads padding with most of its window: a 3x3 window on a 1x1 map
-// touches data with its centre tap only, and im2col would multiply eight rows of zeros out
-// of nine. Here it is one matrix product over the whole batch with only the taps that touch
-// data: the unrolled input A [N, (channel, tap)] against the weights cut to those taps,
-// Wg [P, (channel, tap)]. The workers split the filters (or, for the input gradient, the
-// channels).
+// Tiny maps. A convolution whose output is 2x2 or smaller (the last stages of a network on
+// 32x32 images) reads padding with most of its window: on a 1x1 map a 3x3 window touches
+// data with its centre tap only, on a 2x2 map with four taps of nine, and im2col would
+// multiply the rest as rows of zeros. Here the maps and the weights are first laid out by
+// position and by tap, xT [H*W][N][C] and wT [tap][P][C]; then each pair of an output
+// position o and a tap t that reads input position s is one matrix product over the whole
+// batch, yT[o] [N,P] += xT[s] [N,C] x wT[t]^T, with only the arithmetic that touches data.
+// The workers split the filters (or, for the input gradient, the channels).
 //
-// Only 1x1 outputs run this way. On 2x2 maps each output position has its own four taps out
-// of nine, and cutting the weights for each costs what the skipped taps save: im2col is as
-// fast or faster (BenchmarkConv). On one image, im2col with the filters split between the
-// workers reads the weights once where this reads them twice.
+// On one image, im2col with the filters split between the workers reads the weights once
+// where this reads them twice (to lay them out, then to multiply), so a batch of one stays
+// with it.
 
-// tiny reports whether convolution d runs on its live taps.
+// tinyMap is the largest output plane (in positions) that runs by positions and taps.
+const tinyMap = 4
+
+// tiny reports whether convolution d runs by positions and taps.
 func tiny(d kernels.ConvDims) bool {
-	return d.OHW == 1 && d.N >= 2 && d.G.Groups == 1 && !d.FullWindow()
+	return d.OHW <= tinyMap && d.N >= 2 && d.G.Groups == 1 && !d.FullWindow()
 }
 
-// liveTaps returns the taps (u*KW+v) of the output position's window that read data, with
-// the input-plane offset each reads, cached in the scratch as nt taps then nt offsets.
-func liveTaps(ws *kernels.Scratch, d kernels.ConvDims) (taps, src []int32) {
+// tapPairs returns, cached in the scratch, the triples (o, t, s) of d in order of output
+// position: output position o's window reads input position s at tap t (u*KW+v); and the
+// taps that any position reads.
+func tapPairs(ws *kernels.Scratch, d kernels.ConvDims) (pairs, live []int32) {
 	g := d.G
 	pair := func(a, b int) int { return a<<32 | b }
 	key := [8]int{-1, pair(g.KH, g.KW), pair(g.SH, g.SW), pair(g.PH, g.PW), pair(g.DH, g.DW), d.H, d.W}
 	tab := ws.Table(key, func() []int32 {
-		var taps, src []int32
-		for u := 0; u < g.KH; u++ {
-			for v := 0; v < g.KW; v++ {
-				r, c := u*g.DH-g.PH, v*g.DW-g.PW
-				if r >= 0 && r < d.H && c >= 0 && c < d.W {
-					taps = append(taps, int32(u*g.KW+v))
-					src = append(src, int32(r*d.W+c))
+		var tab []int32
+		used := make([]bool, g.KH*g.KW)
+		for i := 0; i < d.OH; i++ {
+			for j := 0; j < d.OW; j++ {
+				for u := 0; u < g.KH; u++ {
+					for v := 0; v < g.KW; v++ {
+						r, c := i*g.SH+u*g.DH-g.PH, j*g.SW+v*g.DW-g.PW
+						if r >= 0 && r < d.H && c >= 0 && c < d.W {
+							tab = append(tab, int32(i*d.OW+j), int32(u*g.KW+v), int32(r*d.W+c))
+							used[u*g.KW+v] = true
+						}
+					}
 				}
 			}
 		}
-		return append(taps, src...)
+		n := len(tab)
+		for t, ok := range used {
+			if ok {
+				tab = append(tab, int32(t))
+			}
+		}
+		return append(tab, int32(n))
 	})
-	nt := len(tab) / 2
-	return tab[:nt], tab[nt:]
+	n := int(tab[len(tab)-1])
+	return tab[:n], tab[n : len(tab)-1]
 }
 
-// cutWeights copies filters [lo, hi) of w [P, C, KH*KW], cut to the taps, into wg [P, C*nt].
-func cutWeights[T kernels.Float](d kernels.ConvDims, taps []int32, w, wg []T, lo, hi int) {
-	kk, nt := d.G.KH*d.G.KW, len(taps)
+// layOutWeights copies filters [lo, hi) of w [P, C, KH*KW] at the live taps into
+// wT [tap][P][C].
+func layOutWeights[T kernels.Float](d kernels.ConvDims, live []int32, w, wT []T, lo, hi int) {
+	kk := d.G.KH * d.G.KW
 	for q := lo; q < hi; q++ {
-		src, dst := w[q*d.C*kk:(q+1)*d.C*kk], wg[q*d.C*nt:(q+1)*d.C*nt]
-		for t, tap := range taps {
-			j := t // dst[c*nt+t] = src[c*kk+tap]
-			for i := int(tap); i < len(src) && j < len(dst); i += kk {
-				dst[j] = src[i]
-				j += nt
+		src := w[q*d.C*kk : (q+1)*d.C*kk]
+		for _, t := range live {
+			dst := wT[(int(t)*d.P+q)*d.C : (int(t)*d.P+q+1)*d.C]
+			for c := range dst {
+				dst[c] = src[c*kk+int(t)]
 			}
 		}
 	}
 }
 
-// unroll fills rows [lo, hi) of A [N, C*nt] from x [N, C, H*W].
-func unroll[T kernels.Float](d kernels.ConvDims, src []int32, x, a []T, lo, hi int) {
-	nt := len(src)
+// layOutMaps copies images [lo, hi) of x [N, C, H*W] into xT [H*W][N][C].
+func layOutMaps[T kernels.Float](d kernels.ConvDims, x, xT []T, lo, hi int) {
 	for n := lo; n < hi; n++ {
-		row := a[n*d.C*nt : (n+1)*d.C*nt]
 		for c := 0; c < d.C; c++ {
-			xc := x[(n*d.C+c)*d.HW : (n*d.C+c+1)*d.HW]
-			for t, at := range src {
-				row[c*nt+t] = xc[at]
+			for s, v := range x[(n*d.C+c)*d.HW : (n*d.C+c+1)*d.HW] {
+				xT[(s*d.N+n)*d.C+c] = v
 			}
 		}
 	}
 }
 
-// tinyForward: y [N, P] = A [N, kg] x Wg^T (+ b). The workers unroll their images, then cut
-// and multiply their filters.
-func tinyForward[T kernels.Float](ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []T, ep *kernels.Epilogue) {
-	taps, src := liveTaps(ws, d)
-	kg := d.C * len(taps)
-	if kg == 0 { // a window of padding only
-		for n := 0; n < d.N; n++ {
-			row := y[n*d.P : (n+1)*d.P]
-			clear(row)
-			if b != nil {
-				copy(row, b)
+// layOutGrad copies filters [lo, hi) of dy [N, P, OH*OW] into dyT [OH*OW][N][P].
+func layOutGrad[T kernels.Float](d kernels.ConvDims, dy, dyT []T, lo, hi int) {
+	for n := 0; n < d.N; n++ {
+		for q := lo; q < hi; q++ {
+			for o, v := range dy[(n*d.P+q)*d.OHW : (n*d.P+q+1)*d.OHW] {
+				dyT[(o*d.N+n)*d.P+q] = v
 			}
 		}
-		kernels.ApplyEpilogue(ep, d, y)
-		return
 	}
-	ws.Reserve(kernels.Workers(), 2)
-	a, wg := kernels.Buffer[T](ws, 0, 0, d.N*kg), kernels.Buffer[T](ws, 0, 1, d.P*kg)
-	kernels.Parallel(d.N, func(_, lo, hi int) { unroll(d, src, x, a, lo, hi) })
+}
+
+// tinyBuffers returns the scratch's buffers for xT, wT and yT (or their gradients).
+func tinyBuffers[T kernels.Float](ws *kernels.Scratch, d kernels.ConvDims) (xT, wT, yT []T) {
+	ws.Reserve(kernels.Workers(), 3)
+	return kernels.Buffer[T](ws, 0, 0, d.HW*d.N*d.C), kernels.Buffer[T](ws, 0, 1, d.G.KH*d.G.KW*d.P*d.C),
+		kernels.Buffer[T](ws, 0, 2, d.OHW*d.N*d.P)
+}
+
+func tinyForward[T kernels.Float](ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []T, ep *kernels.Epilogue) {
+	pairs, live := tapPairs(ws, d)
+	xT, wT, yT := tinyBuffers[T](ws, d)
+	kernels.Parallel(d.N, func(_, lo, hi int) { layOutMaps(d, x, xT, lo, hi) })
 	kernels.Parallel(d.P, func(_, lo, hi int) {
-		cutWeights(d, taps, w, wg, lo, hi)
-		var beta T
-		if b != nil {
-			for n := 0; n < d.N; n++ {
-				copy(y[n*d.P+lo:n*d.P+hi], b[lo:hi])
+		layOutWeights(d, live, w, wT, lo, hi)
+		for o := 0; o < d.OHW; o++ {
+			yo := yT[o*d.N*d.P:]
+			var beta T
+			for k := 0; k < len(pairs); k += 3 {
+				if t, s := int(pairs[k+1]), int(pairs[k+2]); int(pairs[k]) == o {
+					// yT[o][:, lo:hi] (+)= xT[s] x wT[t][lo:hi]^T
+					kernels.Matmul(false, true, d.N, hi-lo, d.C, 1, xT[s*d.N*d.C:], d.C, wT[(t*d.P+lo)*d.C:], d.C, beta, yo[lo:], d.P)
+					beta = 1
+				}
 			}
-			beta = 1
+			for n := 0; n < d.N; n++ {
+				row := yo[n*d.P : (n+1)*d.P]
+				for q := lo; q < hi; q++ {
+					var v T
+					if beta != 0 { // some tap reads data
+						v = row[q]
+					}
+					if b != nil {
+						v += b[q]
+					}
+					y[(n*d.P+q)*d.OHW+o] = v
+				}
+			}
 		}
-		kernels.Matmul(false, true, d.N, hi-lo, kg, 1, a, kg, wg[lo*kg:], kg, beta, y[lo:], d.P)
 	})
 	kernels.ApplyEpilogue(ep, d, y)
 }
 
-// tinyBackwardX: dA [N, kg] = dy [N, P] x Wg, added into dx at the taps' offsets. The
-// workers cut their filters' weights, then split the channels: their columns of dA and
-// their planes of dx.
 func tinyBackwardX[T kernels.Float](ws *kernels.Scratch, d kernels.ConvDims, w, dy, dx []T) {
-	taps, src := liveTaps(ws, d)
-	nt := len(taps)
-	kg := d.C * nt
-	if kg == 0 {
-		clear(dx)
-		return
-	}
-	ws.Reserve(kernels.Workers(), 2)
-	da, wg := kernels.Buffer[T](ws, 0, 0, d.N*kg), kernels.Buffer[T](ws, 0, 1, d.P*kg)
-	kernels.Parallel(d.P, func(_, lo, hi int) { cutWeights(d, taps, w, wg, lo, hi) })
+	pairs, live := tapPairs(ws, d)
+	dxT, wT, dyT := tinyBuffers[T](ws, d)
+	kernels.Parallel(d.P, func(_, lo, hi int) {
+		layOutWeights(d, live, w, wT, lo, hi)
+		layOutGrad(d, dy, dyT, lo, hi)
+	})
 	kernels.Parallel(d.C, func(_, lo, hi int) {
-		kernels.Matmul(false, false, d.N, (hi-lo)*nt, d.P, 1, dy, d.P, wg[lo*nt:], kg, 0, da[lo*nt:], kg)
+		for s := 0; s < d.HW; s++ {
+			for n := 0; n < d.N; n++ {
+				clear(dxT[(s*d.N+n)*d.C+lo : (s*d.N+n)*d.C+hi])
+			}
+		}
+		for k := 0; k < len(pairs); k += 3 {
+			o, t, s := int(pairs[k]), int(pairs[k+1]), int(pairs[k+2])
+			// dxT[s][:, lo:hi] += dyT[o] x wT[t][:, lo:hi]
+			kernels.Matmul(false, false, d.N, hi-lo, d.P, 1, dyT[o*d.N*d.P:], d.P, wT[t*d.P*d.C+lo:], d.C, 1, dxT[s*d.N*d.C+lo:], d.C)
+		}
 		for n := 0; n < d.N; n++ {
-			row := da[n*kg : (n+1)*kg]
 			for c := lo; c < hi; c++ {
-				xc := dx[(n*d.C+c)*d.HW : (n*d.C+c+1)*d.HW]
-				clear(xc)
-				for t, at := range src {
-					xc[at] = row[c*nt+t] // one position: each offset is read by one tap
+				plane := dx[(n*d.C+c)*d.HW : (n*d.C+c+1)*d.HW]
+				for s := range plane {
+					plane[s] = dxT[(s*d.N+n)*d.C+c]
 				}
 			}
 		}
 	})
 }
 
-// tinyBackwardW: dWg [P, kg] = dy^T [P, N] x A, written into dw at the taps (zero at the
-// others). The workers unroll their images, then split the filters.
 func tinyBackwardW[T kernels.Float](ws *kernels.Scratch, d kernels.ConvDims, x, dy, dw []T) {
-	taps, src := liveTaps(ws, d)
-	kk, nt := d.G.KH*d.G.KW, len(taps)
-	kg := d.C * nt
-	if kg == 0 {
-		clear(dw)
-		return
-	}
-	ws.Reserve(kernels.Workers(), 2)
-	a, dwg := kernels.Buffer[T](ws, 0, 0, d.N*kg), kernels.Buffer[T](ws, 0, 1, d.P*kg)
-	kernels.Parallel(d.N, func(_, lo, hi int) { unroll(d, src, x, a, lo, hi) })
+	pairs, live := tapPairs(ws, d)
+	xT, dwT, dyT := tinyBuffers[T](ws, d)
+	kk := d.G.KH * d.G.KW
+	kernels.Parallel(d.N, func(_, lo, hi int) { layOutMaps(d, x, xT, lo, hi) })
 	kernels.Parallel(d.P, func(_, lo, hi int) {
-		kernels.Matmul(true, false, hi-lo, kg, d.N, 1, dy[lo:], d.P, a, kg, 0, dwg[lo*kg:], kg)
+		layOutGrad(d, dy, dyT, lo, hi)
+		for _, t := range live {
+			dst := dwT[(int(t)*d.P+lo)*d.C:]
+			var beta T
+			for k := 0; k < len(pairs); k += 3 {
+				if o, s := int(pairs[k]), int(pairs[k+2]); pairs[k+1] == t {
+					// dwT[t][lo:hi] (+)= dyT[o][:, lo:hi]^T x xT[s]
+					kernels.Matmul(true, false, hi-lo, d.C, d.N, 1, dyT[o*d.N*d.P+lo:], d.P, xT[s*d.N*d.C:], d.C, beta, dst, d.C)
+					beta = 1
+				}
+			}
+		}
 		clear(dw[lo*d.C*kk : hi*d.C*kk])
-		for q := lo; q < hi; q++ {
-			for c := 0; c < d.C; c++ {
-				dst := dw[(q*d.C+c)*kk : (q*d.C+c+1)*kk]
-				g := dwg[(q*d.C+c)*nt : (q*d.C+c+1)*nt]
-				for t, tap := range taps {
-					dst[tap] = g[t]
+		for _, t := range live {
+			for q := lo; q < hi; q++ {
+				src := dwT[(int(t)*d.P+q)*d.C : (int(t)*d.P+q+1)*d.C]
+				dst := dw[q*d.C*kk : (q+1)*d.C*kk]
+				for c, v := range src {
+					dst[c*kk+int(t)] = v
 				}
 			}
 		}

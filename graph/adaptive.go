@@ -65,6 +65,6 @@ func (k adaptiveAvgGrad[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
 }
 func (k adaptiveAvgGrad[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	d := kernels.NewAdaptivePoolDims(k.oh, k.ow, in[0].Shape())
-	kernels.PoolBackward(d, data[T](in[0]), data[T](in[1]), data[T](out), nil)
+	kernels.PoolBackward(d, data[T](in[0]), nil, data[T](in[1]), data[T](out), nil)
 	return nil
 }

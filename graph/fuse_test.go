@@ -174,7 +174,11 @@ func TestFusedPoolGradReLU(t *testing.T) {
 		}
 		oh := k.g.Out(8)
 		dy := randDense(rng, -1, 1, 2, 3, oh, oh)
-		g, err := op{k, tensor.Float64}.Do(y, dy)
+		pooled, err := op{poolFast[float64](k), tensor.Float64}.Do(y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := op{k, tensor.Float64}.Do(y, pooled, dy)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +190,7 @@ func TestFusedPoolGradReLU(t *testing.T) {
 		if !ok {
 			t.Fatalf("%v: not fused", k)
 		}
-		got, err := f.Do(y, dy, y)
+		got, err := f.Do(y, pooled, dy, y)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -36,35 +36,43 @@ func (k poolFast[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	return nil
 }
 func (k poolFast[T]) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	dx, err := apply(poolFastGrad[T](k), in[0], grad)
+	dx, err := apply(poolFastGrad[T](k), in[0], out, grad)
 	return gorgonia.Nodes{dx}, err
 }
 
-// poolFastGrad computes dx from x and dy.
+// poolFastGrad computes dx from x, the pooling's output y (which gives each window's
+// maximum) and dy.
 type poolFastGrad[T kernels.Float] poolFast[T]
 
 func (k poolFastGrad[T]) kind() string       { return "Pool2DGrad" }
 func (k poolFastGrad[T]) String() string     { return fmt.Sprintf("Pool2DGrad(%v %v)", k.g, k.mode) }
-func (k poolFastGrad[T]) dims() ([]int, int) { return []int{4, 4}, 4 }
+func (k poolFastGrad[T]) dims() ([]int, int) { return []int{4, 4, 4}, 4 }
 func (k poolFastGrad[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
+	want, err := poolShape(k.g, in[0])
+	if err != nil {
+		return nil, err
+	}
+	if !in[1].Eq(want) || !in[2].Eq(want) {
+		return nil, fmt.Errorf("pooled output %v and its gradient %v: want %v", in[1], in[2], want)
+	}
 	return in[0].Clone(), nil
 }
 func (k poolFastGrad[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	d := kernels.NewPoolDims(k.g, k.mode, in[0].Shape())
-	kernels.PoolBackward(d, data[T](in[0]), data[T](in[1]), data[T](out), nil)
+	kernels.PoolBackward(d, data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](out), nil)
 	return nil
 }
 
 // poolGradReLU is a pooling's gradient followed by the gradient of the ReLU before the
-// pooling: dx is kept where the ReLU's output (input 2) is positive and zeroed elsewhere.
+// pooling: dx is kept where the ReLU's output (input 3) is positive and zeroed elsewhere.
 type poolGradReLU[T kernels.Float] struct{ poolFastGrad[T] }
 
 func (k poolGradReLU[T]) kind() string       { return "Pool2DGrad+ReLUGrad" }
 func (k poolGradReLU[T]) String() string     { return k.poolFastGrad.String() + "+ReLUGrad" }
-func (k poolGradReLU[T]) dims() ([]int, int) { return []int{4, 4, 4}, 4 }
+func (k poolGradReLU[T]) dims() ([]int, int) { return []int{4, 4, 4, 4}, 4 }
 func (k poolGradReLU[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	d := kernels.NewPoolDims(k.g, k.mode, in[0].Shape())
-	kernels.PoolBackward(d, data[T](in[0]), data[T](in[1]), data[T](out), data[T](in[2]))
+	kernels.PoolBackward(d, data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](out), data[T](in[3]))
 	return nil
 }
 

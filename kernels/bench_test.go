@@ -93,7 +93,7 @@ func BenchmarkPool(b *testing.B) {
 			})
 			b.Run(name+"/"+impl+"/backward", func(b *testing.B) {
 				for i := 0; i < b.N; i++ {
-					k.PoolBackward(d, x, y, dx, nil)
+					k.PoolBackward(d, x, y, y, dx, nil)
 				}
 			})
 		}

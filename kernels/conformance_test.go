@@ -412,12 +412,16 @@ func testPool[T kernels.Float](t *testing.T, impl string) (int, bool) {
 		x = poolInput[T](rng, planes, d.H, d.W, false)
 		dy := random[T](rng, planes*d.OH*d.OW)
 		relu := poolInput[T](rng, planes, d.H, d.W, false)
+		y := make([]T, planes*d.OH*d.OW)
+		ref.PoolForward(d, x, y)
 		for _, r := range [][]T{nil, relu} {
-			got, want := random[T](rng, len(x)), make([]T, len(x))
-			k.PoolBackward(d, x, dy, got, r)
-			ref.PoolBackward(d, x, dy, want, r)
-			if i, ok := sameBits(got, want); !ok {
-				t.Errorf("%s pool %s backward (ReLU %v): element %d is %v, want %v", impl, c, r != nil, i, got[i], want[i])
+			for _, yy := range [][]T{nil, y} {
+				got, want := random[T](rng, len(x)), make([]T, len(x))
+				k.PoolBackward(d, x, yy, dy, got, r)
+				ref.PoolBackward(d, x, nil, dy, want, r)
+				if i, ok := sameBits(got, want); !ok {
+					t.Errorf("%s pool %s backward (ReLU %v, y %v): element %d is %v, want %v", impl, c, r != nil, yy != nil, i, got[i], want[i])
+				}
 			}
 		}
 	}

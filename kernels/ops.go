@@ -37,9 +37,10 @@ type Pool[T Float] interface {
 	// PoolForward computes y [Planes,OH,OW] from x [Planes,H,W].
 	PoolForward(d PoolDims, x, y []T)
 	// PoolBackward routes dy back to dx: to the first maximum of each window in row-major
-	// order, or spread over the window for the average. With relu (the output of a ReLU
-	// before the pooling, nil: none) dx is then zeroed where relu is not positive.
-	PoolBackward(d PoolDims, x, dy, dx, relu []T)
+	// order, or spread over the window for the average. y is the forward pass's output
+	// (nil: not at hand), which tells each window's maximum. With relu (the output of a
+	// ReLU before the pooling, nil: none) dx is then zeroed where relu is not positive.
+	PoolBackward(d PoolDims, x, y, dy, dx, relu []T)
 }
 
 // ReLU is the rectified linear unit and its gradient, element-wise. x may be y.

@@ -48,17 +48,20 @@ func PoolForward[T Float](d PoolDims, x, y []T) {
 
 // PoolBackward computes the pooling's input gradient (see Pool), the workers splitting the
 // planes.
-func PoolBackward[T Float](d PoolDims, x, dy, dx, relu []T) {
+func PoolBackward[T Float](d PoolDims, x, y, dy, dx, relu []T) {
 	k := PoolFor[T](d)
 	in, out := d.H*d.W, d.OH*d.OW
 	Parallel(d.Planes, func(_, lo, hi int) {
 		part := d
 		part.Planes = hi - lo
-		var r []T
+		var r, yp []T
 		if relu != nil {
 			r = relu[lo*in : hi*in]
 		}
-		k.PoolBackward(part, x[lo*in:hi*in], dy[lo*out:hi*out], dx[lo*in:hi*in], r)
+		if y != nil {
+			yp = y[lo*out : hi*out]
+		}
+		k.PoolBackward(part, x[lo*in:hi*in], yp, dy[lo*out:hi*out], dx[lo*in:hi*in], r)
 	})
 }
 

@@ -24,9 +24,9 @@ func (pool[T]) PoolForward(d kernels.PoolDims, x, y []T) {
 	}
 }
 
-func (pool[T]) PoolBackward(d kernels.PoolDims, x, dy, dx, relu []T) {
+func (pool[T]) PoolBackward(d kernels.PoolDims, x, y, dy, dx, relu []T) {
 	if d.Mode == kernels.PoolMax && !d.Is2x2() && fitsWindows(d) {
-		poolMaxPlanesGrad(d, x, dy, dx, relu)
+		poolMaxPlanesGrad(d, x, y, dy, dx, relu)
 		return
 	}
 	in, out := d.H*d.W, d.OH*d.OW
@@ -106,10 +106,10 @@ func poolMaxPlanes[T kernels.Float](d kernels.PoolDims, x, y []T) {
 
 // poolMaxPlanesGrad routes dy back to the first maximum of each window of every plane, in
 // row-major order, as PyTorch does; given relu (the output of a ReLU before the pooling),
-// only where that is positive. It finds each window's maximum as the forward pass does,
-// then the first input equal to it (a window holding NaN is searched the slow way: its
-// maximum is the largest number in it).
-func poolMaxPlanesGrad[T kernels.Float](d kernels.PoolDims, x, dy, dx, relu []T) {
+// only where that is positive. It takes each window's maximum from y, or without y works it
+// out as the forward pass does, then finds the first input equal to it (a window holding
+// NaN is searched the slow way: its maximum is the largest number in it).
+func poolMaxPlanesGrad[T kernels.Float](d kernels.PoolDims, x, y, dy, dx, relu []T) {
 	var b windows
 	b.set(d)
 	var buf [maxRowMax]T
@@ -117,20 +117,31 @@ func poolMaxPlanesGrad[T kernels.Float](d kernels.PoolDims, x, dy, dx, relu []T)
 	m := buf[:w]
 	for pl := 0; pl < d.Planes; pl++ {
 		xp, dxp, dyp := x[pl*in:(pl+1)*in], dx[pl*in:(pl+1)*in], dy[pl*out:(pl+1)*out]
+		var yp []T
+		if y != nil {
+			yp = y[pl*out : (pl+1)*out]
+		}
 		clear(dxp)
 		for i := 0; i < d.OH; i++ {
 			r0, r1 := int(b.r0[i]), int(b.r1[i])
-			copy(m, xp[r0*w:(r0+1)*w])
-			for r := r0 + 1; r < r1; r++ {
-				for c, v := range xp[r*w : (r+1)*w] {
-					m[c] = max(m[c], v)
+			if yp == nil {
+				copy(m, xp[r0*w:(r0+1)*w])
+				for r := r0 + 1; r < r1; r++ {
+					for c, v := range xp[r*w : (r+1)*w] {
+						m[c] = max(m[c], v)
+					}
 				}
 			}
 			for j, gy := range dyp[i*d.OW : (i+1)*d.OW] {
 				c0, c1 := int(b.c0[j]), int(b.c1[j])
-				best := m[c0]
-				for _, v := range m[c0+1 : c1] {
-					best = max(best, v)
+				var best T
+				if yp != nil {
+					best = yp[i*d.OW+j]
+				} else {
+					best = m[c0]
+					for _, v := range m[c0+1 : c1] {
+						best = max(best, v)
+					}
 				}
 				at := firstEqual(xp, w, r0, r1, c0, c1, best)
 				if at < 0 {

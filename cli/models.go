@@ -23,6 +23,8 @@ type modelFlags struct {
 	stemBias   bool // a bias on the 7x7 stem conv (the chapter's layout; torchvision has none)
 
 	fs *flag.FlagSet // the flags were parsed here; nil: every field was set on purpose
+
+	notes []string // set by model: what a report of the model must add (an ONNX file's onnx.Notes)
 }
 
 // modelDefault is what a model takes for the flags not given on the command line, where it

@@ -49,45 +49,36 @@ func cmdExport(args []string, stdout io.Writer) error {
 // isONNXPath reports whether a model argument names an ONNX file rather than a model.
 func isONNXPath(name string) bool { return strings.HasSuffix(strings.ToLower(name), ".onnx") }
 
-// importONNX reads an ONNX file into a model and its parameters.
-func importONNX(path string) (graph.Model, *graph.Params, error) {
+// importONNX reads an ONNX file into a model and its parameters, with what a report of the
+// model must add to its layers (see onnx.Notes).
+func importONNX(path string) (graph.Model, *graph.Params, []string, error) {
 	if err := checkInputFile("model", path); err != nil {
-		return graph.Model{}, nil, err
+		return graph.Model{}, nil, nil, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return graph.Model{}, nil, err
-	}
-	defer f.Close()
-	m, params, err := onnx.Import(f)
-	if err != nil {
-		return graph.Model{}, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return m, params, nil
-}
-
-// onnxNotes returns what a report of the ONNX file at path must add to its layers (see
-// onnx.Notes); the file has been imported already, so a read error only means no notes.
-func onnxNotes(path string) []string {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
+		return graph.Model{}, nil, nil, err
 	}
 	defer f.Close()
 	mp, err := onnx.ReadModel(f)
 	if err != nil {
-		return nil
+		return graph.Model{}, nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return onnx.Notes(mp)
+	m, params, err := onnx.FromProto(mp)
+	if err != nil {
+		return graph.Model{}, nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, params, onnx.Notes(mp), nil
 }
 
 // onnxModel is the model of an ONNX file, for the commands that take a model name; --input
 // gives it another input shape, which its layers must fit.
 func (m *modelFlags) onnxModel(path string) (graph.Model, graph.Impl, error) {
-	model, _, err := importONNX(path)
+	model, _, notes, err := importONNX(path)
 	if err != nil {
 		return graph.Model{}, 0, err
 	}
+	m.notes = notes
 	if m.input != "" {
 		shape, err := parseShape(m.input)
 		if err != nil {
@@ -101,7 +92,7 @@ func (m *modelFlags) onnxModel(path string) (graph.Model, graph.Impl, error) {
 // loadONNX is weightFlags.load for an ONNX file without --weights: its initialisers are
 // the weights.
 func loadONNX(path string) (*trainer.Runner, string, []string, error) {
-	m, params, err := importONNX(path)
+	m, params, _, err := importONNX(path)
 	if err != nil {
 		return nil, "", nil, err
 	}

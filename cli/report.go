@@ -58,10 +58,8 @@ func cmdSummary(args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s, input %v, batch %d\n", m.Name, m.Input, *batch)
-	if isONNXPath(pos[0]) {
-		for _, note := range onnxNotes(pos[0]) {
-			fmt.Fprintf(stdout, "note: %s\n", note)
-		}
+	for _, note := range mf.notes {
+		fmt.Fprintf(stdout, "note: %s\n", note)
 	}
 	return s.WriteTable(stdout, unit)
 }

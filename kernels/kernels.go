@@ -132,6 +132,11 @@ func NewConvDims(g ConvGeom, xs, ws []int) ConvDims {
 // Rows is the number of rows of one image unrolled (im2col): C*KH*KW, Groups filters' lengths.
 func (d ConvDims) Rows() int { return d.G.Groups * d.K }
 
+// TinyOutput reports whether the output map is 2x2 or smaller, where most of a padded
+// window reads padding: purego runs such maps on the taps that touch data, and the
+// libraries' kernels leave them to it.
+func (d ConvDims) TinyOutput() bool { return d.OHW <= 4 }
+
 // FullWindow reports whether the window covers the whole unpadded input, as in LeNet-5's
 // last convolution: then each image is one row of the unrolled input as it lies in memory,
 // and the convolution is a plain matrix product.

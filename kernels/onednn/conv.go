@@ -122,12 +122,16 @@ func runWhole(kind convKind, d kernels.ConvDims, fwd forwardOpts, a, b, bs, scal
 }
 
 // splitBatch reports whether a convolution of at least as many images as workers runs as one
-// single-threaded primitive per worker, each on its share of the batch, rather than as one primitive over the whole batch on
-// OpenMP's threads. Every run reorders the weights into the primitive's blocked layout, and
+// single-threaded primitive per worker, each on its share of the batch, rather than as one
+// primitive over the whole batch on OpenMP's threads. Every run reorders the weights into the primitive's blocked layout, and
 // the weight gradient back out of it: where the images outweigh the weights (shallow layers),
 // splitting the batch costs little and keeps the workers apart; on the small maps of deep
 // layers the weights dominate, and are better reordered once (BenchmarkConv shows both).
 func splitBatch(d kernels.ConvDims) bool { return d.P*d.K <= 2*d.N*d.C*d.HW }
+
+// runsWhole reports whether a convolution runs as one primitive over the whole batch: a deep
+// layer (see splitBatch), or fewer images than workers, which then all work on them.
+func runsWhole(d kernels.ConvDims) bool { return !splitBatch(d) || d.N < kernels.Workers() }
 
 // foldEpilogue folds the inference BatchNorm of the forward kernel's epilogue ep, if any,
 // into the convolution: (conv(x, w) + b - mean)*a + shift = conv(x, w*a) + (b - mean)*a +
@@ -170,7 +174,7 @@ type conv struct{}
 //     gradient 3.1 / 2.2.
 func (conv) AcceptsConv(d kernels.ConvDims) bool {
 	return d.G.IsSquare() && !d.FullWindow() && (splitBatch(d) || d.N >= kernels.Workers()) &&
-		d.OHW > 4
+		!d.TinyOutput()
 }
 
 // ConvForward applies the epilogue's BatchNorm through the weights (see foldEpilogue) and
@@ -182,7 +186,7 @@ func (conv) ConvForward(ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []fl
 		rest = &kernels.Epilogue{ReLU: true}
 	}
 	outImg := d.P * d.OHW
-	if !splitBatch(d) || d.N < kernels.Workers() {
+	if runsWhole(d) {
 		if err := runWhole(convForwardKernel, d, fwd, x, w, bias, scales, y); err != nil {
 			return err
 		}
@@ -203,7 +207,7 @@ func (conv) ConvForward(ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []fl
 }
 
 func (conv) ConvBackwardData(ws *kernels.Scratch, d kernels.ConvDims, w, dy, dx []float32) error {
-	if !splitBatch(d) || d.N < kernels.Workers() {
+	if runsWhole(d) {
 		return runWhole(convGradXKernel, d, forwardOpts{}, dy, w, nil, nil, dx)
 	}
 	in, outImg := d.C*d.HW, d.P*d.OHW
@@ -215,7 +219,7 @@ func (conv) ConvBackwardData(ws *kernels.Scratch, d kernels.ConvDims, w, dy, dx 
 }
 
 func (conv) ConvBackwardWeights(ws *kernels.Scratch, d kernels.ConvDims, x, dy, dw []float32) error {
-	if !splitBatch(d) || d.N < kernels.Workers() {
+	if runsWhole(d) {
 		return runWhole(convGradWKernel, d, forwardOpts{}, x, dy, nil, nil, dw)
 	}
 	in, outImg := d.C*d.HW, d.P*d.OHW

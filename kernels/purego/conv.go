@@ -6,7 +6,8 @@ import "github.com/nndl/cnn/kernels"
 // im2col into one matrix and multiplies it with the weights in a single GEMM (one per group
 // of a grouped convolution: group g's filters with the unrolled rows of its channels). A window that
 // covers the whole input is a plain matrix product; one image of a deep layer is unrolled
-// once and its filters split between the workers. Tiny maps run as tap groups (taps.go).
+// once and its filters split between the workers. Output maps of 2x2 and smaller run on
+// the taps that touch data (taps.go).
 
 // conv implements kernels.Conv for every shape.
 type conv[T kernels.Float] struct{}
@@ -49,11 +50,22 @@ type dims struct {
 // index sets the patch table of a small map, taken from the scratch's cache.
 func (d *dims) index(ws *kernels.Scratch) {
 	if d.OW < smallMap {
-		g := d.G
-		pair := func(a, b int) int { return a<<32 | b }
-		key := [8]int{pair(g.KH, g.KW), pair(g.SH, g.SW), pair(g.PH, g.PW), pair(g.DH, g.DW), d.H, d.W}
-		d.idx = ws.Table(key, func() []int32 { return patchIndex(*d) })
+		d.idx = ws.Table(tableKey(patchTable, d.ConvDims), func() []int32 { return patchIndex(*d) })
 	}
+}
+
+// The tables a convolution caches in its scratch: im2col's patch offsets (patchIndex) and
+// the live taps of a tiny map (tapPairs).
+const (
+	patchTable = iota
+	tapTable
+)
+
+// tableKey is the scratch key of table kind for convolution d's geometry and input size.
+func tableKey(kind int, d kernels.ConvDims) [8]int {
+	g := d.G
+	pair := func(a, b int) int { return a<<32 | b }
+	return [8]int{kind, pair(g.KH, g.KW), pair(g.SH, g.SW), pair(g.PH, g.PW), pair(g.DH, g.DW), d.H, d.W}
 }
 
 // A full-window convolution (see kernels.ConvDims.FullWindow) is a matrix product, split between the workers

@@ -71,36 +71,39 @@ func (b *windows) set(d kernels.PoolDims) {
 	}
 }
 
-// poolMaxPlanes max-pools every plane in two separable passes per output row: the maximum of
-// the window's rows, column by column, then of that row's window columns. (The padding is at
-// most half the window, and in ceil mode the last window starts inside the input or its
-// left padding, so every window holds some input.)
+// poolMaxPlanes max-pools every plane, one output row at a time (see maxRow).
 func poolMaxPlanes[T kernels.Float](d kernels.PoolDims, x, y []T) {
 	var b windows
 	b.set(d)
 	var buf [maxRowMax]T
-	w, in, out := d.W, d.H*d.W, d.OH*d.OW
-	m := buf[:w]
+	in, out := d.H*d.W, d.OH*d.OW
 	for pl := 0; pl < d.Planes; pl++ {
 		xp, yp := x[pl*in:(pl+1)*in], y[pl*out:(pl+1)*out]
 		for i := 0; i < d.OH; i++ {
-			r0, r1 := int(b.r0[i]), int(b.r1[i])
-			copy(m, xp[r0*w:(r0+1)*w])
-			for r := r0 + 1; r < r1; r++ {
-				for c, v := range xp[r*w : (r+1)*w] {
-					m[c] = max(m[c], v)
-				}
-			}
-			yr := yp[i*d.OW : (i+1)*d.OW]
-			for j := range yr {
-				c0, c1 := int(b.c0[j]), int(b.c1[j])
-				best := m[c0]
-				for _, v := range m[c0+1 : c1] {
-					best = max(best, v)
-				}
-				yr[j] = best
-			}
+			maxRow(d, &b, xp, buf[:d.W], yp[i*d.OW:(i+1)*d.OW], i)
 		}
+	}
+}
+
+// maxRow writes output row i of plane xp's maxima into yr in two separable passes: the
+// maximum of the window's rows, column by column, into m (a row of the input), then of each
+// window's columns. (The padding is at most half the window, and in ceil mode the last
+// window starts inside the input or its left padding, so every window holds some input.)
+func maxRow[T kernels.Float](d kernels.PoolDims, b *windows, xp, m, yr []T, i int) {
+	w, r0, r1 := d.W, int(b.r0[i]), int(b.r1[i])
+	copy(m, xp[r0*w:(r0+1)*w])
+	for r := r0 + 1; r < r1; r++ {
+		for c, v := range xp[r*w : (r+1)*w] {
+			m[c] = max(m[c], v)
+		}
+	}
+	for j := range yr {
+		c0, c1 := int(b.c0[j]), int(b.c1[j])
+		best := m[c0]
+		for _, v := range m[c0+1 : c1] {
+			best = max(best, v)
+		}
+		yr[j] = best
 	}
 }
 
@@ -112,38 +115,22 @@ func poolMaxPlanes[T kernels.Float](d kernels.PoolDims, x, y []T) {
 func poolMaxPlanesGrad[T kernels.Float](d kernels.PoolDims, x, y, dy, dx, relu []T) {
 	var b windows
 	b.set(d)
-	var buf [maxRowMax]T
+	var buf, maxima [maxRowMax]T
 	w, in, out := d.W, d.H*d.W, d.OH*d.OW
-	m := buf[:w]
 	for pl := 0; pl < d.Planes; pl++ {
 		xp, dxp, dyp := x[pl*in:(pl+1)*in], dx[pl*in:(pl+1)*in], dy[pl*out:(pl+1)*out]
-		var yp []T
-		if y != nil {
-			yp = y[pl*out : (pl+1)*out]
-		}
 		clear(dxp)
 		for i := 0; i < d.OH; i++ {
-			r0, r1 := int(b.r0[i]), int(b.r1[i])
-			if yp == nil {
-				copy(m, xp[r0*w:(r0+1)*w])
-				for r := r0 + 1; r < r1; r++ {
-					for c, v := range xp[r*w : (r+1)*w] {
-						m[c] = max(m[c], v)
-					}
-				}
+			yr := maxima[:d.OW]
+			if y != nil {
+				yr = y[pl*out+i*d.OW : pl*out+(i+1)*d.OW]
+			} else {
+				maxRow(d, &b, xp, buf[:w], yr, i)
 			}
+			r0, r1 := int(b.r0[i]), int(b.r1[i])
 			for j, gy := range dyp[i*d.OW : (i+1)*d.OW] {
 				c0, c1 := int(b.c0[j]), int(b.c1[j])
-				var best T
-				if yp != nil {
-					best = yp[i*d.OW+j]
-				} else {
-					best = m[c0]
-					for _, v := range m[c0+1 : c1] {
-						best = max(best, v)
-					}
-				}
-				at := firstEqual(xp, w, r0, r1, c0, c1, best)
+				at := firstEqual(xp, w, r0, r1, c0, c1, yr[j])
 				if at < 0 {
 					at = firstMax(xp, w, r0, r1, c0, c1)
 				}

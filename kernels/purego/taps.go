@@ -15,12 +15,9 @@ import "github.com/nndl/cnn/kernels"
 // where this reads them twice (to lay them out, then to multiply), so a batch of one stays
 // with it.
 
-// tinyMap is the largest output plane (in positions) that runs by positions and taps.
-const tinyMap = 4
-
 // tiny reports whether convolution d runs by positions and taps.
 func tiny(d kernels.ConvDims) bool {
-	return d.OHW <= tinyMap && d.N >= 2 && d.G.Groups == 1 && !d.FullWindow()
+	return d.TinyOutput() && d.N >= 2 && d.G.Groups == 1 && !d.FullWindow()
 }
 
 // tapPairs returns, cached in the scratch, the triples (o, t, s) of d in order of output
@@ -28,9 +25,7 @@ func tiny(d kernels.ConvDims) bool {
 // taps that any position reads.
 func tapPairs(ws *kernels.Scratch, d kernels.ConvDims) (pairs, live []int32) {
 	g := d.G
-	pair := func(a, b int) int { return a<<32 | b }
-	key := [8]int{-1, pair(g.KH, g.KW), pair(g.SH, g.SW), pair(g.PH, g.PW), pair(g.DH, g.DW), d.H, d.W}
-	tab := ws.Table(key, func() []int32 {
+	tab := ws.Table(tableKey(tapTable, d), func() []int32 {
 		var tab []int32
 		used := make([]bool, g.KH*g.KW)
 		for i := 0; i < d.OH; i++ {

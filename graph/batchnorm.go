@@ -8,7 +8,6 @@ import (
 
 	"github.com/nndl/cnn/graph/cost"
 	"github.com/nndl/cnn/kernels"
-	"github.com/nndl/cnn/kernels/purego"
 )
 
 // BatchNorm settings of the chapter's code (Paddle's defaults, docs/reference.md section 4).
@@ -68,7 +67,7 @@ func (n *Net) batchNorm(name string, x *gorgonia.Node, typ string, rank int, cou
 		n.fail(name, typ, x, err)
 		return x
 	}
-	bn := purego.BatchNorm{Training: n.training, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}
+	bn := kernels.BatchNormSpec{Training: n.training, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}
 	if o.Eps != 0 {
 		bn.Eps = o.Eps
 	}
@@ -113,7 +112,7 @@ func (n *Net) batchNorm(name string, x *gorgonia.Node, typ string, rank int, cou
 // the forward pass normalises with the batch statistics and updates the running statistics
 // in place; in inference mode it reads them.
 type batchNorm[T kernels.Float] struct {
-	purego.BatchNorm
+	kernels.BatchNormSpec
 	rank int // of the input: 4 for BatchNorm2D's [N,C,H,W], 2 for BatchNorm1D's [N,C]
 }
 
@@ -173,7 +172,7 @@ func (k batchNorm[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	case k.Training && m < 2:
 		return fmt.Errorf("batch statistics need more than one value per channel, got %d (batch %d of %dx%d maps)", m, s[0], s[2], s[3])
 	}
-	kernels.BatchNormForward(k.BatchNorm, s, data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](in[4]), data[T](out))
+	kernels.BatchNormForward(k.BatchNormSpec, s, data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](in[4]), data[T](out))
 	return nil
 }
 
@@ -221,7 +220,7 @@ func (k batchNormSums[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
 	return tensor.Shape{kernels.BatchNormGradRows, x[1]}, nil
 }
 func (k batchNormSums[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
-	kernels.BatchNormGradSums(k.bn.BatchNorm, as4D(in[0].Shape()), data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](out))
+	kernels.BatchNormGradSums(k.bn.BatchNormSpec, as4D(in[0].Shape()), data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](out))
 	return nil
 }
 
@@ -255,7 +254,7 @@ func (k batchNormGradX[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
 	return x.Clone(), nil
 }
 func (k batchNormGradX[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
-	kernels.BatchNormGradX(k.bn.BatchNorm, as4D(in[0].Shape()), data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](out))
+	kernels.BatchNormGradX(k.bn.BatchNormSpec, as4D(in[0].Shape()), data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](out))
 	return nil
 }
 

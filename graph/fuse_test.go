@@ -8,8 +8,6 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/nndl/cnn/kernels"
-
-	"github.com/nndl/cnn/kernels/purego"
 )
 
 // TestFusedReLU checks each kernel that can apply a following ReLU: its fused form computes
@@ -27,8 +25,8 @@ func TestFusedReLU(t *testing.T) {
 		k  kernel
 		in []gorgonia.Value
 	}{
-		{batchNorm[float64]{purego.BatchNorm{Training: false, Eps: 1e-5, Momentum: 0.9}, 4}, []gorgonia.Value{x, ch(), ch(), ch(), rvar}},
-		{batchNorm[float64]{purego.BatchNorm{Training: true, Eps: 1e-5, Momentum: 0.9}, 4}, []gorgonia.Value{x, ch(), ch(), ch(), rvar.Clone().(*tensor.Dense)}},
+		{batchNorm[float64]{kernels.BatchNormSpec{Training: false, Eps: 1e-5, Momentum: 0.9}, 4}, []gorgonia.Value{x, ch(), ch(), ch(), rvar}},
+		{batchNorm[float64]{kernels.BatchNormSpec{Training: true, Eps: 1e-5, Momentum: 0.9}, 4}, []gorgonia.Value{x, ch(), ch(), ch(), rvar.Clone().(*tensor.Dense)}},
 		{add[float64]{rank: 4}, []gorgonia.Value{x, rnd(3, 4, 5, 5)}},
 	} {
 		plain, err := op{c.k, tensor.Float64}.Do(c.in...)
@@ -82,7 +80,7 @@ func TestFusedConv(t *testing.T) {
 		} {
 			typ := typedFor(dt)
 			conv := typ.conv(convGeom{K: 3, S: 1, P: 1}, c.bias, kernels.NewScratch())
-			bn := typ.batchNorm(purego.BatchNorm{Eps: 1e-5, Momentum: 0.9}, 4)
+			bn := typ.batchNorm(kernels.BatchNormSpec{Eps: 1e-5, Momentum: 0.9}, 4)
 			relu := typ.relu(4)
 			cast := func(v *tensor.Dense) gorgonia.Value {
 				if dt == tensor.Float64 {
@@ -147,7 +145,7 @@ func TestFusedConv(t *testing.T) {
 			}
 		}
 	}
-	if _, ok := Fuse(op{convFast[float64]{g: convGeom{K: 3, S: 1}}, tensor.Float64}, op{batchNorm[float64]{purego.BatchNorm{Training: true}, 4}, tensor.Float64}, 0); ok {
+	if _, ok := Fuse(op{convFast[float64]{g: convGeom{K: 3, S: 1}}, tensor.Float64}, op{batchNorm[float64]{kernels.BatchNormSpec{Training: true}, 4}, tensor.Float64}, 0); ok {
 		t.Error("a convolution fused with a training-mode BatchNorm")
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/nndl/cnn/kernels"
-	"github.com/nndl/cnn/kernels/purego"
 )
 
 // The tests in this file check the gradient checks: a kernel whose backward is slightly
@@ -128,8 +127,8 @@ func gradCases(rng *rand.Rand) []gradCase {
 		{relu[float64]{rank: 2}, []*tensor.Dense{rnd(4, 6)}},
 		{reshape[float64]{from: tensor.Shape{2, 3, 2, 2}, to: tensor.Shape{2, 12}}, []*tensor.Dense{rnd(2, 3, 2, 2)}},
 		{softmaxCE[float64]{}, []*tensor.Dense{rnd(3, 5), labels}},
-		{batchNorm[float64]{purego.BatchNorm{Training: true, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}, 4}, bnInputs(rng)},
-		{batchNorm[float64]{purego.BatchNorm{Training: false, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}, 4}, bnInputs(rng)},
+		{batchNorm[float64]{kernels.BatchNormSpec{Training: true, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}, 4}, bnInputs(rng)},
+		{batchNorm[float64]{kernels.BatchNormSpec{Training: false, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}, 4}, bnInputs(rng)},
 		{add[float64]{rank: 4}, []*tensor.Dense{rnd(2, 3, 2, 2), rnd(2, 3, 2, 2)}},
 	}
 }

@@ -2,11 +2,8 @@ package purego
 
 import "github.com/nndl/cnn/kernels"
 
-// BatchNorm are a BatchNorm layer's settings (kernels.BatchNormSpec, under the name package
-// graph declares its layers with). kernels.BatchNormForward, BatchNormGradSums and
-// BatchNormGradX run the layer on the fastest BatchNorm passes registered; these below serve
-// where no other implementation does.
-type BatchNorm = kernels.BatchNormSpec
+// kernels.BatchNormForward, BatchNormGradSums and BatchNormGradX run a BatchNorm layer on the
+// fastest BatchNorm passes registered; these below serve where no other implementation does.
 
 // BatchNormSums adds each plane in two interleaved sums of each kind, in float64.
 func (impl[T]) BatchNormSums(n, c, hw, c0, c1 int, x, dy []T, k, s []float64) {

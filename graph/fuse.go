@@ -160,10 +160,10 @@ func (k convFused[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	ep := kernels.Epilogue{ReLU: k.relu}
 	if k.bn {
 		p := in[1].Shape()[0]
-		buf, w := kernels.Borrow(p)
+		buf, w := kernels.Borrow(3 * p)
 		defer kernels.GiveBack(buf)
 		scale, shift, rmean, rvar := data[T](in[n]), data[T](in[n+1]), data[T](in[n+2]), data[T](in[n+3])
-		ep.Mean, ep.A, ep.Shift = w[0], w[1], w[2]
+		ep.Mean, ep.A, ep.Shift = w[:p], w[p:2*p], w[2*p:]
 		for q := range p {
 			ep.Mean[q] = float64(rmean[q])
 			ep.A[q] = float64(scale[q]) / math.Sqrt(float64(rvar[q])+k.eps)

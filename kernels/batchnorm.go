@@ -12,10 +12,6 @@ type BatchNormSpec struct {
 // BatchNormFor returns the BatchNorm passes to run.
 func BatchNormFor[T Float]() BatchNorm[T] { return pick(setOf[T]().bn, "batchnorm", nil) }
 
-// NamedBatchNorm returns implementation name's BatchNorm passes of type T, nil if it offers
-// none, whether or not this machine runs them: the conformance tests call each one directly.
-func NamedBatchNorm[T Float](name string) BatchNorm[T] { return named(setOf[T]().bn, name) }
-
 // BatchNormGradRows is the number of rows of the per-channel summary BatchNormGradSums writes
 // and BatchNormGradX reads.
 const BatchNormGradRows = 6
@@ -33,9 +29,9 @@ const BatchNormGradRows = 6
 func BatchNormForward[T Float](k BatchNormSpec, s []int, x, scale, shift, rmean, rvar, y []T) {
 	n, c, hw := s[0], s[1], s[2]*s[3]
 	bn := BatchNormFor[T]()
-	buf, w := Borrow(4 * c)
+	buf, w := Borrow(8 * c)
 	defer GiveBack(buf)
-	sums, p, ks := w[0], w[1][:3*c], w[2][:c]
+	sums, p, ks := w[:4*c], w[4*c:7*c], w[7*c:]
 	m := float64(n * hw)
 	Parallel(c, func(_, lo, hi int) { // each worker's channels from the statistics to y
 		if k.Training {
@@ -82,9 +78,9 @@ func moments(s []float64, k, m float64) (mean, variance float64) {
 func BatchNormGradSums[T Float](k BatchNormSpec, s []int, x, rmean, rvar, dy, out []T) {
 	n, c, hw := s[0], s[1], s[2]*s[3]
 	bn := BatchNormFor[T]()
-	buf, w := Borrow(4 * c)
+	buf, w := Borrow(5 * c)
 	defer GiveBack(buf)
-	sums, ks := w[0], w[1][:c]
+	sums, ks := w[:4*c], w[4*c:]
 	m := float64(n * hw)
 	Parallel(c, func(_, lo, hi int) {
 		if k.Training {
@@ -131,9 +127,8 @@ func split[T Float](v float64) (hi, lo T) {
 func BatchNormGradX[T Float](k BatchNormSpec, s []int, x, scale, sums, dy, dx []T) {
 	n, c, hw := s[0], s[1], s[2]*s[3]
 	bn := BatchNormFor[T]()
-	buf, w := Borrow(5 * c)
+	buf, p := Borrow(5 * c)
 	defer GiveBack(buf)
-	p := w[0]
 	m := float64(n * hw)
 	Parallel(c, func(_, lo, hi int) {
 		for q := lo; q < hi; q++ {

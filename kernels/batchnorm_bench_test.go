@@ -26,7 +26,7 @@ func BenchmarkBatchNorm(b *testing.B) {
 		train := kernels.BatchNormSpec{Training: true, Eps: 1e-5, Momentum: 0.9}
 		eval := kernels.BatchNormSpec{Eps: 1e-5, Momentum: 0.9}
 		for _, impl := range runnable() {
-			if kernels.NamedBatchNorm[float32](impl) == nil {
+			if kernels.Named[float32](impl).BatchNorm == nil {
 				continue
 			}
 			for _, pass := range []struct {

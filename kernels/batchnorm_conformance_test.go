@@ -30,11 +30,11 @@ func perChannel(rng *rand.Rand, c, width int, lo, hi float64) []float64 {
 // testBatchNorm runs the three BatchNorm passes on the channels [c/3, c) of each shape against
 // the reference's, on inputs away from zero mean (x in [2, 4)) with a NaN in x.
 func testBatchNorm[T kernels.Float](t *testing.T, impl string) (int, bool) {
-	k := kernels.NamedBatchNorm[T](impl)
+	k := kernels.Named[T](impl).BatchNorm
 	if k == nil {
 		return 0, false
 	}
-	ref := kernels.NamedBatchNorm[T]("reference")
+	ref := kernels.Named[T]("reference").BatchNorm
 	rng := rand.New(rand.NewPCG(11, 12))
 	eps := 1e-12
 	if _, ok := any(T(0)).(float32); ok {

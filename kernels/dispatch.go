@@ -56,6 +56,7 @@ type Kernels[T Float] struct {
 	ReLU       ReLU[T]
 	ChannelSum ChannelSum[T]
 	Axpy       Axpy[T]
+	BatchNorm  BatchNorm[T]
 }
 
 // Named returns implementation name's kernels of type T, whether or not this machine runs
@@ -65,6 +66,7 @@ func Named[T Float](name string) Kernels[T] {
 	return Kernels[T]{
 		Gemm: named(s.gemm, name), Conv: named(s.conv, name), Pool: named(s.pool, name),
 		ReLU: named(s.relu, name), ChannelSum: named(s.sum, name), Axpy: named(s.axpy, name),
+		BatchNorm: named(s.bn, name),
 	}
 }
 

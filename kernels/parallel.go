@@ -155,22 +155,18 @@ func poll() (task, bool) {
 // warm run allocates nothing.
 var float64s sync.Pool
 
-// Borrow returns four zeroed slices of n float64s; give them back with GiveBack.
-func Borrow(n int) (*[]float64, [4][]float64) {
+// Borrow returns n zeroed float64s; give them back with GiveBack.
+func Borrow(n int) (*[]float64, []float64) {
 	p, _ := float64s.Get().(*[]float64)
 	if p == nil {
 		p = new([]float64)
 	}
-	if cap(*p) < 4*n {
-		*p = make([]float64, 4*n)
+	if cap(*p) < n {
+		*p = make([]float64, n)
 	}
-	*p = (*p)[:4*n]
+	*p = (*p)[:n]
 	clear(*p)
-	var out [4][]float64
-	for i := range out {
-		out[i] = (*p)[i*n : (i+1)*n]
-	}
-	return p, out
+	return p, *p
 }
 
 // GiveBack returns what Borrow lent.

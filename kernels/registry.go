@@ -246,7 +246,7 @@ type Info struct {
 	Runnable bool     // this CPU runs it
 	Why      string   // why it does not run, when it does not ("" otherwise)
 	Enabled  bool     // allowed by CNN_KERNELS or Pin, and runnable
-	Used     bool     // has run since the process started (or ResetUsed)
+	Used     bool     // has run since the process started
 }
 
 // List describes every registered implementation, highest priority first.
@@ -276,13 +276,6 @@ func Used() []string {
 		}
 	}
 	return out
-}
-
-// ResetUsed forgets which implementations have run.
-func ResetUsed() {
-	for _, m := range impls() {
-		m.used.Store(false)
-	}
 }
 
 // MaxISA returns the instruction set the SIMD implementations may use: the CPU's, capped by

@@ -177,13 +177,16 @@ func (conv) AcceptsConv(d kernels.ConvDims) bool {
 		!d.TinyOutput()
 }
 
+// reluOnly is the part of an epilogue left to the Go side after foldEpilogue.
+var reluOnly = &kernels.Epilogue{ReLU: true}
+
 // ConvForward applies the epilogue's BatchNorm through the weights (see foldEpilogue) and
 // its ReLU after the kernel: oneDNN's would turn NaN into 0 and hide a diverged run.
 func (conv) ConvForward(ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []float32, ep *kernels.Epilogue) error {
 	fwd, bias, scales := foldEpilogue(ws, d, b, ep)
 	var rest *kernels.Epilogue
 	if ep != nil && ep.ReLU {
-		rest = &kernels.Epilogue{ReLU: true}
+		rest = reluOnly
 	}
 	outImg := d.P * d.OHW
 	if runsWhole(d) {
@@ -191,7 +194,7 @@ func (conv) ConvForward(ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []fl
 			return err
 		}
 		if rest != nil {
-			kernels.Parallel(d.N, func(_, lo, hi int) { kernels.ApplyEpilogue(rest, d, y[lo*outImg:hi*outImg]) })
+			kernels.ApplyReLU(y, y)
 		}
 		return nil
 	}

@@ -265,17 +265,12 @@ func poolMax2Grad[T kernels.Float](h, w int, x, dy, dx, relu []T) {
 func poolPlaneGrad[T kernels.Float](d kernels.PoolDims, x, dy, dx []T) {
 	mode, w, oh, ow := d.Mode, d.W, d.OH, d.OW
 	clear(dx)
-	if d.Is2x2() {
+	if d.Is2x2() { // averages: PoolBackward gives 2x2 maximums to poolMax2Grad
 		for i := 0; i < oh; i++ {
 			r0, r1 := 2*i*w, (2*i+1)*w
 			for j, gy := range dy[i*ow : (i+1)*ow] {
-				a, b, c, d := r0+2*j, r0+2*j+1, r1+2*j, r1+2*j+1
-				if mode != kernels.PoolMax {
-					gy /= 4
-					dx[a], dx[b], dx[c], dx[d] = gy, gy, gy, gy
-					continue
-				}
-				dx[max2At(x, a, b, c, d)] = gy
+				gy /= 4
+				dx[r0+2*j], dx[r0+2*j+1], dx[r1+2*j], dx[r1+2*j+1] = gy, gy, gy, gy
 			}
 		}
 		return

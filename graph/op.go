@@ -92,7 +92,8 @@ func (o op) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 
 // UsePreallocDo computes into prealloc, which must be a value this op computed before on
 // inputs of the same shapes (a VM's register), or into a new value when prealloc is nil.
-// Shapes are static, so a warm call checks nothing and allocates nothing.
+// Shapes are static, so a warm call checks only the inputs' element types and allocates
+// nothing.
 func (o op) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	for i, v := range in {
 		if v.Dtype() != o.dt {
@@ -116,10 +117,7 @@ func (o op) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgon
 	if err != nil {
 		return nil, err
 	}
-	out := prealloc
-	if out == nil || !out.Shape().Eq(s) || out.Dtype() != o.dt {
-		out = newValue(o.dt, s)
-	}
+	out := newValue(o.dt, s) // prealloc, if any, holds another element type
 	if err := o.k.do(out, in...); err != nil {
 		return nil, fmt.Errorf("%v: %w", o.k, err)
 	}

@@ -51,15 +51,11 @@ type Adam struct {
 
 	t     int
 	slots map[string]*adamSlot
-	lr    float64 // the rate a schedule set, when tuned
-	tuned bool
+	scheduled
 }
 
 // BaseLR returns LR.
 func (o *Adam) BaseLR() float64 { return o.LR }
-
-// SetLR sets the rate of the following updates (LR, which String reports, stays).
-func (o *Adam) SetLR(lr float64) { o.lr, o.tuned = lr, true }
 
 // adamSlot holds the moments of one parameter: []float32 or []float64 like the parameter.
 type adamSlot struct {
@@ -97,11 +93,7 @@ func (o *Adam) Step(updates []Update) error {
 	o.t++
 	t := float64(o.t)
 	b1t, b2t := math.Pow(o.Beta1, t), math.Pow(o.Beta2, t)
-	lr := o.LR
-	if o.tuned {
-		lr = o.lr
-	}
-	lrT := lr * math.Sqrt(1-b2t) / (1 - b1t)
+	lrT := o.rate(o.LR) * math.Sqrt(1-b2t) / (1 - b1t)
 	epsT := o.Epsilon * math.Sqrt(1-b2t)
 	for _, u := range updates {
 		s, ok := o.slots[u.Param.Name]

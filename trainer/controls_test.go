@@ -294,7 +294,7 @@ func TestTrainControls(t *testing.T) {
 	var rates []float64
 	r := trainLeNet(t, opt, DevLoss, Config{Epochs: 5, LogSteps: 15, EvalSteps: 5, Schedule: sched,
 		OnLog:  func(s StepLoss, _ int) { logged = append(logged, s.Step) },
-		OnStep: func(s StepLoss, _ int) { rates = append(rates, opt.rate()) }})
+		OnStep: func(s StepLoss, _ int) { rates = append(rates, opt.rate(opt.LR)) }})
 	if !slices.Equal(logged, []int{0, 15, 30, 45, 60, 75}) {
 		t.Errorf("logged at steps %v, want every 15th", logged)
 	}

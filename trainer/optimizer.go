@@ -49,23 +49,29 @@ type SGD struct {
 	Dampening   float64 // of the momentum; PyTorch's dampening
 	Nesterov    bool    // Nesterov momentum (needs Momentum > 0 and Dampening 0)
 
-	lr     float64 // the rate a schedule set, when scheduled
-	tuned  bool
+	scheduled
 	buffer map[string]any // momentum buffers: []float32 or []float64 like the parameter
+}
+
+// scheduled is the rate a schedule set for the following steps, over an optimiser's LR.
+type scheduled struct {
+	lr    float64
+	tuned bool
+}
+
+// SetLR sets the rate of the following steps (LR, which String reports, stays).
+func (s *scheduled) SetLR(lr float64) { s.lr, s.tuned = lr, true }
+
+// rate is the rate set, or base when none is.
+func (s *scheduled) rate(base float64) float64 {
+	if s.tuned {
+		return s.lr
+	}
+	return base
 }
 
 // BaseLR returns LR.
 func (o *SGD) BaseLR() float64 { return o.LR }
-
-// SetLR sets the rate of the following steps (LR, which String reports, stays).
-func (o *SGD) SetLR(lr float64) { o.lr, o.tuned = lr, true }
-
-func (o *SGD) rate() float64 {
-	if o.tuned {
-		return o.lr
-	}
-	return o.LR
-}
 
 // Check reports settings torch.optim.SGD refuses.
 func (o *SGD) Check() error {
@@ -93,7 +99,7 @@ func (o *SGD) Step(updates []Update) error {
 			return fmt.Errorf("sgd: parameter %s has %d %s values, its momentum buffer %d", u.Param.Name, u.Param.Value.Shape().TotalSize(), u.Param.Value.Dtype(), bufLen(b))
 		}
 	}
-	lr := o.rate()
+	lr := o.rate(o.LR)
 	for _, u := range updates {
 		if o.Momentum == 0 {
 			if u.Param.Value.Dtype() == tensor.Float32 {

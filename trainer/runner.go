@@ -249,13 +249,15 @@ func (r *Runner) Train(train, dev *data.Loader, cfg Config) error {
 		if cfg.OnLog != nil && cfg.LogSteps > 0 && step%cfg.LogSteps == 0 {
 			cfg.OnLog(s, total)
 		}
-		if cfg.EvalSteps > 0 && step > 0 && (step%cfg.EvalSteps == 0 || step == total-1) {
+		evaluated := cfg.EvalSteps > 0 && step > 0 && (step%cfg.EvalSteps == 0 || step == total-1)
+		if evaluated {
 			if err := r.evaluateStep(dev, cfg, step, epoch); err != nil {
 				return err
 			}
 		}
 		r.StepsDone = step + 1
-		if cfg.Patience > 0 && r.sinceBest() >= cfg.Patience && r.StepsDone < total {
+		// Only an evaluation moves the count of evaluations since the best.
+		if evaluated && cfg.Patience > 0 && r.sinceBest() >= cfg.Patience && r.StepsDone < total {
 			r.EarlyStopped = true
 			return nil
 		}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"gorgonia.org/tensor"
 )
 
 // The learning-rate schedules of Schedule.Kind.
@@ -160,15 +162,10 @@ func (m Metric) bestOf(evals []Eval) int {
 func clipGradNorm(updates []Update, maxNorm float64) float64 {
 	var sq float64
 	for _, u := range updates {
-		switch g := u.Grad.Data().(type) {
-		case []float32:
-			for _, v := range g {
-				sq += float64(v) * float64(v)
-			}
-		case []float64:
-			for _, v := range g {
-				sq += v * v
-			}
+		if u.Grad.Dtype() == tensor.Float32 {
+			sq += sumSquares(u.Grad.Float32s())
+		} else {
+			sq += sumSquares(u.Grad.Float64s())
 		}
 	}
 	n := math.Sqrt(sq)
@@ -177,17 +174,27 @@ func clipGradNorm(updates []Update, maxNorm float64) float64 {
 		return n
 	}
 	for _, u := range updates {
-		switch g := u.Grad.Data().(type) {
-		case []float32:
-			c32 := float32(c)
-			for i := range g {
-				g[i] *= c32
-			}
-		case []float64:
-			for i := range g {
-				g[i] *= c
-			}
+		if u.Grad.Dtype() == tensor.Float32 {
+			scale(u.Grad.Float32s(), float32(c))
+		} else {
+			scale(u.Grad.Float64s(), c)
 		}
 	}
 	return n
+}
+
+// sumSquares is the sum of v's squares in float64.
+func sumSquares[T float32 | float64](v []T) float64 {
+	var sq float64
+	for _, x := range v {
+		sq += float64(x) * float64(x)
+	}
+	return sq
+}
+
+// scale multiplies v by c in place.
+func scale[T float32 | float64](v []T, c T) {
+	for i := range v {
+		v[i] *= c
+	}
 }

@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 
+	"github.com/nndl/cnn/graph/cost"
 	"github.com/nndl/cnn/kernels"
 )
 
@@ -45,20 +46,12 @@ func (p Pool) geom() convGeom {
 	return g
 }
 
-// pairString prints a per-axis setting as one number when both axes agree.
-func pairString(h, w int) string {
-	if h == w {
-		return fmt.Sprint(h)
-	}
-	return fmt.Sprintf("%dx%d", h, w)
-}
-
 // windowAttrs describes a window as the layers print it: "5x5 s1 p0", "3x3 s1 p2 d2",
 // "1x7 s1 p0x3".
 func windowAttrs(g kernels.ConvGeom) string {
-	s := fmt.Sprintf("%dx%d s%s p%s", g.KH, g.KW, pairString(g.SH, g.SW), pairString(g.PH, g.PW))
+	s := fmt.Sprintf("%dx%d s%s p%s", g.KH, g.KW, cost.Pair(g.SH, g.SW), cost.Pair(g.PH, g.PW))
 	if g.DH != 1 || g.DW != 1 {
-		s += " d" + pairString(g.DH, g.DW)
+		s += " d" + cost.Pair(g.DH, g.DW)
 	}
 	return s
 }

@@ -44,10 +44,10 @@ type Layer struct {
 
 // RFString prints the receptive field: one number when it is square, HxW otherwise.
 func (l *Layer) RFString() string {
-	if l.RFW == l.RF || l.RFW == 0 {
+	if l.RFW == 0 {
 		return fmt.Sprint(l.RF)
 	}
-	return fmt.Sprintf("%dx%d", l.RF, l.RFW)
+	return cost.Pair(l.RF, l.RFW)
 }
 
 // ConvSettings are a Conv2D layer's: its window (normalised: every per-axis field set),

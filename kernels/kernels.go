@@ -199,13 +199,17 @@ func (d PoolDims) Is2x2() bool {
 		g.PH == 0 && g.PW == 0 && g.DH == 1 && g.DW == 1 && d.OH == d.H/2 && d.OW == d.W/2
 }
 
+// AdaptiveBin returns the span [lo, hi) of n inputs that adaptive pooling to o outputs
+// averages for output i, as PyTorch has it: from floor(i*n/o) to ceil((i+1)*n/o).
+func AdaptiveBin(i, n, o int) (lo, hi int) { return i * n / o, ((i+1)*n + o - 1) / o }
+
 // Window returns the rows [r0, r1) and columns [c0, c1) of output (i, j)'s window, clipped
 // to the input, and the divisor of its average: the window's pixels inside the input (and,
 // for PoolAvg, its padding, but never past it, as PyTorch counts in ceil mode).
 func (d PoolDims) Window(i, j int) (r0, r1, c0, c1, area int) {
 	if d.Mode == PoolAdaptiveAvg {
-		r0, r1 = i*d.H/d.OH, ((i+1)*d.H+d.OH-1)/d.OH
-		c0, c1 = j*d.W/d.OW, ((j+1)*d.W+d.OW-1)/d.OW
+		r0, r1 = AdaptiveBin(i, d.H, d.OH)
+		c0, c1 = AdaptiveBin(j, d.W, d.OW)
 		return r0, r1, c0, c1, (r1 - r0) * (c1 - c0)
 	}
 	g := d.G

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nndl/cnn/graph"
 	"github.com/nndl/cnn/internal/atomicfile"
+	"github.com/nndl/cnn/kernels"
 	"github.com/nndl/cnn/onnx/onnxpb"
 )
 
@@ -290,11 +291,11 @@ func (e *exporter) adaptive(l *graph.Layer, in []string, out string) error {
 }
 
 // averaging is the [out,in] matrix whose row i averages PyTorch's adaptive bin i of in
-// values: from floor(i*in/out) to ceil((i+1)*in/out), as kernels.PoolDims.Window has it.
+// values (kernels.AdaptiveBin).
 func averaging(in, out int) []float32 {
 	m := make([]float32, out*in)
 	for i := range out {
-		lo, hi := i*in/out, ((i+1)*in+out-1)/out
+		lo, hi := kernels.AdaptiveBin(i, in, out)
 		for j := lo; j < hi; j++ {
 			m[i*in+j] = float32(1 / float64(hi-lo))
 		}

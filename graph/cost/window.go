@@ -11,8 +11,8 @@ import (
 // square shorthand; see kernels.ConvGeom).
 type Window = kernels.ConvGeom
 
-// pair prints a per-axis setting as one number when both axes agree, as HxW otherwise.
-func pair(h, w int) string {
+// Pair prints a per-axis setting as one number when both axes agree, as HxW otherwise.
+func Pair(h, w int) string {
 	if h == w {
 		return fmt.Sprint(h)
 	}
@@ -26,7 +26,7 @@ func windowName(w Window) string {
 	if w.DH == 1 && w.DW == 1 {
 		return k
 	}
-	return fmt.Sprintf("%dx%d (%s dilated %s)", w.EffH(), w.EffW(), k, pair(w.DH, w.DW))
+	return fmt.Sprintf("%dx%d (%s dilated %s)", w.EffH(), w.EffW(), k, Pair(w.DH, w.DW))
 }
 
 // CheckWindow reports whether window w fits an input [N,C,H,W]: positive kernel, stride and
@@ -38,13 +38,13 @@ func CheckWindow(w Window, in []int) error {
 	w = w.Norm()
 	if w.KH < 1 || w.KW < 1 || w.SH < 1 || w.SW < 1 || w.PH < 0 || w.PW < 0 {
 		return fmt.Errorf("kernel %s, stride %s, padding %s: want kernel and stride >= 1, padding >= 0",
-			pair(w.KH, w.KW), pair(w.SH, w.SW), pair(w.PH, w.PW))
+			Pair(w.KH, w.KW), Pair(w.SH, w.SW), Pair(w.PH, w.PW))
 	}
 	if w.DH < 1 || w.DW < 1 || w.Groups < 1 {
-		return fmt.Errorf("dilation %s, groups %d: want both >= 1", pair(w.DH, w.DW), w.Groups)
+		return fmt.Errorf("dilation %s, groups %d: want both >= 1", Pair(w.DH, w.DW), w.Groups)
 	}
 	if in[2]+2*w.PH < w.EffH() || in[3]+2*w.PW < w.EffW() {
-		return fmt.Errorf("input %dx%d with padding %s is smaller than the %s window", in[2], in[3], pair(w.PH, w.PW), windowName(w))
+		return fmt.Errorf("input %dx%d with padding %s is smaller than the %s window", in[2], in[3], Pair(w.PH, w.PW), windowName(w))
 	}
 	return nil
 }
@@ -101,10 +101,10 @@ func Pool2D(in []int, w Window, avg bool) ([]int, Counts, error) {
 	}
 	w = w.Norm()
 	if w.DH != 1 || w.DW != 1 || w.Groups != 1 {
-		return nil, Counts{}, fmt.Errorf("dilation %s, groups %d: a pooling window has neither", pair(w.DH, w.DW), w.Groups)
+		return nil, Counts{}, fmt.Errorf("dilation %s, groups %d: a pooling window has neither", Pair(w.DH, w.DW), w.Groups)
 	}
 	if w.PH > w.KH/2 || w.PW > w.KW/2 {
-		return nil, Counts{}, fmt.Errorf("padding %s is more than half the %dx%d window", pair(w.PH, w.PW), w.KH, w.KW)
+		return nil, Counts{}, fmt.Errorf("padding %s is more than half the %dx%d window", Pair(w.PH, w.PW), w.KH, w.KW)
 	}
 	shape := []int{in[0], in[1], w.OutH(in[2]), w.OutW(in[3])}
 	outN, area := numel(shape), int64(w.KH*w.KW)
@@ -153,7 +153,8 @@ func AdaptiveAvgPool2D(in []int, oh, ow int) ([]int, Counts, error) {
 // the windows' lengths and the longest.
 func adaptiveSpan(n, o int) (sum int64, longest int) {
 	for i := 0; i < o; i++ {
-		l := ((i+1)*n+o-1)/o - i*n/o
+		lo, hi := kernels.AdaptiveBin(i, n, o)
+		l := hi - lo
 		sum += int64(l)
 		longest = max(longest, l)
 	}

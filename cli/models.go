@@ -179,21 +179,7 @@ func (m *modelFlags) model(name string) (graph.Model, graph.Impl, error) {
 }
 
 // parseShape reads a per-sample shape such as 1x32x32.
-func parseShape(s string) ([]int, error) {
-	parts := strings.Split(strings.ToLower(strings.TrimSpace(s)), "x")
-	if len(parts) != 3 {
-		return nil, fmt.Errorf("%q: want CxHxW such as 1x32x32", s)
-	}
-	shape := make([]int, 3)
-	for i, p := range parts {
-		v, err := strconv.Atoi(p)
-		if err != nil || v < 1 || v > 1<<16 {
-			return nil, fmt.Errorf("%q: want CxHxW with whole numbers from 1 to 65536, such as 1x32x32", s)
-		}
-		shape[i] = v
-	}
-	return shape, nil
-}
+func parseShape(s string) ([]int, error) { return zoo.ParseShape(s, "1x32x32", ", such as 1x32x32") }
 
 // oneModel takes exactly one positional argument: the model name.
 func oneModel(pos []string) (string, error) {

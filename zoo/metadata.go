@@ -166,16 +166,20 @@ func (r *reader) bool(key string, dst *bool) bool {
 }
 
 // parseInput reads a per-sample shape CxHxW.
-func parseInput(v string) ([]int, error) {
+func parseInput(v string) ([]int, error) { return ParseShape(v, "3x224x224", "") }
+
+// ParseShape reads a per-sample shape CxHxW, each side from 1 to 65,536. Its errors quote v
+// and give example; more is added to the error of a bad number.
+func ParseShape(v, example, more string) ([]int, error) {
 	parts := strings.Split(strings.ToLower(strings.TrimSpace(v)), "x")
 	if len(parts) != 3 {
-		return nil, fmt.Errorf("%q: want CxHxW such as 3x224x224", v)
+		return nil, fmt.Errorf("%q: want CxHxW such as %s", v, example)
 	}
 	shape := make([]int, 3)
 	for i, p := range parts {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > maxSide {
-			return nil, fmt.Errorf("%q: want CxHxW with whole numbers from 1 to %d", v, maxSide)
+			return nil, fmt.Errorf("%q: want CxHxW with whole numbers from 1 to %d%s", v, maxSide, more)
 		}
 		shape[i] = n
 	}

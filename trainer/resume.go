@@ -152,7 +152,7 @@ func (r *Runner) LoadCheckpoint(path string) (map[string]string, error) {
 	}
 	js, ok := f.Metadata[StateKey]
 	if !ok {
-		return nil, fail("not a training checkpoint (no %q in the metadata); best.safetensors holds weights only", StateKey)
+		return nil, fail("%s", notCheckpointReason)
 	}
 	var st trainState
 	if err := json.Unmarshal([]byte(js), &st); err != nil {
@@ -209,12 +209,20 @@ func (r *Runner) LoadCheckpoint(path string) (map[string]string, error) {
 		return nil, fail("metadata %s: %v", DropoutRunsKey, err) // dropoutRunsFrom checked the names
 	}
 	r.restore(f, st, hist)
-	meta := maps.Clone(f.Metadata)
+	return configMeta(maps.Clone(f.Metadata)), nil
+}
+
+// configMeta removes from a checkpoint's metadata meta what SaveCheckpoint adds to the
+// run's configuration, and returns meta.
+func configMeta(meta map[string]string) map[string]string {
 	delete(meta, StateKey)
 	delete(meta, DropoutRunsKey)
 	delete(meta, DigestKey)
-	return meta, nil
+	return meta
 }
+
+// notCheckpointReason is why a file without StateKey cannot be resumed.
+var notCheckpointReason = fmt.Sprintf("not a training checkpoint (no %q in the metadata); best.safetensors holds weights only", StateKey)
 
 // restore copies a checked checkpoint's parameters and training state into the runner.
 func (r *Runner) restore(f *safetensors.File, st trainState, hist History) {
@@ -276,8 +284,8 @@ func (r *Runner) matchParams(f *safetensors.File) (map[string]safetensors.Tensor
 }
 
 // CheckpointMeta returns the configuration metadata of a checkpoint written by
-// SaveCheckpoint (StateKey, DropoutRunsKey and DigestKey removed) from its header alone, without reading the
-// tensors, so a caller can compare a run's settings before restoring it. The file is checked
+// SaveCheckpoint (StateKey, DropoutRunsKey and DigestKey removed) from its header alone,
+// without reading the tensors, so a caller can compare a run's settings before restoring it. The file is checked
 // fully only by LoadCheckpoint.
 func CheckpointMeta(path string) (map[string]string, error) {
 	meta, err := ReadMeta(path)
@@ -285,10 +293,7 @@ func CheckpointMeta(path string) (map[string]string, error) {
 		return nil, err
 	}
 	if _, ok := meta[StateKey]; !ok {
-		return nil, fmt.Errorf("%s: not a training checkpoint (no %q in the metadata); best.safetensors holds weights only", path, StateKey)
+		return nil, fmt.Errorf("%s: %s", path, notCheckpointReason)
 	}
-	delete(meta, StateKey)
-	delete(meta, DropoutRunsKey)
-	delete(meta, DigestKey)
-	return meta, nil
+	return configMeta(meta), nil
 }

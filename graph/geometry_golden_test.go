@@ -61,61 +61,44 @@ func TestGeometryAgainstPyTorch(t *testing.T) {
 	if len(cases) < 28 {
 		t.Fatalf("%d cases, want 28", len(cases))
 	}
-	get := func(name string) *tensor.Dense {
-		tt, ok := f.Tensors[name]
-		if !ok {
-			t.Fatalf("golden file has no %s", name)
-		}
-		return dense(tt)
-	}
-	for _, in := range kernels.List() {
-		if !in.Runnable {
-			t.Logf("%s skipped: %s", in.Name, in.Why)
-			continue
-		}
-		t.Run(in.Name, func(t *testing.T) {
-			restore, err := kernels.Pin(in.Name)
-			if err != nil {
-				t.Fatal(err)
+	get := goldenTensor(f)
+	eachKernel(t, func(t *testing.T) {
+		for _, c := range cases {
+			for _, k := range c.kernels() {
+				t.Run(c.Name+"/"+k.String(), func(t *testing.T) {
+					g := gorgonia.NewGraph()
+					names := []string{"x"}
+					if c.Op == "conv2d" {
+						names = append(names, "weight")
+						if c.Bias {
+							names = append(names, "bias")
+						}
+					}
+					var in gorgonia.Nodes
+					for _, n := range names {
+						in = append(in, leaf(g, n, get(t, c.Name+"."+n)))
+					}
+					out, err := apply(k, in...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					grads, err := k.grads(in, out, leaf(g, "up", get(t, c.Name+".upstream")))
+					if err != nil {
+						t.Fatal(err)
+					}
+					memo := map[*gorgonia.Node]gorgonia.Value{}
+					if e := relErr(f64s(eval(t, out, memo)), f64s(get(t, c.Name+".out"))); !(e <= 1e-5) {
+						t.Errorf("forward: relative error %.3g", e)
+					}
+					for i, gn := range grads {
+						if e := relErr(f64s(eval(t, gn, memo)), f64s(get(t, c.Name+".grad."+names[i]))); !(e <= 1e-5) {
+							t.Errorf("grad %s: relative error %.3g", names[i], e)
+						}
+					}
+				})
 			}
-			defer restore()
-			for _, c := range cases {
-				for _, k := range c.kernels() {
-					t.Run(c.Name+"/"+k.String(), func(t *testing.T) {
-						g := gorgonia.NewGraph()
-						names := []string{"x"}
-						if c.Op == "conv2d" {
-							names = append(names, "weight")
-							if c.Bias {
-								names = append(names, "bias")
-							}
-						}
-						var in gorgonia.Nodes
-						for _, n := range names {
-							in = append(in, leaf(g, n, get(c.Name+"."+n)))
-						}
-						out, err := apply(k, in...)
-						if err != nil {
-							t.Fatal(err)
-						}
-						grads, err := k.grads(in, out, leaf(g, "up", get(c.Name+".upstream")))
-						if err != nil {
-							t.Fatal(err)
-						}
-						memo := map[*gorgonia.Node]gorgonia.Value{}
-						if e := relErr(f64s(eval(t, out, memo)), f64s(get(c.Name+".out"))); !(e <= 1e-5) {
-							t.Errorf("forward: relative error %.3g", e)
-						}
-						for i, gn := range grads {
-							if e := relErr(f64s(eval(t, gn, memo)), f64s(get(c.Name+".grad."+names[i]))); !(e <= 1e-5) {
-								t.Errorf("grad %s: relative error %.3g", names[i], e)
-							}
-						}
-					})
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestGeometryFiniteDifferences checks the backward passes of the new geometries in float64

@@ -60,6 +60,37 @@ func f64s(v gorgonia.Value) []float64 {
 	panic(fmt.Sprintf("%T", v.Data()))
 }
 
+// goldenTensor returns a lookup of f's tensors that fails the (sub)test it is given when a
+// name is missing.
+func goldenTensor(f *safetensors.File) func(t testing.TB, name string) *tensor.Dense {
+	return func(t testing.TB, name string) *tensor.Dense {
+		tt, ok := f.Tensors[name]
+		if !ok {
+			t.Fatalf("golden file has no %s", name)
+		}
+		return dense(tt)
+	}
+}
+
+// eachKernel runs body as a subtest for every implementation this machine runs, each pinned
+// in turn (the fallback serving what it refuses).
+func eachKernel(t *testing.T, body func(t *testing.T)) {
+	for _, in := range kernels.List() {
+		if !in.Runnable {
+			t.Logf("%s skipped: %s", in.Name, in.Why)
+			continue
+		}
+		t.Run(in.Name, func(t *testing.T) {
+			restore, err := kernels.Pin(in.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer restore()
+			body(t)
+		})
+	}
+}
+
 func dense(t safetensors.Tensor) *tensor.Dense {
 	return tensor.New(tensor.WithShape(t.Shape...), tensor.WithBacking(t.Float32()))
 }
@@ -79,80 +110,62 @@ func TestOpsAgainstPyTorch(t *testing.T) {
 	if err := json.Unmarshal([]byte(f.Metadata["cases"]), &cases); err != nil {
 		t.Fatal(err)
 	}
-	get := func(name string) *tensor.Dense {
-		tt, ok := f.Tensors[name]
-		if !ok {
-			t.Fatalf("golden file has no %s", name)
-		}
-		return dense(tt)
-	}
-	// Every implementation this machine runs, each pinned in turn (the fallback serving what
-	// it refuses), gives PyTorch's numbers.
-	for _, in := range kernels.List() {
-		if !in.Runnable {
-			t.Logf("%s skipped: %s", in.Name, in.Why)
-			continue
-		}
-		t.Run(in.Name, func(t *testing.T) {
-			restore, err := kernels.Pin(in.Name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer restore()
-			for _, c := range cases {
-				geo := convGeom{K: c.Kernel, S: c.Stride, P: c.Padding}
-				var ks []diffKernel
-				switch c.Op {
-				case "conv2d":
-					ks = []diffKernel{convFast[float32]{geo, c.Bias, kernels.NewScratch()}, convNaive[float32]{geo, c.Bias}}
-				case "maxpool2d":
-					ks = []diffKernel{poolFast[float32]{geo, kernels.PoolMax}}
-					if c.Padding == 0 {
-						ks = append(ks, poolNaive[float32]{geo, kernels.PoolMax})
-					}
-				case "avgpool2d":
-					ks = []diffKernel{poolFast[float32]{geo, kernels.PoolAvg}}
-					if c.Padding == 0 {
-						ks = append(ks, poolNaive[float32]{geo, kernels.PoolAvg})
-					}
+	get := goldenTensor(f)
+	// Every implementation this machine runs, each pinned in turn, gives PyTorch's numbers.
+	eachKernel(t, func(t *testing.T) {
+		for _, c := range cases {
+			geo := convGeom{K: c.Kernel, S: c.Stride, P: c.Padding}
+			var ks []diffKernel
+			switch c.Op {
+			case "conv2d":
+				ks = []diffKernel{convFast[float32]{geo, c.Bias, kernels.NewScratch()}, convNaive[float32]{geo, c.Bias}}
+			case "maxpool2d":
+				ks = []diffKernel{poolFast[float32]{geo, kernels.PoolMax}}
+				if c.Padding == 0 {
+					ks = append(ks, poolNaive[float32]{geo, kernels.PoolMax})
 				}
-				for _, k := range ks {
-					t.Run(c.Name+"/"+k.String(), func(t *testing.T) {
-						g := gorgonia.NewGraph()
-						in := gorgonia.Nodes{leaf(g, "x", get(c.Name+".x"))}
-						names := []string{"x"}
-						if c.Op == "conv2d" {
-							in = append(in, leaf(g, "w", get(c.Name+".weight")))
-							names = append(names, "weight")
-							if c.Bias {
-								in = append(in, leaf(g, "b", get(c.Name+".bias")))
-								names = append(names, "bias")
-							}
-						}
-						out, err := apply(k, in...)
-						if err != nil {
-							t.Fatal(err)
-						}
-						up := leaf(g, "up", get(c.Name+".upstream"))
-						grads, err := k.grads(in, out, up)
-						if err != nil {
-							t.Fatal(err)
-						}
-						memo := map[*gorgonia.Node]gorgonia.Value{}
-						if e := relErr(f64s(eval(t, out, memo)), f64s(get(c.Name+".out"))); e > 1e-5 {
-							t.Errorf("forward: relative error %.3g", e)
-						}
-						for i, gn := range grads {
-							want := f64s(get(c.Name + ".grad." + names[i]))
-							if e := relErr(f64s(eval(t, gn, memo)), want); e > 1e-5 {
-								t.Errorf("grad %s: relative error %.3g", names[i], e)
-							}
-						}
-					})
+			case "avgpool2d":
+				ks = []diffKernel{poolFast[float32]{geo, kernels.PoolAvg}}
+				if c.Padding == 0 {
+					ks = append(ks, poolNaive[float32]{geo, kernels.PoolAvg})
 				}
 			}
-		})
-	}
+			for _, k := range ks {
+				t.Run(c.Name+"/"+k.String(), func(t *testing.T) {
+					g := gorgonia.NewGraph()
+					in := gorgonia.Nodes{leaf(g, "x", get(t, c.Name+".x"))}
+					names := []string{"x"}
+					if c.Op == "conv2d" {
+						in = append(in, leaf(g, "w", get(t, c.Name+".weight")))
+						names = append(names, "weight")
+						if c.Bias {
+							in = append(in, leaf(g, "b", get(t, c.Name+".bias")))
+							names = append(names, "bias")
+						}
+					}
+					out, err := apply(k, in...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					up := leaf(g, "up", get(t, c.Name+".upstream"))
+					grads, err := k.grads(in, out, up)
+					if err != nil {
+						t.Fatal(err)
+					}
+					memo := map[*gorgonia.Node]gorgonia.Value{}
+					if e := relErr(f64s(eval(t, out, memo)), f64s(get(t, c.Name+".out"))); e > 1e-5 {
+						t.Errorf("forward: relative error %.3g", e)
+					}
+					for i, gn := range grads {
+						want := f64s(get(t, c.Name+".grad."+names[i]))
+						if e := relErr(f64s(eval(t, gn, memo)), want); e > 1e-5 {
+							t.Errorf("grad %s: relative error %.3g", names[i], e)
+						}
+					}
+				})
+			}
+		}
+	})
 }
 
 // TestGradientsFiniteDifference checks every op's backward against central differences in

@@ -74,11 +74,12 @@ func Run(c Case, o Options) (Result, error) {
 		}
 	}
 	r.CompileMs = ms(time.Since(t0))
-	infer1, err := build.Compile(c.Model, params, build.Options{Batch: 1, Impl: c.Impl})
+	// Inference runs frozen programs, as a deployed model does: their weights laid out once.
+	infer1, err := build.Compile(c.Model, params, build.Options{Batch: 1, Impl: c.Impl, Frozen: true})
 	if err != nil {
 		return r, err
 	}
-	inferN, err := build.Compile(c.Model, params, build.Options{Batch: o.Batch, Impl: c.Impl})
+	inferN, err := build.Compile(c.Model, params, build.Options{Batch: o.Batch, Impl: c.Impl, Frozen: true})
 	if err != nil {
 		return r, err
 	}

@@ -3,6 +3,7 @@ package build_test
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -229,4 +230,91 @@ func TestConcurrentPrograms(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// TestFrozen: a frozen program computes what the program compiled from the same parameters
+// computes, for one image and for a batch, in both element types, and keeps computing it
+// after the parameters change, which the other program then follows.
+func TestFrozen(t *testing.T) {
+	m := resnet.New(resnet.Config{InChannels: 1, Classes: 10, Width: 8, Residual: true})
+	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+		for _, batch := range []int{1, 3} {
+			params := graph.NewParams(dt, 5)
+			live, err := build.Compile(m, params, build.Options{Batch: batch})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(uint64(batch), 9))
+			for _, p := range params.List() {
+				scribble(p, rng, 0)
+			}
+			frozen, err := build.Compile(m, params, build.Options{Batch: batch, Frozen: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := make([]float32, batch*32*32)
+			for i := range x {
+				x[i] = float32(rng.Float64()*2 - 1)
+			}
+			run := func(p *build.Program) []float64 {
+				t.Helper()
+				if err := p.Feed(x, nil); err != nil {
+					t.Fatal(err)
+				}
+				if err := p.Run(); err != nil {
+					t.Fatal(err)
+				}
+				return p.LogitsValue()
+			}
+			before := run(live)
+			tol := 1e-4
+			if dt == tensor.Float64 {
+				tol = 1e-10
+			}
+			if e := maxRelDiff(run(frozen), before); e > tol {
+				t.Errorf("%v batch %d: frozen logits differ from the program's by %.3g", dt, batch, e)
+			}
+			for _, p := range params.List() {
+				scribble(p, rng, 0.5)
+			}
+			if e := maxRelDiff(run(live), before); e < 1e-3 {
+				t.Fatalf("%v batch %d: changing the parameters changed the logits by only %.3g", dt, batch, e)
+			}
+			if e := maxRelDiff(run(frozen), before); e > tol {
+				t.Errorf("%v batch %d: after the parameters changed, the frozen logits moved by %.3g", dt, batch, e)
+			}
+		}
+	}
+	if _, err := build.Compile(m, graph.NewParams(tensor.Float32, 1), build.Options{Batch: 2, Train: true, Frozen: true}); err == nil {
+		t.Error("a frozen training program compiled")
+	}
+}
+
+// scribble sets parameter p to random values around 1 (running variances) or 0 (the
+// others), added to what it holds scaled by keep.
+func scribble(p *graph.Param, rng *rand.Rand, keep float64) {
+	base := 0.0
+	if strings.HasSuffix(p.Name, "running_var") {
+		base = 1
+	}
+	switch d := p.Value.Data().(type) {
+	case []float32:
+		for i := range d {
+			d[i] = float32(keep*float64(d[i]) + base + rng.Float64()*0.8 - 0.4)
+		}
+	case []float64:
+		for i := range d {
+			d[i] = keep*d[i] + base + rng.Float64()*0.8 - 0.4
+		}
+	}
+}
+
+// maxRelDiff is the largest difference between a and b relative to b's largest magnitude.
+func maxRelDiff(a, b []float64) float64 {
+	var diff, scale float64
+	for i := range a {
+		diff = math.Max(diff, math.Abs(a[i]-b[i]))
+		scale = math.Max(scale, math.Abs(b[i]))
+	}
+	return diff / scale
 }

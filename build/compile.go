@@ -26,6 +26,11 @@ type Options struct {
 	// NoFuse keeps every operation apart (see graph.Fuse), so that Value can read every
 	// node; fused programs are faster and compute the same numbers.
 	NoFuse bool
+	// Frozen compiles an inference program with its own copy of the parameters as they are
+	// when it is compiled: later changes to them do not reach it (compile again to see
+	// them), and its convolutions lay their weights out once for their kernels
+	// (graph.Freeze) rather than at every run. Not with Train or BatchStats.
+	Frozen bool
 }
 
 // Program is a compiled model for one batch size.
@@ -51,6 +56,9 @@ type Grad struct {
 
 // Compile declares the model for opts.Batch on params and compiles it.
 func Compile(m graph.Model, params *graph.Params, opts Options) (*Program, error) {
+	if opts.Frozen && (opts.Train || opts.BatchStats) {
+		return nil, fmt.Errorf("%s: a frozen program is for inference: not with Train or BatchStats", m.Name)
+	}
 	n, x, logits, err := graph.Declare(m, params, opts.Impl, opts.Batch, opts.Train || opts.BatchStats)
 	if err != nil {
 		return nil, err
@@ -82,6 +90,11 @@ func Compile(m graph.Model, params *graph.Params, opts Options) (*Program, error
 	}
 	if p.vm, err = newVM(n.Graph(), !opts.NoFuse, targets...); err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Name, err)
+	}
+	if opts.Frozen {
+		if err := p.vm.freeze(p.Input, p.Labels); err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Name, err)
+		}
 	}
 	return p, nil
 }

@@ -156,19 +156,29 @@ func (k convFused[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
 // do computes y from the inputs x, w, the bias if the convolution has one, and the
 // BatchNorm's four per-channel values if it is fused.
 func (k convFused[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
+	ep, buf := k.epilogue(in)
+	if buf != nil {
+		defer kernels.GiveBack(buf)
+	}
+	return k.conv.forward(out, in[:len(convArity(k.conv.bias))], &ep)
+}
+
+// epilogue returns the epilogue of the inputs' BatchNorm values and ReLU, and the buffer that
+// holds its values, to give back (kernels.GiveBack) once it has been used (nil: none).
+func (k convFused[T]) epilogue(in []gorgonia.Value) (kernels.Epilogue, *[]float64) {
 	n := len(convArity(k.conv.bias))
 	ep := kernels.Epilogue{ReLU: k.relu}
-	if k.bn {
-		p := in[1].Shape()[0]
-		buf, w := kernels.Borrow(3 * p)
-		defer kernels.GiveBack(buf)
-		scale, shift, rmean, rvar := data[T](in[n]), data[T](in[n+1]), data[T](in[n+2]), data[T](in[n+3])
-		ep.Mean, ep.A, ep.Shift = w[:p], w[p:2*p], w[2*p:]
-		for q := range p {
-			ep.Mean[q] = float64(rmean[q])
-			ep.A[q] = float64(scale[q]) / math.Sqrt(float64(rvar[q])+k.eps)
-			ep.Shift[q] = float64(shift[q])
-		}
+	if !k.bn {
+		return ep, nil
 	}
-	return k.conv.forward(out, in[:n], &ep)
+	p := in[1].Shape()[0]
+	buf, w := kernels.Borrow(3 * p)
+	scale, shift, rmean, rvar := data[T](in[n]), data[T](in[n+1]), data[T](in[n+2]), data[T](in[n+3])
+	ep.Mean, ep.A, ep.Shift = w[:p], w[p:2*p], w[2*p:]
+	for q := range p {
+		ep.Mean[q] = float64(rmean[q])
+		ep.A[q] = float64(scale[q]) / math.Sqrt(float64(rvar[q])+k.eps)
+		ep.Shift[q] = float64(shift[q])
+	}
+	return ep, buf
 }

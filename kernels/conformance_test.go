@@ -165,6 +165,8 @@ var convCases = []struct{ n, cin, h, w, cout, k, s, p int }{
 	{3, 4, 5, 5, 6, 7, 2, 3},     // a 7x7 stride-2 window over a small map
 	{2, 3, 1, 1, 4, 3, 1, 3},     // padding wider than the kernel: windows of padding only
 	{1, 4, 4, 4, 8, 3, 1, 1},     // one image, small map, split by filters
+	{1, 64, 1, 1, 96, 3, 1, 1},   // one image of a 1x1 map (prepared: the centre tap only)
+	{1, 12, 2, 2, 20, 3, 1, 1},   // one image of a 2x2 map
 	{33, 5, 8, 8, 7, 3, 1, 1},    // 8x8 maps, many chunks
 	{5, 16, 5, 5, 12, 5, 1, 0},   // the window covers the input: a matrix product
 	{64, 16, 5, 5, 120, 5, 1, 0}, // LeNet-5's conv5, a product big enough to split
@@ -277,6 +279,7 @@ func testConv[T kernels.Float](t *testing.T, impl string) (int, bool) {
 				t.Errorf("%s conv backward weights %s run %d: relative error %.3g", impl, c, run, e)
 			}
 		}
+		testPrepared(t, impl, k, rng, ws, d, c, x, w, b)
 		// A NaN in the input reaches every output whose window holds it, through the ReLU.
 		xn := slices.Clone(x)
 		xn[len(xn)/2] = T(math.NaN())
@@ -289,6 +292,48 @@ func testConv[T kernels.Float](t *testing.T, impl string) (int, bool) {
 		}
 	}
 	return n, true
+}
+
+// testPrepared checks a ConvPreparer's prepared forward pass against the reference, with
+// every epilogue, after the weights and bias it was prepared from have changed.
+func testPrepared[T kernels.Float](t *testing.T, impl string, k kernels.Conv[T], rng *rand.Rand, ws *kernels.Scratch, d kernels.ConvDims, c string, x, w, b []T) {
+	pr, ok := k.(kernels.ConvPreparer[T])
+	if !ok {
+		return
+	}
+	for _, ep := range []*kernels.Epilogue{nil, {ReLU: true}, bnEpilogue(rng, d.P, false), bnEpilogue(rng, d.P, true)} {
+		for _, bias := range [][]T{nil, b} {
+			want := make([]float64, d.N*d.P*d.OHW)
+			var b64 []float64
+			if bias != nil {
+				b64 = f64(bias)
+			}
+			reference.Conv(d, f64(x), f64(w), b64, want)
+			applyRef(ep, d, want)
+			wc, bc := slices.Clone(w), slices.Clone(bias)
+			p, err := pr.PrepareConv(d, wc, bc, ep)
+			must(t, err)
+			for i := range wc {
+				wc[i] = 7
+			}
+			for i := range bc {
+				bc[i] = 7
+			}
+			if ep != nil && ep.Mean != nil {
+				ep.Mean[0] += 100
+			}
+			for run := 0; run < 2; run++ {
+				got := random[T](rng, len(want))
+				must(t, p.Forward(ws, x, got))
+				if e := relErr(got, want); !(e <= tol[T]()) {
+					t.Errorf("%s prepared conv forward %s bias %v epilogue %+v run %d: relative error %.3g", impl, c, bias != nil, ep, run, e)
+				}
+			}
+			if ep != nil && ep.Mean != nil {
+				ep.Mean[0] -= 100
+			}
+		}
+	}
 }
 
 // bnEpilogue returns an inference BatchNorm as a convolution applies it, with a ReLU or not.

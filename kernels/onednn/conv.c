@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <oneapi/dnnl/dnnl.h>
 #include "conv.h"
 
@@ -33,6 +34,8 @@ struct cnn_conv {
 	dnnl_memory_t scratch; // the primitive's scratchpad, or NULL
 	int n;
 	operand op[4];
+	int packed; // the forward kernel's weights come already in its layout (cnn_conv_pack)
+	int wi;     // the weights' operand, in the forward kernel
 };
 
 static dnnl_engine_t engine;
@@ -79,15 +82,18 @@ static dnnl_status_t reorder(operand *o, const dnnl_memory_desc_t *from, const d
 // add_operand sets up operand i for argument arg: plain is the caller's layout, want the one
 // the kernel chose. Given scales (p factors, one per output channel of a [p,...] operand),
 // the operand is always reordered, and scaled on the way.
+// With attach, the kernel's copy is not allocated: each run attaches a buffer already in its
+// layout.
 static dnnl_status_t add_operand(cnn_conv *cv, int arg, int output, const dnnl_memory_desc_t *plain,
-                                 const dnnl_memory_desc_t *want, int scales) {
+                                 const dnnl_memory_desc_t *want, int scales, int attach) {
 	operand *o = &cv->op[cv->n++];
 	o->arg = arg;
 	o->output = output;
 	dnnl_status_t st = dnnl_memory_create(&o->user, plain, engine, DNNL_MEMORY_NONE);
 	if (st != dnnl_success || (!scales && dnnl_memory_desc_equal(plain, want)))
 		return st;
-	if ((st = dnnl_memory_create(&o->inner, want, engine, DNNL_MEMORY_ALLOCATE)) != dnnl_success)
+	if ((st = dnnl_memory_create(&o->inner, want, engine, attach ? DNNL_MEMORY_NONE : DNNL_MEMORY_ALLOCATE)) !=
+	    dnnl_success)
 		return st;
 	if (!scales)
 		return output ? reorder(o, want, plain, attr) : reorder(o, plain, want, attr);
@@ -106,7 +112,7 @@ static dnnl_status_t add_operand(cnn_conv *cv, int arg, int output, const dnnl_m
 }
 
 cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, int s, int pad,
-                          int bias, int fold, int threads, char *err, int errlen) {
+                          int bias, int fold, int packed, int threads, char *err, int errlen) {
 	omp_set_num_threads(threads);
 	pthread_once(&engine_once, engine_init);
 	if (engine_status != dnnl_success) {
@@ -133,7 +139,8 @@ cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, in
 
 	dnnl_convolution_desc_t fd, bd_;
 	if (kind != CNN_CONV_FORWARD)
-		bias = fold = 0;
+		bias = fold = packed = 0;
+	cv->packed = packed;
 	bias = bias || fold;
 	TRY(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &xa, &wa,
 	                                       bias ? &b : NULL, &ya, strides, padding, padding));
@@ -141,29 +148,30 @@ cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, in
 	switch (kind) {
 	case CNN_CONV_FORWARD:
 		pd = fwd, fwd = NULL;
-		TRY(add_operand(cv, DNNL_ARG_SRC, 0, &x, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), 0));
+		TRY(add_operand(cv, DNNL_ARG_SRC, 0, &x, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), 0, 0));
+		cv->wi = cv->n;
 		TRY(add_operand(cv, DNNL_ARG_WEIGHTS, 0, &wt, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
-		                fold ? p : 0));
+		                fold ? p : 0, packed));
 		if (bias)
-			TRY(add_operand(cv, DNNL_ARG_BIAS, 0, &b, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1), 0));
-		TRY(add_operand(cv, DNNL_ARG_DST, 1, &y, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), 0));
+			TRY(add_operand(cv, DNNL_ARG_BIAS, 0, &b, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1), 0, 0));
+		TRY(add_operand(cv, DNNL_ARG_DST, 1, &y, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), 0, 0));
 		break;
 	case CNN_CONV_BACKWARD_DATA:
 		TRY(dnnl_convolution_backward_data_desc_init(&bd_, dnnl_convolution_direct, &xa, &wa, &ya, strides, padding,
 		                                             padding));
 		TRY(dnnl_primitive_desc_create(&pd, &bd_, attr, engine, fwd));
-		TRY(add_operand(cv, DNNL_ARG_DIFF_DST, 0, &y, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0), 0));
-		TRY(add_operand(cv, DNNL_ARG_WEIGHTS, 0, &wt, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), 0));
-		TRY(add_operand(cv, DNNL_ARG_DIFF_SRC, 1, &x, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_src_md, 0), 0));
+		TRY(add_operand(cv, DNNL_ARG_DIFF_DST, 0, &y, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0), 0, 0));
+		TRY(add_operand(cv, DNNL_ARG_WEIGHTS, 0, &wt, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), 0, 0));
+		TRY(add_operand(cv, DNNL_ARG_DIFF_SRC, 1, &x, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_src_md, 0), 0, 0));
 		break;
 	case CNN_CONV_BACKWARD_WEIGHTS:
 		TRY(dnnl_convolution_backward_weights_desc_init(&bd_, dnnl_convolution_direct, &xa, &wa, NULL, &ya, strides,
 		                                                padding, padding));
 		TRY(dnnl_primitive_desc_create(&pd, &bd_, attr, engine, fwd));
-		TRY(add_operand(cv, DNNL_ARG_SRC, 0, &x, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), 0));
-		TRY(add_operand(cv, DNNL_ARG_DIFF_DST, 0, &y, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0), 0));
+		TRY(add_operand(cv, DNNL_ARG_SRC, 0, &x, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), 0, 0));
+		TRY(add_operand(cv, DNNL_ARG_DIFF_DST, 0, &y, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0), 0, 0));
 		TRY(add_operand(cv, DNNL_ARG_DIFF_WEIGHTS, 1, &wt,
-		                dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0), 0));
+		                dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0), 0, 0));
 		break;
 	default:
 		snprintf(err, errlen, "unknown kernel %d", kind);
@@ -190,7 +198,7 @@ static dnnl_status_t run(cnn_conv *cv, const float *scales) {
 	dnnl_status_t st;
 	for (int i = 0; i < cv->n; i++) {
 		operand *o = &cv->op[i];
-		if (o->reorder && !o->output) {
+		if (o->reorder && !o->output && !(cv->packed && i == cv->wi)) {
 			dnnl_exec_arg_t ra[4] = {{DNNL_ARG_FROM, o->user}, {DNNL_ARG_TO, o->inner}};
 			int nra = 2;
 			if (o->scratch)
@@ -232,7 +240,8 @@ int cnn_conv_run(cnn_conv *cv, const float *a, const float *b, const float *bias
 	int ni = 0;
 	for (int i = 0; i < cv->n && st == dnnl_success; i++) {
 		operand *o = &cv->op[i];
-		st = dnnl_memory_set_data_handle(o->user, o->output ? (void *)out : (void *)in[ni++]);
+		dnnl_memory_t m = cv->packed && i == cv->wi && o->inner ? o->inner : o->user;
+		st = dnnl_memory_set_data_handle(m, o->output ? (void *)out : (void *)in[ni++]);
 	}
 	if (st == dnnl_success)
 		st = run(cv, scales);
@@ -240,8 +249,44 @@ int cnn_conv_run(cnn_conv *cv, const float *a, const float *b, const float *bias
 	// happened.
 	for (int i = 0; i < cv->n; i++) {
 		dnnl_memory_set_data_handle(cv->op[i].user, DNNL_MEMORY_NONE);
+		if (cv->packed && i == cv->wi && cv->op[i].inner)
+			dnnl_memory_set_data_handle(cv->op[i].inner, DNNL_MEMORY_NONE);
 		if (cv->op[i].scales)
 			dnnl_memory_set_data_handle(cv->op[i].scales, DNNL_MEMORY_NONE);
 	}
+	return st;
+}
+
+size_t cnn_conv_packed_size(cnn_conv *cv) {
+	operand *o = &cv->op[cv->wi];
+	const dnnl_memory_desc_t *md;
+	if (dnnl_memory_get_memory_desc(o->inner ? o->inner : o->user, &md) != dnnl_success)
+		return 0;
+	return dnnl_memory_desc_get_size(md);
+}
+
+int cnn_conv_pack(cnn_conv *cv, const float *w, const float *scales, float *out) {
+	operand *o = &cv->op[cv->wi];
+	if (!o->inner) {
+		memcpy(out, w, cnn_conv_packed_size(cv));
+		return dnnl_success;
+	}
+	omp_set_num_threads(cv->threads);
+	dnnl_status_t st;
+	dnnl_exec_arg_t ra[4] = {{DNNL_ARG_FROM, o->user}, {DNNL_ARG_TO, o->inner}};
+	int nra = 2;
+	if (o->scratch)
+		ra[nra++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, o->scratch};
+	if (o->scales)
+		ra[nra++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_OUTPUT_SCALES, o->scales};
+	if ((st = dnnl_memory_set_data_handle(o->user, (void *)w)) == dnnl_success &&
+	    (st = dnnl_memory_set_data_handle(o->inner, out)) == dnnl_success &&
+	    (!o->scales || (st = dnnl_memory_set_data_handle(o->scales, (void *)scales)) == dnnl_success) &&
+	    (st = dnnl_primitive_execute(o->reorder, cv->stream, nra, ra)) == dnnl_success)
+		st = dnnl_stream_wait(cv->stream);
+	dnnl_memory_set_data_handle(o->user, DNNL_MEMORY_NONE);
+	dnnl_memory_set_data_handle(o->inner, DNNL_MEMORY_NONE);
+	if (o->scales)
+		dnnl_memory_set_data_handle(o->scales, DNNL_MEMORY_NONE);
 	return st;
 }

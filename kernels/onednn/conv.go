@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -37,8 +38,9 @@ type primKey struct {
 	threads       int
 }
 
-// forwardOpts are what a forward kernel adds to the convolution (see cnn_conv_create).
-type forwardOpts struct{ bias, fold bool }
+// forwardOpts are what a forward kernel adds to the convolution, and whether its weights
+// come packed (see cnn_conv_create).
+type forwardOpts struct{ bias, fold, packed bool }
 
 // prims holds the idle primitives of each shape, for the life of the process. A primitive
 // serves one call at a time (it owns the buffers of its reorders); concurrent calls of one
@@ -64,7 +66,7 @@ func getPrim(k primKey) (*C.cnn_conv, error) {
 	prims.Unlock()
 	var buf [errLen]C.char
 	cv := C.cnn_conv_create(C.int(k.kind), C.int(k.n), C.int(k.c), C.int(k.h), C.int(k.w), C.int(k.p),
-		C.int(k.g.KH), C.int(k.g.SH), C.int(k.g.PH), flag(k.fwd.bias), flag(k.fwd.fold), C.int(k.threads), &buf[0], errLen)
+		C.int(k.g.KH), C.int(k.g.SH), C.int(k.g.PH), flag(k.fwd.bias), flag(k.fwd.fold), flag(k.fwd.packed), C.int(k.threads), &buf[0], errLen)
 	if cv == nil {
 		err := fmt.Errorf("oneDNN convolution [%d,%d,%d,%d] * [%d,%d,%d,%d] (%v): %s",
 			k.n, k.c, k.h, k.w, k.p, k.c, k.g.KH, k.g.KW, k.g, C.GoString(&buf[0]))
@@ -99,7 +101,7 @@ func ptr(s []float32) *C.float {
 // scales are the kernel's inputs (see cnn_conv_run: for the input gradient a is dy and b is
 // w), already cut to those images where they are per-image.
 func runPrim(kind convKind, d kernels.ConvDims, lo, hi, threads int, fwd forwardOpts, a, b, bs, scales, out []float32) error {
-	k := primKey{kind: kind, n: hi - lo, c: d.C, h: d.H, w: d.W, p: d.P, g: d.G, fwd: fwd, threads: threads}
+	k := keyOf(kind, d, hi-lo, threads, fwd)
 	cv, err := getPrim(k)
 	if err != nil {
 		return err
@@ -112,13 +114,30 @@ func runPrim(kind convKind, d kernels.ConvDims, lo, hi, threads int, fwd forward
 	return nil
 }
 
+// keyOf is the primitive of kernel kind for n of d's images on the given number of threads.
+func keyOf(kind convKind, d kernels.ConvDims, n, threads int, fwd forwardOpts) primKey {
+	return primKey{kind: kind, n: n, c: d.C, h: d.H, w: d.W, p: d.P, g: d.G, fwd: fwd, threads: threads}
+}
+
 // runWhole runs kernel kind over all of d's images on kernels.Workers() OpenMP threads. (libgomp keeps
 // a team of threads for each thread that starts a parallel region; a goroutine may run on any
 // of the Go runtime's threads, so a process gathers a few teams, asleep when unused: a
 // ResNet18 training run has 10 threads in all. Running these from one locked thread instead
 // was no faster here, and often slower.)
 func runWhole(kind convKind, d kernels.ConvDims, fwd forwardOpts, a, b, bs, scales, out []float32) error {
-	return runPrim(kind, d, 0, d.N, kernels.Workers(), fwd, a, b, bs, scales, out)
+	return runPrim(kind, d, 0, d.N, wholeThreads(d), fwd, a, b, bs, scales, out)
+}
+
+// wholeThreads is the number of OpenMP threads a primitive over d's whole batch runs on: the
+// workers, but one for a small convolution of fewer images than workers (one image of a
+// 32x32 network), where waking the other threads for each of its reorders and its kernel
+// costs more than it shares: 1 against 2 threads here, with AVX-512, 15 against 165 us for
+// a 64->128 1x1 stride-2 convolution on 8x8 maps, 24 against 49 us for ResNet18's stem.
+func wholeThreads(d kernels.ConvDims) int {
+	if d.N < kernels.Workers() && d.N*d.P*d.OHW*d.K < 1<<23 {
+		return 1
+	}
+	return kernels.Workers()
 }
 
 // splitBatch reports whether a convolution of at least as many images as workers runs as one
@@ -147,6 +166,12 @@ func foldEpilogue(ws *kernels.Scratch, d kernels.ConvDims, b []float32, ep *kern
 	ws.Reserve(kernels.Workers(), 2)
 	buf := kernels.Buffer[float32](ws, 0, 1, 2*d.P)
 	scales, bias := buf[:d.P], buf[d.P:]
+	foldInto(d, b, ep, scales, bias)
+	return fwd, bias, scales
+}
+
+// foldInto writes the factors and the bias of foldEpilogue into scales and bias.
+func foldInto(d kernels.ConvDims, b []float32, ep *kernels.Epilogue, scales, bias []float32) {
 	for q := range d.P {
 		var bq float64
 		if b != nil {
@@ -155,7 +180,6 @@ func foldEpilogue(ws *kernels.Scratch, d kernels.ConvDims, b []float32, ep *kern
 		scales[q] = float32(ep.A[q])
 		bias[q] = float32((bq-ep.Mean[q])*ep.A[q] + ep.Shift[q])
 	}
-	return fwd, bias, scales
 }
 
 // conv implements kernels.Conv for float32 on oneDNN's primitives.
@@ -229,6 +253,79 @@ func (conv) ConvBackwardWeights(ws *kernels.Scratch, d kernels.ConvDims, x, dy, 
 	var f failure
 	kernels.SumOverImages(ws, 0, d.N, dw, func(_ int, dst []float32, lo, hi int) {
 		f.keep(runPrim(convGradWKernel, d, lo, hi, 1, forwardOpts{}, x[lo*in:hi*in], dy[lo*outImg:hi*outImg], nil, nil, dst))
+	})
+	return f.err
+}
+
+// PrepareConv packs the weights into the forward kernel's layout once (an inference BatchNorm
+// folded in as they are packed), for each shape of primitive the pass runs: one over the
+// batch, or one per worker's share of it (see runsWhole). The activations are still
+// reordered at every call.
+func (conv) PrepareConv(d kernels.ConvDims, w, b []float32, ep *kernels.Epilogue) (kernels.PreparedConv[float32], error) {
+	p := &prepared{d: d, w: slices.Clone(w), bias: slices.Clone(b), relu: ep != nil && ep.ReLU,
+		fwd: forwardOpts{bias: b != nil, packed: true}, packs: map[primKey][]float32{}}
+	if ep != nil && ep.Mean != nil {
+		p.fwd.bias, p.fwd.fold = true, true
+		p.scales, p.bias = make([]float32, d.P), make([]float32, d.P)
+		foldInto(d, b, ep, p.scales, p.bias)
+	}
+	return p, nil
+}
+
+// prepared is a convolution's forward pass with its weights packed.
+type prepared struct {
+	d      kernels.ConvDims
+	w      []float32 // the plain weights, to pack for a primitive of a new shape
+	bias   []float32 // with a folded BatchNorm, its shift
+	scales []float32 // with a folded BatchNorm, its factors
+	relu   bool
+	fwd    forwardOpts
+
+	mu    sync.Mutex
+	packs map[primKey][]float32 // the weights as each primitive takes them
+}
+
+// packed returns the weights packed for primitive k, packing them on first use.
+func (p *prepared) packed(k primKey) ([]float32, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w, ok := p.packs[k]; ok {
+		return w, nil
+	}
+	cv, err := getPrim(k)
+	if err != nil {
+		return nil, err
+	}
+	w := make([]float32, (C.cnn_conv_packed_size(cv)+3)/4)
+	st := C.cnn_conv_pack(cv, ptr(p.w), ptr(p.scales), ptr(w))
+	putPrim(k, cv)
+	if st != 0 {
+		return nil, fmt.Errorf("oneDNN convolution %v on [%d,%d,%d,%d]: packing the weights: status %d", p.d.G, k.n, p.d.C, p.d.H, p.d.W, int(st))
+	}
+	p.packs[k] = w
+	return w, nil
+}
+
+func (p *prepared) Forward(_ *kernels.Scratch, x, y []float32) error {
+	d := p.d
+	if runsWhole(d) {
+		w, err := p.packed(keyOf(convForwardKernel, d, d.N, wholeThreads(d), p.fwd))
+		if err == nil {
+			err = runWhole(convForwardKernel, d, p.fwd, x, w, p.bias, nil, y)
+		}
+		if err == nil && p.relu {
+			kernels.ApplyReLU(y, y)
+		}
+		return err
+	}
+	in, outImg := d.C*d.HW, d.P*d.OHW
+	var f failure
+	kernels.Parallel(d.N, func(_, lo, hi int) {
+		yi := y[lo*outImg : hi*outImg]
+		w, err := p.packed(keyOf(convForwardKernel, d, hi-lo, 1, p.fwd))
+		if f.keep(err) && f.keep(runPrim(convForwardKernel, d, lo, hi, 1, p.fwd, x[lo*in:hi*in], w, p.bias, nil, yi)) && p.relu {
+			kernels.ApplyEpilogue(reluOnly, d, yi)
+		}
 	})
 	return f.err
 }

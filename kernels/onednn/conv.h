@@ -1,5 +1,7 @@
 // Convolution kernels through oneDNN's primitives (package onednn, built with -tags dnnl).
 
+#include <stddef.h>
+
 typedef struct cnn_conv cnn_conv;
 
 enum { CNN_CONV_FORWARD, CNN_CONV_BACKWARD_DATA, CNN_CONV_BACKWARD_WEIGHTS };
@@ -8,10 +10,11 @@ enum { CNN_CONV_FORWARD, CNN_CONV_BACKWARD_DATA, CNN_CONV_BACKWARD_WEIGHTS };
 // stride s and padding pad on every side, to run on the given number of OpenMP threads (1:
 // the calling thread only). The forward kernel may add a [p] bias (bias) and scale each
 // output channel's weights by a factor given at each run (fold: an inference BatchNorm folded
-// into the convolution, whose shift then comes as the bias). On failure it returns NULL and
-// writes the reason into err.
+// into the convolution, whose shift then comes as the bias). With packed, the forward
+// kernel's weights come at each run already in its own layout, as cnn_conv_pack wrote them.
+// On failure it returns NULL and writes the reason into err.
 cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, int s, int pad,
-                          int bias, int fold, int threads, char *err, int errlen);
+                          int bias, int fold, int packed, int threads, char *err, int errlen);
 
 // cnn_conv_run runs the kernel. Its operands, in plain layouts:
 //   forward:          a = x,  b = w, bias, scales (fold), out = y
@@ -20,3 +23,11 @@ cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, in
 // It returns 0, or oneDNN's status.
 int cnn_conv_run(cnn_conv *cv, const float *a, const float *b, const float *bias, const float *scales,
                  float *out);
+
+// cnn_conv_packed_size returns the size in bytes of a packed forward kernel's weights.
+size_t cnn_conv_packed_size(cnn_conv *cv);
+
+// cnn_conv_pack writes the plain weights w, scaled by the factors scales if the kernel folds,
+// into out (cnn_conv_packed_size bytes) in the packed forward kernel's layout. It returns 0,
+// or oneDNN's status.
+int cnn_conv_pack(cnn_conv *cv, const float *w, const float *scales, float *out);

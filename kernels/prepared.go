@@ -1,0 +1,81 @@
+package kernels
+
+import "slices"
+
+// Prepared convolutions: the forward pass of a frozen inference program, whose weights,
+// bias and epilogue are fixed once. An implementation can then lay the weights out for its
+// kernel once (oneDNN's blocked layout, only the taps a small map reads) instead of at every
+// call.
+
+// PreparedConv is a convolution's forward pass with its weights, bias and epilogue fixed
+// when it was prepared.
+type PreparedConv[T Float] interface {
+	// Forward computes y = conv(x, w) (+ b), then the epilogue, with the prepared w, b and
+	// epilogue. Calls may run at the same time.
+	Forward(ws *Scratch, x, y []T) error
+}
+
+// ConvPreparer is a Conv that lays a convolution's weights out once for many forward
+// passes.
+type ConvPreparer[T Float] interface {
+	// PrepareConv returns convolution d's forward pass with w, b (nil: no bias) and ep
+	// (nil: none) fixed; it keeps no reference to them.
+	PrepareConv(d ConvDims, w, b []T, ep *Epilogue) (PreparedConv[T], error)
+}
+
+// PrepareConv returns the forward pass of convolution d with the weights w, bias b (nil:
+// none) and epilogue ep (nil: none) as they are now: later changes to them do not reach it.
+// The implementation that runs d prepares them in its own layout if it can (a
+// ConvPreparer); otherwise the prepared pass runs its ConvForward on copies.
+func PrepareConv[T Float](d ConvDims, w, b []T, ep *Epilogue) (PreparedConv[T], error) {
+	k := ConvFor[T](d)
+	if p, ok := k.(ConvPreparer[T]); ok {
+		return p.PrepareConv(d, w, b, ep)
+	}
+	return CopiedConv(k, d, w, b, ep), nil
+}
+
+// CopiedConv returns the forward pass of convolution d on kernel k with copies of w, b and
+// ep: the preparation of a kernel that has no layout of its own to prepare.
+func CopiedConv[T Float](k Conv[T], d ConvDims, w, b []T, ep *Epilogue) PreparedConv[T] {
+	c := copiedConv[T]{k: k, d: d, w: slices.Clone(w), b: slices.Clone(b)}
+	if ep != nil {
+		c.ep = &Epilogue{Mean: slices.Clone(ep.Mean), A: slices.Clone(ep.A), Shift: slices.Clone(ep.Shift), ReLU: ep.ReLU}
+	}
+	return c
+}
+
+type copiedConv[T Float] struct {
+	k    Conv[T]
+	d    ConvDims
+	w, b []T
+	ep   *Epilogue
+}
+
+func (c copiedConv[T]) Forward(ws *Scratch, x, y []T) error {
+	return c.k.ConvForward(ws, c.d, x, c.w, c.b, y, c.ep)
+}
+
+// FoldEpilogue folds the inference BatchNorm of ep, if any, into the weights w [P, K] and
+// bias b (nil: none) of convolution d: (conv(x, w) + b - mean)*a + shift = conv(x, w*a) +
+// (b - mean)*a + shift. It returns new weights and bias (the bias nil only when b is nil and
+// ep has no BatchNorm) and whether a ReLU follows; w and b are not changed.
+func FoldEpilogue[T Float](d ConvDims, w, b []T, ep *Epilogue) (fw, fb []T, relu bool) {
+	if ep == nil || ep.Mean == nil {
+		return slices.Clone(w), slices.Clone(b), ep != nil && ep.ReLU
+	}
+	fw, fb = make([]T, len(w)), make([]T, d.P)
+	per := len(w) / d.P
+	for q := range d.P {
+		a := ep.A[q]
+		for i := q * per; i < (q+1)*per; i++ {
+			fw[i] = T(float64(w[i]) * a)
+		}
+		var bq float64
+		if b != nil {
+			bq = float64(b[q])
+		}
+		fb[q] = T((bq-ep.Mean[q])*a + ep.Shift[q])
+	}
+	return fw, fb, ep.ReLU
+}

@@ -100,5 +100,6 @@ func loadONNX(path string) (*trainer.Runner, string, []string, error) {
 	if _, err := r.Program(1, false); err != nil {
 		return nil, "", nil, fmt.Errorf("%s: %w", path, err)
 	}
+	r.Frozen = true
 	return r, path, nil, nil
 }

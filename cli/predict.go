@@ -76,6 +76,7 @@ func (w *weightFlags) load(pos []string, text io.Writer) (*trainer.Runner, strin
 	if len(skipped) > 0 && text != nil {
 		fmt.Fprintf(text, "skipped: %s\n", strings.Join(skipped, "; "))
 	}
+	r.Frozen = true
 	return r, name, skipped, nil
 }
 

@@ -18,6 +18,11 @@ type Runner struct {
 	Params *graph.Params
 	Impl   graph.Impl
 	Opt    Optimizer
+	// Frozen makes the evaluation programs compiled from now on frozen
+	// (build.Options.Frozen): faster, with their own copy of the parameters as they are
+	// when each is compiled. Set it once the parameters are final, as `cnn eval` and `cnn
+	// predict` do after loading them; a runner that trains leaves it unset.
+	Frozen bool
 
 	History History
 	// Best is the metric that picks the best evaluation (the zero value: dev accuracy).
@@ -37,8 +42,8 @@ type Runner struct {
 }
 
 type progKey struct {
-	batch int
-	train bool
+	batch         int
+	train, frozen bool
 }
 
 // New returns a runner for the model on params.
@@ -50,11 +55,11 @@ func New(m graph.Model, params *graph.Params, impl graph.Impl, opt Optimizer) *R
 // Program returns the program for a batch size in training or evaluation mode, compiling it
 // on first use.
 func (r *Runner) Program(batch int, train bool) (*build.Program, error) {
-	k := progKey{batch, train}
+	k := progKey{batch, train, r.Frozen && !train}
 	if p, ok := r.progs[k]; ok {
 		return p, nil
 	}
-	p, err := build.Compile(r.Model, r.Params, build.Options{Batch: batch, Loss: true, Train: train, Impl: r.Impl})
+	p, err := build.Compile(r.Model, r.Params, build.Options{Batch: batch, Loss: true, Train: train, Impl: r.Impl, Frozen: k.frozen})
 	if err != nil {
 		return nil, err
 	}

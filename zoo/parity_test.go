@@ -169,6 +169,14 @@ func checkGolden(t *testing.T, g *golden.Case, m graph.Model, exact ...string) {
 		worst[kind] = max(worst[kind], e)
 	}
 	check("eval.logits", grads32["eval.logits"])
+	// A frozen program, its weights laid out once for the kernels, gives the same logits.
+	for _, got := range []map[string][]float64{grads32, grads64} {
+		if want, err := g.Want("eval.logits"); err != nil {
+			t.Error(err)
+		} else if e := golden.RelErr(got["frozen.logits"], want); !(e <= 1e-4) {
+			t.Errorf("frozen program's logits: relative error %.3g", e)
+		}
+	}
 	check("train.logits", grads32["train.logits"])
 	check("train.loss", grads32["train.loss"])
 	names, buffers := 0, 0
@@ -193,8 +201,8 @@ func checkGolden(t *testing.T, g *golden.Case, m graph.Model, exact ...string) {
 }
 
 // runGolden loads a golden file's weights into m's parameters in dt, runs the inference
-// program, then the training program, and returns the logits, the loss (under eval.logits,
-// train.logits, train.loss) and the gradients (under the parameters' names) as float64,
+// program, a frozen one, then the training program, and returns the logits, the loss (under
+// eval.logits, frozen.logits, train.logits, train.loss) and the gradients (under the parameters' names) as float64,
 // with the parameters and the training program.
 func runGolden(t *testing.T, g *golden.Case, m graph.Model, dt tensor.Dtype) (map[string][]float64, *graph.Params, *build.Program) {
 	t.Helper()
@@ -210,10 +218,16 @@ func runGolden(t *testing.T, g *golden.Case, m graph.Model, dt tensor.Dtype) (ma
 	if _, err := params.Load(g.Weights, true); err != nil {
 		t.Fatal(err)
 	}
+	frozen, err := build.Compile(m, params, build.Options{Batch: len(g.Labels), Frozen: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := map[string][]float64{}
 	// Inference first: the training pass updates the running statistics.
 	run(t, eval, g)
 	out["eval.logits"] = eval.LogitsValue()
+	run(t, frozen, g)
+	out["frozen.logits"] = frozen.LogitsValue()
 	run(t, train, g)
 	out["train.logits"] = train.LogitsValue()
 	out["train.loss"] = []float64{train.LossValue()}

@@ -64,23 +64,25 @@ func BenchmarkConv(b *testing.B) {
 }
 
 // BenchmarkPool times float32 pooling, on each implementation that takes the window, on the
-// shapes of ResNet18's stem and LeNet-5 at batch 64.
+// shapes of ResNet18's stem at batch 64 on 32x32 images and batch 16 on 224x224 ones, and
+// of LeNet-5 at batch 64, on one thread.
 func BenchmarkPool(b *testing.B) {
 	for _, c := range []struct {
-		c, h, k, s, p int
-		mode          kernels.PoolMode
+		n, c, h, k, s, p int
+		mode             kernels.PoolMode
 	}{
-		{64, 16, 3, 2, 1, kernels.PoolMax}, {6, 28, 2, 2, 0, kernels.PoolMax}, {16, 10, 2, 2, 0, kernels.PoolAvg},
+		{64, 64, 16, 3, 2, 1, kernels.PoolMax}, {16, 64, 112, 3, 2, 1, kernels.PoolMax},
+		{64, 6, 28, 2, 2, 0, kernels.PoolMax}, {64, 16, 10, 2, 2, 0, kernels.PoolAvg},
 	} {
 		g := kernels.ConvGeom{K: c.k, S: c.s, P: c.p}
-		d := kernels.NewPoolDims(g, c.mode, []int{64, c.c, c.h, c.h})
-		x := make([]float32, 64*c.c*c.h*c.h)
+		d := kernels.NewPoolDims(g, c.mode, []int{c.n, c.c, c.h, c.h})
+		x := make([]float32, c.n*c.c*c.h*c.h)
 		for i := range x {
 			x[i] = float32(i%7) - 3
 		}
 		y := make([]float32, d.Planes*d.OH*d.OW)
 		dx := make([]float32, len(x))
-		name := fmt.Sprintf("%dx%dx%d-%v-%v", c.c, c.h, c.h, g, c.mode)
+		name := fmt.Sprintf("%dx%dx%dx%d-%v-%v", c.n, c.c, c.h, c.h, g, c.mode)
 		for _, impl := range runnable() {
 			k := kernels.Named[float32](impl).Pool
 			if k == nil || !k.AcceptsPool(d) {

@@ -1,6 +1,9 @@
 // Direct float32 AVX2+FMA kernels (see avx2_amd64.c): the AVX-512 kernels of avx512_amd64.c for CPUs
 // without AVX-512, with the same arguments and results.
 
+#pragma once
+#include "simd.h"
+
 // The largest kernel side of the direct convolution kernels.
 #define CNN_AVX2_MAX_K 7
 
@@ -15,6 +18,9 @@ void cnn_avx2_backward_w(const float *x, const float *dy, float *dw, int n, int 
 void cnn_avx2_pool2(const float *x, float *y, int planes, int h, int w, int avg);
 void cnn_avx2_pool2_grad(const float *x, const float *dy, const float *relu, float *dx, int planes,
     int h, int w, int avg);
+void cnn_avx2_maxpool3(const cnn_maxpool3 *d, const float *x, float *y);
+void cnn_avx2_maxpool3_grad(const cnn_maxpool3 *d, const float *x, const float *y, const float *dy,
+    const float *relu, float *dx);
 void cnn_avx2_relu(const float *x, float *y, long n);
 void cnn_avx2_relu_grad(const float *y, const float *dy, float *dx, long n);
 void cnn_avx2_sum_channels(const float *dy, int n, int C, long inner, int c0, int c1, float *db);

@@ -558,3 +558,123 @@ AVX2 void cnn_avx2_axpy(float a, const float *x, float *y, long n) {
 		store8(y + i, k, axpy8(av, load8(x + i, k), load8(y + i, k)));
 	}
 }
+
+// Max pooling of 3-column windows at a column stride of 2 (cnn_maxpool3): the kernels of
+// avx512_amd64.c, 8 outputs at a time from 16 input columns.
+
+// window_rows returns the input rows [r0, r1) of output row i's windows.
+static inline void window_rows(const cnn_maxpool3 *d, int i, int *r0, int *r1) {
+	const int top = i * d->sh - d->ph;
+	*r0 = top > 0 ? top : 0;
+	*r1 = top + d->kh < d->h ? top + d->kh : d->h;
+}
+
+static inline AVX2 __m256 isnan8(__m256 v) { return _mm256_cmp_ps(v, v, _CMP_UNORD_Q); }
+
+// load8inf reads the first n (0..8) values at p, -inf in the other lanes.
+static inline AVX2 __m256 load8inf(const float *p, int n) {
+	if (n >= 8) return _mm256_loadu_ps(p); // a masked load would not be prefetched
+	if (n <= 0) return _mm256_set1_ps(-__builtin_inff());
+	const __m256i k = lanes(n);
+	return _mm256_blendv_ps(_mm256_set1_ps(-__builtin_inff()), _mm256_maskload_ps(p, k), _mm256_castsi256_ps(k));
+}
+
+// split8 returns the even (e) and odd (o) columns of a then b, and o shifted by a column with
+// before's last lane first (os).
+static inline AVX2 void split8(__m256 a, __m256 b, __m256 before, __m256 *e, __m256 *o, __m256 *os) {
+	*e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))),
+	                                            _MM_SHUFFLE(3, 1, 2, 0)));
+	*o = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))),
+	                                            _MM_SHUFFLE(3, 1, 2, 0)));
+	const __m256 rot = _mm256_permutevar8x32_ps(*o, _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6));
+	*os = _mm256_blend_ps(rot, _mm256_permutevar8x32_ps(before, _mm256_set1_epi32(7)), 0x01);
+}
+
+// maxpool3_row writes output row i of plane xp into yr.
+static AVX2 void maxpool3_row(const cnn_maxpool3 *d, const float *xp, int i, float *yr) {
+	int r0, r1;
+	window_rows(d, i, &r0, &r1);
+	const int w = d->w;
+	const __m256 inf = _mm256_set1_ps(-__builtin_inff()), qnan = _mm256_set1_ps(__builtin_nanf(""));
+	__m256 before = inf;
+	for (int j = 0; j < d->ow; j += 8) {
+		const int c = 2 * j;
+		__m256 a = inf, b = inf, na = _mm256_setzero_ps(), nb = na;
+		for (int r = r0; r < r1; r++) {
+			const float *row = xp + (long)r * w + c;
+			const __m256 xa = load8inf(row, w - c), xb = load8inf(row + 8, w - c - 8);
+			na = _mm256_or_ps(na, isnan8(xa)), nb = _mm256_or_ps(nb, isnan8(xb));
+			a = max2(a, xa), b = max2(b, xb);
+		}
+		a = _mm256_blendv_ps(a, qnan, na), b = _mm256_blendv_ps(b, qnan, nb);
+		__m256 e, o, os;
+		split8(a, b, before, &e, &o, &os);
+		const __m256 nan = _mm256_or_ps(_mm256_or_ps(isnan8(e), isnan8(o)), isnan8(os));
+		const __m256 m = _mm256_blendv_ps(max2(max2(os, e), o), qnan, nan);
+		if (d->ow - j >= 8)
+			_mm256_storeu_ps(yr + j, m); // maskstore is slow where the mask is full
+		else
+			_mm256_maskstore_ps(yr + j, lanes(d->ow - j), m);
+		before = o;
+	}
+}
+
+// cnn_avx2_maxpool3 max-pools every plane of x into y.
+AVX2 void cnn_avx2_maxpool3(const cnn_maxpool3 *d, const float *x, float *y) {
+	for (int pl = 0; pl < d->planes; pl++)
+		for (int i = 0; i < d->oh; i++)
+			maxpool3_row(d, x + (long)pl * d->h * d->w, i, y + ((long)pl * d->oh + i) * d->ow);
+}
+
+// cnn_avx2_maxpool3_grad routes dy back to dx as cnn_avx512_maxpool3_grad does.
+AVX2 void cnn_avx2_maxpool3_grad(const cnn_maxpool3 *d, const float *x, const float *y, const float *dy,
+    const float *relu, float *dx) {
+	float yrow[d->ow + 8];
+	int at[8];
+	const int w = d->w;
+	const long in = (long)d->h * w, out = (long)d->oh * d->ow;
+	const __m256i two_j = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+	const __m256 inf = _mm256_set1_ps(-__builtin_inff());
+	for (int pl = 0; pl < d->planes; pl++) {
+		const float *xp = x + pl * in, *rp = relu ? relu + pl * in : 0, *gp = dy + pl * out;
+		float *dp = dx + pl * in;
+		memset(dp, 0, sizeof(float) * in);
+		for (int i = 0; i < d->oh; i++) {
+			const float *yr = y ? y + pl * out + (long)i * d->ow : yrow;
+			if (!y) maxpool3_row(d, xp, i, yrow);
+			int r0, r1;
+			window_rows(d, i, &r0, &r1);
+			for (int j = 0; j < d->ow; j += 8) {
+				const int c = 2 * j, n = d->ow - j < 8 ? d->ow - j : 8;
+				const __m256i kn = lanes(n);
+				const __m256 best = n == 8 ? _mm256_loadu_ps(yr + j) : _mm256_maskload_ps(yr + j, kn), bnan = isnan8(best);
+				const __m256i in_e = _mm256_and_si256(kn, lanes((w + 1) / 2 - j));
+				const __m256i in_o = _mm256_and_si256(kn, lanes(w / 2 - j));
+				const __m256i below = _mm256_and_si256(kn, lanes(w / 2 + 1 - j)); // 2j-1 < w
+				const __m256i in_os = j == 0 ? _mm256_blend_epi32(below, _mm256_setzero_si256(), 0x01) : below;
+				const __m256i col = _mm256_add_epi32(two_j, _mm256_set1_epi32(c));
+				__m256i pos = _mm256_add_epi32(_mm256_set1_epi32(r0 * w),
+				    _mm256_max_epi32(_mm256_sub_epi32(col, _mm256_set1_epi32(1)), _mm256_setzero_si256()));
+				__m256i found = _mm256_setzero_si256();
+				for (int r = r0; r < r1; r++) {
+					const float *row = xp + (long)r * w;
+					const __m256 before = c > 0 ? _mm256_set1_ps(row[c - 1]) : inf;
+					__m256 tap[3];
+					split8(load8inf(row + c, w - c), load8inf(row + c + 8, w - c - 8), before, &tap[1], &tap[2], &tap[0]);
+					const __m256i valid[3] = {in_os, in_e, in_o};
+					for (int v = 0; v < 3; v++) {
+						const __m256 hit = _mm256_or_ps(_mm256_cmp_ps(tap[v], best, _CMP_EQ_OQ), _mm256_and_ps(bnan, isnan8(tap[v])));
+						const __m256i eq = _mm256_andnot_si256(found, _mm256_and_si256(valid[v], _mm256_castps_si256(hit)));
+						pos = _mm256_blendv_epi8(pos, _mm256_add_epi32(col, _mm256_set1_epi32(r * w + v - 1)), eq);
+						found = _mm256_or_si256(found, eq);
+					}
+				}
+				_mm256_storeu_si256((__m256i *)at, pos);
+				for (int l = 0; l < n; l++) {
+					if (rp && !(rp[at[l]] > 0)) continue;
+					dp[at[l]] += gp[(long)i * d->ow + j + l];
+				}
+			}
+		}
+	}
+}

@@ -465,3 +465,127 @@ AVX512 void cnn_avx512_axpy(float a, const float *x, float *y, long n) {
 		_mm512_mask_storeu_ps(y + i, m, axpy16(av, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
 	}
 }
+
+// Max pooling of 3-column windows at a column stride of 2 (cnn_maxpool3), 16 outputs at a
+// time from the 32 input columns 2j..2j+31 and the one before them: their even columns e,
+// their odd columns o, and o shifted by a column, os (the window of output j is os, e and o
+// of its lane). Columns outside the input are -inf, which no input loses to. A NaN anywhere
+// in a window makes its maximum NaN, as Go's max does.
+
+static const int odd_idx[16] = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+static const int back_idx[16] = {15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30};
+
+// window_rows returns the input rows [r0, r1) of output row i's windows.
+static inline void window_rows(const cnn_maxpool3 *d, int i, int *r0, int *r1) {
+	const int top = i * d->sh - d->ph;
+	*r0 = top > 0 ? top : 0;
+	*r1 = top + d->kh < d->h ? top + d->kh : d->h;
+}
+
+static inline AVX512 __mmask16 isnan16(__m512 v) { return _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q); }
+
+// load16inf reads the first n values at p, -inf in the other lanes: a plain load when all
+// 16 are wanted (a masked load would not be prefetched).
+static inline AVX512 __m512 load16inf(const float *p, int n) {
+	if (n >= 16) return _mm512_loadu_ps(p);
+	return _mm512_mask_loadu_ps(_mm512_set1_ps(-__builtin_inff()), lanes(n), p);
+}
+
+// columns3 splits row's 32 columns from c (-inf past w) into e, o and os; before is the
+// column c-1 (-inf at c = 0).
+static inline AVX512 void columns3(const float *row, int c, int w, __m512 *e, __m512 *o, __m512 *os) {
+	const __m512 inf = _mm512_set1_ps(-__builtin_inff());
+	const __m512 a = load16inf(row + c, w - c), b = load16inf(row + c + 16, w - c - 16);
+	*e = _mm512_permutex2var_ps(a, _mm512_loadu_si512(even_idx), b);
+	*o = _mm512_permutex2var_ps(a, _mm512_loadu_si512(odd_idx), b);
+	const __m512 before = c > 0 ? _mm512_set1_ps(row[c - 1]) : inf;
+	*os = _mm512_permutex2var_ps(before, _mm512_loadu_si512(back_idx), *o);
+}
+
+// maxpool3_row writes output row i of plane xp into yr: the maximum over the window's rows,
+// column by column, then over its three columns.
+static AVX512 void maxpool3_row(const cnn_maxpool3 *d, const float *xp, int i, float *yr) {
+	int r0, r1;
+	window_rows(d, i, &r0, &r1);
+	const int w = d->w;
+	const __m512 inf = _mm512_set1_ps(-__builtin_inff()), qnan = _mm512_set1_ps(__builtin_nanf(""));
+	__m512 before = inf; // the vertical maximum of the column before the chunk
+	for (int j = 0; j < d->ow; j += 16) {
+		const int c = 2 * j;
+		__m512 a = inf, b = inf;
+		__mmask16 na = 0, nb = 0;
+		for (int r = r0; r < r1; r++) {
+			const float *row = xp + (long)r * w + c;
+			const __m512 xa = load16inf(row, w - c), xb = load16inf(row + 16, w - c - 16);
+			na |= isnan16(xa), nb |= isnan16(xb);
+			a = max2(a, xa), b = max2(b, xb);
+		}
+		a = _mm512_mask_mov_ps(a, na, qnan), b = _mm512_mask_mov_ps(b, nb, qnan);
+		const __m512 e = _mm512_permutex2var_ps(a, _mm512_loadu_si512(even_idx), b);
+		const __m512 o = _mm512_permutex2var_ps(a, _mm512_loadu_si512(odd_idx), b);
+		const __m512 os = _mm512_permutex2var_ps(before, _mm512_loadu_si512(back_idx), o);
+		const __mmask16 nan = isnan16(e) | isnan16(o) | isnan16(os);
+		_mm512_mask_storeu_ps(yr + j, lanes(d->ow - j), _mm512_mask_mov_ps(max2(max2(os, e), o), nan, qnan));
+		before = _mm512_permutexvar_ps(_mm512_set1_epi32(15), o);
+	}
+}
+
+// cnn_avx512_maxpool3 max-pools every plane of x into y.
+AVX512 void cnn_avx512_maxpool3(const cnn_maxpool3 *d, const float *x, float *y) {
+	for (int pl = 0; pl < d->planes; pl++)
+		for (int i = 0; i < d->oh; i++)
+			maxpool3_row(d, x + (long)pl * d->h * d->w, i, y + ((long)pl * d->oh + i) * d->ow);
+}
+
+// cnn_avx512_maxpool3_grad routes dy back to dx: to the first input of each window, in
+// row-major order, equal to its maximum (the first NaN when that is NaN), taken from y, the
+// forward output (NULL: worked out again). Where relu is given (the output of a ReLU before
+// the pooling), only to inputs where it is positive. The gradients are added in the order of
+// the outputs, as the reference adds them.
+AVX512 void cnn_avx512_maxpool3_grad(const cnn_maxpool3 *d, const float *x, const float *y, const float *dy,
+    const float *relu, float *dx) {
+	float yrow[d->ow + 16];
+	int at[16];
+	const int w = d->w;
+	const long in = (long)d->h * w, out = (long)d->oh * d->ow;
+	const __m512i two_j = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+	for (int pl = 0; pl < d->planes; pl++) {
+		const float *xp = x + pl * in, *rp = relu ? relu + pl * in : 0, *gp = dy + pl * out;
+		float *dp = dx + pl * in;
+		memset(dp, 0, sizeof(float) * in);
+		for (int i = 0; i < d->oh; i++) {
+			const float *yr = y ? y + pl * out + (long)i * d->ow : yrow;
+			if (!y) maxpool3_row(d, xp, i, yrow);
+			int r0, r1;
+			window_rows(d, i, &r0, &r1);
+			for (int j = 0; j < d->ow; j += 16) {
+				const int c = 2 * j, n = d->ow - j < 16 ? d->ow - j : 16;
+				const __m512 best = _mm512_maskz_loadu_ps(lanes(n), yr + j);
+				const __mmask16 bnan = isnan16(best);
+				// The lanes whose column lies inside the input, for the taps os, e and o.
+				const __mmask16 in_e = lanes(n) & lanes((w + 1) / 2 - j), in_o = lanes(n) & lanes(w / 2 - j);
+				const __mmask16 in_os = lanes(n) & lanes(w / 2 + 1 - j) & (j == 0 ? (__mmask16)0xfffe : (__mmask16)0xffff);
+				const __m512i col = _mm512_add_epi32(two_j, _mm512_set1_epi32(c)); // 2j of each lane
+				__m512i pos = _mm512_add_epi32(_mm512_set1_epi32(r0 * w), _mm512_max_epi32(
+				    _mm512_sub_epi32(col, _mm512_set1_epi32(1)), _mm512_setzero_si512()));
+				__mmask16 found = 0;
+				for (int r = r0; r < r1; r++) {
+					__m512 tap[3];
+					columns3(xp + (long)r * w, c, w, &tap[1], &tap[2], &tap[0]);
+					const __mmask16 valid[3] = {in_os, in_e, in_o};
+					for (int v = 0; v < 3; v++) {
+						const __mmask16 eq = valid[v] & ~found &
+						    (_mm512_cmp_ps_mask(tap[v], best, _CMP_EQ_OQ) | (bnan & isnan16(tap[v])));
+						pos = _mm512_mask_mov_epi32(pos, eq, _mm512_add_epi32(col, _mm512_set1_epi32(r * w + v - 1)));
+						found |= eq;
+					}
+				}
+				_mm512_storeu_si512(at, pos);
+				for (int l = 0; l < n; l++) {
+					if (rp && !(rp[at[l]] > 0)) continue;
+					dp[at[l]] += gp[(long)i * d->ow + j + l];
+				}
+			}
+		}
+	}
+}

@@ -15,10 +15,10 @@ func init() {
 		missing string
 	}{
 		{C.CNN_SIMD_AVX512, kernels.Impl{Name: "avx512", Priority: 50, ISA: kernels.AVX512,
-			Doc: "direct AVX-512 kernels for small convolutions, 2x2 pooling and element-wise work"},
+			Doc: "direct AVX-512 kernels for small convolutions, pooling and element-wise work"},
 			"this CPU lacks AVX-512 F, BW and VL, or FMA"},
 		{C.CNN_SIMD_AVX2, kernels.Impl{Name: "avx2", Priority: 40, ISA: kernels.AVX2,
-			Doc: "direct AVX2 kernels for small convolutions, 2x2 pooling and element-wise work"},
+			Doc: "direct AVX2 kernels for small convolutions, pooling and element-wise work"},
 			"this CPU lacks AVX2 or FMA"},
 	} {
 		if C.cnn_simd_ok(s.isa) == 0 {
@@ -99,16 +99,42 @@ func (k direct) ConvBackwardWeights(ws *kernels.Scratch, d kernels.ConvDims, x, 
 	return nil
 }
 
-// AcceptsPool takes 2x2 windows of stride 2 without padding (where both averages divide by 4).
-func (direct) AcceptsPool(d kernels.PoolDims) bool { return d.Is2x2() }
+// AcceptsPool takes 2x2 windows of stride 2 without padding (where both averages divide by
+// 4), and the maximum over windows 3 columns wide at a column stride of 2 with a column of
+// padding (ResNet's 3x3 stride-2 stem pooling), of any height.
+func (direct) AcceptsPool(d kernels.PoolDims) bool { return d.Is2x2() || maxpool3(d) }
+
+// maxpool3 reports whether d is a pooling cnn_maxpool3 computes.
+func maxpool3(d kernels.PoolDims) bool {
+	g := d.G
+	return d.Mode == kernels.PoolMax && g.KW == 3 && g.SW == 2 && g.PW == 1 && g.DH == 1 && g.DW == 1
+}
 
 func (k direct) PoolForward(d kernels.PoolDims, x, y []float32) {
+	if !d.Is2x2() {
+		m := maxpool3Dims(d)
+		C.cnn_simd_maxpool3(k.isa, &m, ptr(x), ptr(y))
+		return
+	}
 	C.cnn_simd_pool2(k.isa, ptr(x), ptr(y), C.int(d.Planes), C.int(d.H), C.int(d.W), flag(d.Mode != kernels.PoolMax))
 }
 
-// PoolBackward compares the inputs of each 2x2 window, which costs less than reading y.
-func (k direct) PoolBackward(d kernels.PoolDims, x, _, dy, dx, relu []float32) {
+// PoolBackward compares the inputs of each 2x2 window, which costs less than reading y; a
+// 3-column window finds its maximum in y.
+func (k direct) PoolBackward(d kernels.PoolDims, x, y, dy, dx, relu []float32) {
+	if !d.Is2x2() {
+		m := maxpool3Dims(d)
+		C.cnn_simd_maxpool3_grad(k.isa, &m, ptr(x), ptr(y), ptr(dy), ptr(relu), ptr(dx))
+		return
+	}
 	C.cnn_simd_pool2_grad(k.isa, ptr(x), ptr(dy), ptr(relu), ptr(dx), C.int(d.Planes), C.int(d.H), C.int(d.W), flag(d.Mode != kernels.PoolMax))
+}
+
+// maxpool3Dims is d as cnn_maxpool3 takes it.
+func maxpool3Dims(d kernels.PoolDims) C.cnn_maxpool3 {
+	g := d.G
+	return C.cnn_maxpool3{planes: C.int(d.Planes), h: C.int(d.H), w: C.int(d.W), oh: C.int(d.OH), ow: C.int(d.OW),
+		kh: C.int(g.KH), sh: C.int(g.SH), ph: C.int(g.PH)}
 }
 
 func (k direct) ReLU(x, y []float32) {

@@ -1,6 +1,16 @@
 // One entry point per kernel for every instruction set (see simd_amd64.c).
 
+#pragma once
+
 enum { CNN_SIMD_AVX512, CNN_SIMD_AVX2, CNN_SIMD_ISAS };
+
+// A max pooling of windows 3 columns wide at a column stride of 2 with a column of padding on
+// each side (ResNet's stem: 3x3, stride 2, padding 1), of any height, row stride and row
+// padding: planes [h,w] into [oh,ow], the windows clipped to the input as
+// kernels.PoolDims.Window has them.
+typedef struct {
+	int planes, h, w, oh, ow, kh, sh, ph;
+} cnn_maxpool3;
 
 int cnn_simd_ok(int isa);
 int cnn_simd_max_k(int isa);
@@ -14,6 +24,9 @@ void cnn_simd_backward_w(int isa, const float *x, const float *dy, float *dw, in
 void cnn_simd_pool2(int isa, const float *x, float *y, int planes, int h, int w, int avg);
 void cnn_simd_pool2_grad(int isa, const float *x, const float *dy, const float *relu, float *dx,
     int planes, int h, int w, int avg);
+void cnn_simd_maxpool3(int isa, const cnn_maxpool3 *d, const float *x, float *y);
+void cnn_simd_maxpool3_grad(int isa, const cnn_maxpool3 *d, const float *x, const float *y, const float *dy,
+    const float *relu, float *dx);
 void cnn_simd_relu(int isa, const float *x, float *y, long n);
 void cnn_simd_relu_grad(int isa, const float *y, const float *dy, float *dx, long n);
 void cnn_simd_sum_channels(int isa, const float *dy, int n, int C, long inner, int c0, int c1,

@@ -3,9 +3,9 @@
 // The kernels of each instruction set (avx512_amd64.c, avx2_amd64.c) behind one entry point
 // each, chosen by a table, so that the Go binding is written once.
 
+#include "simd.h"
 #include "avx2.h"
 #include "avx512.h"
-#include "simd.h"
 
 typedef struct {
 	int (*ok)(void);
@@ -16,6 +16,8 @@ typedef struct {
 	void (*backward_w)(const float *, const float *, float *, int, int, int, int, int, int);
 	void (*pool2)(const float *, float *, int, int, int, int);
 	void (*pool2_grad)(const float *, const float *, const float *, float *, int, int, int, int);
+	void (*maxpool3)(const cnn_maxpool3 *, const float *, float *);
+	void (*maxpool3_grad)(const cnn_maxpool3 *, const float *, const float *, const float *, const float *, float *);
 	void (*relu)(const float *, float *, long);
 	void (*relu_grad)(const float *, const float *, float *, long);
 	void (*sum_channels)(const float *, int, int, long, int, int, float *);
@@ -25,10 +27,10 @@ typedef struct {
 static const isa_kernels isas[CNN_SIMD_ISAS] = {
 	[CNN_SIMD_AVX512] = {cnn_avx512_ok, CNN_AVX512_MAX_K, cnn_avx512_weights, cnn_avx512_forward,
 	                     cnn_avx512_backward_x, cnn_avx512_backward_w, cnn_avx512_pool2, cnn_avx512_pool2_grad,
-	                     cnn_avx512_relu, cnn_avx512_relu_grad, cnn_avx512_sum_channels, cnn_avx512_axpy},
+	                     cnn_avx512_maxpool3, cnn_avx512_maxpool3_grad, cnn_avx512_relu, cnn_avx512_relu_grad, cnn_avx512_sum_channels, cnn_avx512_axpy},
 	[CNN_SIMD_AVX2] = {cnn_avx2_ok, CNN_AVX2_MAX_K, cnn_avx2_weights, cnn_avx2_forward,
 	                   cnn_avx2_backward_x, cnn_avx2_backward_w, cnn_avx2_pool2, cnn_avx2_pool2_grad,
-	                   cnn_avx2_relu, cnn_avx2_relu_grad, cnn_avx2_sum_channels, cnn_avx2_axpy},
+	                   cnn_avx2_maxpool3, cnn_avx2_maxpool3_grad, cnn_avx2_relu, cnn_avx2_relu_grad, cnn_avx2_sum_channels, cnn_avx2_axpy},
 };
 
 int cnn_simd_ok(int isa) { return isas[isa].ok(); }
@@ -55,6 +57,11 @@ void cnn_simd_pool2(int isa, const float *x, float *y, int planes, int h, int w,
 void cnn_simd_pool2_grad(int isa, const float *x, const float *dy, const float *relu, float *dx,
     int planes, int h, int w, int avg) {
 	isas[isa].pool2_grad(x, dy, relu, dx, planes, h, w, avg);
+}
+void cnn_simd_maxpool3(int isa, const cnn_maxpool3 *d, const float *x, float *y) { isas[isa].maxpool3(d, x, y); }
+void cnn_simd_maxpool3_grad(int isa, const cnn_maxpool3 *d, const float *x, const float *y, const float *dy,
+    const float *relu, float *dx) {
+	isas[isa].maxpool3_grad(d, x, y, dy, relu, dx);
 }
 void cnn_simd_relu(int isa, const float *x, float *y, long n) { isas[isa].relu(x, y, n); }
 void cnn_simd_relu_grad(int isa, const float *y, const float *dy, float *dx, long n) {

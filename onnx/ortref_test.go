@@ -143,6 +143,14 @@ func exportRunsInORT(t *testing.T, models []graph.Model) {
 			} else {
 				t.Logf("ONNX Runtime's logits within %.2g of ours", e)
 			}
+			r.Frozen = true // as cnn predict runs the model
+			frozen, err := r.Predict(x, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e := relErr(y, frozen); e > 1e-5 {
+				t.Errorf("ONNX Runtime's logits differ from our frozen program's by %.3g of their magnitude, want at most 1e-5", e)
+			}
 		})
 	}
 }

@@ -562,13 +562,6 @@ AVX2 void cnn_avx2_axpy(float a, const float *x, float *y, long n) {
 // Max pooling of 3-column windows at a column stride of 2 (cnn_maxpool3): the kernels of
 // avx512_amd64.c, 8 outputs at a time from 16 input columns.
 
-// window_rows returns the input rows [r0, r1) of output row i's windows.
-static inline void window_rows(const cnn_maxpool3 *d, int i, int *r0, int *r1) {
-	const int top = i * d->sh - d->ph;
-	*r0 = top > 0 ? top : 0;
-	*r1 = top + d->kh < d->h ? top + d->kh : d->h;
-}
-
 static inline AVX2 __m256 isnan8(__m256 v) { return _mm256_cmp_ps(v, v, _CMP_UNORD_Q); }
 
 // load8inf reads the first n (0..8) values at p, -inf in the other lanes.
@@ -593,7 +586,7 @@ static inline AVX2 void split8(__m256 a, __m256 b, __m256 before, __m256 *e, __m
 // maxpool3_row writes output row i of plane xp into yr.
 static AVX2 void maxpool3_row(const cnn_maxpool3 *d, const float *xp, int i, float *yr) {
 	int r0, r1;
-	window_rows(d, i, &r0, &r1);
+	cnn_maxpool3_rows(d, i, &r0, &r1);
 	const int w = d->w;
 	const __m256 inf = _mm256_set1_ps(-__builtin_inff()), qnan = _mm256_set1_ps(__builtin_nanf(""));
 	__m256 before = inf;
@@ -643,7 +636,7 @@ AVX2 void cnn_avx2_maxpool3_grad(const cnn_maxpool3 *d, const float *x, const fl
 			const float *yr = y ? y + pl * out + (long)i * d->ow : yrow;
 			if (!y) maxpool3_row(d, xp, i, yrow);
 			int r0, r1;
-			window_rows(d, i, &r0, &r1);
+			cnn_maxpool3_rows(d, i, &r0, &r1);
 			for (int j = 0; j < d->ow; j += 8) {
 				const int c = 2 * j, n = d->ow - j < 8 ? d->ow - j : 8;
 				const __m256i kn = lanes(n);

@@ -475,13 +475,6 @@ AVX512 void cnn_avx512_axpy(float a, const float *x, float *y, long n) {
 static const int odd_idx[16] = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
 static const int back_idx[16] = {15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30};
 
-// window_rows returns the input rows [r0, r1) of output row i's windows.
-static inline void window_rows(const cnn_maxpool3 *d, int i, int *r0, int *r1) {
-	const int top = i * d->sh - d->ph;
-	*r0 = top > 0 ? top : 0;
-	*r1 = top + d->kh < d->h ? top + d->kh : d->h;
-}
-
 static inline AVX512 __mmask16 isnan16(__m512 v) { return _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q); }
 
 // load16inf reads the first n values at p, -inf in the other lanes: a plain load when all
@@ -506,7 +499,7 @@ static inline AVX512 void columns3(const float *row, int c, int w, __m512 *e, __
 // column by column, then over its three columns.
 static AVX512 void maxpool3_row(const cnn_maxpool3 *d, const float *xp, int i, float *yr) {
 	int r0, r1;
-	window_rows(d, i, &r0, &r1);
+	cnn_maxpool3_rows(d, i, &r0, &r1);
 	const int w = d->w;
 	const __m512 inf = _mm512_set1_ps(-__builtin_inff()), qnan = _mm512_set1_ps(__builtin_nanf(""));
 	__m512 before = inf; // the vertical maximum of the column before the chunk
@@ -557,7 +550,7 @@ AVX512 void cnn_avx512_maxpool3_grad(const cnn_maxpool3 *d, const float *x, cons
 			const float *yr = y ? y + pl * out + (long)i * d->ow : yrow;
 			if (!y) maxpool3_row(d, xp, i, yrow);
 			int r0, r1;
-			window_rows(d, i, &r0, &r1);
+			cnn_maxpool3_rows(d, i, &r0, &r1);
 			for (int j = 0; j < d->ow; j += 16) {
 				const int c = 2 * j, n = d->ow - j < 16 ? d->ow - j : 16;
 				const __m512 best = _mm512_maskz_loadu_ps(lanes(n), yr + j);

@@ -12,6 +12,13 @@ typedef struct {
 	int planes, h, w, oh, ow, kh, sh, ph;
 } cnn_maxpool3;
 
+// cnn_maxpool3_rows returns the input rows [r0, r1) of output row i's windows.
+static inline void cnn_maxpool3_rows(const cnn_maxpool3 *d, int i, int *r0, int *r1) {
+	const int top = i * d->sh - d->ph;
+	*r0 = top > 0 ? top : 0;
+	*r1 = top + d->kh < d->h ? top + d->kh : d->h;
+}
+
 int cnn_simd_ok(int isa);
 int cnn_simd_max_k(int isa);
 void cnn_simd_weights(int isa, const float *w, float *wt, int P, int C, int K, int flip);

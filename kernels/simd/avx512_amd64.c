@@ -1,7 +1,7 @@
 //go:build cgo
 
-// Direct float32 kernels in AVX-512: small convolutions (LeNet-5's layers), 2x2 pooling, the
-// ReLU, per-channel sums and the SGD update. A convolution with stride 1, no padding and a few
+// Direct float32 kernels in AVX-512: small convolutions (LeNet-5's layers), 2x2 pooling and
+// ResNet's 3x3 stride-2 max pooling, the ReLU, per-channel sums and the SGD update. A convolution with stride 1, no padding and a few
 // channels is too small for oneDNN's blocked layouts to pay off: its kernels pad 6 channels
 // to 16 and reorder every map in and out. These work on the maps as they lie (NCHW),
 // vectorised along the output rows, with a block of filters held in registers. The Go side

@@ -1,7 +1,7 @@
 //go:build cgo
 
 // Direct float32 kernels in AVX2 and FMA: the kernels of avx512_amd64.c (small convolutions,
-// 2x2 pooling, the ReLU, per-channel sums and the SGD update) for CPUs without AVX-512. They
+// 2x2 and stem pooling, the ReLU, per-channel sums and the SGD update) for CPUs without AVX-512. They
 // take the same arguments and give the same results, bit for bit: the convolutions add their
 // products in one order whatever the vector width (each output on its own lane, products fused
 // in channel, window row, window column order), and the two kernels that add lanes together

@@ -29,7 +29,9 @@ type Options struct {
 	// Frozen compiles an inference program with its own copy of the parameters as they are
 	// when it is compiled: later changes to them do not reach it (compile again to see
 	// them), and its convolutions lay their weights out once for their kernels
-	// (graph.Freeze) rather than at every run. Not with Train or BatchStats.
+	// (graph.Freeze) rather than at every run. Each convolution's implementation is chosen
+	// when it is compiled too: a later kernels.Pin does not reach it. It holds a second copy
+	// of the parameters, and the laid-out weights. Not with Train or BatchStats.
 	Frozen bool
 }
 

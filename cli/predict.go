@@ -236,7 +236,9 @@ func cmdPredict(args []string, stdout io.Writer) error {
 	resize := func(chw []int) {
 		m := r.Model
 		m.Input = chw
+		frozen := r.Frozen
 		r = trainer.New(m, r.Params, r.Impl, r.Opt)
+		r.Frozen = frozen
 	}
 	c, h, w := r.Model.Input[0], r.Model.Input[1], r.Model.Input[2]
 	if *input != "" {

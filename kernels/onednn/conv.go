@@ -119,7 +119,7 @@ func keyOf(kind convKind, d kernels.ConvDims, n, threads int, fwd forwardOpts) p
 	return primKey{kind: kind, n: n, c: d.C, h: d.H, w: d.W, p: d.P, g: d.G, fwd: fwd, threads: threads}
 }
 
-// runWhole runs kernel kind over all of d's images on kernels.Workers() OpenMP threads. (libgomp keeps
+// runWhole runs kernel kind over all of d's images on wholeThreads(d) OpenMP threads. (libgomp keeps
 // a team of threads for each thread that starts a parallel region; a goroutine may run on any
 // of the Go runtime's threads, so a process gathers a few teams, asleep when unused: a
 // ResNet18 training run has 10 threads in all. Running these from one locked thread instead
@@ -142,8 +142,9 @@ func wholeThreads(d kernels.ConvDims) int {
 
 // splitBatch reports whether a convolution of at least as many images as workers runs as one
 // single-threaded primitive per worker, each on its share of the batch, rather than as one
-// primitive over the whole batch on OpenMP's threads. Every run reorders the weights into the primitive's blocked layout, and
-// the weight gradient back out of it: where the images outweigh the weights (shallow layers),
+// primitive over the whole batch on OpenMP's threads. Every run reorders the weights into the
+// primitive's blocked layout (but a prepared one, see PrepareConv), and the weight gradient
+// back out of it: where the images outweigh the weights (shallow layers),
 // splitting the batch costs little and keeps the workers apart; on the small maps of deep
 // layers the weights dominate, and are better reordered once (BenchmarkConv shows both).
 func splitBatch(d kernels.ConvDims) bool { return d.P*d.K <= 2*d.N*d.C*d.HW }
@@ -309,9 +310,10 @@ func (p *prepared) packed(k primKey) ([]float32, error) {
 func (p *prepared) Forward(_ *kernels.Scratch, x, y []float32) error {
 	d := p.d
 	if runsWhole(d) {
-		w, err := p.packed(keyOf(convForwardKernel, d, d.N, wholeThreads(d), p.fwd))
+		threads := wholeThreads(d) // once: the run must use the primitive the weights were packed for
+		w, err := p.packed(keyOf(convForwardKernel, d, d.N, threads, p.fwd))
 		if err == nil {
-			err = runWhole(convForwardKernel, d, p.fwd, x, w, p.bias, nil, y)
+			err = runPrim(convForwardKernel, d, 0, d.N, threads, p.fwd, x, w, p.bias, nil, y)
 		}
 		if err == nil && p.relu {
 			kernels.ApplyReLU(y, y)

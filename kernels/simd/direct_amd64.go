@@ -104,10 +104,11 @@ func (k direct) ConvBackwardWeights(ws *kernels.Scratch, d kernels.ConvDims, x, 
 // padding (ResNet's 3x3 stride-2 stem pooling), of any height.
 func (direct) AcceptsPool(d kernels.PoolDims) bool { return d.Is2x2() || maxpool3(d) }
 
-// maxpool3 reports whether d is a pooling cnn_maxpool3 computes.
+// maxpool3 reports whether d is a pooling cnn_maxpool3 computes: its row padding at most half
+// the window, as PyTorch requires, so that every window holds an input row.
 func maxpool3(d kernels.PoolDims) bool {
 	g := d.G
-	return d.Mode == kernels.PoolMax && g.KW == 3 && g.SW == 2 && g.PW == 1 && g.DH == 1 && g.DW == 1
+	return d.Mode == kernels.PoolMax && g.KW == 3 && g.SW == 2 && g.PW == 1 && g.DH == 1 && g.DW == 1 && 2*g.PH <= g.KH
 }
 
 func (k direct) PoolForward(d kernels.PoolDims, x, y []float32) {

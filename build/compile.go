@@ -93,6 +93,9 @@ func Compile(m graph.Model, params *graph.Params, opts Options) (*Program, error
 	if p.vm, err = newVM(n.Graph(), !opts.NoFuse, targets...); err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Name, err)
 	}
+	if opts.Train {
+		p.vm.begin = n.BeginRun // its kernels may share the blocked copies of the maps
+	}
 	if opts.Frozen {
 		if err := p.vm.freeze(p.Input, p.Labels); err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Name, err)

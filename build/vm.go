@@ -22,6 +22,9 @@ type vm struct {
 	// fusedInto names, for each node whose value a fused step never forms, that step's
 	// operation.
 	fusedInto map[*gorgonia.Node]gorgonia.Op
+	// begin, when set, is told the number of each run before it starts (graph.Net.BeginRun).
+	begin func(run uint64)
+	runs  uint64
 }
 
 type step struct {
@@ -190,6 +193,10 @@ func (m *vm) freeze(fed ...*gorgonia.Node) error {
 
 // run executes every step once.
 func (m *vm) run() error {
+	if m.begin != nil {
+		m.runs++
+		m.begin(m.runs)
+	}
 	for i := range m.steps {
 		s := &m.steps[i]
 		for j, k := range s.in {

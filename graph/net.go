@@ -46,7 +46,7 @@ type Net struct {
 	counts  map[string]int
 	nodes   []*gorgonia.Node // trainable parameter nodes in declaration order
 	paramOf map[*gorgonia.Node]*Param
-	ws      *kernels.Scratch // work buffers shared by the network's kernels
+	ws      *kernels.Scratch // work buffers shared by the network's kernels (see BeginRun)
 	typed   typed            // makes its kernels, in its parameters' element type
 	// batchInit defers the parameters' initialisers to one parallel pass at the end of
 	// Declare; a network built directly with New initialises each parameter as declared.
@@ -397,3 +397,9 @@ func checkSize(what string, shape []int) error {
 	}
 	return nil
 }
+
+// BeginRun tells the network's kernels that run number run (not 0) of a program starts,
+// one in which each operation runs once and no kernel's input changes between the kernels
+// that read it: they may then share what they derive from an input (kernels.Scratch.Run).
+// A VM that runs the training pass calls it before each run.
+func (n *Net) BeginRun(run uint64) { n.ws.Run = run }

@@ -280,6 +280,7 @@ func testConv[T kernels.Float](t *testing.T, impl string) (int, bool) {
 			}
 		}
 		testPrepared(t, impl, k, rng, ws, d, c, x, w, b)
+		testRuns(t, impl, k, rng, d, c, w, b)
 		// A NaN in the input reaches every output whose window holds it, through the ReLU.
 		xn := slices.Clone(x)
 		xn[len(xn)/2] = T(math.NaN())
@@ -292,6 +293,43 @@ func testConv[T kernels.Float](t *testing.T, impl string) (int, bool) {
 		}
 	}
 	return n, true
+}
+
+// testRuns runs the three passes within numbered runs (kernels.Scratch.Run), in which a
+// kernel may reuse what an earlier one of the run derived from the same map: each run's maps
+// are new values in the same buffers, which the next run must not take for the last's.
+func testRuns[T kernels.Float](t *testing.T, impl string, k kernels.Conv[T], rng *rand.Rand, d kernels.ConvDims, c string, w, b []T) {
+	ws := kernels.NewScratch()
+	x, dy := make([]T, d.N*d.C*d.HW), make([]T, d.N*d.P*d.OHW)
+	y, dx, dw := make([]T, len(dy)), make([]T, len(x)), make([]T, len(w))
+	for run := uint64(1); run <= 3; run++ {
+		ws.Run = run
+		copy(x, random[T](rng, len(x)))
+		copy(dy, random[T](rng, len(dy)))
+		wantY, wantDX, wantDW := make([]float64, len(y)), make([]float64, len(dx)), make([]float64, len(dw))
+		reference.Conv(d, f64(x), f64(w), f64(b), wantY)
+		reference.ConvGrad(d, 0, f64(x), f64(w), f64(dy), wantDX)
+		reference.ConvGrad(d, 1, f64(x), f64(w), f64(dy), wantDW)
+		must(t, k.ConvForward(ws, d, x, w, b, y, nil))
+		// The weight gradient between the other two, then last: it shares x with the forward
+		// pass and dy with the input gradient, whichever ran first.
+		if run%2 == 1 {
+			must(t, k.ConvBackwardWeights(ws, d, x, dy, dw))
+			must(t, k.ConvBackwardData(ws, d, w, dy, dx))
+		} else {
+			must(t, k.ConvBackwardData(ws, d, w, dy, dx))
+			must(t, k.ConvBackwardWeights(ws, d, x, dy, dw))
+		}
+		for _, r := range []struct {
+			what string
+			got  []T
+			want []float64
+		}{{"forward", y, wantY}, {"backward data", dx, wantDX}, {"backward weights", dw, wantDW}} {
+			if e := relErr(r.got, r.want); !(e <= tol[T]()) {
+				t.Errorf("%s conv %s %s in run %d: relative error %.3g", impl, r.what, c, run, e)
+			}
+		}
+	}
 }
 
 // testPrepared checks a ConvPreparer's prepared forward pass against the reference, with

@@ -13,6 +13,32 @@ import (
 type Scratch struct {
 	slots  [][]any // [worker][slot]
 	tables map[[8]int][]int32
+
+	// Run numbers the run of a program that the calls on this scratch belong to, or is 0. A
+	// VM sets it (graph.Net.BeginRun) when, within a run, no input of a kernel changes
+	// between the kernels that read it; kernels may then keep what they derived from an
+	// input (Kept, Keep) for a later kernel of the same run: oneDNN's convolutions share
+	// their blocked copies of x and dy.
+	Run  uint64
+	mu   sync.Mutex
+	kept map[any]any
+}
+
+// Kept returns what was kept under key, or nil. Workers may call it at the same time.
+func (s *Scratch) Kept(key any) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.kept[key]
+}
+
+// Keep keeps v under key. Workers may call it at the same time.
+func (s *Scratch) Keep(key, v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.kept == nil {
+		s.kept = map[any]any{}
+	}
+	s.kept[key] = v
 }
 
 // NewScratch returns an empty Scratch.

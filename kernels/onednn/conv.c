@@ -19,6 +19,9 @@ typedef struct {
 	dnnl_primitive_t reorder; // user -> inner for inputs, inner -> user for outputs
 	dnnl_memory_t scratch;    // the reorder's scratchpad, or NULL
 	dnnl_memory_t scales;     // per-output-channel factors the reorder applies, or NULL
+	void *buf;                // inner's buffer, for an input (ours: see add_operand)
+	void *own;                // inner's buffer, while a run lends it another
+	int ready;                // this run: inner already holds the operand (its reorder is skipped)
 } operand;
 
 // Every primitive gets its own scratchpad (user-managed): the library's shared one only
@@ -92,9 +95,19 @@ static dnnl_status_t add_operand(cnn_conv *cv, int arg, int output, const dnnl_m
 	dnnl_status_t st = dnnl_memory_create(&o->user, plain, engine, DNNL_MEMORY_NONE);
 	if (st != dnnl_success || (!scales && dnnl_memory_desc_equal(plain, want)))
 		return st;
-	if ((st = dnnl_memory_create(&o->inner, want, engine, attach ? DNNL_MEMORY_NONE : DNNL_MEMORY_ALLOCATE)) !=
+	// An input's copy lives in a buffer of ours, not the library's: a run may lend it another
+	// (cnn_conv_run_shared), and the library frees a buffer of its own when its handle is
+	// replaced.
+	if ((st = dnnl_memory_create(&o->inner, want, engine, attach || !output ? DNNL_MEMORY_NONE : DNNL_MEMORY_ALLOCATE)) !=
 	    dnnl_success)
 		return st;
+	if (!attach && !output) {
+		size_t size = (dnnl_memory_desc_get_size(want) + 63) / 64 * 64;
+		if (!(o->buf = aligned_alloc(64, size ? size : 64)))
+			return dnnl_out_of_memory;
+		if ((st = dnnl_memory_set_data_handle(o->inner, o->buf)) != dnnl_success)
+			return st;
+	}
 	if (!scales)
 		return output ? reorder(o, want, plain, attr) : reorder(o, plain, want, attr);
 	dnnl_dims_t sd = {scales};
@@ -198,7 +211,7 @@ static dnnl_status_t run(cnn_conv *cv, const float *scales) {
 	dnnl_status_t st;
 	for (int i = 0; i < cv->n; i++) {
 		operand *o = &cv->op[i];
-		if (o->reorder && !o->output && !(cv->packed && i == cv->wi)) {
+		if (o->reorder && !o->output && !o->ready && !(cv->packed && i == cv->wi)) {
 			dnnl_exec_arg_t ra[4] = {{DNNL_ARG_FROM, o->user}, {DNNL_ARG_TO, o->inner}};
 			int nra = 2;
 			if (o->scratch)
@@ -234,27 +247,65 @@ static dnnl_status_t run(cnn_conv *cv, const float *scales) {
 
 int cnn_conv_run(cnn_conv *cv, const float *a, const float *b, const float *bias, const float *scales,
                  float *out) {
+	return cnn_conv_run_shared(cv, a, b, bias, scales, out, NULL, 0, NULL, 0);
+}
+
+int cnn_conv_run_shared(cnn_conv *cv, const float *a, const float *b, const float *bias, const float *scales,
+                        float *out, float *inner0, int ready0, float *inner1, int ready1) {
 	omp_set_num_threads(cv->threads);
 	const float *in[3] = {a, b, bias};
+	float *lent[2] = {inner0, inner1};
+	int ready[2] = {ready0, ready1};
 	dnnl_status_t st = dnnl_success;
 	int ni = 0;
 	for (int i = 0; i < cv->n && st == dnnl_success; i++) {
 		operand *o = &cv->op[i];
 		dnnl_memory_t m = cv->packed && i == cv->wi && o->inner ? o->inner : o->user;
 		st = dnnl_memory_set_data_handle(m, o->output ? (void *)out : (void *)in[ni++]);
+		if (st == dnnl_success && i < 2 && lent[i] && cnn_conv_inner_size(cv, i)) {
+			if ((st = dnnl_memory_get_data_handle(o->inner, &o->own)) == dnnl_success &&
+			    (st = dnnl_memory_set_data_handle(o->inner, lent[i])) == dnnl_success)
+				o->ready = ready[i];
+		}
 	}
 	if (st == dnnl_success)
 		st = run(cv, scales);
 	// The caller's buffers are Go memory: no pointer to them is kept past the call, whatever
 	// happened.
 	for (int i = 0; i < cv->n; i++) {
-		dnnl_memory_set_data_handle(cv->op[i].user, DNNL_MEMORY_NONE);
-		if (cv->packed && i == cv->wi && cv->op[i].inner)
-			dnnl_memory_set_data_handle(cv->op[i].inner, DNNL_MEMORY_NONE);
-		if (cv->op[i].scales)
-			dnnl_memory_set_data_handle(cv->op[i].scales, DNNL_MEMORY_NONE);
+		operand *o = &cv->op[i];
+		dnnl_memory_set_data_handle(o->user, DNNL_MEMORY_NONE);
+		if (cv->packed && i == cv->wi && o->inner)
+			dnnl_memory_set_data_handle(o->inner, DNNL_MEMORY_NONE);
+		if (o->own) {
+			dnnl_memory_set_data_handle(o->inner, o->own);
+			o->own = NULL;
+		}
+		o->ready = 0;
+		if (o->scales)
+			dnnl_memory_set_data_handle(o->scales, DNNL_MEMORY_NONE);
 	}
 	return st;
+}
+
+size_t cnn_conv_inner_size(cnn_conv *cv, int i) {
+	const dnnl_memory_desc_t *md;
+	if (i >= cv->n)
+		return 0;
+	operand *o = &cv->op[i];
+	if (o->output || !o->inner || !o->reorder || o->scales || (cv->packed && i == cv->wi) ||
+	    dnnl_memory_get_memory_desc(o->inner, &md) != dnnl_success)
+		return 0;
+	return dnnl_memory_desc_get_size(md);
+}
+
+int cnn_conv_inner_equal(cnn_conv *a, int i, cnn_conv *b, int j) {
+	const dnnl_memory_desc_t *ma, *mb;
+	if (!cnn_conv_inner_size(a, i) || !cnn_conv_inner_size(b, j) ||
+	    dnnl_memory_get_memory_desc(a->op[i].inner, &ma) != dnnl_success ||
+	    dnnl_memory_get_memory_desc(b->op[j].inner, &mb) != dnnl_success)
+		return 0;
+	return dnnl_memory_desc_equal(ma, mb);
 }
 
 size_t cnn_conv_packed_size(cnn_conv *cv) {

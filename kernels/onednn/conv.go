@@ -100,14 +100,25 @@ func ptr(s []float32) *C.float {
 // runPrim runs kernel kind on images [lo,hi) on the given number of threads: a, b, bs and
 // scales are the kernel's inputs (see cnn_conv_run: for the input gradient a is dy and b is
 // w), already cut to those images where they are per-image.
-func runPrim(kind convKind, d kernels.ConvDims, lo, hi, threads int, fwd forwardOpts, a, b, bs, scales, out []float32) error {
+func runPrim(ws *kernels.Scratch, kind convKind, d kernels.ConvDims, lo, hi, threads int, fwd forwardOpts, a, b, bs, scales, out []float32) error {
 	k := keyOf(kind, d, hi-lo, threads, fwd)
 	cv, err := getPrim(k)
 	if err != nil {
 		return err
 	}
-	st := C.cnn_conv_run(cv, ptr(a), ptr(b), ptr(bs), ptr(scales), ptr(out))
+	// The maps (x, and dy) may be shared with the run's other kernels that read them; the
+	// weights are laid out differently by each kernel.
+	s0 := lend(ws, k, cv, 0, a)
+	var s1 *shared
+	if kind == convGradWKernel {
+		s1 = lend(ws, k, cv, 1, b)
+	}
+	st := C.cnn_conv_run_shared(cv, ptr(a), ptr(b), ptr(bs), ptr(scales), ptr(out), s0.buffer(), s0.isReady(), s1.buffer(), s1.isReady())
 	putPrim(k, cv)
+	if st == 0 {
+		s0.filled(ws)
+		s1.filled(ws)
+	}
 	if st != 0 {
 		return fmt.Errorf("oneDNN convolution %v on [%d,%d,%d,%d]: status %d", d.G, hi-lo, d.C, d.H, d.W, int(st))
 	}
@@ -124,8 +135,126 @@ func keyOf(kind convKind, d kernels.ConvDims, n, threads int, fwd forwardOpts) p
 // of the Go runtime's threads, so a process gathers a few teams, asleep when unused: a
 // ResNet18 training run has 10 threads in all. Running these from one locked thread instead
 // was no faster here, and often slower.)
-func runWhole(kind convKind, d kernels.ConvDims, fwd forwardOpts, a, b, bs, scales, out []float32) error {
-	return runPrim(kind, d, 0, d.N, wholeThreads(d), fwd, a, b, bs, scales, out)
+func runWhole(ws *kernels.Scratch, kind convKind, d kernels.ConvDims, fwd forwardOpts, a, b, bs, scales, out []float32) error {
+	return runPrim(ws, kind, d, 0, d.N, wholeThreads(d), fwd, a, b, bs, scales, out)
+}
+
+// Sharing the maps' blocked copies. Within a run of a training program (kernels.Scratch.Run),
+// the forward kernel's copy of x serves the weight gradient's, and the input gradient's copy
+// of dy the weight gradient's (or the other way round): a tensor is identified by its first
+// element and length, and its copy by the kernel and operand whose layout it holds.
+
+type shareKey struct {
+	at *float32
+	n  int
+}
+
+// shared is one map's blocked copy.
+type shared struct {
+	run   uint64 // the run it was filled in (0: not filled)
+	prim  primKey
+	op    int
+	buf   []float32
+	ready bool // this call: buf already holds the map
+}
+
+// lend returns the copy kernel k (cv) should use for its input operand i, the map v: one
+// filled earlier in this run in the same layout (ready), or a buffer for it to fill. It
+// returns nil where nothing is shared: outside a run, or where the kernel reads v as it lies.
+func lend(ws *kernels.Scratch, k primKey, cv *C.cnn_conv, i int, v []float32) *shared {
+	if ws == nil || ws.Run == 0 || len(v) == 0 {
+		return nil
+	}
+	size := int(C.cnn_conv_inner_size(cv, C.int(i)))
+	if size == 0 {
+		return nil
+	}
+	key := shareKey{&v[0], len(v)}
+	e, _ := ws.Kept(key).(*shared)
+	if e == nil {
+		e = &shared{}
+		ws.Keep(key, e)
+	}
+	if e.run == ws.Run && sameLayout(e.prim, e.op, k, cv, i) {
+		e.ready = true
+		return e
+	}
+	if len(e.buf) < (size+3)/4 {
+		e.buf = aligned((size + 3) / 4)
+	}
+	e.run, e.prim, e.op, e.ready = 0, k, i, false
+	return e
+}
+
+func (e *shared) buffer() *C.float {
+	if e == nil {
+		return nil
+	}
+	return ptr(e.buf)
+}
+
+func (e *shared) isReady() C.int {
+	if e == nil || !e.ready {
+		return 0
+	}
+	return 1
+}
+
+// filled records that the call succeeded: the copy holds the map for the rest of the run.
+func (e *shared) filled(ws *kernels.Scratch) {
+	if e != nil {
+		e.run, e.ready = ws.Run, false
+	}
+}
+
+// aligned returns n float32s starting on a 64-byte boundary, as oneDNN's kernels may assume
+// of the buffers they lay a tensor out in.
+func aligned(n int) []float32 {
+	buf := make([]float32, n+16)
+	off := int(uintptr(unsafe.Pointer(&buf[0]))%64) / 4
+	if off != 0 {
+		off = 16 - off
+	}
+	return buf[off : off+n : off+n]
+}
+
+// layouts remembers whether two kernels' operands have the same layout.
+var layouts struct {
+	sync.Mutex
+	same map[[2]layoutOf]bool
+}
+
+type layoutOf struct {
+	k  primKey
+	op int
+}
+
+// sameLayout reports whether kernel a's operand i and kernel b's (cvb) operand j have the
+// same layout.
+func sameLayout(a primKey, i int, b primKey, cvb *C.cnn_conv, j int) bool {
+	if a == b && i == j {
+		return true
+	}
+	pair := [2]layoutOf{{a, i}, {b, j}}
+	layouts.Lock()
+	same, ok := layouts.same[pair]
+	layouts.Unlock()
+	if ok {
+		return same
+	}
+	cva, err := getPrim(a)
+	if err != nil {
+		return false
+	}
+	same = C.cnn_conv_inner_equal(cva, C.int(i), cvb, C.int(j)) != 0
+	putPrim(a, cva)
+	layouts.Lock()
+	if layouts.same == nil {
+		layouts.same = map[[2]layoutOf]bool{}
+	}
+	layouts.same[pair] = same
+	layouts.Unlock()
+	return same
 }
 
 // wholeThreads is the number of OpenMP threads a primitive over d's whole batch runs on: the
@@ -215,7 +344,7 @@ func (conv) ConvForward(ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []fl
 	}
 	outImg := d.P * d.OHW
 	if runsWhole(d) {
-		if err := runWhole(convForwardKernel, d, fwd, x, w, bias, scales, y); err != nil {
+		if err := runWhole(ws, convForwardKernel, d, fwd, x, w, bias, scales, y); err != nil {
 			return err
 		}
 		if rest != nil {
@@ -227,7 +356,7 @@ func (conv) ConvForward(ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []fl
 	var f failure
 	kernels.Parallel(d.N, func(_, lo, hi int) {
 		yi := y[lo*outImg : hi*outImg]
-		if f.keep(runPrim(convForwardKernel, d, lo, hi, 1, fwd, x[lo*in:hi*in], w, bias, scales, yi)) {
+		if f.keep(runPrim(ws, convForwardKernel, d, lo, hi, 1, fwd, x[lo*in:hi*in], w, bias, scales, yi)) {
 			kernels.ApplyEpilogue(rest, d, yi)
 		}
 	})
@@ -236,24 +365,24 @@ func (conv) ConvForward(ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []fl
 
 func (conv) ConvBackwardData(ws *kernels.Scratch, d kernels.ConvDims, w, dy, dx []float32) error {
 	if runsWhole(d) {
-		return runWhole(convGradXKernel, d, forwardOpts{}, dy, w, nil, nil, dx)
+		return runWhole(ws, convGradXKernel, d, forwardOpts{}, dy, w, nil, nil, dx)
 	}
 	in, outImg := d.C*d.HW, d.P*d.OHW
 	var f failure
 	kernels.Parallel(d.N, func(_, lo, hi int) {
-		f.keep(runPrim(convGradXKernel, d, lo, hi, 1, forwardOpts{}, dy[lo*outImg:hi*outImg], w, nil, nil, dx[lo*in:hi*in]))
+		f.keep(runPrim(ws, convGradXKernel, d, lo, hi, 1, forwardOpts{}, dy[lo*outImg:hi*outImg], w, nil, nil, dx[lo*in:hi*in]))
 	})
 	return f.err
 }
 
 func (conv) ConvBackwardWeights(ws *kernels.Scratch, d kernels.ConvDims, x, dy, dw []float32) error {
 	if runsWhole(d) {
-		return runWhole(convGradWKernel, d, forwardOpts{}, x, dy, nil, nil, dw)
+		return runWhole(ws, convGradWKernel, d, forwardOpts{}, x, dy, nil, nil, dw)
 	}
 	in, outImg := d.C*d.HW, d.P*d.OHW
 	var f failure
 	kernels.SumOverImages(ws, 0, d.N, dw, func(_ int, dst []float32, lo, hi int) {
-		f.keep(runPrim(convGradWKernel, d, lo, hi, 1, forwardOpts{}, x[lo*in:hi*in], dy[lo*outImg:hi*outImg], nil, nil, dst))
+		f.keep(runPrim(ws, convGradWKernel, d, lo, hi, 1, forwardOpts{}, x[lo*in:hi*in], dy[lo*outImg:hi*outImg], nil, nil, dst))
 	})
 	return f.err
 }
@@ -297,7 +426,7 @@ func (p *prepared) packed(k primKey) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := make([]float32, (C.cnn_conv_packed_size(cv)+3)/4)
+	w := aligned(int(C.cnn_conv_packed_size(cv)+3) / 4)
 	st := C.cnn_conv_pack(cv, ptr(p.w), ptr(p.scales), ptr(w))
 	putPrim(k, cv)
 	if st != 0 {
@@ -313,7 +442,7 @@ func (p *prepared) Forward(_ *kernels.Scratch, x, y []float32) error {
 		threads := wholeThreads(d) // once: the run must use the primitive the weights were packed for
 		w, err := p.packed(keyOf(convForwardKernel, d, d.N, threads, p.fwd))
 		if err == nil {
-			err = runPrim(convForwardKernel, d, 0, d.N, threads, p.fwd, x, w, p.bias, nil, y)
+			err = runPrim(nil, convForwardKernel, d, 0, d.N, threads, p.fwd, x, w, p.bias, nil, y)
 		}
 		if err == nil && p.relu {
 			kernels.ApplyReLU(y, y)
@@ -325,7 +454,7 @@ func (p *prepared) Forward(_ *kernels.Scratch, x, y []float32) error {
 	kernels.Parallel(d.N, func(_, lo, hi int) {
 		yi := y[lo*outImg : hi*outImg]
 		w, err := p.packed(keyOf(convForwardKernel, d, hi-lo, 1, p.fwd))
-		if f.keep(err) && f.keep(runPrim(convForwardKernel, d, lo, hi, 1, p.fwd, x[lo*in:hi*in], w, p.bias, nil, yi)) && p.relu {
+		if f.keep(err) && f.keep(runPrim(nil, convForwardKernel, d, lo, hi, 1, p.fwd, x[lo*in:hi*in], w, p.bias, nil, yi)) && p.relu {
 			kernels.ApplyEpilogue(reluOnly, d, yi)
 		}
 	})

@@ -24,6 +24,22 @@ cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, in
 int cnn_conv_run(cnn_conv *cv, const float *a, const float *b, const float *bias, const float *scales,
                  float *out);
 
+// cnn_conv_run_shared is cnn_conv_run where the kernel's own copies of its first two input
+// operands (cnn_conv_run's a and b) may be buffers of the caller's, inner0 and inner1 (NULL:
+// its own), of cnn_conv_inner_size bytes: with ready0 (ready1) set, that buffer already
+// holds the operand in the kernel's layout and its reorder is skipped; otherwise the reorder
+// writes it there, for a later kernel to share.
+int cnn_conv_run_shared(cnn_conv *cv, const float *a, const float *b, const float *bias, const float *scales,
+                        float *out, float *inner0, int ready0, float *inner1, int ready1);
+
+// cnn_conv_inner_size returns the size in bytes of the kernel's own copy of input operand i
+// (0 or 1), or 0 if it has none to share (it reads the caller's layout, or scales it).
+size_t cnn_conv_inner_size(cnn_conv *cv, int i);
+
+// cnn_conv_inner_equal reports whether kernel a's copy of operand i and kernel b's of operand
+// j have the same layout.
+int cnn_conv_inner_equal(cnn_conv *a, int i, cnn_conv *b, int j);
+
 // cnn_conv_packed_size returns the size in bytes of a packed forward kernel's weights.
 size_t cnn_conv_packed_size(cnn_conv *cv);
 

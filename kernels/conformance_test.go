@@ -330,6 +330,19 @@ func testRuns[T kernels.Float](t *testing.T, impl string, k kernels.Conv[T], rng
 			}
 		}
 	}
+	// Maps in new buffers at every run (what an operation that makes a new value each run
+	// gives): what is kept of them must not pile up.
+	for run := uint64(4); run <= 12; run++ {
+		ws.Run = run
+		x, dy := random[T](rng, len(x)), random[T](rng, len(dy))
+		must(t, k.ConvForward(ws, d, x, w, b, y, nil))
+		must(t, k.ConvBackwardWeights(ws, d, x, dy, dw))
+	}
+	kept := 0
+	ws.Forget(func(_, _ any) bool { kept++; return false })
+	if limit := 4 * 2 * kernels.Workers(); kept > limit {
+		t.Errorf("%s conv %s: %d maps kept after runs on new buffers, want at most %d", impl, c, kept, limit)
+	}
 }
 
 // testPrepared checks a ConvPreparer's prepared forward pass against the reference, with

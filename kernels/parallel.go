@@ -31,6 +31,18 @@ func (s *Scratch) Kept(key any) any {
 	return s.kept[key]
 }
 
+// Forget drops what was kept under every key for which drop reports true. Workers may call
+// it at the same time.
+func (s *Scratch) Forget(drop func(key, v any) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, v := range s.kept {
+		if drop(k, v) {
+			delete(s.kept, k)
+		}
+	}
+}
+
 // Keep keeps v under key. Workers may call it at the same time.
 func (s *Scratch) Keep(key, v any) {
 	s.mu.Lock()

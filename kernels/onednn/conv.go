@@ -116,8 +116,8 @@ func runPrim(ws *kernels.Scratch, kind convKind, d kernels.ConvDims, lo, hi, thr
 	st := C.cnn_conv_run_shared(cv, ptr(a), ptr(b), ptr(bs), ptr(scales), ptr(out), s0.buffer(), s0.isReady(), s1.buffer(), s1.isReady())
 	putPrim(k, cv)
 	if st == 0 {
-		s0.filled(ws)
-		s1.filled(ws)
+		s0.filled()
+		s1.filled()
 	}
 	if st != 0 {
 		return fmt.Errorf("oneDNN convolution %v on [%d,%d,%d,%d]: status %d", d.G, hi-lo, d.C, d.H, d.W, int(st))
@@ -151,7 +151,8 @@ type shareKey struct {
 
 // shared is one map's blocked copy.
 type shared struct {
-	run   uint64 // the run it was filled in (0: not filled)
+	run   uint64 // the last run it was lent in
+	full  bool   // filled in that run
 	prim  primKey
 	op    int
 	buf   []float32
@@ -172,17 +173,21 @@ func lend(ws *kernels.Scratch, k primKey, cv *C.cnn_conv, i int, v []float32) *s
 	key := shareKey{&v[0], len(v)}
 	e, _ := ws.Kept(key).(*shared)
 	if e == nil {
+		// A map new to this scratch: forget those no kernel has read since the run before
+		// this one (the values of operations that make a new one at every run), which would
+		// otherwise pile up.
+		ws.Forget(func(_, v any) bool { s, ok := v.(*shared); return ok && s.run+1 < ws.Run })
 		e = &shared{}
 		ws.Keep(key, e)
 	}
-	if e.run == ws.Run && sameLayout(e.prim, e.op, k, cv, i) {
+	if e.run == ws.Run && e.full && sameLayout(e.prim, e.op, k, cv, i) {
 		e.ready = true
 		return e
 	}
 	if len(e.buf) < (size+3)/4 {
 		e.buf = aligned((size + 3) / 4)
 	}
-	e.run, e.prim, e.op, e.ready = 0, k, i, false
+	e.run, e.full, e.prim, e.op, e.ready = ws.Run, false, k, i, false
 	return e
 }
 
@@ -201,9 +206,9 @@ func (e *shared) isReady() C.int {
 }
 
 // filled records that the call succeeded: the copy holds the map for the rest of the run.
-func (e *shared) filled(ws *kernels.Scratch) {
+func (e *shared) filled() {
 	if e != nil {
-		e.run, e.ready = ws.Run, false
+		e.full, e.ready = true, false
 	}
 }
 

@@ -26,12 +26,12 @@ type Options struct {
 	// NoFuse keeps every operation apart (see graph.Fuse), so that Value can read every
 	// node; fused programs are faster and compute the same numbers.
 	NoFuse bool
-	// Frozen compiles an inference program with its own copy of the parameters as they are
-	// when it is compiled: later changes to them do not reach it (compile again to see
-	// them), and its convolutions lay their weights out once for their kernels
-	// (graph.Freeze) rather than at every run. Each convolution's implementation is chosen
-	// when it is compiled too: a later kernels.Pin does not reach it. It holds a second copy
-	// of the parameters, and the laid-out weights. Not with Train or BatchStats.
+	// Frozen compiles an inference program that takes the parameters as they are when it is
+	// compiled: later changes to them do not reach it (compile again to see them). Its
+	// convolutions lay their weights out once for their kernels (graph.Freeze) rather than
+	// at every run; its other operations read a copy of their parameters. Each
+	// convolution's implementation is chosen when it is compiled too: a later kernels.Pin
+	// does not reach it. Not with Train or BatchStats.
 	Frozen bool
 }
 

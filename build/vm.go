@@ -150,13 +150,37 @@ func (m *vm) fuse(targets []*gorgonia.Node) {
 	m.steps = kept
 }
 
-// freeze gives the program its own copy of every bound value but those of fed (the inputs
-// it is fed at each run), and fixes the parameters of every step that has something to
-// prepare (graph.Freeze): the steps whose inputs past the first are all bound values, not
-// computed ones.
+// freeze fixes the parameters of every step that has something to prepare (graph.Freeze):
+// the steps whose inputs past the first are all bound values, not computed ones, which then
+// read only their first input. It then gives the program its own copy of every other bound
+// value a step reads, but those of fed (the inputs it is fed at each run).
 func (m *vm) freeze(fed ...*gorgonia.Node) error {
+	read := make([]bool, len(m.nodes))
+	for i := range m.steps {
+		s := &m.steps[i]
+		in := make([]gorgonia.Value, len(s.in))
+		bound := len(s.in) >= 2
+		for j, k := range s.in {
+			in[j] = m.vals[k]
+			bound = bound && (j == 0 || in[j] != nil)
+		}
+		frozen := false
+		if bound {
+			f, ok, err := graph.Freeze(s.op, m.nodes[s.in[0]].Shape(), in)
+			if err != nil {
+				return fmt.Errorf("node %s: %w", s.node.Name(), err)
+			}
+			if ok {
+				s.op, frozen = f, true
+				s.pd, _ = f.(gorgonia.UsePreallocDoer)
+			}
+		}
+		for j, k := range s.in {
+			read[k] = read[k] || j == 0 || !frozen
+		}
+	}
 	for i, n := range m.nodes {
-		if n.Op() != nil || slices.Contains(fed, n) {
+		if n.Op() != nil || !read[i] || slices.Contains(fed, n) {
 			continue
 		}
 		v, err := gorgonia.CloneValue(m.vals[i])
@@ -164,29 +188,6 @@ func (m *vm) freeze(fed ...*gorgonia.Node) error {
 			return fmt.Errorf("copying %s: %w", n.Name(), err)
 		}
 		m.vals[i] = v
-	}
-	for i := range m.steps {
-		s := &m.steps[i]
-		if len(s.in) < 2 {
-			continue
-		}
-		in := make([]gorgonia.Value, len(s.in))
-		bound := true
-		for j, k := range s.in {
-			in[j] = m.vals[k]
-			bound = bound && (j == 0 || in[j] != nil)
-		}
-		if !bound {
-			continue
-		}
-		f, ok, err := graph.Freeze(s.op, m.nodes[s.in[0]].Shape(), in)
-		if err != nil {
-			return fmt.Errorf("node %s: %w", s.node.Name(), err)
-		}
-		if ok {
-			s.op = f
-			s.pd, _ = f.(gorgonia.UsePreallocDoer)
-		}
 	}
 	return nil
 }

@@ -149,11 +149,7 @@ func dropoutApply[T kernels.Float](d dropoutSpec, r uint64, in, out []T) {
 			}
 		}
 	}
-	if len(in) < 1<<14 {
-		work(0, 0, len(in))
-		return
-	}
-	kernels.Parallel(len(in), work)
+	kernels.SplitWork(len(in), len(in), work)
 }
 
 // dropout is Dropout's kernel: in training it draws the next mask of its stream and

@@ -67,15 +67,22 @@ func FoldEpilogue[T Float](d ConvDims, w, b []T, ep *Epilogue) (fw, fb []T, relu
 	fw, fb = make([]T, len(w)), make([]T, d.P)
 	per := len(w) / d.P
 	for q := range d.P {
-		a := ep.A[q]
 		for i := q * per; i < (q+1)*per; i++ {
-			fw[i] = T(float64(w[i]) * a)
+			fw[i] = T(float64(w[i]) * ep.A[q])
 		}
+	}
+	FoldedBias(b, ep, fb)
+	return fw, fb, ep.ReLU
+}
+
+// FoldedBias writes into fb the bias of a convolution with bias b (nil: none) once the
+// inference BatchNorm of ep is folded into it: (b - mean)*a + shift, per channel.
+func FoldedBias[T Float](b []T, ep *Epilogue, fb []T) {
+	for q := range fb {
 		var bq float64
 		if b != nil {
 			bq = float64(b[q])
 		}
-		fb[q] = T((bq-ep.Mean[q])*a + ep.Shift[q])
+		fb[q] = T((bq-ep.Mean[q])*ep.A[q] + ep.Shift[q])
 	}
-	return fw, fb, ep.ReLU
 }

@@ -39,9 +39,10 @@ func ConvBackwardWeights[T Float](ws *Scratch, d ConvDims, x, dy, dw []T) error 
 // calling goroutine: handing half of it to another worker costs more than it saves.
 const smallWork = 1 << 14
 
-// splitWork runs f over [0, n) on the calling goroutine when the work (elements touched) is
-// small, else split between the workers (see Parallel).
-func splitWork(work, n int, f func(w, lo, hi int)) {
+// SplitWork runs f over [0, n) on the calling goroutine when the work (elements touched) is
+// small, else split between the workers (see Parallel). f is allocated either way; a hot
+// call whose work is often small calls its kernel directly instead (Update).
+func SplitWork(work, n int, f func(w, lo, hi int)) {
 	if work < smallWork {
 		if n > 0 {
 			f(0, 0, n)
@@ -55,7 +56,7 @@ func splitWork(work, n int, f func(w, lo, hi int)) {
 func PoolForward[T Float](d PoolDims, x, y []T) {
 	k := PoolFor[T](d)
 	in, out := d.H*d.W, d.OH*d.OW
-	splitWork(len(x), d.Planes, func(_, lo, hi int) {
+	SplitWork(len(x), d.Planes, func(_, lo, hi int) {
 		part := d
 		part.Planes = hi - lo
 		k.PoolForward(part, x[lo*in:hi*in], y[lo*out:hi*out])
@@ -67,7 +68,7 @@ func PoolForward[T Float](d PoolDims, x, y []T) {
 func PoolBackward[T Float](d PoolDims, x, y, dy, dx, relu []T) {
 	k := PoolFor[T](d)
 	in, out := d.H*d.W, d.OH*d.OW
-	splitWork(len(x), d.Planes, func(_, lo, hi int) {
+	SplitWork(len(x), d.Planes, func(_, lo, hi int) {
 		part := d
 		part.Planes = hi - lo
 		var r, yp []T
@@ -85,21 +86,25 @@ func PoolBackward[T Float](d PoolDims, x, y, dy, dx, relu []T) {
 func ApplyReLU[T Float](x, y []T) {
 	k := ReLUFor[T]()
 	y = y[:len(x)]
-	splitWork(len(x), len(x), func(_, lo, hi int) { k.ReLU(x[lo:hi], y[lo:hi]) })
+	SplitWork(len(x), len(x), func(_, lo, hi int) { k.ReLU(x[lo:hi], y[lo:hi]) })
 }
 
 // ApplyReLUBackward passes dy to dx where the ReLU's output y is positive.
 func ApplyReLUBackward[T Float](y, dy, dx []T) {
 	k := ReLUFor[T]()
 	dy, dx = dy[:len(y)], dx[:len(y)]
-	splitWork(len(y), len(y), func(_, lo, hi int) { k.ReLUBackward(y[lo:hi], dy[lo:hi], dx[lo:hi]) })
+	SplitWork(len(y), len(y), func(_, lo, hi int) { k.ReLUBackward(y[lo:hi], dy[lo:hi], dx[lo:hi]) })
 }
 
 // SumChannels sums dy [n,c,inner] per channel into db [c]; the workers split the channels
 // where the sums are long enough to share.
 func SumChannels[T Float](n, c, inner int, dy, db []T) {
 	k := ChannelSumFor[T](n, c, inner)
-	splitWork(n*c*inner, c, func(_, lo, hi int) { k.ChannelSum(n, c, inner, lo, hi, dy, db) })
+	if n*c*inner < smallWork { // a direct call, as in Update
+		k.ChannelSum(n, c, inner, 0, c, dy, db)
+		return
+	}
+	Parallel(c, func(_, lo, hi int) { k.ChannelSum(n, c, inner, lo, hi, dy, db) })
 }
 
 // Update computes y += a*x, each product rounded before it is added. Long vectors are split
@@ -108,7 +113,7 @@ func SumChannels[T Float](n, c, inner int, dy, db []T) {
 func Update[T Float](a T, x, y []T) {
 	k := AxpyFor[T]()
 	y = y[:len(x)]
-	if len(x) < 1<<13 {
+	if len(x) < smallWork { // a direct call: the closure below would be allocated even unused
 		k.Axpy(a, x, y)
 		return
 	}

@@ -108,20 +108,19 @@ func runPrim(ws *kernels.Scratch, kind convKind, d kernels.ConvDims, lo, hi, thr
 	}
 	// The maps (x, and dy) may be shared with the run's other kernels that read them; the
 	// weights are laid out differently by each kernel.
-	s0 := lend(ws, k, cv, 0, a)
+	s0, ready0 := lend(ws, k, cv, 0, a)
 	var s1 *shared
+	var ready1 bool
 	if kind == convGradWKernel {
-		s1 = lend(ws, k, cv, 1, b)
+		s1, ready1 = lend(ws, k, cv, 1, b)
 	}
-	st := C.cnn_conv_run_shared(cv, ptr(a), ptr(b), ptr(bs), ptr(scales), ptr(out), s0.buffer(), s0.isReady(), s1.buffer(), s1.isReady())
+	st := C.cnn_conv_run_shared(cv, ptr(a), ptr(b), ptr(bs), ptr(scales), ptr(out), s0.buffer(), flag(ready0), s1.buffer(), flag(ready1))
 	putPrim(k, cv)
-	if st == 0 {
-		s0.filled()
-		s1.filled()
-	}
 	if st != 0 {
 		return fmt.Errorf("oneDNN convolution %v on [%d,%d,%d,%d]: status %d", d.G, hi-lo, d.C, d.H, d.W, int(st))
 	}
+	s0.filled()
+	s1.filled()
 	return nil
 }
 
@@ -151,27 +150,26 @@ type shareKey struct {
 
 // shared is one map's blocked copy.
 type shared struct {
-	run   uint64 // the last run it was lent in
-	full  bool   // filled in that run
-	prim  primKey
-	op    int
-	buf   []float32
-	ready bool // this call: buf already holds the map
+	run  uint64 // the last run it was lent in
+	full bool   // filled in that run
+	prim primKey
+	op   int
+	buf  []float32
 }
 
 // lend returns the copy kernel k (cv) should use for its input operand i, the map v: one
 // filled earlier in this run in the same layout (ready), or a buffer for it to fill. It
 // returns nil where nothing is shared: outside a run, or where the kernel reads v as it lies.
-func lend(ws *kernels.Scratch, k primKey, cv *C.cnn_conv, i int, v []float32) *shared {
+func lend(ws *kernels.Scratch, k primKey, cv *C.cnn_conv, i int, v []float32) (e *shared, ready bool) {
 	if ws == nil || ws.Run == 0 || len(v) == 0 {
-		return nil
+		return nil, false
 	}
 	size := int(C.cnn_conv_inner_size(cv, C.int(i)))
 	if size == 0 {
-		return nil
+		return nil, false
 	}
 	key := shareKey{&v[0], len(v)}
-	e, _ := ws.Kept(key).(*shared)
+	e, _ = ws.Kept(key).(*shared)
 	if e == nil {
 		// A map new to this scratch: forget those no kernel has read since the run before
 		// this one (the values of operations that make a new one at every run), which would
@@ -181,14 +179,13 @@ func lend(ws *kernels.Scratch, k primKey, cv *C.cnn_conv, i int, v []float32) *s
 		ws.Keep(key, e)
 	}
 	if e.run == ws.Run && e.full && sameLayout(e.prim, e.op, k, cv, i) {
-		e.ready = true
-		return e
+		return e, true
 	}
 	if len(e.buf) < (size+3)/4 {
 		e.buf = aligned((size + 3) / 4)
 	}
-	e.run, e.full, e.prim, e.op, e.ready = ws.Run, false, k, i, false
-	return e
+	e.run, e.full, e.prim, e.op = ws.Run, false, k, i
+	return e, false
 }
 
 func (e *shared) buffer() *C.float {
@@ -198,17 +195,10 @@ func (e *shared) buffer() *C.float {
 	return ptr(e.buf)
 }
 
-func (e *shared) isReady() C.int {
-	if e == nil || !e.ready {
-		return 0
-	}
-	return 1
-}
-
 // filled records that the call succeeded: the copy holds the map for the rest of the run.
 func (e *shared) filled() {
 	if e != nil {
-		e.full, e.ready = true, false
+		e.full = true
 	}
 }
 
@@ -308,13 +298,9 @@ func foldEpilogue(ws *kernels.Scratch, d kernels.ConvDims, b []float32, ep *kern
 // foldInto writes the factors and the bias of foldEpilogue into scales and bias.
 func foldInto(d kernels.ConvDims, b []float32, ep *kernels.Epilogue, scales, bias []float32) {
 	for q := range d.P {
-		var bq float64
-		if b != nil {
-			bq = float64(b[q])
-		}
 		scales[q] = float32(ep.A[q])
-		bias[q] = float32((bq-ep.Mean[q])*ep.A[q] + ep.Shift[q])
 	}
+	kernels.FoldedBias(b, ep, bias)
 }
 
 // conv implements kernels.Conv for float32 on oneDNN's primitives.
@@ -336,36 +322,65 @@ func (conv) AcceptsConv(d kernels.ConvDims) bool {
 		!d.TinyOutput()
 }
 
-// reluOnly is the part of an epilogue left to the Go side after foldEpilogue.
+// reluOnly is the part of an epilogue left to the Go side after foldEpilogue (see forward).
 var reluOnly = &kernels.Epilogue{ReLU: true}
 
 // ConvForward applies the epilogue's BatchNorm through the weights (see foldEpilogue) and
 // its ReLU after the kernel: oneDNN's would turn NaN into 0 and hide a diverged run.
 func (conv) ConvForward(ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []float32, ep *kernels.Epilogue) error {
 	fwd, bias, scales := foldEpilogue(ws, d, b, ep)
-	var rest *kernels.Epilogue
-	if ep != nil && ep.ReLU {
-		rest = reluOnly
+	return forward(ws, d, fwd, x, w, nil, bias, scales, y, ep != nil && ep.ReLU)
+}
+
+// forward runs the forward kernel over d's images, as one primitive over the batch or one
+// per worker's share of it (see runsWhole), each on the weights w or, given p, on the
+// weights p packed for that primitive; then the ReLU, with relu.
+func forward(ws *kernels.Scratch, d kernels.ConvDims, fwd forwardOpts, x, w []float32, p *prepared, bias, scales, y []float32, relu bool) error {
+	c := forwardCall{ws, d, fwd, x, w, p, bias, scales}
+	if !runsWhole(d) {
+		return c.split(y, relu)
 	}
-	outImg := d.P * d.OHW
-	if runsWhole(d) {
-		if err := runWhole(ws, convForwardKernel, d, fwd, x, w, bias, scales, y); err != nil {
-			return err
-		}
-		if rest != nil {
-			kernels.ApplyReLU(y, y)
-		}
-		return nil
+	err := c.run(0, d.N, wholeThreads(d), y)
+	if err == nil && relu {
+		kernels.ApplyReLU(y, y)
 	}
-	in := d.C * d.HW
+	return err
+}
+
+// split runs the forward kernel on each worker's share of the images, one thread each.
+func (c forwardCall) split(y []float32, relu bool) error {
+	outImg := c.d.P * c.d.OHW
 	var f failure
-	kernels.Parallel(d.N, func(_, lo, hi int) {
+	kernels.Parallel(c.d.N, func(_, lo, hi int) {
 		yi := y[lo*outImg : hi*outImg]
-		if f.keep(runPrim(ws, convForwardKernel, d, lo, hi, 1, fwd, x[lo*in:hi*in], w, bias, scales, yi)) {
-			kernels.ApplyEpilogue(rest, d, yi)
+		if f.keep(c.run(lo, hi, 1, yi)) && relu {
+			kernels.ApplyEpilogue(reluOnly, c.d, yi)
 		}
 	})
 	return f.err
+}
+
+// forwardCall is forward's arguments.
+type forwardCall struct {
+	ws           *kernels.Scratch
+	d            kernels.ConvDims
+	fwd          forwardOpts
+	x, w         []float32
+	p            *prepared
+	bias, scales []float32
+}
+
+// run runs the forward kernel on images [lo, hi) on the given number of threads into yi.
+func (c forwardCall) run(lo, hi, threads int, yi []float32) error {
+	w := c.w
+	if c.p != nil { // the run must use the primitive the weights were packed for
+		var err error
+		if w, err = c.p.packed(keyOf(convForwardKernel, c.d, hi-lo, threads, c.fwd)); err != nil {
+			return err
+		}
+	}
+	in := c.d.C * c.d.HW
+	return runPrim(c.ws, convForwardKernel, c.d, lo, hi, threads, c.fwd, c.x[lo*in:hi*in], w, c.bias, c.scales, yi)
 }
 
 func (conv) ConvBackwardData(ws *kernels.Scratch, d kernels.ConvDims, w, dy, dx []float32) error {
@@ -441,29 +456,8 @@ func (p *prepared) packed(k primKey) ([]float32, error) {
 	return w, nil
 }
 
-func (p *prepared) Forward(_ *kernels.Scratch, x, y []float32) error {
-	d := p.d
-	if runsWhole(d) {
-		threads := wholeThreads(d) // once: the run must use the primitive the weights were packed for
-		w, err := p.packed(keyOf(convForwardKernel, d, d.N, threads, p.fwd))
-		if err == nil {
-			err = runPrim(nil, convForwardKernel, d, 0, d.N, threads, p.fwd, x, w, p.bias, nil, y)
-		}
-		if err == nil && p.relu {
-			kernels.ApplyReLU(y, y)
-		}
-		return err
-	}
-	in, outImg := d.C*d.HW, d.P*d.OHW
-	var f failure
-	kernels.Parallel(d.N, func(_, lo, hi int) {
-		yi := y[lo*outImg : hi*outImg]
-		w, err := p.packed(keyOf(convForwardKernel, d, hi-lo, 1, p.fwd))
-		if f.keep(err) && f.keep(runPrim(nil, convForwardKernel, d, lo, hi, 1, p.fwd, x[lo*in:hi*in], w, p.bias, nil, yi)) && p.relu {
-			kernels.ApplyEpilogue(reluOnly, d, yi)
-		}
-	})
-	return f.err
+func (p *prepared) Forward(ws *kernels.Scratch, x, y []float32) error {
+	return forward(ws, p.d, p.fwd, x, nil, p, p.bias, nil, y, p.relu)
 }
 
 // failure keeps the first error of the workers.

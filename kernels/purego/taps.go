@@ -15,9 +15,14 @@ import "github.com/nndl/cnn/kernels"
 // where this reads them twice (to lay them out, then to multiply), so a batch of one stays
 // with it, unless the weights were laid out once beforehand (PrepareConv).
 
-// tiny reports whether convolution d runs by positions and taps.
-func tiny(d kernels.ConvDims) bool {
-	return d.TinyOutput() && d.N >= 2 && d.G.Groups == 1 && !d.FullWindow()
+// tiny reports whether convolution d runs by positions and taps: a tiny shape (tinyShape) of
+// at least two images.
+func tiny(d kernels.ConvDims) bool { return tinyShape(d) && d.N >= 2 }
+
+// tinyShape reports whether d's output map is tiny and the taps' layout serves it: one group,
+// a window that does not cover the whole input.
+func tinyShape(d kernels.ConvDims) bool {
+	return d.TinyOutput() && d.G.Groups == 1 && !d.FullWindow()
 }
 
 // tapPairs returns, cached in the scratch, the triples (o, i, s) of d in order of output
@@ -148,7 +153,7 @@ func tinyProducts[T kernels.Float](d kernels.ConvDims, pairs []int32, xT, wT, b,
 // for any batch: the passes then read the live taps' weights only (on a 1x1 map, one ninth
 // of them), once. Other shapes run on copies.
 func (c conv[T]) PrepareConv(d kernels.ConvDims, w, b []T, ep *kernels.Epilogue) (kernels.PreparedConv[T], error) {
-	if !d.TinyOutput() || d.G.Groups != 1 || d.FullWindow() {
+	if !tinyShape(d) {
 		return kernels.CopiedConv[T](c, d, w, b, ep), nil
 	}
 	fw, fb, relu := kernels.FoldEpilogue(d, w, b, ep)

@@ -190,6 +190,10 @@ var convCases = []struct{ n, cin, h, w, cout, k, s, p int }{
 	{2, 2, 9, 9, 7, 2, 1, 0},     // an odd number of rows
 	{2, 3, 7, 11, 4, 3, 1, 0},    // a rectangular map
 	{3, 2, 13, 5, 6, 3, 1, 0},    // a tall map, rows narrower than a vector
+	{1, 1, 32, 32, 64, 7, 2, 3},  // the ResNet stem on one image
+	{1, 70, 4, 4, 130, 3, 1, 1},  // one image, filters past two groups of 64
+	{2, 24, 8, 8, 70, 1, 2, 0},   // a 1x1 stride-2 shortcut on two images
+	{4, 9, 3, 3, 17, 3, 1, 1},    // four images of 3x3 maps: blocks that end inside the map
 }
 
 // convGeomCases are the other geometries: rectangular kernels, strides and paddings,
@@ -249,6 +253,12 @@ func testConv[T kernels.Float](t *testing.T, impl string) (int, bool) {
 		d := kernels.NewConvDims(cs.g, cs.xs, cs.ws)
 		c := fmt.Sprintf("%v %v*%v", cs.g, cs.xs, cs.ws)
 		if !k.AcceptsConv(d) {
+			// Shapes that only the prepared pass takes, on their own random numbers.
+			if pr, ok := k.(kernels.ConvPreparer[T]); ok && pr.AcceptsPreparedConv(d) {
+				n++
+				x, w, b := random[T](aux, d.N*d.C*d.HW), random[T](aux, d.P*d.K), random[T](aux, d.P)
+				testPrepared(t, impl, k, aux, kernels.NewScratch(), d, c, x, w, b)
+			}
 			continue
 		}
 		n++

@@ -18,6 +18,9 @@ type PreparedConv[T Float] interface {
 // ConvPreparer is a Conv that lays a convolution's weights out once for many forward
 // passes.
 type ConvPreparer[T Float] interface {
+	// AcceptsPreparedConv reports whether PrepareConv takes convolution d: every shape
+	// AcceptsConv takes, and maybe others that only the prepared pass runs.
+	AcceptsPreparedConv(d ConvDims) bool
 	// PrepareConv returns convolution d's forward pass with w, b (nil: no bias) and ep
 	// (nil: none) fixed; it keeps no reference to them.
 	PrepareConv(d ConvDims, w, b []T, ep *Epilogue) (PreparedConv[T], error)
@@ -25,10 +28,25 @@ type ConvPreparer[T Float] interface {
 
 // PrepareConv returns the forward pass of convolution d with the weights w, bias b (nil:
 // none) and epilogue ep (nil: none) as they are now: later changes to them do not reach it.
-// The implementation that runs d prepares them in its own layout if it can (a
-// ConvPreparer); otherwise the prepared pass runs its ConvForward on copies.
+// It runs on the first enabled implementation, highest priority first, whose prepared pass
+// takes d (a ConvPreparer, which lays the weights out in its own layout) or, lacking one,
+// whose Conv does (the prepared pass then runs its ConvForward on copies); else on the
+// fallback.
 func PrepareConv[T Float](d ConvDims, w, b []T, ep *Epilogue) (PreparedConv[T], error) {
-	k := ConvFor[T](d)
+	for _, e := range setOf[T]().conv {
+		if !e.m.enabled() {
+			continue
+		}
+		if p, ok := e.k.(ConvPreparer[T]); ok && p.AcceptsPreparedConv(d) {
+			e.m.mark()
+			return p.PrepareConv(d, w, b, ep)
+		}
+		if e.k.AcceptsConv(d) {
+			e.m.mark()
+			return CopiedConv(e.k, d, w, b, ep), nil
+		}
+	}
+	k := ConvFor[T](d) // the fallback
 	if p, ok := k.(ConvPreparer[T]); ok {
 		return p.PrepareConv(d, w, b, ep)
 	}

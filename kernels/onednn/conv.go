@@ -407,6 +407,9 @@ func (conv) ConvBackwardWeights(ws *kernels.Scratch, d kernels.ConvDims, x, dy, 
 	return f.err
 }
 
+// AcceptsPreparedConv takes what AcceptsConv takes.
+func (c conv) AcceptsPreparedConv(d kernels.ConvDims) bool { return c.AcceptsConv(d) }
+
 // PrepareConv packs the weights into the forward kernel's layout once (an inference BatchNorm
 // folded in as they are packed), for each shape of primitive the pass runs: one over the
 // batch, or one per worker's share of it (see runsWhole). The activations are still

@@ -149,6 +149,9 @@ func tinyProducts[T kernels.Float](d kernels.ConvDims, pairs []int32, xT, wT, b,
 	}
 }
 
+// AcceptsPreparedConv takes every convolution, as AcceptsConv does.
+func (conv[T]) AcceptsPreparedConv(kernels.ConvDims) bool { return true }
+
 // PrepareConv lays a tiny map's weights out by tap once, an inference BatchNorm folded in,
 // for any batch: the passes then read the live taps' weights only (on a 1x1 map, one ninth
 // of them), once. Other shapes run on copies.

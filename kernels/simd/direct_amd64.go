@@ -58,6 +58,21 @@ func (k direct) AcceptsConv(d kernels.ConvDims) bool {
 		d.C <= 16 && d.P <= 16 && (d.C < 16 || d.P < 16) && !d.FullWindow()
 }
 
+// AcceptsPreparedConv takes what AcceptsConv takes, and the float32 convolutions of a few
+// images of small maps that the broadcast kernels run (acceptsBconv).
+func (k direct) AcceptsPreparedConv(d kernels.ConvDims) bool {
+	return k.AcceptsConv(d) || acceptsBconv(d)
+}
+
+// PrepareConv packs the weights for the broadcast kernels where they take d; the direct
+// kernels run on copies.
+func (k direct) PrepareConv(d kernels.ConvDims, w, b []float32, ep *kernels.Epilogue) (kernels.PreparedConv[float32], error) {
+	if acceptsBconv(d) {
+		return prepareBconv(k.isa, d, w, b, ep), nil
+	}
+	return kernels.CopiedConv[float32](k, d, w, b, ep), nil
+}
+
 func (k direct) ConvForward(ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []float32, ep *kernels.Epilogue) error {
 	in, out := d.C*d.HW, d.P*d.OHW
 	relu := ep != nil && ep.ReLU && ep.Mean == nil

@@ -68,14 +68,19 @@ func BenchmarkConv(b *testing.B) {
 // shapes of ResNet18's stem at batch 64 on 32x32 images and batch 16 on 224x224 ones, and
 // of LeNet-5 at batch 64, on one thread.
 // BenchmarkPreparedConv times the prepared forward passes of ResNet18's convolutions at
-// 32x32 on one image, on 4 and on 64, the weights random and a BatchNorm and a ReLU folded in.
+// 32x32 on one image, on 4 and on 64, and at 224x224 on one image, the weights random and a BatchNorm and a ReLU folded in.
 func BenchmarkPreparedConv(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{1, 4, 64} {
 		for _, c := range []struct{ cin, h, cout, k, s, p int }{
 			{1, 32, 64, 7, 2, 3}, {64, 8, 64, 3, 1, 1}, {64, 8, 128, 3, 2, 1}, {64, 8, 128, 1, 2, 0}, {128, 4, 128, 3, 1, 1},
 			{128, 4, 256, 3, 2, 1}, {256, 2, 256, 3, 1, 1}, {256, 2, 512, 3, 2, 1}, {512, 1, 512, 3, 1, 1},
+			// and at 224x224
+			{3, 224, 64, 7, 2, 3}, {64, 56, 64, 3, 1, 1}, {128, 28, 128, 3, 1, 1}, {256, 14, 256, 3, 1, 1}, {512, 7, 512, 3, 1, 1},
 		} {
+			if n > 1 && c.h > 32 {
+				continue // one image at 224x224
+			}
 			g := kernels.ConvGeom{K: c.k, S: c.s, P: c.p}
 			d := kernels.NewConvDims(g, []int{n, c.cin, c.h, c.h}, []int{c.cout, c.cin, c.k, c.k})
 			x, w := random[float32](rng, n*c.cin*c.h*c.h), random[float32](rng, c.cout*d.K)

@@ -194,6 +194,8 @@ var convCases = []struct{ n, cin, h, w, cout, k, s, p int }{
 	{1, 70, 4, 4, 130, 3, 1, 1},  // one image, filters past two groups of 64
 	{2, 24, 8, 8, 70, 1, 2, 0},   // a 1x1 stride-2 shortcut on two images
 	{4, 9, 3, 3, 17, 3, 1, 1},    // four images of 3x3 maps: blocks that end inside the map
+	{1, 480, 3, 3, 20, 3, 1, 1},  // deep enough for the broadcast kernels to take the channels in chunks
+	{3, 130, 4, 4, 24, 3, 1, 1},  // and on three images
 }
 
 // convGeomCases are the other geometries: rectangular kernels, strides and paddings,

@@ -8,9 +8,9 @@
 // at xp[c*plane + off[(b*taps + t)*ob + i]]. The weights hold the filters in groups of g,
 // [groups][taps][C][g], zero past P; block b skips tap t where used[b*taps + t] is 0 (every
 // position of the block reads padding there). The taps are the slots of those that some
-// position reads.
+// position reads. ob is 4 or 6; the input channels are taken chunk at a time.
 typedef struct {
-	int C, plane, taps, groups, blocks, P, OHW, relu;
+	int C, plane, taps, groups, blocks, ob, chunk, P, OHW, relu;
 } cnn_bconv;
 
 // The packed operands: the weights, the bias ([groups*g], or NULL), the offsets and the taps
@@ -21,25 +21,23 @@ typedef struct {
 	const unsigned char *used;
 } cnn_bconv_args;
 
-// The width of a group of filters and the positions of a block of one instruction set.
+// The width of a group of filters of each instruction set.
 #define CNN_AVX512_BCONV_G 64
-#define CNN_AVX512_BCONV_OB 4
 #define CNN_AVX2_BCONV_G 16
-#define CNN_AVX2_BCONV_OB 4
 
 // cnn_*_bconv computes the units [u0, u1) of the images [n0, n1), a unit being a group of
 // filters for one block of positions, unit u = group*blocks + block: xp holds the padded
-// images (each C*plane floats apart), y [N][P][OHW].
-void cnn_avx512_bconv(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, float *y, int n0, int n1,
-    int u0, int u1);
-void cnn_avx2_bconv(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, float *y, int n0, int n1,
-    int u0, int u1);
+// images (each C*plane floats apart), y [N][P][OHW]. part holds the partial sums of as many
+// blocks as the units span, ob*g floats each.
+void cnn_avx512_bconv(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, float *y, float *part,
+    int n0, int n1, int u0, int u1);
+void cnn_avx2_bconv(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, float *y, float *part,
+    int n0, int n1, int u0, int u1);
 
 // cnn_bconv_pad copies the planes x [planes][h][w] into the inside of xp [planes][hp][wp],
 // at row ph and column pw; the border of xp is left as it is (zero).
 void cnn_bconv_pad(const float *x, float *xp, int planes, int h, int w, int hp, int wp, int ph, int pw);
 
 int cnn_simd_bconv_g(int isa);
-int cnn_simd_bconv_ob(int isa);
 void cnn_simd_bconv(int isa, const cnn_bconv *d, const float *w, const float *b, const int *off,
-    const unsigned char *used, const float *xp, float *y, int n0, int n1, int u0, int u1);
+    const unsigned char *used, const float *xp, float *y, float *part, int n0, int n1, int u0, int u1);

@@ -12,26 +12,33 @@ import (
 	"github.com/nndl/cnn/kernels"
 )
 
-// The broadcast convolution: a frozen program's forward pass on a few images of small maps
-// (a ResNet's later stages on one image). There im2col's matrix product has a handful of
-// columns and the time goes to reading the weights, which a matrix product packs again at
-// every call. Here the weights are packed once, in groups of filters that fill a block of
-// registers, and each output position's window reads the zero-padded input through a table
-// of offsets: every weight is loaded once per block of positions, every input value
-// broadcast once per group of filters, and a block skips the taps that read only padding
-// (on a 1x1 map, all but the centre of a 3x3 window). Measured against im2col and sgemm on
-// one image of ResNet18 at 32x32 in BenchmarkPreparedConv.
+// The broadcast convolution: a frozen program's forward pass on one image, or a few of
+// small maps (a ResNet's later stages at 32x32). There im2col's matrix product has a handful
+// of columns and the time goes to reading the weights, which a matrix product packs again
+// at every call; and oneDNN's kernels, made for batches, split one image poorly. Here the
+// weights are packed once, in groups of filters that fill a block of registers, and each
+// output position's window reads the zero-padded input through a table of offsets: every
+// weight is loaded once per block of positions, every input value broadcast once per group
+// of filters (the scheme of ONNX Runtime's NCHWc kernels, on the maps as they lie), and a
+// block skips the taps that read only padding (on a 1x1 map, all but the centre of a 3x3
+// window). BenchmarkPreparedConv measures it against im2col and sgemm (purego) and oneDNN
+// on ResNet18's layers.
 
-// bconvImages and bconvPositions bound the convolutions the broadcast kernel takes: beyond
-// them the weights are reused enough for im2col's matrix product or oneDNN to do better.
+// bconvImages and bconvPositions bound the convolutions of more than one image that the
+// broadcast kernel takes: beyond them the weights are reused enough for im2col's matrix
+// product or oneDNN to do as well (measured on ResNet18's layers at 32x32 and 224x224).
 const (
 	bconvImages    = 4
 	bconvPositions = 256
+	// bconvChunkBytes is the size of the weights of a chunk of input channels of a group
+	// (a quarter of a core's L2 on the CPUs measured).
+	bconvChunkBytes = 256 << 10
 )
 
-// acceptsBconv reports whether the broadcast convolution runs d's prepared forward pass.
+// acceptsBconv reports whether the broadcast convolution runs d's prepared forward pass: one
+// image, or a few of small maps.
 func acceptsBconv(d kernels.ConvDims) bool {
-	return d.G.Groups == 1 && d.N <= bconvImages && d.OHW <= bconvPositions
+	return d.G.Groups == 1 && (d.N == 1 || d.N <= bconvImages && d.OHW <= bconvPositions)
 }
 
 // bconv is a convolution's forward pass prepared for the broadcast kernels of one
@@ -41,6 +48,7 @@ type bconv struct {
 	d      kernels.ConvDims
 	dims   C.cnn_bconv
 	hp, wp int // the padded input's height and width
+	g      int // filters in a group
 	w, b   []float32
 	off    []int32
 	used   []uint8
@@ -49,7 +57,10 @@ type bconv struct {
 // prepareBconv packs convolution d's weights w, bias b (nil: none) and epilogue ep for the
 // broadcast kernels of isa.
 func prepareBconv(isa C.int, d kernels.ConvDims, w, b []float32, ep *kernels.Epilogue) *bconv {
-	g, ob := int(C.cnn_simd_bconv_g(isa)), int(C.cnn_simd_bconv_ob(isa))
+	g, ob := int(C.cnn_simd_bconv_g(isa)), 4
+	if d.OHW >= 6 {
+		ob = 6
+	}
 	geo := d.G
 	p := &bconv{isa: isa, d: d,
 		hp: max((d.OH-1)*geo.SH+(geo.KH-1)*geo.DH+1, d.H+geo.PH),
@@ -100,8 +111,15 @@ func prepareBconv(isa C.int, d kernels.ConvDims, w, b []float32, ep *kernels.Epi
 		p.b = slices.Grow(fb, groups*g-d.P)[:groups*g]
 		clear(p.b[d.P:])
 	}
+	// The blocks of a group reuse its weights: a chunk of input channels of them stays in
+	// the core's cache meanwhile.
+	chunk := d.C
+	if blocks > 1 {
+		chunk = min(d.C, max(16, bconvChunkBytes/(4*len(live)*g)))
+	}
 	p.dims = C.cnn_bconv{C: C.int(d.C), plane: C.int(p.hp * p.wp), taps: C.int(len(live)), groups: C.int(groups),
-		blocks: C.int(blocks), P: C.int(d.P), OHW: C.int(d.OHW), relu: flag(relu)}
+		blocks: C.int(blocks), ob: C.int(ob), chunk: C.int(chunk), P: C.int(d.P), OHW: C.int(d.OHW), relu: flag(relu)}
+	p.g = g
 	return p
 }
 
@@ -119,9 +137,13 @@ func (p *bconv) Forward(ws *kernels.Scratch, x, y []float32) error {
 		C.cnn_bconv_pad(ptr(x), ptr(xp), C.int(d.N*d.C), C.int(d.H), C.int(d.W), C.int(p.hp), C.int(p.wp),
 			C.int(d.G.PH), C.int(d.G.PW))
 	}
-	kernels.Parallel(int(p.dims.groups*p.dims.blocks), func(_, lo, hi int) {
+	units := int(p.dims.groups * p.dims.blocks)
+	per := min(int(p.dims.blocks), (units+kernels.Workers()-1)/kernels.Workers()) * int(p.dims.ob) * p.g
+	ws.Reserve(kernels.Workers(), 1)
+	kernels.Parallel(units, func(wk, lo, hi int) {
+		part := kernels.Buffer[float32](ws, wk, 0, per)
 		C.cnn_simd_bconv(p.isa, &p.dims, ptr(p.w), ptr(p.b), (*C.int)(&p.off[0]), (*C.uchar)(&p.used[0]),
-			ptr(xp), ptr(y), 0, C.int(d.N), C.int(lo), C.int(hi))
+			ptr(xp), ptr(y), ptr(part), 0, C.int(d.N), C.int(lo), C.int(hi))
 	})
 	return nil
 }

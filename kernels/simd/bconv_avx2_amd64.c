@@ -1,81 +1,26 @@
 //go:build cgo
 
-// The broadcast convolution in AVX2: a block of 4 output positions for a group of 16
-// filters held in 8 registers; each weight vector is loaded once for the block and each
-// input value broadcast once for the group. On maps of 2x2 and smaller one block covers the
-// map, so the weights stream through once at the speed of the cache they come from.
+// The broadcast convolution in AVX2 (see bconv_kernel.h): groups of 16 filters, 2 vectors.
 
 #include <immintrin.h>
 #include "bconv.h"
 
-#define AVX2 __attribute__((target("avx2,fma")))
+#define ISA __attribute__((target("avx2,fma")))
+#define VEC __m256
+#define LANES 8
 #define G CNN_AVX2_BCONV_G
-#define OB CNN_AVX2_BCONV_OB
-// PF is how many input channels ahead the weights are prefetched.
-#define PF 16
-#define V (G / 8)
+#define VLOAD _mm256_loadu_ps
+#define VSTORE _mm256_storeu_ps
+#define VSET1 _mm256_set1_ps
+#define VZERO _mm256_setzero_ps
+#define VFMA _mm256_fmadd_ps
+#define ENTRY cnn_avx2_bconv
 
-// relu as in avx2_amd64.c: NaN kept, -0 made +0.
-static inline AVX2 __m256 bconv_relu(__m256 v) {
+// VRELU keeps NaN (max returns its second operand when either is NaN) and makes -0 +0, as
+// avx2_amd64.c's relu does.
+static inline ISA __m256 VRELU(__m256 v) {
 	const __m256 zero = _mm256_setzero_ps();
 	return _mm256_add_ps(_mm256_max_ps(zero, v), zero);
 }
 
-// BLOCK(NP) computes one unit with its first NP positions real (the others repeat offsets
-// of the first and are not stored).
-#define BLOCK(NP)                                                                                 \
-	static AVX2 void bconv_block_##NP(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, float *y, int gi, int bi) { \
-		__m256 acc[NP][V];                                                                \
-		_Pragma("GCC unroll 4") for (int v = 0; v < V; v++) {                             \
-			const __m256 b = a->b ? _mm256_loadu_ps(a->b + gi * G + 8 * v) : _mm256_setzero_ps(); \
-			_Pragma("GCC unroll 4") for (int i = 0; i < NP; i++) acc[i][v] = b;           \
-		}                                                                                 \
-		for (int t = 0; t < d->taps; t++) {                                               \
-			if (!a->used[bi * d->taps + t])                                               \
-				continue;                                                                 \
-			const int *off = a->off + (bi * d->taps + t) * OB;                            \
-			const float *x[NP];                                                           \
-			_Pragma("GCC unroll 4") for (int i = 0; i < NP; i++) x[i] = xp + off[i];      \
-			const float *w = a->w + ((long)gi * d->taps + t) * d->C * G;                  \
-			for (int c = 0; c < d->C; c++, w += G) {                                      \
-				_mm_prefetch((const char *)(w + PF * G + 0), _MM_HINT_T0);       \
-				__m256 wv[V];                                                             \
-				_Pragma("GCC unroll 4") for (int v = 0; v < V; v++) wv[v] = _mm256_loadu_ps(w + 8 * v); \
-				_Pragma("GCC unroll 4") for (int i = 0; i < NP; i++) {                    \
-					const __m256 xv = _mm256_set1_ps(x[i][(long)c * d->plane]);           \
-					_Pragma("GCC unroll 4") for (int v = 0; v < V; v++)                   \
-						acc[i][v] = _mm256_fmadd_ps(wv[v], xv, acc[i][v]);                \
-				}                                                                         \
-			}                                                                             \
-		}                                                                                 \
-		float out[NP][G];                                                                 \
-		_Pragma("GCC unroll 4") for (int i = 0; i < NP; i++)                              \
-		_Pragma("GCC unroll 4") for (int v = 0; v < V; v++)                               \
-			_mm256_storeu_ps(out[i] + 8 * v, d->relu ? bconv_relu(acc[i][v]) : acc[i][v]); \
-		const int q0 = gi * G, q1 = q0 + G < d->P ? q0 + G : d->P, o0 = bi * OB;          \
-		for (int q = q0; q < q1; q++)                                                     \
-			for (int i = 0; i < NP; i++)                                                  \
-				y[(long)q * d->OHW + o0 + i] = out[i][q - q0];                            \
-	}
-
-BLOCK(1)
-BLOCK(2)
-BLOCK(3)
-BLOCK(4)
-
-AVX2 void cnn_avx2_bconv(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, float *y, int n0, int n1,
-    int u0, int u1) {
-	for (int n = n0; n < n1; n++) {
-		const float *xn = xp + (long)n * d->C * d->plane;
-		float *yn = y + (long)n * d->P * d->OHW;
-		for (int u = u0; u < u1; u++) {
-			const int gi = u / d->blocks, bi = u % d->blocks, np = d->OHW - bi * OB;
-			switch (np < OB ? np : OB) {
-			case 1: bconv_block_1(d, a, xn, yn, gi, bi); break;
-			case 2: bconv_block_2(d, a, xn, yn, gi, bi); break;
-			case 3: bconv_block_3(d, a, xn, yn, gi, bi); break;
-			default: bconv_block_4(d, a, xn, yn, gi, bi); break;
-			}
-		}
-	}
-}
+#include "bconv_kernel.h"

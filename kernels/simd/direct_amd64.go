@@ -64,13 +64,14 @@ func (k direct) AcceptsPreparedConv(d kernels.ConvDims) bool {
 	return k.AcceptsConv(d) || acceptsBconv(d)
 }
 
-// PrepareConv packs the weights for the broadcast kernels where they take d; the direct
-// kernels run on copies.
+// PrepareConv runs the direct kernels on copies where they take d (few channels, which
+// would leave most of a group of the broadcast kernels' filters empty), and packs the
+// weights for the broadcast kernels elsewhere.
 func (k direct) PrepareConv(d kernels.ConvDims, w, b []float32, ep *kernels.Epilogue) (kernels.PreparedConv[float32], error) {
-	if acceptsBconv(d) {
-		return prepareBconv(k.isa, d, w, b, ep), nil
+	if k.AcceptsConv(d) {
+		return kernels.CopiedConv[float32](k, d, w, b, ep), nil
 	}
-	return kernels.CopiedConv[float32](k, d, w, b, ep), nil
+	return prepareBconv(k.isa, d, w, b, ep), nil
 }
 
 func (k direct) ConvForward(ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []float32, ep *kernels.Epilogue) error {

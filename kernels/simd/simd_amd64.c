@@ -24,19 +24,19 @@ typedef struct {
 	void (*relu_grad)(const float *, const float *, float *, long);
 	void (*sum_channels)(const float *, int, int, long, int, int, float *);
 	void (*axpy)(float, const float *, float *, long);
-	int bconv_g, bconv_ob;
-	void (*bconv)(const cnn_bconv *, const cnn_bconv_args *, const float *, float *, int, int, int, int);
+	int bconv_g;
+	void (*bconv)(const cnn_bconv *, const cnn_bconv_args *, const float *, float *, float *, int, int, int, int);
 } isa_kernels;
 
 static const isa_kernels isas[CNN_SIMD_ISAS] = {
 	[CNN_SIMD_AVX512] = {cnn_avx512_ok, CNN_AVX512_MAX_K, cnn_avx512_weights, cnn_avx512_forward,
 	                     cnn_avx512_backward_x, cnn_avx512_backward_w, cnn_avx512_pool2, cnn_avx512_pool2_grad,
 	                     cnn_avx512_maxpool3, cnn_avx512_maxpool3_grad, cnn_avx512_relu, cnn_avx512_relu_grad, cnn_avx512_sum_channels, cnn_avx512_axpy,
-	                     CNN_AVX512_BCONV_G, CNN_AVX512_BCONV_OB, cnn_avx512_bconv},
+	                     CNN_AVX512_BCONV_G, cnn_avx512_bconv},
 	[CNN_SIMD_AVX2] = {cnn_avx2_ok, CNN_AVX2_MAX_K, cnn_avx2_weights, cnn_avx2_forward,
 	                   cnn_avx2_backward_x, cnn_avx2_backward_w, cnn_avx2_pool2, cnn_avx2_pool2_grad,
 	                   cnn_avx2_maxpool3, cnn_avx2_maxpool3_grad, cnn_avx2_relu, cnn_avx2_relu_grad, cnn_avx2_sum_channels, cnn_avx2_axpy,
-	                   CNN_AVX2_BCONV_G, CNN_AVX2_BCONV_OB, cnn_avx2_bconv},
+	                   CNN_AVX2_BCONV_G, cnn_avx2_bconv},
 };
 
 int cnn_simd_ok(int isa) { return isas[isa].ok(); }
@@ -79,11 +79,10 @@ void cnn_simd_sum_channels(int isa, const float *dy, int n, int C, long inner, i
 }
 void cnn_simd_axpy(int isa, float a, const float *x, float *y, long n) { isas[isa].axpy(a, x, y, n); }
 int cnn_simd_bconv_g(int isa) { return isas[isa].bconv_g; }
-int cnn_simd_bconv_ob(int isa) { return isas[isa].bconv_ob; }
 void cnn_simd_bconv(int isa, const cnn_bconv *d, const float *w, const float *b, const int *off,
-    const unsigned char *used, const float *xp, float *y, int n0, int n1, int u0, int u1) {
+    const unsigned char *used, const float *xp, float *y, float *part, int n0, int n1, int u0, int u1) {
 	const cnn_bconv_args a = {w, b, off, used};
-	isas[isa].bconv(d, &a, xp, y, n0, n1, u0, u1);
+	isas[isa].bconv(d, &a, xp, y, part, n0, n1, u0, u1);
 }
 void cnn_bconv_pad(const float *x, float *xp, int planes, int h, int w, int hp, int wp, int ph, int pw) {
 	for (long p = 0; p < planes; p++)

@@ -1,0 +1,124 @@
+// The broadcast convolution's kernel, written once for the instruction sets: the including
+// file (bconv_avx512_amd64.c, bconv_avx2_amd64.c) defines the vector type VEC of LANES floats,
+// its operations (VLOAD, VSTORE, VSET1, VZERO, VFMA, VRELU), the attribute ISA, the group
+// width G (filters, a multiple of LANES) and the entry point's name ENTRY.
+//
+// A block is OB output positions (4, or 6 on larger maps) for a group of G filters, held in
+// OB*G/LANES registers: each weight vector is loaded once for the block, each input value
+// broadcast once for the group. The input channels are taken in chunks whose weights stay in
+// the core's cache while the blocks of a group reuse them, the partial sums kept in part.
+
+#define V (G / LANES)
+// PF is how many input channels ahead the weights are prefetched.
+#define PF 16
+
+// CHANNEL(NP) adds input channel c's products at one tap to the accumulators of NP
+// positions, advancing their input pointers to the next channel.
+#define CHANNEL(NP)                                                                               \
+	do {                                                                                          \
+		VEC wv[V];                                                                                \
+		_Pragma("GCC unroll 8") for (int v = 0; v < V; v++) wv[v] = VLOAD(w + LANES * v);         \
+		_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) {                                    \
+			const VEC xv = VSET1(*x[i]);                                                          \
+			x[i] += d->plane;                                                                     \
+			_Pragma("GCC unroll 8") for (int v = 0; v < V; v++) acc[i][v] = VFMA(wv[v], xv, acc[i][v]); \
+		}                                                                                         \
+	} while (0)
+
+// BLOCK(OB, NP) computes block bi of group gi over the input channels [c0, c1), its first NP
+// positions real (the others repeat offsets of the first and are not stored): it starts
+// from the bias (first) or from the partial sums in acc_part, and ends in y through the
+// ReLU (last) or back in acc_part.
+#define BLOCK(OB, NP)                                                                             \
+	static ISA void block_##OB##_##NP(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp,  \
+	    float *y, float *part, int gi, int bi, int c0, int c1, int first, int last) {           \
+		VEC acc[NP][V];                                                                   \
+		_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++)                              \
+		_Pragma("GCC unroll 8") for (int v = 0; v < V; v++)                               \
+			acc[i][v] = !first ? VLOAD(part + i * G + LANES * v)                       \
+			          : a->b   ? VLOAD(a->b + gi * G + LANES * v) : VZERO();              \
+		for (int t = 0; t < d->taps; t++) {                                               \
+			if (!a->used[bi * d->taps + t])                                               \
+				continue;                                                                 \
+			const int *off = a->off + (bi * d->taps + t) * OB;                            \
+			const float *x[NP];                                                           \
+			_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) x[i] = xp + off[i] + (long)c0 * d->plane; \
+			const float *w = a->w + (((long)gi * d->taps + t) * d->C + c0) * G;           \
+			if (d->blocks == 1) /* the weights stream through once: prefetch them */     \
+				for (int c = c0; c < c1; c++, w += G) {                                   \
+					_Pragma("GCC unroll 8") for (int l = 0; l < G; l += 16)               \
+						_mm_prefetch((const char *)(w + PF * G + l), _MM_HINT_T0);        \
+					CHANNEL(NP);                                                          \
+				}                                                                         \
+			else                                                                          \
+				for (int c = c0; c < c1; c++, w += G)                                     \
+					CHANNEL(NP);                                                          \
+		}                                                                                 \
+		if (!last) {                                                                      \
+			_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++)                          \
+			_Pragma("GCC unroll 8") for (int v = 0; v < V; v++)                           \
+				VSTORE(part + i * G + LANES * v, acc[i][v]);                              \
+			return;                                                                       \
+		}                                                                                 \
+		float out[NP][G];                                                                 \
+		_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++)                              \
+		_Pragma("GCC unroll 8") for (int v = 0; v < V; v++)                               \
+			VSTORE(out[i] + LANES * v, d->relu ? VRELU(acc[i][v]) : acc[i][v]);           \
+		const int q0 = gi * G, q1 = q0 + G < d->P ? q0 + G : d->P, o0 = bi * OB;          \
+		for (int q = q0; q < q1; q++)                                                     \
+			for (int i = 0; i < NP; i++)                                                  \
+				y[(long)q * d->OHW + o0 + i] = out[i][q - q0];                            \
+	}
+
+BLOCK(4, 1)
+BLOCK(4, 2)
+BLOCK(4, 3)
+BLOCK(4, 4)
+BLOCK(6, 1)
+BLOCK(6, 2)
+BLOCK(6, 3)
+BLOCK(6, 4)
+BLOCK(6, 5)
+BLOCK(6, 6)
+
+// block runs block bi of group gi with as many real positions as it has.
+static ISA void block(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, float *y, float *part,
+    int gi, int bi, int c0, int c1, int first, int last) {
+	const int left = d->OHW - bi * d->ob;
+	const int np = left < d->ob ? left : d->ob;
+	if (d->ob == 4) {
+		switch (np) {
+		case 1: block_4_1(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+		case 2: block_4_2(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+		case 3: block_4_3(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+		default: block_4_4(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+		}
+	}
+	switch (np) {
+	case 1: block_6_1(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+	case 2: block_6_2(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+	case 3: block_6_3(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+	case 4: block_6_4(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+	case 5: block_6_5(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+	default: block_6_6(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+	}
+}
+
+ISA void ENTRY(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, float *y, float *part, int n0,
+    int n1, int u0, int u1) {
+	for (int n = n0; n < n1; n++) {
+		const float *xn = xp + (long)n * d->C * d->plane;
+		float *yn = y + (long)n * d->P * d->OHW;
+		for (int u = u0; u < u1;) {
+			// The blocks [b0, b1) of group gi, chunk by chunk of input channels.
+			const int gi = u / d->blocks, b0 = u % d->blocks;
+			const int b1 = u1 - gi * d->blocks < d->blocks ? u1 - gi * d->blocks : d->blocks;
+			for (int c0 = 0; c0 < d->C; c0 += d->chunk) {
+				const int c1 = c0 + d->chunk < d->C ? c0 + d->chunk : d->C;
+				for (int bi = b0; bi < b1; bi++)
+					block(d, a, xn, yn, part + (long)(bi - b0) * d->ob * G, gi, bi, c0, c1, c0 == 0, c1 == d->C);
+			}
+			u += b1 - b0;
+		}
+	}
+}

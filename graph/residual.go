@@ -8,7 +8,6 @@ import (
 
 	"github.com/nndl/cnn/graph/cost"
 	"github.com/nndl/cnn/kernels"
-	"github.com/nndl/cnn/kernels/purego"
 )
 
 // Add adds two tensors of the same shape element by element: the join of a residual block,
@@ -48,7 +47,7 @@ func (k add[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
 	return in[0].Clone(), nil
 }
 func (k add[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
-	purego.Add(data[T](in[0]), data[T](in[1]), data[T](out), k.relu)
+	kernels.ApplyAdd(data[T](in[0]), data[T](in[1]), data[T](out), k.relu)
 	return nil
 }
 

@@ -574,6 +574,20 @@ func testReLU[T kernels.Float](t *testing.T, impl string) (int, bool) {
 		if i, ok := sameBits(gotDx, wantDx); !ok {
 			t.Errorf("%s relu gradient at %v, dy %v: %v, want %v", impl, want[i], dy[i], gotDx[i], wantDx[i])
 		}
+		// The residual sum, with and without the ReLU, into a new vector and in place.
+		for _, relu := range []bool{false, true} {
+			got, want := random[T](rand.New(rand.NewPCG(2, 2)), size), make([]T, size)
+			k.Add(x, dy, got, relu)
+			ref.Add(x, dy, want, relu)
+			if i, ok := sameBits(got, want); !ok {
+				t.Errorf("%s add (relu %v) of %v and %v: %v, want %v", impl, relu, x[i], dy[i], got[i], want[i])
+			}
+			inPlace := slices.Clone(x)
+			k.Add(inPlace, dy, inPlace, relu)
+			if i, ok := sameBits(inPlace, want); !ok {
+				t.Errorf("%s add (relu %v) in place of %v and %v: %v, want %v", impl, relu, x[i], dy[i], inPlace[i], want[i])
+			}
+		}
 	}
 	return n, true
 }

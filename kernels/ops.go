@@ -43,12 +43,16 @@ type Pool[T Float] interface {
 	PoolBackward(d PoolDims, x, y, dy, dx, relu []T)
 }
 
-// ReLU is the rectified linear unit and its gradient, element-wise. x may be y.
+// ReLU is the rectified linear unit and its gradient, and the sum that a residual
+// connection passes through it, element-wise. x may be y.
 type ReLU[T Float] interface {
 	// ReLU computes y = max(x, 0), keeping NaN and giving +0 for -0.
 	ReLU(x, y []T)
 	// ReLUBackward passes dy to dx where the ReLU's output y is positive, 0 elsewhere.
 	ReLUBackward(y, dy, dx []T)
+	// Add computes y = a + b, then the ReLU where relu is set (a residual connection). y may
+	// be a or b.
+	Add(a, b, y []T, relu bool)
 }
 
 // ChannelSum sums a gradient per channel: the bias gradient of a convolution or a linear

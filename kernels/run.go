@@ -89,6 +89,18 @@ func ApplyReLU[T Float](x, y []T) {
 	SplitWork(len(x), len(x), func(_, lo, hi int) { k.ReLU(x[lo:hi], y[lo:hi]) })
 }
 
+// ApplyAdd computes y = a + b, then the ReLU where relu is set; the workers split long
+// vectors.
+func ApplyAdd[T Float](a, b, y []T, relu bool) {
+	k := ReLUFor[T]()
+	b, y = b[:len(a)], y[:len(a)]
+	if len(a) < smallWork { // a direct call: the closure below would be allocated even unused
+		k.Add(a, b, y, relu)
+		return
+	}
+	Parallel(len(a), func(_, lo, hi int) { k.Add(a[lo:hi], b[lo:hi], y[lo:hi], relu) })
+}
+
 // ApplyReLUBackward passes dy to dx where the ReLU's output y is positive.
 func ApplyReLUBackward[T Float](y, dy, dx []T) {
 	k := ReLUFor[T]()

@@ -3,7 +3,7 @@
 // their live taps only), single-pass pooling, the element-wise operations, BatchNorm's
 // passes and the loss. It accepts every shape, so it serves every call the other
 // implementations refuse (kernels.Impl.Fallback). The operations no other implementation
-// offers (Add, the global average, the loss) are plain functions here, which package graph
+// offers (the global average, the loss) are plain functions here, which package graph
 // calls directly.
 package purego
 
@@ -98,8 +98,8 @@ func (impl[T]) Axpy(a T, x, y []T) {
 	}
 }
 
-// Add computes y = a + b element-wise, then max(y, 0) with relu.
-func Add[T kernels.Float](a, b, y []T, relu bool) {
+// Add computes y = a + b element-wise, then max(y, 0) with relu: NaN kept, +0 for -0.
+func (impl[T]) Add(a, b, y []T, relu bool) {
 	b = b[:len(a)]
 	y = y[:len(a)]
 	if relu {

@@ -228,6 +228,15 @@ func (impl[T]) ReLU(x, y []T) {
 	}
 }
 
+func (impl[T]) Add(a, b, y []T, relu bool) {
+	for i, v := range a {
+		y[i] = v + b[i]
+		if relu {
+			y[i] = max(y[i], 0)
+		}
+	}
+}
+
 func (impl[T]) ReLUBackward(y, dy, dx []T) {
 	for i, v := range y {
 		if v > 0 {

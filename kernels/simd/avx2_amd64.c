@@ -499,6 +499,20 @@ AVX2 void cnn_avx2_relu(const float *x, float *y, long n) {
 	if (i < n) store8(y + i, (int)(n - i), relu(load8(x + i, (int)(n - i))));
 }
 
+// cnn_avx2_add computes y = a + b, through the ReLU with relu.
+AVX2 void cnn_avx2_add(const float *a, const float *b, float *y, long n, int relu_) {
+	long i = 0;
+	if (relu_)
+		for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, relu(_mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i))));
+	else
+		for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+	if (i < n) {
+		const int k = (int)(n - i);
+		const __m256 v = _mm256_add_ps(load8(a + i, k), load8(b + i, k));
+		store8(y + i, k, relu_ ? relu(v) : v);
+	}
+}
+
 // cnn_avx2_relu_grad passes dy to dx where the ReLU's output y is positive (not NaN), 0
 // elsewhere.
 AVX2 void cnn_avx2_relu_grad(const float *y, const float *dy, float *dx, long n) {

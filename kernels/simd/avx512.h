@@ -21,6 +21,7 @@ void cnn_avx512_maxpool3(const cnn_maxpool3 *d, const float *x, float *y);
 void cnn_avx512_maxpool3_grad(const cnn_maxpool3 *d, const float *x, const float *y, const float *dy,
     const float *relu, float *dx);
 void cnn_avx512_relu(const float *x, float *y, long n);
+void cnn_avx512_add(const float *a, const float *b, float *y, long n, int relu);
 void cnn_avx512_relu_grad(const float *y, const float *dy, float *dx, long n);
 void cnn_avx512_sum_channels(const float *dy, int n, int C, long inner, int c0, int c1, float *db);
 void cnn_avx512_axpy(float a, const float *x, float *y, long n);

@@ -411,6 +411,20 @@ AVX512 void cnn_avx512_relu(const float *x, float *y, long n) {
 	}
 }
 
+// cnn_avx512_add computes y = a + b, through the ReLU with relu.
+AVX512 void cnn_avx512_add(const float *a, const float *b, float *y, long n, int relu_) {
+	long i = 0;
+	if (relu_)
+		for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, relu(_mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i))));
+	else
+		for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i)));
+	if (i < n) {
+		const __mmask16 m = lanes((int)(n - i));
+		const __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
+		_mm512_mask_storeu_ps(y + i, m, relu_ ? relu(v) : v);
+	}
+}
+
 // cnn_avx512_relu_grad passes dy to dx where the ReLU's output y is positive (not NaN), 0 elsewhere.
 AVX512 void cnn_avx512_relu_grad(const float *y, const float *dy, float *dx, long n) {
 	const __m512 zero = _mm512_setzero_ps();

@@ -160,6 +160,12 @@ func (k direct) ReLU(x, y []float32) {
 	}
 }
 
+func (k direct) Add(a, b, y []float32, relu bool) {
+	if len(a) > 0 {
+		C.cnn_simd_add(k.isa, ptr(a), ptr(b[:len(a)]), ptr(y[:len(a)]), C.long(len(a)), flag(relu))
+	}
+}
+
 func (k direct) ReLUBackward(y, dy, dx []float32) {
 	if len(y) > 0 {
 		C.cnn_simd_relu_grad(k.isa, ptr(y), ptr(dy[:len(y)]), ptr(dx[:len(y)]), C.long(len(y)))

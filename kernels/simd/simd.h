@@ -35,6 +35,7 @@ void cnn_simd_maxpool3(int isa, const cnn_maxpool3 *d, const float *x, float *y)
 void cnn_simd_maxpool3_grad(int isa, const cnn_maxpool3 *d, const float *x, const float *y, const float *dy,
     const float *relu, float *dx);
 void cnn_simd_relu(int isa, const float *x, float *y, long n);
+void cnn_simd_add(int isa, const float *a, const float *b, float *y, long n, int relu);
 void cnn_simd_relu_grad(int isa, const float *y, const float *dy, float *dx, long n);
 void cnn_simd_sum_channels(int isa, const float *dy, int n, int C, long inner, int c0, int c1,
     float *db);

@@ -22,6 +22,7 @@ typedef struct {
 	void (*maxpool3_grad)(const cnn_maxpool3 *, const float *, const float *, const float *, const float *, float *);
 	void (*relu)(const float *, float *, long);
 	void (*relu_grad)(const float *, const float *, float *, long);
+	void (*add)(const float *, const float *, float *, long, int);
 	void (*sum_channels)(const float *, int, int, long, int, int, float *);
 	void (*axpy)(float, const float *, float *, long);
 	int bconv_g;
@@ -31,11 +32,11 @@ typedef struct {
 static const isa_kernels isas[CNN_SIMD_ISAS] = {
 	[CNN_SIMD_AVX512] = {cnn_avx512_ok, CNN_AVX512_MAX_K, cnn_avx512_weights, cnn_avx512_forward,
 	                     cnn_avx512_backward_x, cnn_avx512_backward_w, cnn_avx512_pool2, cnn_avx512_pool2_grad,
-	                     cnn_avx512_maxpool3, cnn_avx512_maxpool3_grad, cnn_avx512_relu, cnn_avx512_relu_grad, cnn_avx512_sum_channels, cnn_avx512_axpy,
+	                     cnn_avx512_maxpool3, cnn_avx512_maxpool3_grad, cnn_avx512_relu, cnn_avx512_relu_grad, cnn_avx512_add, cnn_avx512_sum_channels, cnn_avx512_axpy,
 	                     CNN_AVX512_BCONV_G, cnn_avx512_bconv},
 	[CNN_SIMD_AVX2] = {cnn_avx2_ok, CNN_AVX2_MAX_K, cnn_avx2_weights, cnn_avx2_forward,
 	                   cnn_avx2_backward_x, cnn_avx2_backward_w, cnn_avx2_pool2, cnn_avx2_pool2_grad,
-	                   cnn_avx2_maxpool3, cnn_avx2_maxpool3_grad, cnn_avx2_relu, cnn_avx2_relu_grad, cnn_avx2_sum_channels, cnn_avx2_axpy,
+	                   cnn_avx2_maxpool3, cnn_avx2_maxpool3_grad, cnn_avx2_relu, cnn_avx2_relu_grad, cnn_avx2_add, cnn_avx2_sum_channels, cnn_avx2_axpy,
 	                   CNN_AVX2_BCONV_G, cnn_avx2_bconv},
 };
 
@@ -70,6 +71,9 @@ void cnn_simd_maxpool3_grad(int isa, const cnn_maxpool3 *d, const float *x, cons
 	isas[isa].maxpool3_grad(d, x, y, dy, relu, dx);
 }
 void cnn_simd_relu(int isa, const float *x, float *y, long n) { isas[isa].relu(x, y, n); }
+void cnn_simd_add(int isa, const float *a, const float *b, float *y, long n, int relu) {
+	isas[isa].add(a, b, y, n, relu);
+}
 void cnn_simd_relu_grad(int isa, const float *y, const float *dy, float *dx, long n) {
 	isas[isa].relu_grad(y, dy, dx, n);
 }

@@ -196,6 +196,8 @@ var convCases = []struct{ n, cin, h, w, cout, k, s, p int }{
 	{4, 9, 3, 3, 17, 3, 1, 1},    // four images of 3x3 maps: blocks that end inside the map
 	{1, 480, 3, 3, 20, 3, 1, 1},  // deep enough for the broadcast kernels to take the channels in chunks
 	{3, 130, 4, 4, 24, 3, 1, 1},  // and on three images
+	{1, 3, 40, 40, 8, 3, 1, 1},   // one image of a large map
+	{1, 2, 30, 30, 20, 3, 2, 1},  // and with stride 2
 }
 
 // convGeomCases are the other geometries: rectangular kernels, strides and paddings,

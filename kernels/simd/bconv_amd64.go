@@ -17,7 +17,7 @@ import (
 // of columns and the time goes to reading the weights, which a matrix product packs again
 // at every call; and oneDNN's kernels, made for batches, split one image poorly. Here the
 // weights are packed once, in groups of filters that fill a block of registers, and each
-// output position's window reads the zero-padded input through a table of offsets: every
+// output position's window reads the zero-padded input where it lies: every
 // weight is loaded once per block of positions, every input value broadcast once per group
 // of filters (the scheme of ONNX Runtime's NCHWc kernels, on the maps as they lie), and a
 // block skips the taps that read only padding (on a 1x1 map, all but the centre of a 3x3
@@ -50,8 +50,7 @@ type bconv struct {
 	hp, wp int // the padded input's height and width
 	g      int // filters in a group
 	w, b   []float32
-	off    []int32
-	used   []uint8
+	tr, tc []int32 // the live taps' row and column offsets in the window
 }
 
 // prepareBconv packs convolution d's weights w, bias b (nil: none) and epilogue ep for the
@@ -67,34 +66,23 @@ func prepareBconv(isa C.int, d kernels.ConvDims, w, b []float32, ep *kernels.Epi
 		wp: max((d.OW-1)*geo.SW+(geo.KW-1)*geo.DW+1, d.W+geo.PW)}
 	blocks, groups := (d.OHW+ob-1)/ob, (d.P+g-1)/g
 
-	// reads returns where output position o reads tap t in the padded plane, and whether
-	// that is inside the input.
-	reads := func(o, t int) (int, bool) {
-		r, c := o/d.OW*geo.SH+t/geo.KW*geo.DH, o%d.OW*geo.SW+t%geo.KW*geo.DW
-		return r*p.wp + c, r >= geo.PH && r < geo.PH+d.H && c >= geo.PW && c < geo.PW+d.W
+	// data reports whether output position o reads data (not padding) at tap t.
+	data := func(o, t int) bool {
+		r, c := o/d.OW*geo.SH+t/geo.KW*geo.DH-geo.PH, o%d.OW*geo.SW+t%geo.KW*geo.DW-geo.PW
+		return r >= 0 && r < d.H && c >= 0 && c < d.W
 	}
 	kk := geo.KH * geo.KW
 	var live []int // the taps some position reads data with
 	for t := range kk {
 		for o := range d.OHW {
-			if _, ok := reads(o, t); ok {
+			if data(o, t) {
 				live = append(live, t)
 				break
 			}
 		}
 	}
-	p.off, p.used = make([]int32, blocks*len(live)*ob), make([]uint8, blocks*len(live))
-	for bi := range blocks {
-		for s, t := range live {
-			for i := range ob {
-				o := min(bi*ob+i, d.OHW-1) // past the map: a position of the map, not stored
-				at, ok := reads(o, t)
-				p.off[(bi*len(live)+s)*ob+i] = int32(at)
-				if ok && bi*ob+i < d.OHW {
-					p.used[bi*len(live)+s] = 1
-				}
-			}
-		}
+	for _, t := range live {
+		p.tr, p.tc = append(p.tr, int32(t/geo.KW*geo.DH)), append(p.tc, int32(t%geo.KW*geo.DW))
 	}
 
 	fw, fb, relu := kernels.FoldEpilogue(d, w, b, ep)
@@ -117,8 +105,10 @@ func prepareBconv(isa C.int, d kernels.ConvDims, w, b []float32, ep *kernels.Epi
 	if blocks > 1 {
 		chunk = min(d.C, max(16, bconvChunkBytes/(4*len(live)*g)))
 	}
-	p.dims = C.cnn_bconv{C: C.int(d.C), plane: C.int(p.hp * p.wp), taps: C.int(len(live)), groups: C.int(groups),
-		blocks: C.int(blocks), ob: C.int(ob), chunk: C.int(chunk), P: C.int(d.P), OHW: C.int(d.OHW), relu: flag(relu)}
+	p.dims = C.cnn_bconv{C: C.int(d.C), h: C.int(d.H), w: C.int(d.W), wp: C.int(p.wp), plane: C.int(p.hp * p.wp),
+		ph: C.int(geo.PH), pw: C.int(geo.PW), ow: C.int(d.OW), sh: C.int(geo.SH), sw: C.int(geo.SW),
+		taps: C.int(len(live)), groups: C.int(groups), blocks: C.int(blocks), ob: C.int(ob), chunk: C.int(chunk),
+		P: C.int(d.P), OHW: C.int(d.OHW), relu: flag(relu)}
 	p.g = g
 	return p
 }
@@ -127,7 +117,7 @@ func prepareBconv(isa C.int, d kernels.ConvDims, w, b []float32, ep *kernels.Epi
 // block of positions) between the workers.
 func (p *bconv) Forward(ws *kernels.Scratch, x, y []float32) error {
 	d := p.d
-	if len(p.used) == 0 { // every window reads padding only
+	if len(p.tr) == 0 { // every window reads padding only
 		p.fill(y)
 		return nil
 	}
@@ -142,7 +132,7 @@ func (p *bconv) Forward(ws *kernels.Scratch, x, y []float32) error {
 	ws.Reserve(kernels.Workers(), 1)
 	kernels.Parallel(units, func(wk, lo, hi int) {
 		part := kernels.Buffer[float32](ws, wk, 0, per)
-		C.cnn_simd_bconv(p.isa, &p.dims, ptr(p.w), ptr(p.b), (*C.int)(&p.off[0]), (*C.uchar)(&p.used[0]),
+		C.cnn_simd_bconv(p.isa, &p.dims, ptr(p.w), ptr(p.b), (*C.int)(&p.tr[0]), (*C.int)(&p.tc[0]),
 			ptr(xp), ptr(y), ptr(part), 0, C.int(d.N), C.int(lo), C.int(hi))
 	})
 	return nil

@@ -28,7 +28,7 @@
 	} while (0)
 
 // BLOCK(OB, NP) computes block bi of group gi over the input channels [c0, c1), its first NP
-// positions real (the others repeat offsets of the first and are not stored): it starts
+// positions real (the rest of the block lies past the map): it starts
 // from the bias (first) or from the partial sums in acc_part, and ends in y through the
 // ReLU (last) or back in acc_part.
 #define BLOCK(OB, NP)                                                                             \
@@ -39,12 +39,23 @@
 		_Pragma("GCC unroll 8") for (int v = 0; v < V; v++)                               \
 			acc[i][v] = !first ? VLOAD(part + i * G + LANES * v)                       \
 			          : a->b   ? VLOAD(a->b + gi * G + LANES * v) : VZERO();              \
+		int row[NP], col[NP]; /* where the positions' windows start */                  \
+		_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) {                            \
+			const int o = bi * OB + i;                                                    \
+			row[i] = o / d->ow * d->sh, col[i] = o % d->ow * d->sw;                       \
+		}                                                                                 \
 		for (int t = 0; t < d->taps; t++) {                                               \
-			if (!a->used[bi * d->taps + t])                                               \
+			const int tr = a->tr[t], tc = a->tc[t];                                       \
+			int data = 0;                                                                 \
+			_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) {                        \
+				const int r = row[i] + tr - d->ph, c = col[i] + tc - d->pw;               \
+				data |= (unsigned)r < (unsigned)d->h && (unsigned)c < (unsigned)d->w;     \
+			}                                                                             \
+			if (!data)                                                                    \
 				continue;                                                                 \
-			const int *off = a->off + (bi * d->taps + t) * OB;                            \
 			const float *x[NP];                                                           \
-			_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) x[i] = xp + off[i] + (long)c0 * d->plane; \
+			_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++)                          \
+				x[i] = xp + (long)(row[i] + tr) * d->wp + col[i] + tc + (long)c0 * d->plane; \
 			const float *w = a->w + (((long)gi * d->taps + t) * d->C + c0) * G;           \
 			if (d->blocks == 1) /* the weights stream through once: prefetch them */     \
 				for (int c = c0; c < c1; c++, w += G) {                                   \

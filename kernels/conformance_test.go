@@ -198,6 +198,8 @@ var convCases = []struct{ n, cin, h, w, cout, k, s, p int }{
 	{3, 130, 4, 4, 24, 3, 1, 1},  // and on three images
 	{1, 3, 40, 40, 8, 3, 1, 1},   // one image of a large map
 	{1, 2, 30, 30, 20, 3, 2, 1},  // and with stride 2
+	{1, 3, 20, 20, 10, 7, 2, 3},  // a stem of three channels: the broadcast kernels take the window by rows
+	{2, 4, 9, 9, 20, 3, 1, 1},    // four channels, two images
 }
 
 // convGeomCases are the other geometries: rectangular kernels, strides and paddings,
@@ -223,6 +225,7 @@ var convGeomCases = []struct {
 	{2, 2, 5, 5, 3, kernels.ConvGeom{K: 3, S: 1, DH: 2, DW: 2}},                                    // a dilated window over the whole input
 	{3, 4, 2, 3, 6, kernels.ConvGeom{K: 3, S: 2, P: 1, DW: 2}},                                     // dilated to a 1x1 map, taps of one column
 	{3, 4, 3, 2, 5, kernels.ConvGeom{KH: 3, KW: 2, SH: 2, SW: 1, PH: 1}},                           // 3x2 to a 2x1 map
+	{1, 3, 11, 9, 5, kernels.ConvGeom{KH: 3, KW: 5, SH: 2, SW: 1, PH: 2, PW: 1, DH: 2}},            // rows of a window dilated, one image
 }
 
 // allConvCases returns every convolution case as a geometry and input and weight shapes.

@@ -4,14 +4,21 @@
 #pragma once
 
 // A prepared convolution as the kernels take it. The input of one image is laid out zero-
-// padded, xp [C][hp][wp] (plane = hp*wp), its data at row ph and column pw. Output position
-// o = b*ob + i, the i-th of block b, at row o/ow and column o%ow, reads its window's tap t
-// at row (o/ow)*sh + tr[t] and column (o%ow)*sw + tc[t] of each plane. The weights hold the
-// filters in groups of g, [groups][taps][C][g], zero past P. The taps are those that some
-// position reads data with; a block skips a tap that reads only padding at all its
-// positions. ob is 4 or 6; the input channels are taken chunk at a time.
+// padded, image floats apart, its data at row ph and column pw: value c of row r, column k
+// of the padded map at r*rs + k*cols + c*cs. Output position o = b*ob + i, the i-th of block
+// b, at row o/ow and column o%ow, reads its window's tap t at row (o/ow)*sh + tr[t] and
+// column (o%ow)*sw + tc[t]. The weights hold the filters in groups of g, [groups][taps][C]
+// [g], zero past P. The taps are those that some position reads data with; a block skips a
+// tap that reads only padding at all its positions (row outside [0, h) or column outside
+// [0, w) once ph and pw are taken off). ob is 4 or 6; the C values of a tap are taken chunk
+// at a time.
+//
+// On maps as they lie (NCHW) a tap is a place in the window and its values the channels: cs
+// is the padded plane, rs its width, cols 1. With few channels the maps are laid out
+// channels-last and a tap is a row of the window, its values the row's columns by channel
+// (C = KW*channels): rs is a padded row, cols the channels, cs 1.
 typedef struct {
-	int C, h, w, wp, plane, ph, pw, ow, sh, sw, taps, groups, blocks, ob, chunk, P, OHW, relu;
+	int C, image, rs, cols, cs, h, w, ph, pw, ow, sh, sw, taps, groups, blocks, ob, chunk, P, OHW, relu;
 } cnn_bconv;
 
 // The packed operands: the weights, the bias ([groups*g], or NULL), and the taps' row and
@@ -27,7 +34,7 @@ typedef struct {
 
 // cnn_*_bconv computes the units [u0, u1) of the images [n0, n1), a unit being a group of
 // filters for one block of positions, unit u = group*blocks + block: xp holds the padded
-// images (each C*plane floats apart), y [N][P][OHW]. part holds the partial sums of as many
+// images (each image floats apart), y [N][P][OHW]. part holds the partial sums of as many
 // blocks as the units span, ob*g floats each.
 void cnn_avx512_bconv(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, float *y, float *part,
     int n0, int n1, int u0, int u1);
@@ -37,6 +44,10 @@ void cnn_avx2_bconv(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp
 // cnn_bconv_pad copies the planes x [planes][h][w] into the inside of xp [planes][hp][wp],
 // at row ph and column pw; the border of xp is left as it is (zero).
 void cnn_bconv_pad(const float *x, float *xp, int planes, int h, int w, int hp, int wp, int ph, int pw);
+
+// cnn_bconv_pad_last copies n images x [n][c][h][w] into the inside of xp [n][hp][wp][c],
+// channels last, at row ph and column pw; the border of xp is left as it is (zero).
+void cnn_bconv_pad_last(const float *x, float *xp, int n, int c, int h, int w, int hp, int wp, int ph, int pw);
 
 int cnn_simd_bconv_g(int isa);
 void cnn_simd_bconv(int isa, const cnn_bconv *d, const float *w, const float *b, const int *tr, const int *tc,

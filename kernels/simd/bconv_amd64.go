@@ -47,11 +47,22 @@ type bconv struct {
 	isa    C.int
 	d      kernels.ConvDims
 	dims   C.cnn_bconv
-	hp, wp int // the padded input's height and width
-	g      int // filters in a group
+	hp, wp int  // the padded input's height and width
+	last   bool // the padded input is laid out channels last (rowTaps)
+	g      int  // filters in a group
 	w, b   []float32
 	tr, tc []int32 // the live taps' row and column offsets in the window
 }
+
+// bconvRowChannels is the most channels for which the broadcast kernels take a window a row
+// at a time (rowTaps).
+const bconvRowChannels = 4
+
+// rowTaps reports whether the broadcast kernels take d's window a row at a time, over the
+// maps laid out channels last: with few channels (a network's stem), a tap of one channel
+// would leave too little work between the block's bookkeeping, while a row of the window
+// over all channels is one run of memory (KW*C values) when the columns are not dilated.
+func rowTaps(d kernels.ConvDims) bool { return d.C <= bconvRowChannels && d.G.DW == 1 }
 
 // prepareBconv packs convolution d's weights w, bias b (nil: none) and epilogue ep for the
 // broadcast kernels of isa.
@@ -61,7 +72,7 @@ func prepareBconv(isa C.int, d kernels.ConvDims, w, b []float32, ep *kernels.Epi
 		ob = 6
 	}
 	geo := d.G
-	p := &bconv{isa: isa, d: d,
+	p := &bconv{isa: isa, d: d, last: rowTaps(d),
 		hp: max((d.OH-1)*geo.SH+(geo.KH-1)*geo.DH+1, d.H+geo.PH),
 		wp: max((d.OW-1)*geo.SW+(geo.KW-1)*geo.DW+1, d.W+geo.PW)}
 	blocks, groups := (d.OHW+ob-1)/ob, (d.P+g-1)/g
@@ -81,17 +92,42 @@ func prepareBconv(isa C.int, d kernels.ConvDims, w, b []float32, ep *kernels.Epi
 			}
 		}
 	}
-	for _, t := range live {
-		p.tr, p.tc = append(p.tr, int32(t/geo.KW*geo.DH)), append(p.tc, int32(t%geo.KW*geo.DW))
+	// A kernel's tap: a tap of the window, or with rowTaps a row of it; values is the
+	// number of weights of one filter at one of them, and value(q, s, j) where filter q's
+	// j-th one at the s-th lies in w [P][C][KH*KW].
+	var taps, values int
+	var value func(q, s, j int) int
+	dims := C.cnn_bconv{image: C.int(d.C * p.hp * p.wp), h: C.int(d.H), w: C.int(d.W), ph: C.int(geo.PH), pw: C.int(geo.PW)}
+	if p.last {
+		var rows []int // the window's rows that some position reads data with
+		for _, t := range live {
+			if u := t / geo.KW; !slices.Contains(rows, u) {
+				rows = append(rows, u)
+			}
+		}
+		for _, u := range rows {
+			p.tr, p.tc = append(p.tr, int32(u*geo.DH)), append(p.tc, 0)
+		}
+		taps, values = len(rows), geo.KW*d.C
+		value = func(q, s, j int) int { return (q*d.C+j%d.C)*kk + rows[s]*geo.KW + j/d.C }
+		// Every column counts as data: a row of the window reads some.
+		dims.rs, dims.cols, dims.cs, dims.pw, dims.w = C.int(p.wp*d.C), C.int(d.C), 1, 0, C.int(p.wp)
+	} else {
+		for _, t := range live {
+			p.tr, p.tc = append(p.tr, int32(t/geo.KW*geo.DH)), append(p.tc, int32(t%geo.KW*geo.DW))
+		}
+		taps, values = len(live), d.C
+		value = func(q, s, j int) int { return (q*d.C+j)*kk + live[s] }
+		dims.rs, dims.cols, dims.cs = C.int(p.wp), 1, C.int(p.hp*p.wp)
 	}
 
 	fw, fb, relu := kernels.FoldEpilogue(d, w, b, ep)
-	p.w = make([]float32, groups*len(live)*d.C*g)
+	p.w = make([]float32, groups*taps*values*g)
 	for q := range d.P {
 		gi, lane := q/g, q%g
-		for s, t := range live {
-			for c := range d.C {
-				p.w[((gi*len(live)+s)*d.C+c)*g+lane] = fw[(q*d.C+c)*kk+t]
+		for s := range taps {
+			for j := range values {
+				p.w[((gi*taps+s)*values+j)*g+lane] = fw[value(q, s, j)]
 			}
 		}
 	}
@@ -99,17 +135,16 @@ func prepareBconv(isa C.int, d kernels.ConvDims, w, b []float32, ep *kernels.Epi
 		p.b = slices.Grow(fb, groups*g-d.P)[:groups*g]
 		clear(p.b[d.P:])
 	}
-	// The blocks of a group reuse its weights: a chunk of input channels of them stays in
-	// the core's cache meanwhile.
-	chunk := d.C
-	if blocks > 1 {
-		chunk = min(d.C, max(16, bconvChunkBytes/(4*len(live)*g)))
+	// The blocks of a group reuse its weights: a chunk of their values stays in the core's
+	// cache meanwhile.
+	chunk := values
+	if blocks > 1 && taps > 0 {
+		chunk = min(values, max(16, bconvChunkBytes/(4*taps*g)))
 	}
-	p.dims = C.cnn_bconv{C: C.int(d.C), h: C.int(d.H), w: C.int(d.W), wp: C.int(p.wp), plane: C.int(p.hp * p.wp),
-		ph: C.int(geo.PH), pw: C.int(geo.PW), ow: C.int(d.OW), sh: C.int(geo.SH), sw: C.int(geo.SW),
-		taps: C.int(len(live)), groups: C.int(groups), blocks: C.int(blocks), ob: C.int(ob), chunk: C.int(chunk),
-		P: C.int(d.P), OHW: C.int(d.OHW), relu: flag(relu)}
-	p.g = g
+	dims.C, dims.ow, dims.sh, dims.sw = C.int(values), C.int(d.OW), C.int(geo.SH), C.int(geo.SW)
+	dims.taps, dims.groups, dims.blocks, dims.ob, dims.chunk = C.int(taps), C.int(groups), C.int(blocks), C.int(ob), C.int(chunk)
+	dims.P, dims.OHW, dims.relu = C.int(d.P), C.int(d.OHW), flag(relu)
+	p.dims, p.g = dims, g
 	return p
 }
 
@@ -122,7 +157,12 @@ func (p *bconv) Forward(ws *kernels.Scratch, x, y []float32) error {
 		return nil
 	}
 	xp := x
-	if p.hp != d.H || p.wp != d.W {
+	switch {
+	case p.last:
+		xp = p.padded(ws)
+		C.cnn_bconv_pad_last(ptr(x), ptr(xp), C.int(d.N), C.int(d.C), C.int(d.H), C.int(d.W), C.int(p.hp), C.int(p.wp),
+			C.int(d.G.PH), C.int(d.G.PW))
+	case p.hp != d.H || p.wp != d.W:
 		xp = p.padded(ws)
 		C.cnn_bconv_pad(ptr(x), ptr(xp), C.int(d.N*d.C), C.int(d.H), C.int(d.W), C.int(p.hp), C.int(p.wp),
 			C.int(d.G.PH), C.int(d.G.PW))

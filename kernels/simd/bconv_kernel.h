@@ -15,14 +15,14 @@
 #define PF (16384 / (G * 4))
 
 // CHANNEL(NP) adds input channel c's products at one tap to the accumulators of NP
-// positions, advancing their input pointers to the next channel.
+// positions, advancing their input pointers to the next channel (cs floats on).
 #define CHANNEL(NP)                                                                               \
 	do {                                                                                          \
 		VEC wv[V];                                                                                \
 		_Pragma("GCC unroll 8") for (int v = 0; v < V; v++) wv[v] = VLOAD(w + LANES * v);         \
 		_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) {                                    \
 			const VEC xv = VSET1(*x[i]);                                                          \
-			x[i] += d->plane;                                                                     \
+			x[i] += d->cs;                                                                        \
 			_Pragma("GCC unroll 8") for (int v = 0; v < V; v++) acc[i][v] = VFMA(wv[v], xv, acc[i][v]); \
 		}                                                                                         \
 	} while (0)
@@ -55,7 +55,7 @@
 				continue;                                                                 \
 			const float *x[NP];                                                           \
 			_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++)                          \
-				x[i] = xp + (long)(row[i] + tr) * d->wp + col[i] + tc + (long)c0 * d->plane; \
+				x[i] = xp + (long)(row[i] + tr) * d->rs + (long)(col[i] + tc) * d->cols + (long)c0 * d->cs; \
 			const float *w = a->w + (((long)gi * d->taps + t) * d->C + c0) * G;           \
 			if (d->blocks == 1) /* the weights stream through once: prefetch them */     \
 				for (int c = c0; c < c1; c++, w += G) {                                   \
@@ -120,7 +120,7 @@ static ISA void block(const cnn_bconv *d, const cnn_bconv_args *a, const float *
 ISA void ENTRY(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, float *y, float *part, int n0,
     int n1, int u0, int u1) {
 	for (int n = n0; n < n1; n++) {
-		const float *xn = xp + (long)n * d->C * d->plane;
+		const float *xn = xp + (long)n * d->image;
 		float *yn = y + (long)n * d->P * d->OHW;
 		for (int u = u0; u < u1;) {
 			// The blocks [b0, b1) of group gi, chunk by chunk of input channels.

@@ -33,6 +33,9 @@ const (
 	// bconvChunkBytes is the size of the weights of a chunk of input channels of a group
 	// (a quarter of a core's L2 on the CPUs measured).
 	bconvChunkBytes = 256 << 10
+	// bconvRowChannels is the most channels for which the broadcast kernels take a window
+	// a row at a time (rowTaps).
+	bconvRowChannels = 4
 )
 
 // acceptsBconv reports whether the broadcast convolution runs d's prepared forward pass: one
@@ -53,10 +56,6 @@ type bconv struct {
 	w, b   []float32
 	tr, tc []int32 // the live taps' row and column offsets in the window
 }
-
-// bconvRowChannels is the most channels for which the broadcast kernels take a window a row
-// at a time (rowTaps).
-const bconvRowChannels = 4
 
 // rowTaps reports whether the broadcast kernels take d's window a row at a time, over the
 // maps laid out channels last: with few channels (a network's stem), a tap of one channel

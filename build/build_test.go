@@ -143,7 +143,8 @@ func TestProfile(t *testing.T) {
 }
 
 // TestFuse: the VM folds each ReLU of ResNet18 into the BatchNorm or residual Add before it,
-// and in inference each BatchNorm into the convolution before it. (The fused kernels are
+// and in inference each BatchNorm into the convolution before it; Gorgonia's sums of
+// gradients run on the project's Add. (The fused kernels are
 // checked against the unfused ones in package graph.)
 func TestFuse(t *testing.T) {
 	m := resnet.New(resnet.Config{InChannels: 1, Classes: 10, Width: 4, Residual: true})
@@ -166,7 +167,9 @@ func TestFuse(t *testing.T) {
 		}
 		// 20 convolutions, each followed by a BatchNorm; 17 ReLUs: after the stem's and
 		// each block's first BatchNorm (9), and after each block's Add (8).
-		want := map[string]int{"Add+ReLU": 8, "BatchNorm2D+ReLU": 9, "BatchNorm2D": 11, "Conv2D": 20}
+		// The backward pass sums the gradients of the 8 values that two layers read (each
+		// block's input): Gorgonia's additions, run as the project's Add.
+		want := map[string]int{"Add+ReLU": 8, "BatchNorm2D+ReLU": 9, "BatchNorm2D": 11, "Conv2D": 20, "Add": 8, "+ false": 0}
 		if !train {
 			want = map[string]int{"Add+ReLU": 8, "Conv2D+BatchNorm2D+ReLU": 9, "Conv2D+BatchNorm2D": 11}
 		}

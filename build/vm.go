@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 
 	"github.com/nndl/cnn/graph"
 )
@@ -77,11 +78,18 @@ func newVM(g *gorgonia.ExprGraph, fuse bool, targets ...*gorgonia.Node) (*vm, er
 			continue
 		}
 		s := step{node: n, op: n.Op(), out: i}
-		if graph.ReusesBuffers(n.Op()) {
-			s.pd, _ = n.Op().(gorgonia.UsePreallocDoer)
-		}
+		var shapes []tensor.Shape
 		for it := g.From(n.ID()); it.Next(); {
-			s.in = append(s.in, m.slot[it.Node().(*gorgonia.Node)])
+			in := it.Node().(*gorgonia.Node)
+			s.in = append(s.in, m.slot[in])
+			shapes = append(shapes, in.Shape())
+		}
+		// Gorgonia's sums of gradients run on the project's kernels.
+		if sum, ok := graph.Sum(s.op, n.Dtype(), shapes...); ok && n.Shape().Eq(shapes[0]) {
+			s.op = sum
+		}
+		if graph.ReusesBuffers(s.op) {
+			s.pd, _ = s.op.(gorgonia.UsePreallocDoer)
 		}
 		s.args = make([]gorgonia.Value, len(s.in))
 		m.steps = append(m.steps, s)

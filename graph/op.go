@@ -239,9 +239,29 @@ func ReusesBuffers(o gorgonia.Op) bool {
 	return reflect.TypeOf(o) == elemBinOp
 }
 
-// elemBinOp is the type of Gorgonia's element-wise binary operations.
-var elemBinOp = func() reflect.Type {
+// elemBinOp is the type of Gorgonia's element-wise binary operations, and gorgoniaAdd the
+// name of its addition.
+var elemBinOp, gorgoniaAdd = func() (reflect.Type, string) {
 	g := gorgonia.NewGraph()
 	x := gorgonia.NewVector(g, tensor.Float32, gorgonia.WithShape(2), gorgonia.WithName("x"))
-	return reflect.TypeOf(gorgonia.Must(gorgonia.Add(x, x)).Op())
+	add := gorgonia.Must(gorgonia.Add(x, x)).Op()
+	return reflect.TypeOf(add), add.String()
 }()
+
+// Sum returns, for Gorgonia's element-wise addition of two tensors of one shape (the sums
+// of gradients that gorgonia.Grad forms where a value has several readers), the same
+// addition on the project's kernels (kernels.ApplyAdd) and true; for any other operation,
+// or other inputs, nil and false. dt is the element type and in the shapes of o's inputs.
+func Sum(o gorgonia.Op, dt tensor.Dtype, in ...tensor.Shape) (gorgonia.Op, bool) {
+	if reflect.TypeOf(o) != elemBinOp || o.String() != gorgoniaAdd || len(in) != 2 ||
+		in[0].IsScalar() || !in[0].Eq(in[1]) {
+		return nil, false
+	}
+	switch dt {
+	case tensor.Float32:
+		return op{add[float32]{rank: in[0].Dims()}, dt}, true
+	case tensor.Float64:
+		return op{add[float64]{rank: in[0].Dims()}, dt}, true
+	}
+	return nil, false
+}

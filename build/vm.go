@@ -85,7 +85,7 @@ func newVM(g *gorgonia.ExprGraph, fuse bool, targets ...*gorgonia.Node) (*vm, er
 			shapes = append(shapes, in.Shape())
 		}
 		// Gorgonia's sums of gradients run on the project's kernels.
-		if sum, ok := graph.Sum(s.op, n.Dtype(), shapes...); ok && n.Shape().Eq(shapes[0]) {
+		if sum, ok := graph.Sum(s.op, n.Dtype(), shapes...); ok {
 			s.op = sum
 		}
 		if graph.ReusesBuffers(s.op) {

@@ -28,9 +28,8 @@
 	} while (0)
 
 // BLOCK(OB, NP) computes block bi of group gi over the input channels [c0, c1), its first NP
-// positions real (the rest of the block lies past the map): it starts
-// from the bias (first) or from the partial sums in acc_part, and ends in y through the
-// ReLU (last) or back in acc_part.
+// positions real (the rest of the block lies past the map): it starts from the bias (first)
+// or from the partial sums in part, and ends in y through the ReLU (last) or back in part.
 #define BLOCK(OB, NP)                                                                             \
 	static ISA void block_##OB##_##NP(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp,  \
 	    float *y, float *part, int gi, int bi, int c0, int c1, int first, int last) {           \

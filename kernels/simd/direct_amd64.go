@@ -58,8 +58,8 @@ func (k direct) AcceptsConv(d kernels.ConvDims) bool {
 		d.C <= 16 && d.P <= 16 && (d.C < 16 || d.P < 16) && !d.FullWindow()
 }
 
-// AcceptsPreparedConv takes what AcceptsConv takes, and the float32 convolutions of a few
-// images of small maps that the broadcast kernels run (acceptsBconv).
+// AcceptsPreparedConv takes what AcceptsConv takes, and the convolutions of one image, or
+// of a few of small maps, that the broadcast kernels run (acceptsBconv).
 func (k direct) AcceptsPreparedConv(d kernels.ConvDims) bool {
 	return k.AcceptsConv(d) || acceptsBconv(d)
 }

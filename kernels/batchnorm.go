@@ -27,28 +27,80 @@ const BatchNormGradRows = 6
 // statistics (in training) and one for y, the workers splitting the channels: each takes its
 // channels from the first pass to the last.
 func BatchNormForward[T Float](k BatchNormSpec, s []int, x, scale, shift, rmean, rvar, y []T) {
-	n, c, hw := s[0], s[1], s[2]*s[3]
-	bn := BatchNormFor[T]()
-	buf, w := Borrow(8 * c)
-	defer GiveBack(buf)
+	j := newBNJob[T](k, s, 8, bnForwardPass)
+	j.x, j.scale, j.shift, j.rmean, j.rvar, j.y = x, scale, shift, rmean, rvar, y
+	j.run()
+}
+
+// forward is BatchNormForward on channels [lo, hi), from the statistics to y.
+func (j *bnJob[T]) forward(lo, hi int) {
+	k, c, w := j.k, j.c, j.w
 	sums, p, ks := w[:4*c], w[4*c:7*c], w[7*c:]
-	m := float64(n * hw)
-	Parallel(c, func(_, lo, hi int) { // each worker's channels from the statistics to y
+	if k.Training {
+		firstValues(j.x, j.hw, lo, hi, ks)
+		j.bn.BatchNormSums(j.n, c, j.hw, lo, hi, j.x, nil, ks, sums)
+	}
+	for q := lo; q < hi; q++ {
+		mean, v := float64(j.rmean[q]), float64(j.rvar[q])
 		if k.Training {
-			firstValues(x, hw, lo, hi, ks)
-			bn.BatchNormSums(n, c, hw, lo, hi, x, nil, ks, sums)
+			mean, v = moments(sums[4*q:], ks[q], j.m)
+			j.rmean[q] = T(k.Momentum*float64(j.rmean[q]) + (1-k.Momentum)*mean)
+			j.rvar[q] = T(k.Momentum*float64(j.rvar[q]) + (1-k.Momentum)*v*j.m/(j.m-1))
 		}
-		for q := lo; q < hi; q++ {
-			mean, v := float64(rmean[q]), float64(rvar[q])
-			if k.Training {
-				mean, v = moments(sums[4*q:], ks[q], m)
-				rmean[q] = T(k.Momentum*float64(rmean[q]) + (1-k.Momentum)*mean)
-				rvar[q] = T(k.Momentum*float64(rvar[q]) + (1-k.Momentum)*v*m/(m-1))
-			}
-			p[3*q], p[3*q+1], p[3*q+2] = mean, float64(scale[q])/math.Sqrt(v+k.Eps), float64(shift[q])
-		}
-		bn.BatchNormApply(n, c, hw, lo, hi, x, y, p, k.ReLU)
-	})
+		p[3*q], p[3*q+1], p[3*q+2] = mean, float64(j.scale[q])/math.Sqrt(v+k.Eps), float64(j.shift[q])
+	}
+	j.bn.BatchNormApply(j.n, c, j.hw, lo, hi, j.x, j.y, p, k.ReLU)
+}
+
+// bnJob is a BatchNorm call's arguments, which one of its passes computes channel by channel
+// on the workers; w is the per-channel work space.
+type bnJob[T Float] struct {
+	pass                                     bnPass
+	k                                        BatchNormSpec
+	bn                                       BatchNorm[T]
+	n, c, hw                                 int
+	m                                        float64
+	x, scale, shift, rmean, rvar, dy, y, out []T
+	buf                                      *[]float64
+	w                                        []float64
+}
+
+// newBNJob borrows a job for pass over x of shape s, with per channels floats of work space
+// per channel.
+func newBNJob[T Float](k BatchNormSpec, s []int, per int, pass bnPass) *bnJob[T] {
+	j := BorrowJob[bnJob[T]]()
+	j.pass, j.k, j.bn = pass, k, BatchNormFor[T]()
+	j.n, j.c, j.hw = s[0], s[1], s[2]*s[3]
+	j.m = float64(j.n * j.hw)
+	j.buf, j.w = Borrow(per * j.c)
+	return j
+}
+
+func (j *bnJob[T]) Run(_, lo, hi int) {
+	switch j.pass {
+	case bnForwardPass:
+		j.forward(lo, hi)
+	case bnGradSumsPass:
+		j.gradSums(lo, hi)
+	default:
+		j.gradX(lo, hi)
+	}
+}
+
+// bnPass names a pass of BatchNorm's.
+type bnPass int
+
+const (
+	bnForwardPass bnPass = iota
+	bnGradSumsPass
+	bnGradXPass
+)
+
+// run runs the job's pass over all channels and gives the job back.
+func (j *bnJob[T]) run() {
+	RunJob(j.c, j)
+	GiveBack(j.buf)
+	ReturnJob(j)
 }
 
 // firstValues sets ks[q] to the first value of channel q of x [N,C,hw] (0 for empty maps), for
@@ -76,25 +128,25 @@ func moments(s []float64, k, m float64) (mean, variance float64) {
 // T values (a high and a low part) so that float32 carries them to about 48 bits. In training
 // the statistics are the batch's, recomputed in the same pass over x and dy.
 func BatchNormGradSums[T Float](k BatchNormSpec, s []int, x, rmean, rvar, dy, out []T) {
-	n, c, hw := s[0], s[1], s[2]*s[3]
-	bn := BatchNormFor[T]()
-	buf, w := Borrow(5 * c)
-	defer GiveBack(buf)
-	sums, ks := w[:4*c], w[4*c:]
-	m := float64(n * hw)
-	Parallel(c, func(_, lo, hi int) {
-		if k.Training {
-			firstValues(x, hw, lo, hi, ks)
-		} else {
-			for q := lo; q < hi; q++ {
-				ks[q] = float64(rmean[q])
-			}
-		}
-		bn.BatchNormSums(n, c, hw, lo, hi, x, dy, ks, sums)
+	j := newBNJob[T](k, s, 5, bnGradSumsPass)
+	j.x, j.rmean, j.rvar, j.dy, j.out = x, rmean, rvar, dy, out
+	j.run()
+}
+
+// gradSums is BatchNormGradSums on channels [lo, hi).
+func (j *bnJob[T]) gradSums(lo, hi int) {
+	sums, ks := j.w[:4*j.c], j.w[4*j.c:]
+	if j.k.Training {
+		firstValues(j.x, j.hw, lo, hi, ks)
+	} else {
 		for q := lo; q < hi; q++ {
-			summarise(k, q, c, m, sums[4*q:4*q+4], ks[q], rmean, rvar, out)
+			ks[q] = float64(j.rmean[q])
 		}
-	})
+	}
+	j.bn.BatchNormSums(j.n, j.c, j.hw, lo, hi, j.x, j.dy, ks, sums)
+	for q := lo; q < hi; q++ {
+		summarise(j.k, q, j.c, j.m, sums[4*q:4*q+4], ks[q], j.rmean, j.rvar, j.out)
+	}
 }
 
 // summarise writes channel q's column of BatchNormGradSums's summary out from its sums sq of
@@ -125,26 +177,27 @@ func split[T Float](v float64) (hi, lo T) {
 //
 // in inference the statistics are constants and dx = dy*scale/sqrt(var+eps).
 func BatchNormGradX[T Float](k BatchNormSpec, s []int, x, scale, sums, dy, dx []T) {
-	n, c, hw := s[0], s[1], s[2]*s[3]
-	bn := BatchNormFor[T]()
-	buf, p := Borrow(5 * c)
-	defer GiveBack(buf)
-	m := float64(n * hw)
-	Parallel(c, func(_, lo, hi int) {
-		for q := lo; q < hi; q++ {
-			mean := float64(sums[2*c+q]) + float64(sums[3*c+q])
-			inv := float64(sums[4*c+q]) + float64(sums[5*c+q])
-			a := float64(scale[q]) * inv
-			if !k.Training {
-				p[3*q], p[3*q+1], p[3*q+2] = 0, a, 0
-				continue
-			}
-			p[5*q], p[5*q+1], p[5*q+2], p[5*q+3], p[5*q+4] = mean, inv, a, float64(sums[q])/m, float64(sums[c+q])/m
+	j := newBNJob[T](k, s, 5, bnGradXPass)
+	j.x, j.scale, j.out, j.dy, j.y = x, scale, sums, dy, dx
+	j.run()
+}
+
+// gradX is BatchNormGradX on channels [lo, hi): the summary is in out, dx in y.
+func (j *bnJob[T]) gradX(lo, hi int) {
+	c, p, sums := j.c, j.w, j.out
+	for q := lo; q < hi; q++ {
+		mean := float64(sums[2*c+q]) + float64(sums[3*c+q])
+		inv := float64(sums[4*c+q]) + float64(sums[5*c+q])
+		a := float64(j.scale[q]) * inv
+		if !j.k.Training {
+			p[3*q], p[3*q+1], p[3*q+2] = 0, a, 0
+			continue
 		}
-		if !k.Training {
-			bn.BatchNormApply(n, c, hw, lo, hi, dy, dx, p, false)
-			return
-		}
-		bn.BatchNormGrad(n, c, hw, lo, hi, x, dy, dx, p)
-	})
+		p[5*q], p[5*q+1], p[5*q+2], p[5*q+3], p[5*q+4] = mean, inv, a, float64(sums[q])/j.m, float64(sums[c+q])/j.m
+	}
+	if !j.k.Training {
+		j.bn.BatchNormApply(j.n, c, j.hw, lo, hi, j.dy, j.y, p, false)
+		return
+	}
+	j.bn.BatchNormGrad(j.n, c, j.hw, lo, hi, j.x, j.dy, j.y, p)
 }

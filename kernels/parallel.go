@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"reflect"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -98,12 +99,27 @@ func Workers() int { return runtime.GOMAXPROCS(0) }
 // in its own goroutine (the first in the caller's), passing the worker index. The other
 // chunks go to long-lived goroutines waiting for work, so a warm call allocates nothing
 // beyond f itself; when their queue is full (many kernels run at the same time), a chunk gets
-// a goroutine of its own.
-func Parallel(n int, f func(w, lo, hi int)) int {
+// a goroutine of its own. A hot kernel hands its workers a borrowed Job instead (RunJob),
+// which allocates nothing.
+func Parallel(n int, f func(w, lo, hi int)) int { return RunJob(n, jobFunc(f)) }
+
+// A Job is work that the workers split, as Parallel's f: Run computes the part [lo, hi) as
+// worker w.
+type Job interface {
+	Run(w, lo, hi int)
+}
+
+// jobFunc makes a function a Job.
+type jobFunc func(w, lo, hi int)
+
+func (f jobFunc) Run(w, lo, hi int) { f(w, lo, hi) }
+
+// RunJob is Parallel with the work as a Job.
+func RunJob(n int, j Job) int {
 	k := min(Workers(), n)
 	if k <= 1 {
 		if n > 0 {
-			f(0, 0, n)
+			j.Run(0, 0, n)
 		}
 		return 1
 	}
@@ -111,28 +127,53 @@ func Parallel(n int, f func(w, lo, hi int)) int {
 	wg := groups.Get().(*sync.WaitGroup)
 	for w := 1; w < k; w++ {
 		wg.Add(1)
-		t := task{f: f, w: w, lo: w * n / k, hi: (w + 1) * n / k, done: wg}
+		t := task{j: j, w: w, lo: w * n / k, hi: (w + 1) * n / k, done: wg}
 		select {
 		case tasks <- t:
 		default:
 			go t.run()
 		}
 	}
-	f(0, 0, n/k)
+	j.Run(0, 0, n/k)
 	wg.Wait()
 	groups.Put(wg)
 	return k
 }
 
+// jobPools holds a sync.Pool of each type of job that BorrowJob lends.
+var jobPools sync.Map // reflect.Type -> *sync.Pool
+
+// BorrowJob returns a zeroed *J, reused from earlier calls: a hot kernel fills it in, runs it
+// (RunJob) and gives it back (ReturnJob), where a closure would be allocated at every call.
+func BorrowJob[J any]() *J {
+	t := reflect.TypeFor[J]()
+	p, ok := jobPools.Load(t)
+	if !ok {
+		p, _ = jobPools.LoadOrStore(t, new(sync.Pool))
+	}
+	if j, ok := p.(*sync.Pool).Get().(*J); ok {
+		return j
+	}
+	return new(J)
+}
+
+// ReturnJob gives back what BorrowJob lent, cleared so that it holds on to no memory.
+func ReturnJob[J any](j *J) {
+	var zero J
+	*j = zero
+	p, _ := jobPools.Load(reflect.TypeFor[J]())
+	p.(*sync.Pool).Put(j)
+}
+
 // task is one chunk of a parallel call.
 type task struct {
-	f         func(w, lo, hi int)
+	j         Job
 	w, lo, hi int
 	done      *sync.WaitGroup
 }
 
 func (t task) run() {
-	t.f(t.w, t.lo, t.hi)
+	t.j.Run(t.w, t.lo, t.hi)
 	t.done.Done()
 }
 

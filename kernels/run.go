@@ -41,7 +41,7 @@ const smallWork = 1 << 14
 
 // SplitWork runs f over [0, n) on the calling goroutine when the work (elements touched) is
 // small, else split between the workers (see Parallel). f is allocated either way; a hot
-// call whose work is often small calls its kernel directly instead (Update).
+// call hands a borrowed job to RunJob instead (vecJob).
 func SplitWork(work, n int, f func(w, lo, hi int)) {
 	if work < smallWork {
 		if n > 0 {
@@ -84,28 +84,68 @@ func PoolBackward[T Float](d PoolDims, x, y, dy, dx, relu []T) {
 
 // ApplyReLU computes y = max(x, 0) (x may be y), the workers splitting the elements.
 func ApplyReLU[T Float](x, y []T) {
-	k := ReLUFor[T]()
-	y = y[:len(x)]
-	SplitWork(len(x), len(x), func(_, lo, hi int) { k.ReLU(x[lo:hi], y[lo:hi]) })
+	j := BorrowJob[vecJob[T]]()
+	j.op, j.k, j.a, j.y = vecReLU, ReLUFor[T](), x, y[:len(x)]
+	j.run()
 }
 
 // ApplyAdd computes y = a + b, then the ReLU where relu is set; the workers split long
 // vectors.
 func ApplyAdd[T Float](a, b, y []T, relu bool) {
-	k := ReLUFor[T]()
-	b, y = b[:len(a)], y[:len(a)]
-	if len(a) < smallWork { // a direct call: the closure below would be allocated even unused
-		k.Add(a, b, y, relu)
-		return
-	}
-	Parallel(len(a), func(_, lo, hi int) { k.Add(a[lo:hi], b[lo:hi], y[lo:hi], relu) })
+	j := BorrowJob[vecJob[T]]()
+	j.op, j.k, j.a, j.b, j.y, j.relu = vecAdd, ReLUFor[T](), a, b[:len(a)], y[:len(a)], relu
+	j.run()
 }
 
 // ApplyReLUBackward passes dy to dx where the ReLU's output y is positive.
 func ApplyReLUBackward[T Float](y, dy, dx []T) {
-	k := ReLUFor[T]()
-	dy, dx = dy[:len(y)], dx[:len(y)]
-	SplitWork(len(y), len(y), func(_, lo, hi int) { k.ReLUBackward(y[lo:hi], dy[lo:hi], dx[lo:hi]) })
+	j := BorrowJob[vecJob[T]]()
+	j.op, j.k, j.a, j.b, j.y = vecReLUBackward, ReLUFor[T](), y, dy[:len(y)], dx[:len(y)]
+	j.run()
+}
+
+// vecJob is an element-wise operation on the vectors a (and b) into y, of a's length.
+type vecJob[T Float] struct {
+	op      vecOp
+	k       ReLU[T]
+	axpy    Axpy[T]
+	alpha   T
+	a, b, y []T
+	relu    bool
+}
+
+// vecOp names an element-wise operation of vecJob's.
+type vecOp int
+
+const (
+	vecReLU         vecOp = iota // y = max(a, 0)
+	vecAdd                       // y = a + b, through the ReLU with relu
+	vecReLUBackward              // y = b where a > 0, else 0
+	vecAxpy                      // y += alpha*a
+)
+
+func (j *vecJob[T]) Run(_, lo, hi int) {
+	switch j.op {
+	case vecReLU:
+		j.k.ReLU(j.a[lo:hi], j.y[lo:hi])
+	case vecAdd:
+		j.k.Add(j.a[lo:hi], j.b[lo:hi], j.y[lo:hi], j.relu)
+	case vecReLUBackward:
+		j.k.ReLUBackward(j.a[lo:hi], j.b[lo:hi], j.y[lo:hi])
+	default:
+		j.axpy.Axpy(j.alpha, j.a[lo:hi], j.y[lo:hi])
+	}
+}
+
+// run computes the job on the calling goroutine when it is small, else on the workers, and
+// gives it back.
+func (j *vecJob[T]) run() {
+	if n := len(j.a); n < smallWork {
+		j.Run(0, 0, n)
+	} else {
+		RunJob(n, j)
+	}
+	ReturnJob(j)
 }
 
 // SumChannels sums dy [n,c,inner] per channel into db [c]; the workers split the channels
@@ -123,11 +163,7 @@ func SumChannels[T Float](n, c, inner int, dy, db []T) {
 // between the workers: it is the optimisers' update of the parameters, which at that point
 // of a step have often left the cache.
 func Update[T Float](a T, x, y []T) {
-	k := AxpyFor[T]()
-	y = y[:len(x)]
-	if len(x) < smallWork { // a direct call: the closure below would be allocated even unused
-		k.Axpy(a, x, y)
-		return
-	}
-	Parallel(len(x), func(_, lo, hi int) { k.Axpy(a, x[lo:hi], y[lo:hi]) })
+	j := BorrowJob[vecJob[T]]()
+	j.op, j.axpy, j.alpha, j.a, j.y = vecAxpy, AxpyFor[T](), a, x, y[:len(x)]
+	j.run()
 }

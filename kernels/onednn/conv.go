@@ -349,15 +349,41 @@ func forward(ws *kernels.Scratch, d kernels.ConvDims, fwd forwardOpts, x, w []fl
 
 // split runs the forward kernel on each worker's share of the images, one thread each.
 func (c forwardCall) split(y []float32, relu bool) error {
-	outImg := c.d.P * c.d.OHW
-	var f failure
-	kernels.Parallel(c.d.N, func(_, lo, hi int) {
-		yi := y[lo*outImg : hi*outImg]
-		if f.keep(c.run(lo, hi, 1, yi)) && relu {
-			kernels.ApplyEpilogue(reluOnly, c.d, yi)
-		}
-	})
-	return f.err
+	j := kernels.BorrowJob[splitJob]()
+	j.call, j.out, j.relu = c, y, relu
+	return j.run(c.d.N)
+}
+
+// splitJob is a pass run on each worker's share of the images, one thread each: the forward
+// pass of call into out (then the ReLU, with relu), or with kind convGradXKernel the input
+// gradient of the weights a and dy b into out.
+type splitJob struct {
+	call      forwardCall
+	kind      convKind
+	a, b, out []float32
+	relu      bool
+	f         failure
+}
+
+func (j *splitJob) Run(_, lo, hi int) {
+	d := j.call.d
+	in, outImg := d.C*d.HW, d.P*d.OHW
+	if j.kind == convGradXKernel {
+		j.f.keep(runPrim(j.call.ws, convGradXKernel, d, lo, hi, 1, forwardOpts{}, j.b[lo*outImg:hi*outImg], j.a, nil, nil, j.out[lo*in:hi*in]))
+		return
+	}
+	yi := j.out[lo*outImg : hi*outImg]
+	if j.f.keep(j.call.run(lo, hi, 1, yi)) && j.relu {
+		kernels.ApplyEpilogue(reluOnly, d, yi)
+	}
+}
+
+// run runs the job over n images, gives it back and returns the first error.
+func (j *splitJob) run(n int) error {
+	kernels.RunJob(n, j)
+	err := j.f.err
+	kernels.ReturnJob(j)
+	return err
 }
 
 // forwardCall is forward's arguments.
@@ -387,12 +413,9 @@ func (conv) ConvBackwardData(ws *kernels.Scratch, d kernels.ConvDims, w, dy, dx 
 	if runsWhole(d) {
 		return runWhole(ws, convGradXKernel, d, forwardOpts{}, dy, w, nil, nil, dx)
 	}
-	in, outImg := d.C*d.HW, d.P*d.OHW
-	var f failure
-	kernels.Parallel(d.N, func(_, lo, hi int) {
-		f.keep(runPrim(ws, convGradXKernel, d, lo, hi, 1, forwardOpts{}, dy[lo*outImg:hi*outImg], w, nil, nil, dx[lo*in:hi*in]))
-	})
-	return f.err
+	j := kernels.BorrowJob[splitJob]()
+	j.call, j.kind, j.a, j.b, j.out = forwardCall{ws: ws, d: d}, convGradXKernel, w, dy, dx
+	return j.run(d.N)
 }
 
 func (conv) ConvBackwardWeights(ws *kernels.Scratch, d kernels.ConvDims, x, dy, dw []float32) error {

@@ -110,14 +110,63 @@ func tinyBuffers[T kernels.Float](ws *kernels.Scratch, d kernels.ConvDims, live 
 }
 
 func tinyForward[T kernels.Float](ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []T, ep *kernels.Epilogue) {
-	pairs, live := tapPairs(ws, d)
-	xT, wT, yT := tinyBuffers[T](ws, d, live)
-	kernels.Parallel(d.N, func(_, lo, hi int) { layOutMaps(d, x, xT, lo, hi) })
-	kernels.Parallel(d.P, func(_, lo, hi int) {
-		layOutWeights(d, live, w, wT, lo, hi)
-		tinyProducts(d, pairs, xT, wT, b, yT, y, lo, hi)
-	})
+	j := kernels.BorrowJob[tinyJob[T]]()
+	j.d, j.x, j.w, j.b, j.y = d, x, w, b, y
+	j.pairs, j.live = tapPairs(ws, d)
+	j.xT, j.wT, j.yT = tinyBuffers[T](ws, d, j.live)
+	j.run(tinyMaps, d.N)
+	j.run(tinyForwardFilters, d.P)
+	kernels.ReturnJob(j)
 	kernels.ApplyEpilogue(ep, d, y)
+}
+
+// tinyJob is a tiny map's pass, whose steps (tinyStep) the workers split: its operands
+// (x, w, b, y, or their gradients), the tap pairs and live taps, and the laid-out copies.
+type tinyJob[T kernels.Float] struct {
+	step        tinyStep
+	d           kernels.ConvDims
+	pairs, live []int32
+	x, w, b, y  []T
+	xT, wT, yT  []T
+}
+
+// tinyStep names a step of a tiny map's pass.
+type tinyStep int
+
+const (
+	tinyMaps           tinyStep = iota // lay x out for images [lo, hi)
+	tinyForwardFilters                 // lay w out and compute y, filters [lo, hi)
+	tinyProductsOnly                   // compute y from the laid-out w, filters [lo, hi)
+	tinyGradXFilters                   // lay w and dy (in y) out, filters [lo, hi)
+	tinyGradXChannels                  // compute dx (in x), channels [lo, hi)
+	tinyGradWFilters                   // lay dy (in y) out and compute dw (in w), filters [lo, hi)
+)
+
+// run runs step over [0, n) on the workers.
+func (j *tinyJob[T]) run(step tinyStep, n int) {
+	j.step = step
+	kernels.RunJob(n, j)
+}
+
+func (j *tinyJob[T]) Run(_, lo, hi int) {
+	d := j.d
+	switch j.step {
+	case tinyMaps:
+		layOutMaps(d, j.x, j.xT, lo, hi)
+	case tinyForwardFilters:
+		layOutWeights(d, j.live, j.w, j.wT, lo, hi)
+		tinyProducts(d, j.pairs, j.xT, j.wT, j.b, j.yT, j.y, lo, hi)
+	case tinyProductsOnly:
+		tinyProducts(d, j.pairs, j.xT, j.wT, j.b, j.yT, j.y, lo, hi)
+	case tinyGradXFilters:
+		layOutWeights(d, j.live, j.w, j.wT, lo, hi)
+		layOutGrad(d, j.y, j.yT, lo, hi)
+	case tinyGradXChannels:
+		tinyGradX(d, j.pairs, j.wT, j.yT, j.xT, j.x, lo, hi)
+	default:
+		layOutGrad(d, j.y, j.yT, lo, hi)
+		tinyGradW(d, j.pairs, j.live, j.xT, j.yT, j.wT, j.w, lo, hi)
+	}
 }
 
 // tinyProducts computes filters [lo, hi) of y [N, P, OH*OW] (+ b) from xT and wT, through
@@ -179,9 +228,12 @@ type tinyPrepared[T kernels.Float] struct {
 func (p tinyPrepared[T]) Forward(ws *kernels.Scratch, x, y []T) error {
 	d := p.d
 	ws.Reserve(kernels.Workers(), 3)
-	xT, yT := kernels.Buffer[T](ws, 0, 0, d.HW*d.N*d.C), kernels.Buffer[T](ws, 0, 2, d.OHW*d.N*d.P)
-	kernels.Parallel(d.N, func(_, lo, hi int) { layOutMaps(d, x, xT, lo, hi) })
-	kernels.Parallel(d.P, func(_, lo, hi int) { tinyProducts(d, p.pairs, xT, p.wT, p.b, yT, y, lo, hi) })
+	j := kernels.BorrowJob[tinyJob[T]]()
+	j.d, j.pairs, j.x, j.wT, j.b, j.y = d, p.pairs, x, p.wT, p.b, y
+	j.xT, j.yT = kernels.Buffer[T](ws, 0, 0, d.HW*d.N*d.C), kernels.Buffer[T](ws, 0, 2, d.OHW*d.N*d.P)
+	j.run(tinyMaps, d.N)
+	j.run(tinyProductsOnly, d.P)
+	kernels.ReturnJob(j)
 	if p.relu {
 		kernels.ApplyReLU(y, y)
 	}
@@ -189,61 +241,71 @@ func (p tinyPrepared[T]) Forward(ws *kernels.Scratch, x, y []T) error {
 }
 
 func tinyBackwardX[T kernels.Float](ws *kernels.Scratch, d kernels.ConvDims, w, dy, dx []T) {
-	pairs, live := tapPairs(ws, d)
-	dxT, wT, dyT := tinyBuffers[T](ws, d, live)
-	kernels.Parallel(d.P, func(_, lo, hi int) {
-		layOutWeights(d, live, w, wT, lo, hi)
-		layOutGrad(d, dy, dyT, lo, hi)
-	})
-	kernels.Parallel(d.C, func(_, lo, hi int) {
-		for s := 0; s < d.HW; s++ {
-			for n := 0; n < d.N; n++ {
-				clear(dxT[(s*d.N+n)*d.C+lo : (s*d.N+n)*d.C+hi])
-			}
-		}
-		for k := 0; k < len(pairs); k += 3 {
-			o, t, s := int(pairs[k]), int(pairs[k+1]), int(pairs[k+2])
-			// dxT[s][:, lo:hi] += dyT[o] x wT[t][:, lo:hi]
-			kernels.Matmul(false, false, d.N, hi-lo, d.P, 1, dyT[o*d.N*d.P:], d.P, wT[t*d.P*d.C+lo:], d.C, 1, dxT[s*d.N*d.C+lo:], d.C)
-		}
+	j := kernels.BorrowJob[tinyJob[T]]()
+	j.d, j.w, j.y, j.x = d, w, dy, dx
+	j.pairs, j.live = tapPairs(ws, d)
+	j.xT, j.wT, j.yT = tinyBuffers[T](ws, d, j.live)
+	j.run(tinyGradXFilters, d.P)
+	j.run(tinyGradXChannels, d.C)
+	kernels.ReturnJob(j)
+}
+
+// tinyGradX computes channels [lo, hi) of dx [N, C, H*W] from the laid-out wT and dyT,
+// through dxT [H*W][N][C].
+func tinyGradX[T kernels.Float](d kernels.ConvDims, pairs []int32, wT, dyT, dxT, dx []T, lo, hi int) {
+	for s := 0; s < d.HW; s++ {
 		for n := 0; n < d.N; n++ {
-			for c := lo; c < hi; c++ {
-				plane := dx[(n*d.C+c)*d.HW : (n*d.C+c+1)*d.HW]
-				for s := range plane {
-					plane[s] = dxT[(s*d.N+n)*d.C+c]
-				}
+			clear(dxT[(s*d.N+n)*d.C+lo : (s*d.N+n)*d.C+hi])
+		}
+	}
+	for k := 0; k < len(pairs); k += 3 {
+		o, t, s := int(pairs[k]), int(pairs[k+1]), int(pairs[k+2])
+		// dxT[s][:, lo:hi] += dyT[o] x wT[t][:, lo:hi]
+		kernels.Matmul(false, false, d.N, hi-lo, d.P, 1, dyT[o*d.N*d.P:], d.P, wT[t*d.P*d.C+lo:], d.C, 1, dxT[s*d.N*d.C+lo:], d.C)
+	}
+	for n := 0; n < d.N; n++ {
+		for c := lo; c < hi; c++ {
+			plane := dx[(n*d.C+c)*d.HW : (n*d.C+c+1)*d.HW]
+			for s := range plane {
+				plane[s] = dxT[(s*d.N+n)*d.C+c]
 			}
 		}
-	})
+	}
 }
 
 func tinyBackwardW[T kernels.Float](ws *kernels.Scratch, d kernels.ConvDims, x, dy, dw []T) {
-	pairs, live := tapPairs(ws, d)
-	xT, dwT, dyT := tinyBuffers[T](ws, d, live)
+	j := kernels.BorrowJob[tinyJob[T]]()
+	j.d, j.x, j.y, j.w = d, x, dy, dw
+	j.pairs, j.live = tapPairs(ws, d)
+	j.xT, j.wT, j.yT = tinyBuffers[T](ws, d, j.live)
+	j.run(tinyMaps, d.N)
+	j.run(tinyGradWFilters, d.P)
+	kernels.ReturnJob(j)
+}
+
+// tinyGradW computes filters [lo, hi) of dw [P, C, KH*KW] from the laid-out xT and dyT,
+// through dwT [live taps][P][C].
+func tinyGradW[T kernels.Float](d kernels.ConvDims, pairs, live []int32, xT, dyT, dwT, dw []T, lo, hi int) {
 	kk := d.G.KH * d.G.KW
-	kernels.Parallel(d.N, func(_, lo, hi int) { layOutMaps(d, x, xT, lo, hi) })
-	kernels.Parallel(d.P, func(_, lo, hi int) {
-		layOutGrad(d, dy, dyT, lo, hi)
-		for i := range live {
-			dst := dwT[(i*d.P+lo)*d.C:]
-			var beta T
-			for k := 0; k < len(pairs); k += 3 {
-				if o, s := int(pairs[k]), int(pairs[k+2]); int(pairs[k+1]) == i {
-					// dwT[t][lo:hi] (+)= dyT[o][:, lo:hi]^T x xT[s]
-					kernels.Matmul(true, false, hi-lo, d.C, d.N, 1, dyT[o*d.N*d.P+lo:], d.P, xT[s*d.N*d.C:], d.C, beta, dst, d.C)
-					beta = 1
-				}
+	for i := range live {
+		dst := dwT[(i*d.P+lo)*d.C:]
+		var beta T
+		for k := 0; k < len(pairs); k += 3 {
+			if o, s := int(pairs[k]), int(pairs[k+2]); int(pairs[k+1]) == i {
+				// dwT[t][lo:hi] (+)= dyT[o][:, lo:hi]^T x xT[s]
+				kernels.Matmul(true, false, hi-lo, d.C, d.N, 1, dyT[o*d.N*d.P+lo:], d.P, xT[s*d.N*d.C:], d.C, beta, dst, d.C)
+				beta = 1
 			}
 		}
-		clear(dw[lo*d.C*kk : hi*d.C*kk])
-		for i, t := range live {
-			for q := lo; q < hi; q++ {
-				src := dwT[(i*d.P+q)*d.C : (i*d.P+q+1)*d.C]
-				dst := dw[q*d.C*kk : (q+1)*d.C*kk]
-				for c, v := range src {
-					dst[c*kk+int(t)] = v
-				}
+	}
+	clear(dw[lo*d.C*kk : hi*d.C*kk])
+	for i, t := range live {
+		for q := lo; q < hi; q++ {
+			src := dwT[(i*d.P+q)*d.C : (i*d.P+q+1)*d.C]
+			dst := dw[q*d.C*kk : (q+1)*d.C*kk]
+			for c, v := range src {
+				dst[c*kk+int(t)] = v
 			}
 		}
-	})
+	}
 }

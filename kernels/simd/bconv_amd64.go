@@ -167,14 +167,29 @@ func (p *bconv) Forward(ws *kernels.Scratch, x, y []float32) error {
 			C.int(d.G.PH), C.int(d.G.PW))
 	}
 	units := int(p.dims.groups * p.dims.blocks)
-	per := min(int(p.dims.blocks), (units+kernels.Workers()-1)/kernels.Workers()) * int(p.dims.ob) * p.g
 	ws.Reserve(kernels.Workers(), 1)
-	kernels.Parallel(units, func(wk, lo, hi int) {
-		part := kernels.Buffer[float32](ws, wk, 0, per)
-		C.cnn_simd_bconv(p.isa, &p.dims, ptr(p.w), ptr(p.b), (*C.int)(&p.tr[0]), (*C.int)(&p.tc[0]),
-			ptr(xp), ptr(y), ptr(part), 0, C.int(d.N), C.int(lo), C.int(hi))
-	})
+	j := kernels.BorrowJob[bconvJob]()
+	j.p, j.ws, j.xp, j.y = p, ws, xp, y
+	j.per = min(int(p.dims.blocks), (units+kernels.Workers()-1)/kernels.Workers()) * int(p.dims.ob) * p.g
+	kernels.RunJob(units, j)
+	kernels.ReturnJob(j)
 	return nil
+}
+
+// bconvJob is a call of a broadcast convolution on the padded input xp into y, whose units
+// the workers split, each with partial sums of per floats.
+type bconvJob struct {
+	p     *bconv
+	ws    *kernels.Scratch
+	xp, y []float32
+	per   int
+}
+
+func (j *bconvJob) Run(wk, lo, hi int) {
+	p := j.p
+	part := kernels.Buffer[float32](j.ws, wk, 0, j.per)
+	C.cnn_simd_bconv(p.isa, &p.dims, ptr(p.w), ptr(p.b), (*C.int)(&p.tr[0]), (*C.int)(&p.tc[0]),
+		ptr(j.xp), ptr(j.y), ptr(part), 0, C.int(p.d.N), C.int(lo), C.int(hi))
 }
 
 // padded returns the scratch's padded input buffer of this convolution, its border zero: it

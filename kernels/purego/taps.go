@@ -110,10 +110,8 @@ func tinyBuffers[T kernels.Float](ws *kernels.Scratch, d kernels.ConvDims, live 
 }
 
 func tinyForward[T kernels.Float](ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []T, ep *kernels.Epilogue) {
-	j := kernels.BorrowJob[tinyJob[T]]()
-	j.d, j.x, j.w, j.b, j.y = d, x, w, b, y
-	j.pairs, j.live = tapPairs(ws, d)
-	j.xT, j.wT, j.yT = tinyBuffers[T](ws, d, j.live)
+	j := newTinyJob[T](ws, d)
+	j.x, j.w, j.b, j.y = x, w, b, y
 	j.run(tinyMaps, d.N)
 	j.run(tinyForwardFilters, d.P)
 	kernels.ReturnJob(j)
@@ -141,6 +139,15 @@ const (
 	tinyGradXChannels                  // compute dx (in x), channels [lo, hi)
 	tinyGradWFilters                   // lay dy (in y) out and compute dw (in w), filters [lo, hi)
 )
+
+// newTinyJob borrows a job for a pass of d, with its tap pairs and buffers (see tinyBuffers).
+func newTinyJob[T kernels.Float](ws *kernels.Scratch, d kernels.ConvDims) *tinyJob[T] {
+	j := kernels.BorrowJob[tinyJob[T]]()
+	j.d = d
+	j.pairs, j.live = tapPairs(ws, d)
+	j.xT, j.wT, j.yT = tinyBuffers[T](ws, d, j.live)
+	return j
+}
 
 // run runs step over [0, n) on the workers.
 func (j *tinyJob[T]) run(step tinyStep, n int) {
@@ -241,10 +248,8 @@ func (p tinyPrepared[T]) Forward(ws *kernels.Scratch, x, y []T) error {
 }
 
 func tinyBackwardX[T kernels.Float](ws *kernels.Scratch, d kernels.ConvDims, w, dy, dx []T) {
-	j := kernels.BorrowJob[tinyJob[T]]()
-	j.d, j.w, j.y, j.x = d, w, dy, dx
-	j.pairs, j.live = tapPairs(ws, d)
-	j.xT, j.wT, j.yT = tinyBuffers[T](ws, d, j.live)
+	j := newTinyJob[T](ws, d)
+	j.w, j.y, j.x = w, dy, dx
 	j.run(tinyGradXFilters, d.P)
 	j.run(tinyGradXChannels, d.C)
 	kernels.ReturnJob(j)
@@ -274,10 +279,8 @@ func tinyGradX[T kernels.Float](d kernels.ConvDims, pairs []int32, wT, dyT, dxT,
 }
 
 func tinyBackwardW[T kernels.Float](ws *kernels.Scratch, d kernels.ConvDims, x, dy, dw []T) {
-	j := kernels.BorrowJob[tinyJob[T]]()
-	j.d, j.x, j.y, j.w = d, x, dy, dw
-	j.pairs, j.live = tapPairs(ws, d)
-	j.xT, j.wT, j.yT = tinyBuffers[T](ws, d, j.live)
+	j := newTinyJob[T](ws, d)
+	j.x, j.y, j.w = x, dy, dw
 	j.run(tinyMaps, d.N)
 	j.run(tinyGradWFilters, d.P)
 	kernels.ReturnJob(j)

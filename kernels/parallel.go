@@ -251,23 +251,47 @@ func Borrow(n int) (*[]float64, []float64) {
 // GiveBack returns what Borrow lent.
 func GiveBack(p *[]float64) { float64s.Put(p) }
 
-// SumOverImages splits n images between the workers, each adding up its share with f into
+// SumOverImages splits n images between the workers, each adding up its share with s into
 // dst: out itself for the first worker, its scratch slot for the others. The partial sums are
 // then added into out in worker order, so that the result does not depend on timing.
-func SumOverImages[T Float](ws *Scratch, slot, n int, out []T, f func(wk int, dst []T, lo, hi int)) {
+func SumOverImages[T Float](ws *Scratch, slot, n int, out []T, s ImageSum[T]) {
 	ws.Reserve(Workers(), slot+1)
-	k := Parallel(n, func(wk, lo, hi int) {
-		dst := out
-		if wk > 0 {
-			dst = Buffer[T](ws, wk, slot, len(out))
-		}
-		f(wk, dst, lo, hi)
-	})
+	j := BorrowJob[sumJob[T]]()
+	j.ws, j.slot, j.out, j.s = ws, slot, out, s
+	k := RunJob(n, j)
+	ReturnJob(j)
 	for wk := 1; wk < k; wk++ {
 		for i, v := range Buffer[T](ws, wk, slot, len(out)) {
 			out[i] += v
 		}
 	}
+}
+
+// An ImageSum adds up, as worker wk, what images [lo, hi) contribute into dst (see
+// SumOverImages).
+type ImageSum[T Float] interface {
+	SumImages(wk int, dst []T, lo, hi int)
+}
+
+// SumFunc makes a function an ImageSum.
+type SumFunc[T Float] func(wk int, dst []T, lo, hi int)
+
+func (f SumFunc[T]) SumImages(wk int, dst []T, lo, hi int) { f(wk, dst, lo, hi) }
+
+// sumJob is a call of SumOverImages.
+type sumJob[T Float] struct {
+	ws   *Scratch
+	slot int
+	out  []T
+	s    ImageSum[T]
+}
+
+func (j *sumJob[T]) Run(wk, lo, hi int) {
+	dst := j.out
+	if wk > 0 {
+		dst = Buffer[T](j.ws, wk, j.slot, len(j.out))
+	}
+	j.s.SumImages(wk, dst, lo, hi)
 }
 
 // ApplyEpilogue applies ep (nil: nothing) to y, whole images [P, OH*OW] of convolution d.

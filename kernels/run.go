@@ -54,32 +54,54 @@ func SplitWork(work, n int, f func(w, lo, hi int)) {
 
 // PoolForward pools x into y, the workers splitting the planes.
 func PoolForward[T Float](d PoolDims, x, y []T) {
-	k := PoolFor[T](d)
-	in, out := d.H*d.W, d.OH*d.OW
-	SplitWork(len(x), d.Planes, func(_, lo, hi int) {
-		part := d
-		part.Planes = hi - lo
-		k.PoolForward(part, x[lo*in:hi*in], y[lo*out:hi*out])
-	})
+	j := BorrowJob[poolJob[T]]()
+	j.k, j.d, j.x, j.y = PoolFor[T](d), d, x, y
+	j.run()
 }
 
 // PoolBackward computes the pooling's input gradient (see Pool), the workers splitting the
 // planes.
 func PoolBackward[T Float](d PoolDims, x, y, dy, dx, relu []T) {
-	k := PoolFor[T](d)
-	in, out := d.H*d.W, d.OH*d.OW
-	SplitWork(len(x), d.Planes, func(_, lo, hi int) {
-		part := d
-		part.Planes = hi - lo
-		var r, yp []T
-		if relu != nil {
-			r = relu[lo*in : hi*in]
-		}
-		if y != nil {
-			yp = y[lo*out : hi*out]
-		}
-		k.PoolBackward(part, x[lo*in:hi*in], yp, dy[lo*out:hi*out], dx[lo*in:hi*in], r)
-	})
+	j := BorrowJob[poolJob[T]]()
+	j.k, j.d, j.x, j.y, j.dy, j.dx, j.relu, j.backward = PoolFor[T](d), d, x, y, dy, dx, relu, true
+	j.run()
+}
+
+// poolJob is a pooling's pass over its planes: forward from x into y, or backward into dx.
+type poolJob[T Float] struct {
+	k                  Pool[T]
+	d                  PoolDims
+	x, y, dy, dx, relu []T
+	backward           bool
+}
+
+func (j *poolJob[T]) Run(_, lo, hi int) {
+	in, out := j.d.H*j.d.W, j.d.OH*j.d.OW
+	part := j.d
+	part.Planes = hi - lo
+	if !j.backward {
+		j.k.PoolForward(part, j.x[lo*in:hi*in], j.y[lo*out:hi*out])
+		return
+	}
+	var r, yp []T
+	if j.relu != nil {
+		r = j.relu[lo*in : hi*in]
+	}
+	if j.y != nil {
+		yp = j.y[lo*out : hi*out]
+	}
+	j.k.PoolBackward(part, j.x[lo*in:hi*in], yp, j.dy[lo*out:hi*out], j.dx[lo*in:hi*in], r)
+}
+
+// run computes the job on the calling goroutine when it is small, else on the workers (as
+// SplitWork), and gives it back.
+func (j *poolJob[T]) run() {
+	if len(j.x) >= smallWork {
+		RunJob(j.d.Planes, j)
+	} else if j.d.Planes > 0 {
+		j.Run(0, 0, j.d.Planes)
+	}
+	ReturnJob(j)
 }
 
 // ApplyReLU computes y = max(x, 0) (x may be y), the workers splitting the elements.
@@ -137,13 +159,13 @@ func (j *vecJob[T]) Run(_, lo, hi int) {
 	}
 }
 
-// run computes the job on the calling goroutine when it is small, else on the workers, and
-// gives it back.
+// run computes the job on the calling goroutine when it is small, else on the workers (as
+// SplitWork), and gives it back.
 func (j *vecJob[T]) run() {
-	if n := len(j.a); n < smallWork {
-		j.Run(0, 0, n)
-	} else {
+	if n := len(j.a); n >= smallWork {
 		RunJob(n, j)
+	} else if n > 0 {
+		j.Run(0, 0, n)
 	}
 	ReturnJob(j)
 }

@@ -355,8 +355,9 @@ func (c forwardCall) split(y []float32, relu bool) error {
 }
 
 // splitJob is a pass run on each worker's share of the images, one thread each: the forward
-// pass of call into out (then the ReLU, with relu), or with kind convGradXKernel the input
-// gradient of the weights a and dy b into out.
+// pass of call into out (then the ReLU, with relu); with kind convGradXKernel the input
+// gradient of the weights a and dy b into out; with convGradWKernel (SumImages) the weight
+// gradient of x a and dy b.
 type splitJob struct {
 	call      forwardCall
 	kind      convKind
@@ -376,6 +377,12 @@ func (j *splitJob) Run(_, lo, hi int) {
 	if j.f.keep(j.call.run(lo, hi, 1, yi)) && j.relu {
 		kernels.ApplyEpilogue(reluOnly, d, yi)
 	}
+}
+
+func (j *splitJob) SumImages(_ int, dst []float32, lo, hi int) {
+	d := j.call.d
+	in, outImg := d.C*d.HW, d.P*d.OHW
+	j.f.keep(runPrim(j.call.ws, convGradWKernel, d, lo, hi, 1, forwardOpts{}, j.a[lo*in:hi*in], j.b[lo*outImg:hi*outImg], nil, nil, dst))
 }
 
 // run runs the job over n images, gives it back and returns the first error.
@@ -422,12 +429,12 @@ func (conv) ConvBackwardWeights(ws *kernels.Scratch, d kernels.ConvDims, x, dy, 
 	if runsWhole(d) {
 		return runWhole(ws, convGradWKernel, d, forwardOpts{}, x, dy, nil, nil, dw)
 	}
-	in, outImg := d.C*d.HW, d.P*d.OHW
-	var f failure
-	kernels.SumOverImages(ws, 0, d.N, dw, func(_ int, dst []float32, lo, hi int) {
-		f.keep(runPrim(ws, convGradWKernel, d, lo, hi, 1, forwardOpts{}, x[lo*in:hi*in], dy[lo*outImg:hi*outImg], nil, nil, dst))
-	})
-	return f.err
+	j := kernels.BorrowJob[splitJob]()
+	j.call, j.kind, j.a, j.b = forwardCall{ws: ws, d: d}, convGradWKernel, x, dy
+	kernels.SumOverImages(ws, 0, d.N, dw, j)
+	err := j.f.err
+	kernels.ReturnJob(j)
+	return err
 }
 
 // AcceptsPreparedConv takes what AcceptsConv takes.

@@ -404,7 +404,7 @@ func convBackwardW[T kernels.Float](ws *kernels.Scratch, d dims, x, dy, dw []T) 
 	ws.Reserve(kernels.Workers(), 2)
 	d.index(ws)
 	cs := chunkImages(d)
-	kernels.SumOverImages(ws, 2, d.N, dw, func(wk int, out []T, from, to int) {
+	kernels.SumOverImages(ws, 2, d.N, dw, kernels.SumFunc[T](func(wk int, out []T, from, to int) {
 		var beta T
 		chunks(from, to, cs, func(lo, hi int) {
 			cols := (hi - lo) * d.OHW
@@ -421,5 +421,5 @@ func convBackwardW[T kernels.Float](ws *kernels.Scratch, d dims, x, dy, dw []T) 
 			}
 			beta = 1
 		})
-	})
+	}))
 }

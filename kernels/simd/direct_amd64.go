@@ -75,44 +75,78 @@ func (k direct) PrepareConv(d kernels.ConvDims, w, b []float32, ep *kernels.Epil
 }
 
 func (k direct) ConvForward(ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []float32, ep *kernels.Epilogue) error {
-	in, out := d.C*d.HW, d.P*d.OHW
-	relu := ep != nil && ep.ReLU && ep.Mean == nil
 	ws.Reserve(kernels.Workers(), 1)
-	wt := kernels.Buffer[float32](ws, 0, 0, len(w))
-	C.cnn_simd_weights(k.isa, ptr(w), ptr(wt), C.int(d.P), C.int(d.C), C.int(d.G.KH), 0)
-	kernels.Parallel(d.N, func(_, lo, hi int) {
-		yi := y[lo*out : hi*out]
-		C.cnn_simd_forward(k.isa, ptr(x[lo*in:]), ptr(wt), ptr(b), ptr(yi), C.int(hi-lo),
-			C.int(d.C), C.int(d.H), C.int(d.W), C.int(d.P), C.int(d.G.KH), flag(relu))
-		if ep != nil && !relu {
-			kernels.ApplyEpilogue(ep, d, yi)
-		}
-	})
+	j := newDirectJob(k, d, ws, w, kernels.Buffer[float32](ws, 0, 0, len(w)), 0)
+	j.x, j.b, j.y, j.ep = x, b, y, ep
+	j.relu = ep != nil && ep.ReLU && ep.Mean == nil
+	kernels.RunJob(d.N, j)
+	kernels.ReturnJob(j)
 	return nil
 }
 
 // ConvBackwardData runs the forward kernel on the zero-padded output gradient with the
 // flipped weights.
 func (k direct) ConvBackwardData(ws *kernels.Scratch, d kernels.ConvDims, w, dy, dx []float32) error {
-	in, out := d.C*d.HW, d.P*d.OHW
 	ws.Reserve(kernels.Workers(), 2)
-	wt := kernels.Buffer[float32](ws, 0, 1, len(w))
-	C.cnn_simd_weights(k.isa, ptr(w), ptr(wt), C.int(d.P), C.int(d.C), C.int(d.G.KH), 1)
-	pad := (d.OH + 2*d.G.KH - 2) * (d.OW + 2*d.G.KH - 2) * d.P
-	kernels.Parallel(d.N, func(wk, lo, hi int) {
-		C.cnn_simd_backward_x(k.isa, ptr(wt), ptr(dy[lo*out:]), ptr(dx[lo*in:]), C.int(hi-lo),
-			C.int(d.C), C.int(d.H), C.int(d.W), C.int(d.P), C.int(d.G.KH), ptr(kernels.Buffer[float32](ws, wk, 0, pad)))
-	})
+	j := newDirectJob(k, d, ws, w, kernels.Buffer[float32](ws, 0, 1, len(w)), 1)
+	j.dy, j.x, j.gradX = dy, dx, true
+	kernels.RunJob(d.N, j)
+	kernels.ReturnJob(j)
 	return nil
 }
 
 func (k direct) ConvBackwardWeights(ws *kernels.Scratch, d kernels.ConvDims, x, dy, dw []float32) error {
-	in, out := d.C*d.HW, d.P*d.OHW
-	kernels.SumOverImages(ws, 0, d.N, dw, func(_ int, dst []float32, lo, hi int) {
-		C.cnn_simd_backward_w(k.isa, ptr(x[lo*in:]), ptr(dy[lo*out:]), ptr(dst), C.int(hi-lo),
-			C.int(d.C), C.int(d.H), C.int(d.W), C.int(d.P), C.int(d.G.KH))
-	})
+	j := kernels.BorrowJob[directJob]()
+	j.k, j.d, j.x, j.dy = k, d, x, dy
+	kernels.SumOverImages(ws, 0, d.N, dw, j)
+	kernels.ReturnJob(j)
 	return nil
+}
+
+// directJob is a call of the direct kernels, split by images: the forward pass of x into y
+// (the weights laid out in wt), or with gradX the input gradient of dy into dx (in x); as an
+// ImageSum, the weight gradient of x and dy.
+type directJob struct {
+	k           direct
+	d           kernels.ConvDims
+	ws          *kernels.Scratch
+	x, b, y, dy []float32
+	wt          []float32
+	ep          *kernels.Epilogue
+	relu, gradX bool
+}
+
+// newDirectJob borrows a job with w laid out in wt for the forward kernel (flip 0) or
+// flipped for the input gradient (flip 1).
+func newDirectJob(k direct, d kernels.ConvDims, ws *kernels.Scratch, w, wt []float32, flip int) *directJob {
+	C.cnn_simd_weights(k.isa, ptr(w), ptr(wt), C.int(d.P), C.int(d.C), C.int(d.G.KH), C.int(flip))
+	j := kernels.BorrowJob[directJob]()
+	j.k, j.d, j.ws, j.wt = k, d, ws, wt
+	return j
+}
+
+func (j *directJob) Run(wk, lo, hi int) {
+	d, isa := j.d, j.k.isa
+	in, out := d.C*d.HW, d.P*d.OHW
+	if j.gradX {
+		pad := (d.OH + 2*d.G.KH - 2) * (d.OW + 2*d.G.KH - 2) * d.P
+		C.cnn_simd_backward_x(isa, ptr(j.wt), ptr(j.dy[lo*out:]), ptr(j.x[lo*in:]), C.int(hi-lo),
+			C.int(d.C), C.int(d.H), C.int(d.W), C.int(d.P), C.int(d.G.KH), ptr(kernels.Buffer[float32](j.ws, wk, 0, pad)))
+		return
+	}
+	yi := j.y[lo*out : hi*out]
+	C.cnn_simd_forward(isa, ptr(j.x[lo*in:]), ptr(j.wt), ptr(j.b), ptr(yi), C.int(hi-lo),
+		C.int(d.C), C.int(d.H), C.int(d.W), C.int(d.P), C.int(d.G.KH), flag(j.relu))
+	if j.ep != nil && !j.relu {
+		kernels.ApplyEpilogue(j.ep, d, yi)
+	}
+}
+
+func (j *directJob) SumImages(_ int, dst []float32, lo, hi int) {
+	d := j.d
+	in, out := d.C*d.HW, d.P*d.OHW
+	C.cnn_simd_backward_w(j.k.isa, ptr(j.x[lo*in:]), ptr(j.dy[lo*out:]), ptr(dst), C.int(hi-lo),
+		C.int(d.C), C.int(d.H), C.int(d.W), C.int(d.P), C.int(d.G.KH))
 }
 
 // AcceptsPool takes 2x2 windows of stride 2 without padding (where both averages divide by

@@ -124,10 +124,10 @@ func RunJob(n int, j Job) int {
 		return 1
 	}
 	hire(k - 1)
-	wg := groups.Get().(*sync.WaitGroup)
+	g := groups.Get().(*group)
+	g.left.Store(int32(k - 1))
 	for w := 1; w < k; w++ {
-		wg.Add(1)
-		t := task{j: j, w: w, lo: w * n / k, hi: (w + 1) * n / k, done: wg}
+		t := task{j: j, w: w, lo: w * n / k, hi: (w + 1) * n / k, done: g}
 		select {
 		case tasks <- t:
 		default:
@@ -135,9 +135,34 @@ func RunJob(n int, j Job) int {
 		}
 	}
 	j.Run(0, 0, n/k)
-	wg.Wait()
-	groups.Put(wg)
+	g.wait()
+	groups.Put(g)
 	return k
+}
+
+// group counts the chunks of a parallel call still running; the last to finish signals done.
+type group struct {
+	left atomic.Int32
+	done chan struct{}
+}
+
+// finish marks one chunk done.
+func (g *group) finish() {
+	if g.left.Add(-1) == 0 {
+		g.done <- struct{}{}
+	}
+}
+
+// wait returns once every chunk is done. It looks for up to linger before it blocks: the
+// caller's own chunk usually ends close to the others', and a goroutine that blocks is
+// woken through the scheduler (some microseconds when its thread has gone to sleep).
+func (g *group) wait() {
+	if g.left.Load() != 0 {
+		for start := time.Now(); g.left.Load() != 0 && time.Since(start) < linger; {
+			runtime.Gosched()
+		}
+	}
+	<-g.done
 }
 
 // jobPools holds a sync.Pool of each type of job that BorrowJob lends.
@@ -169,17 +194,17 @@ func ReturnJob[J any](j *J) {
 type task struct {
 	j         Job
 	w, lo, hi int
-	done      *sync.WaitGroup
+	done      *group
 }
 
 func (t task) run() {
 	t.j.Run(t.w, t.lo, t.hi)
-	t.done.Done()
+	t.done.finish()
 }
 
 var (
 	tasks  = make(chan task, 64)
-	groups = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
+	groups = sync.Pool{New: func() any { return &group{done: make(chan struct{}, 1)} }}
 	hired  atomic.Int32
 	hiring sync.Mutex
 )

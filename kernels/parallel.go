@@ -157,10 +157,8 @@ func (g *group) finish() {
 // caller's own chunk usually ends close to the others', and a goroutine that blocks is
 // woken through the scheduler (some microseconds when its thread has gone to sleep).
 func (g *group) wait() {
-	if g.left.Load() != 0 {
-		for start := time.Now(); g.left.Load() != 0 && time.Since(start) < linger; {
-			runtime.Gosched()
-		}
+	for start := time.Now(); g.left.Load() != 0 && time.Since(start) < linger; {
+		runtime.Gosched()
 	}
 	<-g.done
 }

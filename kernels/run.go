@@ -42,14 +42,15 @@ const smallWork = 1 << 14
 // SplitWork runs f over [0, n) on the calling goroutine when the work (elements touched) is
 // small, else split between the workers (see Parallel). f is allocated either way; a hot
 // call hands a borrowed job to RunJob instead (vecJob).
-func SplitWork(work, n int, f func(w, lo, hi int)) {
-	if work < smallWork {
-		if n > 0 {
-			f(0, 0, n)
-		}
-		return
+func SplitWork(work, n int, f func(w, lo, hi int)) { runSplit(work, n, jobFunc(f)) }
+
+// runSplit is SplitWork for a Job.
+func runSplit(work, n int, j Job) {
+	if work >= smallWork {
+		RunJob(n, j)
+	} else if n > 0 {
+		j.Run(0, 0, n)
 	}
-	Parallel(n, f)
 }
 
 // PoolForward pools x into y, the workers splitting the planes.
@@ -93,14 +94,9 @@ func (j *poolJob[T]) Run(_, lo, hi int) {
 	j.k.PoolBackward(part, j.x[lo*in:hi*in], yp, j.dy[lo*out:hi*out], j.dx[lo*in:hi*in], r)
 }
 
-// run computes the job on the calling goroutine when it is small, else on the workers (as
-// SplitWork), and gives it back.
+// run computes the job (see runSplit) and gives it back.
 func (j *poolJob[T]) run() {
-	if len(j.x) >= smallWork {
-		RunJob(j.d.Planes, j)
-	} else if j.d.Planes > 0 {
-		j.Run(0, 0, j.d.Planes)
-	}
+	runSplit(len(j.x), j.d.Planes, j)
 	ReturnJob(j)
 }
 
@@ -159,14 +155,9 @@ func (j *vecJob[T]) Run(_, lo, hi int) {
 	}
 }
 
-// run computes the job on the calling goroutine when it is small, else on the workers (as
-// SplitWork), and gives it back.
+// run computes the job (see runSplit) and gives it back.
 func (j *vecJob[T]) run() {
-	if n := len(j.a); n >= smallWork {
-		RunJob(n, j)
-	} else if n > 0 {
-		j.Run(0, 0, n)
-	}
+	runSplit(len(j.a), len(j.a), j)
 	ReturnJob(j)
 }
 

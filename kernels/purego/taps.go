@@ -133,8 +133,7 @@ type tinyStep int
 
 const (
 	tinyMaps           tinyStep = iota // lay x out for images [lo, hi)
-	tinyForwardFilters                 // lay w out and compute y, filters [lo, hi)
-	tinyProductsOnly                   // compute y from the laid-out w, filters [lo, hi)
+	tinyForwardFilters                 // lay w out (unless nil: wT holds it) and compute y, filters [lo, hi)
 	tinyGradXFilters                   // lay w and dy (in y) out, filters [lo, hi)
 	tinyGradXChannels                  // compute dx (in x), channels [lo, hi)
 	tinyGradWFilters                   // lay dy (in y) out and compute dw (in w), filters [lo, hi)
@@ -161,9 +160,9 @@ func (j *tinyJob[T]) Run(_, lo, hi int) {
 	case tinyMaps:
 		layOutMaps(d, j.x, j.xT, lo, hi)
 	case tinyForwardFilters:
-		layOutWeights(d, j.live, j.w, j.wT, lo, hi)
-		tinyProducts(d, j.pairs, j.xT, j.wT, j.b, j.yT, j.y, lo, hi)
-	case tinyProductsOnly:
+		if j.w != nil {
+			layOutWeights(d, j.live, j.w, j.wT, lo, hi)
+		}
 		tinyProducts(d, j.pairs, j.xT, j.wT, j.b, j.yT, j.y, lo, hi)
 	case tinyGradXFilters:
 		layOutWeights(d, j.live, j.w, j.wT, lo, hi)
@@ -239,7 +238,7 @@ func (p tinyPrepared[T]) Forward(ws *kernels.Scratch, x, y []T) error {
 	j.d, j.pairs, j.x, j.wT, j.b, j.y = d, p.pairs, x, p.wT, p.b, y
 	j.xT, j.yT = kernels.Buffer[T](ws, 0, 0, d.HW*d.N*d.C), kernels.Buffer[T](ws, 0, 2, d.OHW*d.N*d.P)
 	j.run(tinyMaps, d.N)
-	j.run(tinyProductsOnly, d.P)
+	j.run(tinyForwardFilters, d.P)
 	kernels.ReturnJob(j)
 	if p.relu {
 		kernels.ApplyReLU(y, y)

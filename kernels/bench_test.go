@@ -64,9 +64,6 @@ func BenchmarkConv(b *testing.B) {
 	}
 }
 
-// BenchmarkPool times float32 pooling, on each implementation that takes the window, on the
-// shapes of ResNet18's stem at batch 64 on 32x32 images and batch 16 on 224x224 ones, and
-// of LeNet-5 at batch 64, on one thread.
 // BenchmarkPreparedConv times the prepared forward passes of ResNet18's convolutions at
 // 32x32 on one image, on 4 and on 64, and at 224x224 on one image, the weights random and a BatchNorm and a ReLU folded in.
 func BenchmarkPreparedConv(b *testing.B) {
@@ -112,6 +109,9 @@ func BenchmarkPreparedConv(b *testing.B) {
 	}
 }
 
+// BenchmarkPool times float32 pooling, on each implementation that takes the window, on the
+// shapes of ResNet18's stem at batch 64 on 32x32 images and batch 16 on 224x224 ones, and
+// of LeNet-5 at batch 64, on one thread.
 func BenchmarkPool(b *testing.B) {
 	for _, c := range []struct {
 		n, c, h, k, s, p int

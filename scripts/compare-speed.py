@@ -5,8 +5,8 @@ prints each row's ratios (ours / theirs) as a range and a median.
 Usage: scripts/compare-speed.py [--rounds 3] [--avx2] [--tv] [--cnn bin/cnn]
   --avx2  caps every library at AVX2 on an AVX-512 machine: CNN_MAX_CPU_ISA=avx2 and
           ONEDNN_MAX_CPU_ISA=AVX2 (ours and PyTorch's oneDNN), OPENBLAS_CORETYPE=Haswell
-          (PyTorch's OpenBLAS). ONNX Runtime's MLAS has no such cap: its rows still run
-          with AVX-512, which the output says.
+          (PyTorch's OpenBLAS), and ONNX Runtime through a copy of its package whose
+          MLAS skips its AVX-512 set-up (scripts/ort-avx2.py), since MLAS has no cap.
   --tv    adds torchvision's ResNet18 at 3x224x224 (inference b1 and b16, training b16).
 
 The anchors come from the reference folder beside the clone (../shared by default,
@@ -68,7 +68,7 @@ def torch(env, tv):
     return rows
 
 
-def ort(files, tv):
+def ort(files, tv, modules):
     rows = {}
     jobs = [("lenet", "lenet.onnx", "1x32x32", (1, 64)), ("resnet18", "resnet18_chapter.onnx", "1x32x32", (1, 64))]
     if tv:
@@ -76,7 +76,7 @@ def ort(files, tv):
     for name, f, chw, batches in jobs:
         for b in batches:
             out = run(["node", os.path.join(SHARED, "ortref", "bench.js"), os.path.join(files, f), chw, str(b), "2"],
-                      dict(os.environ, NODE_PATH=os.path.join(ORT, "node_modules")))
+                      dict(os.environ, NODE_PATH=modules))
             rows[f"{name} infer b{b}"] = float(re.search(r": ([\d.]+) ms", out).group(1))
     return rows
 
@@ -97,12 +97,17 @@ def main():
         env.update(CNN_MAX_CPU_ISA="avx2", ONEDNN_MAX_CPU_ISA="AVX2", OPENBLAS_CORETYPE="Haswell")
     files = tempfile.mkdtemp(prefix="cnn-onnx-")
     run([TORCH_PY, "export_onnx.py", files], cwd=os.path.join(SHARED, "torchref"))
-    print(f"CPU: {cpu()}; caps: {'AVX2 (ONNX Runtime uncapped)' if a.avx2 else 'none'}; 2 threads", flush=True)
+    modules = os.path.join(ORT, "node_modules")
+    if a.avx2:
+        capped = os.path.join(files, "ort-avx2", "node_modules")
+        run([sys.executable, os.path.join(ROOT, "scripts", "ort-avx2.py"), modules, capped])
+        modules = capped
+    print(f"CPU: {cpu()}; caps: {'AVX2 (ONNX Runtime too)' if a.avx2 else 'none'}; 2 threads", flush=True)
     got = {"ours": [], "torch": [], "ort": []}
     for i in range(a.rounds):
         got["ours"].append(ours(a.cnn, env, a.tv))
         got["torch"].append(torch(env, a.tv))
-        got["ort"].append(ort(files, a.tv))
+        got["ort"].append(ort(files, a.tv, modules))
         print(f"round {i + 1}: " + "; ".join(f"{k} {v:.3f}" for k, v in got["ours"][-1].items()), flush=True)
     print(f"{'row':24} {'ours ms':>16} {'PyTorch ms':>16} {'ORT ms':>16}  ours/PyTorch                     ours/ORT")
     for row in got["ours"][0]:

@@ -81,6 +81,19 @@ def ort(files, tv, modules):
     return rows
 
 
+def check_ort(files, modules):
+    """Refuses an ONNX Runtime (the capped copy) whose logits on the exported models' inputs
+    are not PyTorch's, within 1e-4 of their largest."""
+    for m in ("lenet", "resnet18_chapter", "tv_resnet18"):
+        got = os.path.join(files, m + ".ort.npy")
+        run(["node", os.path.join(SHARED, "ortref", "run.js"), os.path.join(files, m + ".onnx"),
+             os.path.join(files, m + ".input.npy"), got], dict(os.environ, NODE_PATH=modules))
+        diff = run([TORCH_PY, "-c", "import numpy as n, sys; a, b = n.load(sys.argv[1]), n.load(sys.argv[2]); "
+                    "print(abs(a - b).max() / max(abs(a).max(), 1e-30))", os.path.join(files, m + ".logits.npy"), got])
+        if not float(diff) <= 1e-4:
+            sys.exit(f"compare-speed: {modules}: {m}'s logits differ from PyTorch's by {float(diff):.3g} of their largest")
+
+
 def spread(v):
     return f"{min(v):.2f}-{max(v):.2f}x (median {statistics.median(v):.2f})" if v else "-"
 
@@ -102,6 +115,7 @@ def main():
         capped = os.path.join(files, "ort-avx2", "node_modules")
         run([sys.executable, os.path.join(ROOT, "scripts", "ort-avx2.py"), modules, capped])
         modules = capped
+        check_ort(files, modules)
     print(f"CPU: {cpu()}; caps: {'AVX2 (ONNX Runtime too)' if a.avx2 else 'none'}; 2 threads", flush=True)
     got = {"ours": [], "torch": [], "ort": []}
     for i in range(a.rounds):

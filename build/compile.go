@@ -100,6 +100,11 @@ func Compile(m graph.Model, params *graph.Params, opts Options) (*Program, error
 		if err := p.vm.freeze(p.Input, p.Labels); err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Name, err)
 		}
+		if blockLayouts {
+			if err := p.vm.block(targets); err != nil {
+				return nil, fmt.Errorf("%s: laying out the maps: %w", m.Name, err)
+			}
+		}
 	}
 	return p, nil
 }

@@ -26,6 +26,9 @@ type vm struct {
 	// begin, when set, is told the number of each run before it starts (graph.Net.BeginRun).
 	begin func(run uint64)
 	runs  uint64
+	// blocked gives the channel block of the values a frozen program keeps in a blocked
+	// layout (see block).
+	blocked map[int]int
 }
 
 type step struct {
@@ -233,11 +236,19 @@ func (m *vm) run() error {
 	return nil
 }
 
-// value returns the current value of a node, or nil for a node the VM does not compute.
+// value returns the current value of a node, or nil for a node the VM does not compute; a
+// value kept in a channel-blocked layout (see block) comes as a copy in NCHW.
 func (m *vm) value(n *gorgonia.Node) gorgonia.Value {
 	i, ok := m.slot[n]
-	if !ok {
+	if !ok || m.vals[i] == nil {
 		return nil
+	}
+	if b := m.blocked[i]; b != 0 {
+		v, err := plain(m.vals[i], b)
+		if err != nil {
+			panic(fmt.Sprintf("build: node %s: %v", n.Name(), err)) // block makes no such value
+		}
+		return v
 	}
 	return m.vals[i]
 }

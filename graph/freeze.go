@@ -66,21 +66,122 @@ func freeze[T kernels.Float](c convFused[T], xs tensor.Shape, in []gorgonia.Valu
 	if err != nil {
 		return nil, err
 	}
-	return convFrozen[T]{c, p}, nil
+	return convFrozen[T]{c: c, prepared: p}, nil
 }
 
 // convFrozen is a convolution (with its fused epilogue, if any) on prepared weights: it
-// reads only its first input, and ignores the others. It fuses with nothing further.
+// reads only its first input, and ignores the others. It fuses with nothing further. Its
+// input (xb) and output (yb) may be in a channel-blocked layout of that many channels (see
+// Relayout).
 type convFrozen[T kernels.Float] struct {
 	c        convFused[T]
 	prepared kernels.PreparedConv[T]
+	xb, yb   int
 }
 
-func (k convFrozen[T]) kind() string                                   { return k.c.kind() }
-func (k convFrozen[T]) String() string                                 { return k.c.String() + " frozen" }
+func (k convFrozen[T]) kind() string { return k.c.kind() }
+func (k convFrozen[T]) String() string {
+	s := k.c.String() + " frozen"
+	if k.xb != 0 || k.yb != 0 {
+		s += fmt.Sprintf(" (channel blocks: in %d, out %d)", k.xb, k.yb)
+	}
+	return s
+}
 func (k convFrozen[T]) dims() ([]int, int)                             { return k.c.dims() }
 func (k convFrozen[T]) shape(in ...tensor.Shape) (tensor.Shape, error) { return k.c.shape(in...) }
 
 func (k convFrozen[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	return k.prepared.Forward(k.c.conv.ws, data[T](in[0]), data[T](out))
+}
+
+// Blocking is how an operation of a frozen program can take maps in a channel-blocked layout
+// ([N][C/b][H][W][b], see kernels.BlockedConv), which holds the same values as NCHW in
+// another order.
+type Blocking struct {
+	// Block is the channel block of a frozen convolution that can read its input or write its
+	// output blocked (Relayout), or 0.
+	Block int
+	// Elementwise: the operation reads its inputs and writes its output element by element,
+	// all of one shape (the residual Add), so that they may all be in any one layout.
+	Elementwise bool
+	// Pool: the operation (global average pooling) can read its input blocked; its output
+	// [N,C,1,1] is the same in both layouts.
+	Pool bool
+}
+
+// BlockingOf says how o can take a channel-blocked layout; the zero Blocking: not at all.
+func BlockingOf(o gorgonia.Op) Blocking {
+	op, ok := o.(op)
+	if !ok {
+		return Blocking{}
+	}
+	switch k := op.k.(type) {
+	case convFrozen[float32]:
+		if b, ok := k.prepared.(kernels.BlockedConv[float32]); ok {
+			return Blocking{Block: b.ChannelBlock()}
+		}
+	case add[float32], add[float64]:
+		return Blocking{Elementwise: true}
+	case globalAvg[float32], globalAvg[float64]:
+		return Blocking{Pool: true}
+	}
+	return Blocking{}
+}
+
+// Relayout returns o reading its first input (in) and writing its output (out) in the
+// channel-blocked layout of block b where set: a frozen convolution whose BlockingOf has that
+// Block, or global average pooling (in only).
+func Relayout(o gorgonia.Op, b int, in, out bool) (gorgonia.Op, error) {
+	op, ok := o.(op)
+	if !ok {
+		return nil, fmt.Errorf("%v: not an operation that takes a blocked layout", o)
+	}
+	switch k := op.k.(type) {
+	case convFrozen[float32]:
+		bc, ok := k.prepared.(kernels.BlockedConv[float32])
+		if !ok || bc.ChannelBlock() != b {
+			return nil, fmt.Errorf("%v: its kernel takes no channel blocks of %d", o, b)
+		}
+		p, err := bc.Blocked(in, out)
+		if err != nil {
+			return nil, err
+		}
+		k.prepared, k.xb, k.yb = p, 0, 0
+		if in {
+			k.xb = b
+		}
+		if out {
+			k.yb = b
+		}
+		op.k = k
+		return op, nil
+	case globalAvg[float32]:
+		if in && !out && b > 0 {
+			op.k = globalAvgBlocked[float32]{b}
+			return op, nil
+		}
+	case globalAvg[float64]:
+		if in && !out && b > 0 {
+			op.k = globalAvgBlocked[float64]{b}
+			return op, nil
+		}
+	}
+	return nil, fmt.Errorf("%v: cannot take channel blocks of %d (input %v, output %v)", o, b, in, out)
+}
+
+// globalAvgBlocked is global average pooling of maps in the channel-blocked layout of block b.
+type globalAvgBlocked[T kernels.Float] struct{ b int }
+
+func (k globalAvgBlocked[T]) kind() string { return "GlobalAvgPool2D" }
+func (k globalAvgBlocked[T]) String() string {
+	return fmt.Sprintf("GlobalAvgPool2D (channel blocks: in %d)", k.b)
+}
+func (k globalAvgBlocked[T]) dims() ([]int, int) { return globalAvg[T]{}.dims() }
+func (k globalAvgBlocked[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
+	return globalAvg[T]{}.shape(in...)
+}
+func (k globalAvgBlocked[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
+	s := in[0].Shape()
+	kernels.MeanPlanesBlocked(data[T](in[0]), data[T](out), s[0], s[1], s[2]*s[3], k.b)
+	return nil
 }

@@ -104,3 +104,17 @@ func FoldedBias[T Float](b []T, ep *Epilogue, fb []T) {
 		fb[q] = T((bq-ep.Mean[q])*ep.A[q] + ep.Shift[q])
 	}
 }
+
+// BlockedConv is a prepared convolution that can also read its input or write its output in
+// its kernels' channel-blocked layout (see Blocked), so that consecutive convolutions of a
+// frozen program pass their maps on as their kernels lay them out rather than reorder them
+// at every call.
+type BlockedConv[T Float] interface {
+	PreparedConv[T]
+	// ChannelBlock is the block of channels of the layout, or 0 if there is none.
+	ChannelBlock() int
+	// Blocked returns the pass reading its input (in) and writing its output (out) in the
+	// blocked layout where set, else as they lie; the maps so laid out must have a multiple
+	// of ChannelBlock channels.
+	Blocked(in, out bool) (PreparedConv[T], error)
+}

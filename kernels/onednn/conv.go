@@ -38,9 +38,13 @@ type primKey struct {
 	threads       int
 }
 
-// forwardOpts are what a forward kernel adds to the convolution, and whether its weights
-// come packed (see cnn_conv_create).
-type forwardOpts struct{ bias, fold, packed bool }
+// forwardOpts are what a forward kernel adds to the convolution, whether its weights come
+// packed, and the channel block of its input and output maps, 0 for NCHW (see
+// cnn_conv_create).
+type forwardOpts struct {
+	bias, fold, packed bool
+	xblock, yblock     int
+}
 
 // prims holds the idle primitives of each shape, for the life of the process. A primitive
 // serves one call at a time (it owns the buffers of its reorders); concurrent calls of one
@@ -66,7 +70,8 @@ func getPrim(k primKey) (*C.cnn_conv, error) {
 	prims.Unlock()
 	var buf [errLen]C.char
 	cv := C.cnn_conv_create(C.int(k.kind), C.int(k.n), C.int(k.c), C.int(k.h), C.int(k.w), C.int(k.p),
-		C.int(k.g.KH), C.int(k.g.SH), C.int(k.g.PH), flag(k.fwd.bias), flag(k.fwd.fold), flag(k.fwd.packed), C.int(k.threads), &buf[0], errLen)
+		C.int(k.g.KH), C.int(k.g.SH), C.int(k.g.PH), flag(k.fwd.bias), flag(k.fwd.fold), flag(k.fwd.packed), C.int(k.fwd.xblock), C.int(k.fwd.yblock),
+		C.int(k.threads), &buf[0], errLen)
 	if cv == nil {
 		err := fmt.Errorf("oneDNN convolution [%d,%d,%d,%d] * [%d,%d,%d,%d] (%v): %s",
 			k.n, k.c, k.h, k.w, k.p, k.c, k.g.KH, k.g.KW, k.g, C.GoString(&buf[0]))
@@ -491,6 +496,35 @@ func (p *prepared) packed(k primKey) ([]float32, error) {
 
 func (p *prepared) Forward(ws *kernels.Scratch, x, y []float32) error {
 	return forward(ws, p.d, p.fwd, x, nil, p, p.bias, nil, y, p.relu)
+}
+
+// ChannelBlock is the block of channels oneDNN's forward kernels take their maps in on this
+// CPU (16 with AVX-512, 8 with AVX2), or 0.
+func (p *prepared) ChannelBlock() int { return int(C.cnn_conv_block()) }
+
+// Blocked returns the pass with its input (in) or output (out) in that layout: its kernel
+// then reads or writes those maps as they lie.
+func (p *prepared) Blocked(in, out bool) (kernels.PreparedConv[float32], error) {
+	b := p.ChannelBlock()
+	if b == 0 && (in || out) {
+		return nil, fmt.Errorf("oneDNN convolution %v: no blocked layout on this CPU", p.d.G)
+	}
+	fwd := p.fwd
+	fwd.xblock, fwd.yblock = 0, 0
+	if in {
+		if p.d.C%b != 0 {
+			return nil, fmt.Errorf("oneDNN convolution %v: %d input channels are not blocks of %d", p.d.G, p.d.C, b)
+		}
+		fwd.xblock = b
+	}
+	if out {
+		if p.d.P%b != 0 {
+			return nil, fmt.Errorf("oneDNN convolution %v: %d output channels are not blocks of %d", p.d.G, p.d.P, b)
+		}
+		fwd.yblock = b
+	}
+	return &prepared{d: p.d, w: p.w, bias: p.bias, scales: p.scales, relu: p.relu, fwd: fwd,
+		packs: map[primKey][]float32{}}, nil
 }
 
 // failure keeps the first error of the workers.

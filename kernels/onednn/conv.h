@@ -12,9 +12,16 @@ enum { CNN_CONV_FORWARD, CNN_CONV_BACKWARD_DATA, CNN_CONV_BACKWARD_WEIGHTS };
 // output channel's weights by a factor given at each run (fold: an inference BatchNorm folded
 // into the convolution, whose shift then comes as the bias). With packed, the forward
 // kernel's weights come at each run already in its own layout, as cnn_conv_pack wrote them.
+// A forward kernel's x (xblock) and y (yblock) may come in the channel-blocked layout
+// [n][c/b][h][w][b] of block b, 8 or 16 (0: NCHW); the channels must then be a multiple of b.
 // On failure it returns NULL and writes the reason into err.
 cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, int s, int pad,
-                          int bias, int fold, int packed, int threads, char *err, int errlen);
+                          int bias, int fold, int packed, int xblock, int yblock, int threads, char *err,
+                          int errlen);
+
+// cnn_conv_block returns the channel block (8 or 16) the forward kernels take their maps in
+// on this CPU, or 0 if they take another layout.
+int cnn_conv_block(void);
 
 // cnn_conv_run runs the kernel. Its operands, in plain layouts:
 //   forward:          a = x,  b = w, bias, scales (fold), out = y

@@ -1,0 +1,86 @@
+package build
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"gorgonia.org/tensor"
+
+	"github.com/nndl/cnn/graph"
+	"github.com/nndl/cnn/resnet"
+)
+
+// TestBlockedLayout: a frozen program whose maps stay in the convolutions' channel-blocked
+// layout computes exactly what the same program laid out in NCHW computes, down to every
+// value a caller reads (in NCHW), and keeps some maps blocked: a ResNet of 16 to 128
+// channels on 8 images, on oneDNN's kernels, the max pooling after the stem in NCHW. At
+// 64x64 the last stage's 2x2 maps run elsewhere, in NCHW; at 128x128 its 4x4 maps stay
+// blocked into the global average pooling.
+func TestBlockedLayout(t *testing.T) {
+	for _, size := range []int{64, 128} {
+		t.Run(fmt.Sprintf("%dx%d", size, size), func(t *testing.T) { testBlockedLayout(t, size) })
+	}
+}
+
+func testBlockedLayout(t *testing.T, size int) {
+	m := resnet.New(resnet.Config{InChannels: 3, Classes: 10, Width: 16, Residual: true})
+	m.Input = []int{3, size, size}
+	params := graph.NewParams(tensor.Float32, 3)
+	compile := func(block bool) *Program {
+		t.Helper()
+		defer func(was bool) { blockLayouts = was }(blockLayouts)
+		blockLayouts = block
+		p, err := Compile(m, params, Options{Batch: 8, Frozen: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	plainP, blockedP := compile(false), compile(true)
+	if len(blockedP.vm.blocked) == 0 {
+		t.Skip("no convolution kernel of this build takes a blocked layout (oneDNN: -tags dnnl)")
+	}
+	relaid := 0
+	for _, s := range blockedP.vm.steps {
+		if strings.Contains(graph.OpKind(s.op)+s.op.String(), "channel blocks") {
+			relaid++
+		}
+	}
+	if relaid == 0 {
+		t.Fatal("values are blocked but no step reads or writes them blocked")
+	}
+	rng := rand.New(rand.NewPCG(4, 5))
+	x := make([]float32, 8*3*size*size)
+	for i := range x {
+		x[i] = float32(rng.Float64()*2 - 1)
+	}
+	for _, p := range []*Program{plainP, blockedP} {
+		if err := p.Feed(x, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, got := plainP.LogitsValue(), blockedP.LogitsValue()
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("logit %d: %v blocked, %v in NCHW", i, got[i], want[i])
+		}
+	}
+	for v := range blockedP.vm.blocked {
+		n, pn := blockedP.vm.nodes[v], plainP.vm.nodes[v]
+		if n.Name() != pn.Name() {
+			t.Fatalf("the two programs' nodes differ at %d: %s and %s", v, n.Name(), pn.Name())
+		}
+		a, b := blockedP.vm.value(n).Data().([]float32), plainP.vm.value(pn).Data().([]float32)
+		for i := range b {
+			if a[i] != b[i] {
+				t.Fatalf("node %s %v, element %d: %v read from the blocked program, %v in NCHW", n.Name(), n.Shape(), i, a[i], b[i])
+			}
+		}
+	}
+	t.Logf("%d of %d values blocked, %d steps relaid", len(blockedP.vm.blocked), len(blockedP.vm.nodes), relaid)
+}

@@ -1,0 +1,44 @@
+package kernels
+
+// The channel-blocked layout of a batch of maps [N][C][H][W], for a block of b channels:
+// [N][C/b][H][W][b], value (n, c, p) (p a position in the map) at ((n*C/b + c/b)*HW + p)*b +
+// c%b. C must be a multiple of b. It holds the same values as NCHW, in another order; oneDNN
+// calls it nChw16c (b = 16) and nChw8c (b = 8).
+
+// ToBlocked writes the maps x [n][c][hw] into dst in the blocked layout of block b.
+func ToBlocked[T Float](x, dst []T, n, c, hw, b int) {
+	for i := range n * c {
+		img, ch := i/c, i%c
+		base := (img*c+ch/b*b)*hw + ch%b
+		for p, v := range x[i*hw : (i+1)*hw] {
+			dst[base+p*b] = v
+		}
+	}
+}
+
+// FromBlocked writes the maps xb [n][c/b][hw][b] into dst [n][c][hw].
+func FromBlocked[T Float](xb, dst []T, n, c, hw, b int) {
+	for i := range n * c {
+		img, ch := i/c, i%c
+		base := (img*c+ch/b*b)*hw + ch%b
+		d := dst[i*hw : (i+1)*hw]
+		for p := range d {
+			d[p] = xb[base+p*b]
+		}
+	}
+}
+
+// MeanPlanesBlocked is global average pooling of the maps xb [n][c/b][hw][b], blocked, into
+// y [n][c]: y's layout is the same in both. Each channel's values are summed in the order of
+// their positions, as in NCHW.
+func MeanPlanesBlocked[T Float](xb, y []T, n, c, hw, b int) {
+	for i := range y[:n*c] {
+		img, ch := i/c, i%c
+		base := (img*c+ch/b*b)*hw + ch%b
+		var sum T
+		for p := range hw {
+			sum += xb[base+p*b]
+		}
+		y[i] = sum / T(hw)
+	}
+}

@@ -140,6 +140,37 @@ func RunJob(n int, j Job) int {
 	return k
 }
 
+// RunShared is RunJob where [0, n) is cut into the given number of pieces, which the workers
+// take one after another as they finish the last: a worker slowed down (by another
+// program on its core, say) takes fewer, where an even split would have everyone wait for
+// it. A worker w may run several pieces, one after another. It returns the number of
+// workers.
+func RunShared(n, pieces int, j Job) int {
+	pieces = min(max(pieces, 1), n)
+	s := BorrowJob[sharedJob]()
+	s.j, s.n, s.pieces = j, n, pieces
+	k := RunJob(min(Workers(), pieces), s)
+	ReturnJob(s)
+	return k
+}
+
+// sharedJob hands out the pieces of RunShared: its own range is the workers'.
+type sharedJob struct {
+	j         Job
+	n, pieces int
+	next      int64 // the next piece (atomic)
+}
+
+func (s *sharedJob) Run(w, _, _ int) {
+	for {
+		c := int(atomic.AddInt64(&s.next, 1) - 1)
+		if c >= s.pieces {
+			return
+		}
+		s.j.Run(w, c*s.n/s.pieces, (c+1)*s.n/s.pieces)
+	}
+}
+
 // group counts the chunks of a parallel call still running; the last to finish signals done.
 type group struct {
 	left atomic.Int32

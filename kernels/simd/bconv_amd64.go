@@ -170,10 +170,26 @@ func (p *bconv) Forward(ws *kernels.Scratch, x, y []float32) error {
 	ws.Reserve(kernels.Workers(), 1)
 	j := kernels.BorrowJob[bconvJob]()
 	j.p, j.ws, j.xp, j.y = p, ws, xp, y
-	j.per = min(int(p.dims.blocks), (units+kernels.Workers()-1)/kernels.Workers()) * int(p.dims.ob) * p.g
-	kernels.RunJob(units, j)
+	pieces := p.pieces(units)
+	j.per = min(int(p.dims.blocks), (units+pieces-1)/pieces) * int(p.dims.ob) * p.g
+	kernels.RunShared(units, pieces, j)
 	kernels.ReturnJob(j)
 	return nil
+}
+
+// bconvPieceFLOPs is about the least work in a piece of a call the workers share
+// (kernels.RunShared): some tens of microseconds, against a fraction of one to take it.
+const bconvPieceFLOPs = 4 << 20
+
+// pieces is the number of pieces the workers share a call's units in: up to 16 each, so that
+// a worker slowed down by another program on its core holds the others up for little (an
+// even split between 2 workers ran torchvision's ResNet18 on one 224x224 image 5-20%
+// slower on this shared machine, with AVX2 20-25%), but none of less than
+// bconvPieceFLOPs.
+func (p *bconv) pieces(units int) int {
+	d := p.d
+	flops := 2 * d.N * d.P * d.OHW * d.K
+	return min(units, max(kernels.Workers(), min(16*kernels.Workers(), flops/bconvPieceFLOPs)))
 }
 
 // bconvJob is a call of a broadcast convolution on the padded input xp into y, whose units

@@ -10,7 +10,7 @@
 // column (o%ow)*sw + tc[t]. The weights hold the filters in groups of g, [groups][taps][C]
 // [g], zero past P. The taps are those that some position reads data with; a block skips a
 // tap that reads only padding at all its positions (row outside [0, h) or column outside
-// [0, w) once ph and pw are taken off). ob is 4 or 6; the C values of a tap are taken chunk
+// [0, w) once ph and pw are taken off). ob is 3, 4 or 6; the C values of a tap are taken chunk
 // at a time.
 //
 // On maps as they lie (NCHW) a tap is a place in the window and its values the channels: cs
@@ -28,9 +28,10 @@ typedef struct {
 	const int *tr, *tc;
 } cnn_bconv_args;
 
-// The width of a group of filters of each instruction set.
+// The width of a group of filters of each instruction set, and of AVX2's wide kernel.
 #define CNN_AVX512_BCONV_G 64
 #define CNN_AVX2_BCONV_G 16
+#define CNN_AVX2_WIDE_BCONV_G 32
 
 // cnn_*_bconv computes the units [u0, u1) of the images [n0, n1), a unit being a group of
 // filters for one block of positions, unit u = group*blocks + block: xp holds the padded
@@ -39,6 +40,8 @@ typedef struct {
 void cnn_avx512_bconv(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, float *y, float *part,
     int n0, int n1, int u0, int u1);
 void cnn_avx2_bconv(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, float *y, float *part,
+    int n0, int n1, int u0, int u1);
+void cnn_avx2_bconv_wide(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, float *y, float *part,
     int n0, int n1, int u0, int u1);
 
 // cnn_bconv_pad copies the planes x [planes][h][w] into the inside of xp [planes][hp][wp],
@@ -49,6 +52,7 @@ void cnn_bconv_pad(const float *x, float *xp, int planes, int h, int w, int hp, 
 // channels last, at row ph and column pw; the border of xp is left as it is (zero).
 void cnn_bconv_pad_last(const float *x, float *xp, int n, int c, int h, int w, int hp, int wp, int ph, int pw);
 
-int cnn_simd_bconv_g(int isa);
-void cnn_simd_bconv(int isa, const cnn_bconv *d, const float *w, const float *b, const int *tr, const int *tc,
+// cnn_simd_bconv_g is isa's group width; with wide, that of its wide kernel (0: none).
+int cnn_simd_bconv_g(int isa, int wide);
+void cnn_simd_bconv(int isa, int wide, const cnn_bconv *d, const float *w, const float *b, const int *tr, const int *tc,
     const float *xp, float *y, float *part, int n0, int n1, int u0, int u1);

@@ -1,6 +1,7 @@
 //go:build cgo
 
-// The broadcast convolution in AVX2 (see bconv_kernel.h): groups of 16 filters, 2 vectors.
+// The broadcast convolution in AVX2 (see bconv_kernel.h), in two group widths: 16 filters, 2
+// vectors, in blocks of 4 or 6 positions; and 32, 4 vectors, in blocks of 3 (bconvWide).
 
 #include <immintrin.h>
 #include "bconv.h"
@@ -23,4 +24,10 @@ static inline ISA __m256 VRELU(__m256 v) {
 	return _mm256_add_ps(_mm256_max_ps(zero, v), zero);
 }
 
+#include "bconv_kernel.h"
+
+#undef G
+#undef ENTRY
+#define G CNN_AVX2_WIDE_BCONV_G
+#define ENTRY cnn_avx2_bconv_wide
 #include "bconv_kernel.h"

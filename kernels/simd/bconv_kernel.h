@@ -3,10 +3,16 @@
 // its operations (VLOAD, VSTORE, VSET1, VZERO, VFMA, VRELU), the attribute ISA, the group
 // width G (filters, a multiple of LANES) and the entry point's name ENTRY.
 //
-// A block is OB output positions (4, or 6 on larger maps) for a group of G filters, held in
+// A block is OB output positions (3, 4 or 6) for a group of G filters, held in
 // OB*G/LANES registers: each weight vector is loaded once for the block, each input value
 // broadcast once for the group. The input channels are taken in chunks whose weights stay in
 // the core's cache while the blocks of a group reuse them, the partial sums kept in part.
+
+// KNAME(x) names a function of this instance of the kernel (x_g16 for G 16): a file may
+// include this one for two group widths.
+#define KCAT2(a, b) a##_g##b
+#define KCAT(a, b) KCAT2(a, b)
+#define KNAME(x) KCAT(x, G)
 
 #define V (G / LANES)
 // PF is how many input channels ahead the streaming weights are prefetched: 16 KB, to keep
@@ -31,7 +37,7 @@
 // positions real (the rest of the block lies past the map): it starts from the bias (first)
 // or from the partial sums in part, and ends in y through the ReLU (last) or back in part.
 #define BLOCK(OB, NP)                                                                             \
-	static ISA void block_##OB##_##NP(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp,  \
+	static ISA void KNAME(block_##OB##_##NP)(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp,  \
 	    float *y, float *part, int gi, int bi, int c0, int c1, int first, int last) {           \
 		VEC acc[NP][V];                                                                   \
 		_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++)                              \
@@ -82,6 +88,9 @@
 				y[(long)q * d->OHW + o0 + i] = out[i][q - q0];                            \
 	}
 
+BLOCK(3, 1)
+BLOCK(3, 2)
+BLOCK(3, 3)
 BLOCK(4, 1)
 BLOCK(4, 2)
 BLOCK(4, 3)
@@ -94,25 +103,32 @@ BLOCK(6, 5)
 BLOCK(6, 6)
 
 // block runs block bi of group gi with as many real positions as it has.
-static ISA void block(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, float *y, float *part,
+static ISA void KNAME(block)(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, float *y, float *part,
     int gi, int bi, int c0, int c1, int first, int last) {
 	const int left = d->OHW - bi * d->ob;
 	const int np = left < d->ob ? left : d->ob;
+	if (d->ob == 3) {
+		switch (np) {
+		case 1: KNAME(block_3_1)(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+		case 2: KNAME(block_3_2)(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+		default: KNAME(block_3_3)(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+		}
+	}
 	if (d->ob == 4) {
 		switch (np) {
-		case 1: block_4_1(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
-		case 2: block_4_2(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
-		case 3: block_4_3(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
-		default: block_4_4(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+		case 1: KNAME(block_4_1)(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+		case 2: KNAME(block_4_2)(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+		case 3: KNAME(block_4_3)(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+		default: KNAME(block_4_4)(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
 		}
 	}
 	switch (np) {
-	case 1: block_6_1(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
-	case 2: block_6_2(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
-	case 3: block_6_3(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
-	case 4: block_6_4(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
-	case 5: block_6_5(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
-	default: block_6_6(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+	case 1: KNAME(block_6_1)(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+	case 2: KNAME(block_6_2)(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+	case 3: KNAME(block_6_3)(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+	case 4: KNAME(block_6_4)(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+	case 5: KNAME(block_6_5)(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
+	default: KNAME(block_6_6)(d, a, xp, y, part, gi, bi, c0, c1, first, last); return;
 	}
 }
 
@@ -128,9 +144,14 @@ ISA void ENTRY(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, flo
 			for (int c0 = 0; c0 < d->C; c0 += d->chunk) {
 				const int c1 = c0 + d->chunk < d->C ? c0 + d->chunk : d->C;
 				for (int bi = b0; bi < b1; bi++)
-					block(d, a, xn, yn, part + (long)(bi - b0) * d->ob * G, gi, bi, c0, c1, c0 == 0, c1 == d->C);
+					KNAME(block)(d, a, xn, yn, part + (long)(bi - b0) * d->ob * G, gi, bi, c0, c1, c0 == 0, c1 == d->C);
 			}
 			u += b1 - b0;
 		}
 	}
 }
+
+#undef V
+#undef PF
+#undef CHANNEL
+#undef BLOCK

@@ -82,11 +82,18 @@ void cnn_simd_sum_channels(int isa, const float *dy, int n, int C, long inner, i
 	isas[isa].sum_channels(dy, n, C, inner, c0, c1, db);
 }
 void cnn_simd_axpy(int isa, float a, const float *x, float *y, long n) { isas[isa].axpy(a, x, y, n); }
-int cnn_simd_bconv_g(int isa) { return isas[isa].bconv_g; }
-void cnn_simd_bconv(int isa, const cnn_bconv *d, const float *w, const float *b, const int *tr, const int *tc,
-    const float *xp, float *y, float *part, int n0, int n1, int u0, int u1) {
+int cnn_simd_bconv_g(int isa, int wide) {
+	if (wide)
+		return isa == CNN_SIMD_AVX2 ? CNN_AVX2_WIDE_BCONV_G : 0;
+	return isas[isa].bconv_g;
+}
+void cnn_simd_bconv(int isa, int wide, const cnn_bconv *d, const float *w, const float *b, const int *tr,
+    const int *tc, const float *xp, float *y, float *part, int n0, int n1, int u0, int u1) {
 	const cnn_bconv_args a = {w, b, tr, tc};
-	isas[isa].bconv(d, &a, xp, y, part, n0, n1, u0, u1);
+	if (wide && isa == CNN_SIMD_AVX2)
+		cnn_avx2_bconv_wide(d, &a, xp, y, part, n0, n1, u0, u1);
+	else
+		isas[isa].bconv(d, &a, xp, y, part, n0, n1, u0, u1);
 }
 void cnn_bconv_pad(const float *x, float *xp, int planes, int h, int w, int hp, int wp, int ph, int pw) {
 	for (long p = 0; p < planes; p++)

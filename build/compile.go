@@ -151,7 +151,9 @@ func (p *Program) Run() error { return p.vm.run() }
 // Value returns the current value of a node of the program, or an error for a node it does
 // not form: one no output needs, or one whose operation the program fused with the
 // operation reading it (graph.Fuse: a convolution followed by a ReLU computes the ReLU's
-// output directly; compile with Options.NoFuse to keep every node).
+// output directly; compile with Options.NoFuse to keep every node). A frozen program's maps
+// between convolutions may lie in their kernels' channel-blocked layout (see block): Value
+// returns a copy of those in NCHW.
 func (p *Program) Value(n *gorgonia.Node) (gorgonia.Value, error) {
 	if v := p.vm.value(n); v != nil {
 		return v, nil

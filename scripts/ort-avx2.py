@@ -17,7 +17,8 @@ libonnxruntime.so.1 only, turns the one branch into MLAS's AVX-512 set-up into a
 
 MLAS then keeps the FMA3/AVX2 kernels it chose before that branch (NCHWc blocks of 8, as on
 an AVX2 CPU). The instruction bytes must occur exactly once, or the script refuses: it is
-made for the version testdata/onnx/ortref/package.json pins. The source is never written.
+made for the version testdata/onnx/ortref/package.json pins. The source is never written,
+and DST must be new or a copy the script made before (it is replaced).
 """
 import os, shutil, sys
 
@@ -31,6 +32,10 @@ def main():
         sys.exit(__doc__.split("\n\n")[1])
     src, dst = (os.path.abspath(p) for p in sys.argv[1:])
     lib = os.path.join(src, LIB)
+    if not os.path.isfile(lib):
+        sys.exit(f"ort-avx2: {lib}: no such file; scripts/install-onnx-ref.sh installs ONNX Runtime")
+    if os.path.realpath(dst) == os.path.realpath(src):
+        sys.exit(f"ort-avx2: {dst}: the copy would replace the package itself")
     data = bytearray(open(lib, "rb").read())
     at = data.find(PATTERN)
     if at < 0 or data.find(PATTERN, at + 1) >= 0:
@@ -38,9 +43,13 @@ def main():
                  "this ONNX Runtime is not the pinned version")
     jump = at + len(PATTERN) - 2
     data[jump:jump + 6] = NOP6
+    mark = os.path.join(dst, ".ort-avx2")
     if os.path.exists(dst):
+        if not os.path.isfile(mark):
+            sys.exit(f"ort-avx2: {dst}: exists and is no copy this script made; name a new folder")
         shutil.rmtree(dst)
     os.makedirs(dst)
+    open(mark, "w").close()
     for name in os.listdir(src):
         if name != "onnxruntime-node":
             os.symlink(os.path.join(src, name), os.path.join(dst, name))

@@ -5,11 +5,17 @@ package kernels
 // c%b. C must be a multiple of b. It holds the same values as NCHW, in another order; oneDNN
 // calls it nChw16c (b = 16) and nChw8c (b = 8).
 
+// blockedAt is where map i (image i/c, channel i%c) of c channels of hw positions starts in
+// the blocked layout of block b: its position p is p*b further on.
+func blockedAt(i, c, hw, b int) int {
+	img, ch := i/c, i%c
+	return (img*c+ch/b*b)*hw + ch%b
+}
+
 // ToBlocked writes the maps x [n][c][hw] into dst in the blocked layout of block b.
 func ToBlocked[T Float](x, dst []T, n, c, hw, b int) {
 	for i := range n * c {
-		img, ch := i/c, i%c
-		base := (img*c+ch/b*b)*hw + ch%b
+		base := blockedAt(i, c, hw, b)
 		for p, v := range x[i*hw : (i+1)*hw] {
 			dst[base+p*b] = v
 		}
@@ -19,8 +25,7 @@ func ToBlocked[T Float](x, dst []T, n, c, hw, b int) {
 // FromBlocked writes the maps xb [n][c/b][hw][b] into dst [n][c][hw].
 func FromBlocked[T Float](xb, dst []T, n, c, hw, b int) {
 	for i := range n * c {
-		img, ch := i/c, i%c
-		base := (img*c+ch/b*b)*hw + ch%b
+		base := blockedAt(i, c, hw, b)
 		d := dst[i*hw : (i+1)*hw]
 		for p := range d {
 			d[p] = xb[base+p*b]
@@ -33,8 +38,7 @@ func FromBlocked[T Float](xb, dst []T, n, c, hw, b int) {
 // their positions, as in NCHW.
 func MeanPlanesBlocked[T Float](xb, y []T, n, c, hw, b int) {
 	for i := range y[:n*c] {
-		img, ch := i/c, i%c
-		base := (img*c+ch/b*b)*hw + ch%b
+		base := blockedAt(i, c, hw, b)
 		var sum T
 		for p := range hw {
 			sum += xb[base+p*b]

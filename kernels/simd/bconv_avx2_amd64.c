@@ -1,7 +1,7 @@
 //go:build cgo
 
 // The broadcast convolution in AVX2 (see bconv_kernel.h), in two group widths: 16 filters, 2
-// vectors, in blocks of 4 or 6 positions; and 32, 4 vectors, in blocks of 3 (bconvWide).
+// vectors, in blocks of 4 or 6 positions; and 32, 4 vectors, in blocks of 3 (see bconvWidePositions).
 
 #include <immintrin.h>
 #include "bconv.h"

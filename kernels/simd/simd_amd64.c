@@ -9,6 +9,9 @@
 #include "avx512.h"
 #include "bconv.h"
 
+typedef void (*bconv_kernel)(const cnn_bconv *, const cnn_bconv_args *, const float *, float *, float *, int, int,
+                             int, int);
+
 typedef struct {
 	int (*ok)(void);
 	int max_k;
@@ -25,19 +28,19 @@ typedef struct {
 	void (*add)(const float *, const float *, float *, long, int);
 	void (*sum_channels)(const float *, int, int, long, int, int, float *);
 	void (*axpy)(float, const float *, float *, long);
-	int bconv_g;
-	void (*bconv)(const cnn_bconv *, const cnn_bconv_args *, const float *, float *, float *, int, int, int, int);
+	int bconv_g, bconv_wide_g; // the wide kernel's 0 where there is none
+	bconv_kernel bconv, bconv_wide;
 } isa_kernels;
 
 static const isa_kernels isas[CNN_SIMD_ISAS] = {
 	[CNN_SIMD_AVX512] = {cnn_avx512_ok, CNN_AVX512_MAX_K, cnn_avx512_weights, cnn_avx512_forward,
 	                     cnn_avx512_backward_x, cnn_avx512_backward_w, cnn_avx512_pool2, cnn_avx512_pool2_grad,
 	                     cnn_avx512_maxpool3, cnn_avx512_maxpool3_grad, cnn_avx512_relu, cnn_avx512_relu_grad, cnn_avx512_add, cnn_avx512_sum_channels, cnn_avx512_axpy,
-	                     CNN_AVX512_BCONV_G, cnn_avx512_bconv},
+	                     CNN_AVX512_BCONV_G, 0, cnn_avx512_bconv, NULL},
 	[CNN_SIMD_AVX2] = {cnn_avx2_ok, CNN_AVX2_MAX_K, cnn_avx2_weights, cnn_avx2_forward,
 	                   cnn_avx2_backward_x, cnn_avx2_backward_w, cnn_avx2_pool2, cnn_avx2_pool2_grad,
 	                   cnn_avx2_maxpool3, cnn_avx2_maxpool3_grad, cnn_avx2_relu, cnn_avx2_relu_grad, cnn_avx2_add, cnn_avx2_sum_channels, cnn_avx2_axpy,
-	                   CNN_AVX2_BCONV_G, cnn_avx2_bconv},
+	                   CNN_AVX2_BCONV_G, CNN_AVX2_WIDE_BCONV_G, cnn_avx2_bconv, cnn_avx2_bconv_wide},
 };
 
 int cnn_simd_ok(int isa) { return isas[isa].ok(); }
@@ -82,18 +85,11 @@ void cnn_simd_sum_channels(int isa, const float *dy, int n, int C, long inner, i
 	isas[isa].sum_channels(dy, n, C, inner, c0, c1, db);
 }
 void cnn_simd_axpy(int isa, float a, const float *x, float *y, long n) { isas[isa].axpy(a, x, y, n); }
-int cnn_simd_bconv_g(int isa, int wide) {
-	if (wide)
-		return isa == CNN_SIMD_AVX2 ? CNN_AVX2_WIDE_BCONV_G : 0;
-	return isas[isa].bconv_g;
-}
+int cnn_simd_bconv_g(int isa, int wide) { return wide ? isas[isa].bconv_wide_g : isas[isa].bconv_g; }
 void cnn_simd_bconv(int isa, int wide, const cnn_bconv *d, const float *w, const float *b, const int *tr,
     const int *tc, const float *xp, float *y, float *part, int n0, int n1, int u0, int u1) {
 	const cnn_bconv_args a = {w, b, tr, tc};
-	if (wide && isa == CNN_SIMD_AVX2)
-		cnn_avx2_bconv_wide(d, &a, xp, y, part, n0, n1, u0, u1);
-	else
-		isas[isa].bconv(d, &a, xp, y, part, n0, n1, u0, u1);
+	(wide ? isas[isa].bconv_wide : isas[isa].bconv)(d, &a, xp, y, part, n0, n1, u0, u1);
 }
 void cnn_bconv_pad(const float *x, float *xp, int planes, int h, int w, int hp, int wp, int ph, int pw) {
 	for (long p = 0; p < planes; p++)

@@ -18,9 +18,9 @@ var blockLayouts = true
 // (graph.Blocking) where every step that writes or reads them can take it: oneDNN's kernels
 // then read and write them as they lie, rather than reorder them in and out at every
 // convolution. The values joined by element-wise steps (a residual block's input, its
-// shortcut and its sum) share one layout; such a set is blocked when each of its values is
-// written by a convolution or an element-wise step of the set, read only by convolutions (as
-// their data), element-wise steps of the set or global average pooling, has a multiple of
+// shortcut and its sum) or by a max pooling (its input and output) share one layout; such a
+// set is blocked when each of its values is written by a convolution or a step of the set,
+// read only by convolutions (as their data), steps of the set or global average pooling, has a multiple of
 // the block of channels, and is no target of the program (targets): those and everything a
 // caller feeds stay NCHW. value gives a caller a blocked value in NCHW.
 func (m *vm) block(targets []*gorgonia.Node) error {
@@ -69,10 +69,13 @@ func (m *vm) block(targets []*gorgonia.Node) error {
 		return set[i]
 	}
 	for i, s := range m.steps {
-		if how[i].Elementwise {
+		switch {
+		case how[i].Elementwise:
 			for _, k := range s.in {
 				set[find(k)] = find(s.out)
 			}
+		case how[i].Planes:
+			set[find(s.in[0])] = find(s.out)
 		}
 	}
 	ok := map[int]bool{} // by set: false once one of its values cannot be blocked
@@ -81,11 +84,11 @@ func (m *vm) block(targets []*gorgonia.Node) error {
 		can := !target[v] && producer[v] >= 0 && len(shape) == 4 && shape[1]%b == 0
 		if can {
 			p := how[producer[v]]
-			can = p.Elementwise || p.Block == b
+			can = p.Elementwise || p.Planes || p.Block == b
 		}
 		for _, u := range readers[v] {
 			h := how[u.step]
-			can = can && (h.Elementwise || (h.Block == b || h.Pool) && u.arg == 0)
+			can = can && (h.Elementwise || (h.Block == b || h.Pool || h.Planes) && u.arg == 0)
 		}
 		if r := find(v); !can {
 			ok[r] = false

@@ -107,6 +107,9 @@ type Blocking struct {
 	// Pool: the operation (global average pooling) can read its input blocked; its output
 	// [N,C,1,1] is the same in both layouts.
 	Pool bool
+	// Planes: the operation (max pooling) works on each channel's map alone, so that it
+	// can read and write them blocked, its input and output in one layout.
+	Planes bool
 }
 
 // BlockingOf says how o can take a channel-blocked layout; the zero Blocking: not at all.
@@ -124,13 +127,17 @@ func BlockingOf(o gorgonia.Op) Blocking {
 		return Blocking{Elementwise: true}
 	case globalAvg[float32], globalAvg[float64]:
 		return Blocking{Pool: true}
+	case poolFast[float32]:
+		return Blocking{Planes: k.mode == kernels.PoolMax}
+	case poolFast[float64]:
+		return Blocking{Planes: k.mode == kernels.PoolMax}
 	}
 	return Blocking{}
 }
 
 // Relayout returns o reading its first input (in) and writing its output (out) in the
 // channel-blocked layout of block b where set: a frozen convolution whose BlockingOf has that
-// Block, or global average pooling (in only).
+// Block, global average pooling (in only) or max pooling (both).
 func Relayout(o gorgonia.Op, b int, in, out bool) (gorgonia.Op, error) {
 	op, ok := o.(op)
 	if !ok {
@@ -165,6 +172,16 @@ func Relayout(o gorgonia.Op, b int, in, out bool) (gorgonia.Op, error) {
 			op.k = globalAvgBlocked[float64]{b}
 			return op, nil
 		}
+	case poolFast[float32]:
+		if in && out && b > 0 && k.mode == kernels.PoolMax {
+			op.k = maxPoolBlocked[float32]{k.g, b}
+			return op, nil
+		}
+	case poolFast[float64]:
+		if in && out && b > 0 && k.mode == kernels.PoolMax {
+			op.k = maxPoolBlocked[float64]{k.g, b}
+			return op, nil
+		}
 	}
 	return nil, fmt.Errorf("%v: cannot take channel blocks of %d (input %v, output %v)", o, b, in, out)
 }
@@ -183,5 +200,25 @@ func (k globalAvgBlocked[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
 func (k globalAvgBlocked[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	s := in[0].Shape()
 	kernels.MeanPlanesBlocked(data[T](in[0]), data[T](out), s[0], s[1], s[2]*s[3], k.b)
+	return nil
+}
+
+// maxPoolBlocked is max pooling of maps in the channel-blocked layout of block b, into maps
+// in that layout.
+type maxPoolBlocked[T kernels.Float] struct {
+	g convGeom
+	b int
+}
+
+func (k maxPoolBlocked[T]) kind() string { return "Pool2D" }
+func (k maxPoolBlocked[T]) String() string {
+	return fmt.Sprintf("Pool2D(%v %v, channel blocks: in and out %d)", k.g, kernels.PoolMax, k.b)
+}
+func (k maxPoolBlocked[T]) dims() ([]int, int) { return poolFast[T]{}.dims() }
+func (k maxPoolBlocked[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
+	return poolShape(k.g, in[0])
+}
+func (k maxPoolBlocked[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
+	kernels.MaxPoolBlocked(kernels.NewPoolDims(k.g, kernels.PoolMax, in[0].Shape()), k.b, data[T](in[0]), data[T](out))
 	return nil
 }

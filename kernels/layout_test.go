@@ -2,6 +2,7 @@ package kernels_test
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/nndl/cnn/kernels"
@@ -43,6 +44,59 @@ func TestBlockedLayout(t *testing.T) {
 					t.Fatalf("MeanPlanesBlocked: channel %d %v, want %v", i, meanB[i], mean[i])
 				}
 			}
+		})
+	}
+}
+
+// TestMaxPoolBlocked: max pooling of blocked maps, on every implementation this CPU runs and
+// in Go, gives the reference's NCHW pooling to the bit, blocked (any NaN matching any NaN):
+// windows clipped by padding on both sides, ties of +0 and -0, -Inf and NaN inputs.
+func TestMaxPoolBlocked(t *testing.T) {
+	ref := kernels.Named[float32]("reference").Pool
+	for _, c := range []struct{ n, c, h, k, s, p, b int }{
+		{1, 8, 7, 3, 2, 1, 8}, {2, 16, 12, 3, 2, 1, 8}, {2, 32, 9, 3, 2, 1, 16}, {1, 16, 8, 2, 2, 0, 16},
+		{3, 16, 5, 3, 1, 1, 8}, {1, 32, 11, 5, 3, 2, 16},
+	} {
+		g := kernels.ConvGeom{K: c.k, S: c.s, P: c.p}
+		d := kernels.NewPoolDims(g, kernels.PoolMax, []int{c.n, c.c, c.h, c.h})
+		t.Run(fmt.Sprintf("%dx%dx%d/%dx%ds%dp%d/b%d", c.n, c.c, c.h, c.k, c.k, c.s, c.p, c.b), func(t *testing.T) {
+			in, out := c.n*c.c*c.h*c.h, c.n*c.c*d.OH*d.OW
+			x, xb := make([]float32, in), make([]float32, in)
+			for i := range x {
+				switch i % 23 {
+				case 3:
+					x[i] = float32(math.NaN())
+				case 5, 6:
+					x[i] = float32(math.Copysign(0, float64(i%2*2-1)))
+				case 7:
+					x[i] = float32(math.Inf(-1))
+				default:
+					x[i] = float32((i*37)%101)*0.25 - 20
+				}
+			}
+			kernels.ToBlocked(x, xb, c.n, c.c, c.h*c.h, c.b)
+			y, want := make([]float32, out), make([]float32, out)
+			ref.PoolForward(d, x, y)
+			kernels.ToBlocked(y, want, c.n, c.c, d.OH*d.OW, c.b)
+			check := func(name string, got []float32) {
+				t.Helper()
+				if i, ok := sameBits(got, want); !ok {
+					t.Errorf("%s: element %d is %v, want %v", name, i, got[i], want[i])
+				}
+			}
+			got := make([]float32, out)
+			kernels.MaxPoolBlockedGo(d, c.b, xb, got)
+			check("Go", got)
+			for _, impl := range runnable() {
+				if k, ok := kernels.Named[float32](impl).Pool.(kernels.BlockedMaxPool[float32]); ok && k.AcceptsBlockedMaxPool(d, c.b) {
+					clear(got)
+					k.MaxPoolBlocked(d, c.b, xb, got)
+					check(impl, got)
+				}
+			}
+			clear(got)
+			kernels.MaxPoolBlocked(d, c.b, xb, got)
+			check("MaxPoolBlocked", got)
 		})
 	}
 }

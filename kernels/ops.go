@@ -43,6 +43,17 @@ type Pool[T Float] interface {
 	PoolBackward(d PoolDims, x, y, dy, dx, relu []T)
 }
 
+// BlockedMaxPool is a Pool that also max-pools maps in the channel-blocked layout (see
+// layout.go), where d.Planes counts the channels of all the images (N*C).
+type BlockedMaxPool[T Float] interface {
+	// AcceptsBlockedMaxPool reports whether the implementation runs max pooling d of maps
+	// in channel blocks of b.
+	AcceptsBlockedMaxPool(d PoolDims, b int) bool
+	// MaxPoolBlocked computes y [Planes/b][OH][OW][b] from x [Planes/b][H][W][b], as
+	// PoolForward does in NCHW.
+	MaxPoolBlocked(d PoolDims, b int, x, y []T)
+}
+
 // ReLU is the rectified linear unit and its gradient, and the sum that a residual
 // connection passes through it, element-wise. x may be y.
 type ReLU[T Float] interface {

@@ -101,18 +101,49 @@ func PoolBackward[T Float](d PoolDims, x, y, dy, dx, relu []T) {
 	j.run()
 }
 
-// poolJob is a pooling's pass over its planes: forward from x into y, or backward into dx.
+// MaxPoolBlocked max-pools x into y, both in the channel-blocked layout of block b (d.Planes
+// = N*C, a multiple of b), the workers splitting the blocks of channels: on the first enabled
+// implementation that takes it, else in Go (MaxPoolBlockedGo).
+func MaxPoolBlocked[T Float](d PoolDims, b int, x, y []T) {
+	j := BorrowJob[poolJob[T]]()
+	j.d, j.x, j.y, j.block = d, x, y, b
+	for _, e := range setOf[T]().pool {
+		if k, ok := e.k.(BlockedMaxPool[T]); ok && e.m.enabled() && k.AcceptsBlockedMaxPool(d, b) {
+			e.m.mark()
+			j.blocked = k
+			break
+		}
+	}
+	runSplit(len(x), d.Planes/b, j)
+	ReturnJob(j)
+}
+
+// poolJob is a pooling's pass over its planes: forward from x into y, or backward into dx;
+// with block, forward over blocks of that many planes in the channel-blocked layout, on
+// blocked (nil: in Go).
 type poolJob[T Float] struct {
 	k                  Pool[T]
 	d                  PoolDims
 	x, y, dy, dx, relu []T
 	backward           bool
+	block              int
+	blocked            BlockedMaxPool[T]
 }
 
 func (j *poolJob[T]) Run(_, lo, hi int) {
 	in, out := j.d.H*j.d.W, j.d.OH*j.d.OW
 	part := j.d
 	part.Planes = hi - lo
+	if b := j.block; b > 0 {
+		part.Planes *= b
+		x, y := j.x[lo*in*b:hi*in*b], j.y[lo*out*b:hi*out*b]
+		if j.blocked != nil {
+			j.blocked.MaxPoolBlocked(part, b, x, y)
+		} else {
+			MaxPoolBlockedGo(part, b, x, y)
+		}
+		return
+	}
 	if !j.backward {
 		j.k.PoolForward(part, j.x[lo*in:hi*in], j.y[lo*out:hi*out])
 		return

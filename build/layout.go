@@ -20,9 +20,9 @@ var blockLayouts = true
 // convolution. The values joined by element-wise steps (a residual block's input, its
 // shortcut and its sum) or by a max pooling (its input and output) share one layout; such a
 // set is blocked when each of its values is written by a convolution or a step of the set,
-// read only by convolutions (as their data), steps of the set or global average pooling, has a multiple of
-// the block of channels, and is no target of the program (targets): those and everything a
-// caller feeds stay NCHW. value gives a caller a blocked value in NCHW.
+// read only by convolutions (as their data), steps of the set or global average pooling, has
+// a multiple of the block of channels, and is no target of the program (targets): those and
+// everything a caller feeds stay NCHW. value gives a caller a blocked value in NCHW.
 func (m *vm) block(targets []*gorgonia.Node) error {
 	how := make([]graph.Blocking, len(m.steps))
 	b := 0

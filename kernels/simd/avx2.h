@@ -21,6 +21,9 @@ void cnn_avx2_pool2_grad(const float *x, const float *dy, const float *relu, flo
 void cnn_avx2_maxpool3(const cnn_maxpool3 *d, const float *x, float *y);
 void cnn_avx2_maxpool3_grad(const cnn_maxpool3 *d, const float *x, const float *y, const float *dy,
     const float *relu, float *dx);
+// cnn_avx2_maxpool_blocked max-pools the planes of x into y: per channel the largest value
+// of the window, +0 over -0, NaN if any of them is.
+void cnn_avx2_maxpool_blocked(const cnn_pool_blocked *d, const float *x, float *y);
 void cnn_avx2_relu(const float *x, float *y, long n);
 void cnn_avx2_add(const float *a, const float *b, float *y, long n, int relu);
 void cnn_avx2_relu_grad(const float *y, const float *dy, float *dx, long n);

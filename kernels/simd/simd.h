@@ -19,6 +19,13 @@ static inline void cnn_maxpool3_rows(const cnn_maxpool3 *d, int i, int *r0, int 
 	*r1 = top + d->kh < d->h ? top + d->kh : d->h;
 }
 
+// The sizes of a max pooling of planes [h][w][b] into [oh][ow][b], b channels at each
+// position (a multiple of 8): the window of output (i, j) is rows [i*sh-ph, +kh) and
+// columns [j*sw-pw, +kw), clipped to the input, as kernels.PoolDims.Window has them.
+typedef struct {
+	int planes, b, h, w, oh, ow, kh, kw, sh, sw, ph, pw;
+} cnn_pool_blocked;
+
 int cnn_simd_ok(int isa);
 int cnn_simd_max_k(int isa);
 void cnn_simd_weights(int isa, const float *w, float *wt, int P, int C, int K, int flip);

@@ -315,16 +315,18 @@ func testConv[T kernels.Float](t *testing.T, impl string) (int, bool) {
 }
 
 // testRuns runs the three passes within numbered runs (kernels.Scratch.Run), in which a
-// kernel may reuse what an earlier one of the run derived from the same map: each run's maps
-// are new values in the same buffers, which the next run must not take for the last's.
-func testRuns[T kernels.Float](t *testing.T, impl string, k kernels.Conv[T], rng *rand.Rand, d kernels.ConvDims, c string, w, b []T) {
+// kernel may reuse what an earlier one of the run derived from the same map or weights:
+// each run's maps and weights are new values in the same buffers (as a training step's
+// update leaves them), which the next run must not take for the last's.
+func testRuns[T kernels.Float](t *testing.T, impl string, k kernels.Conv[T], rng *rand.Rand, d kernels.ConvDims, c string, w0, b []T) {
 	ws := kernels.NewScratch()
-	x, dy := make([]T, d.N*d.C*d.HW), make([]T, d.N*d.P*d.OHW)
+	x, dy, w := make([]T, d.N*d.C*d.HW), make([]T, d.N*d.P*d.OHW), slices.Clone(w0)
 	y, dx, dw := make([]T, len(dy)), make([]T, len(x)), make([]T, len(w))
 	for run := uint64(1); run <= 3; run++ {
 		ws.Run = run
 		copy(x, random[T](rng, len(x)))
 		copy(dy, random[T](rng, len(dy)))
+		copy(w, random[T](rng, len(w)))
 		wantY, wantDX, wantDW := make([]float64, len(y)), make([]float64, len(dx)), make([]float64, len(dw))
 		reference.Conv(d, f64(x), f64(w), f64(b), wantY)
 		reference.ConvGrad(d, 0, f64(x), f64(w), f64(dy), wantDX)

@@ -112,6 +112,7 @@ func tinyBuffers[T kernels.Float](ws *kernels.Scratch, d kernels.ConvDims, live 
 func tinyForward[T kernels.Float](ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []T, ep *kernels.Epilogue) {
 	j := newTinyJob[T](ws, d)
 	j.x, j.w, j.b, j.y = x, w, b, y
+	j.keepWeights(ws, w)
 	j.run(tinyMaps, d.N)
 	j.run(tinyForwardFilters, d.P)
 	kernels.ReturnJob(j)
@@ -148,6 +149,47 @@ func newTinyJob[T kernels.Float](ws *kernels.Scratch, d kernels.ConvDims) *tinyJ
 	return j
 }
 
+// Within a run of a training program (kernels.Scratch.Run), the forward pass's copy of the
+// weights laid out by tap serves the input gradient's too: on a 1x1 map, picking the centre
+// taps out of all nine reads the whole weight tensor, and costs more than the product.
+
+// tapKey names the copy of the weights at (at, n) laid out for convolution d.
+type tapKey[T kernels.Float] struct {
+	at *T
+	n  int
+	d  kernels.ConvDims
+}
+
+// tapCopy is a copy of the weights laid out by tap, filled in run run.
+type tapCopy[T kernels.Float] struct {
+	run uint64
+	wT  []T
+}
+
+// keepWeights points j.wT at the copy of w kept for this run, and reports whether it is
+// already filled; then j.w is set to nil, as the forward step reads it (a filled copy is
+// not laid out again). Outside a run it leaves j as it is and reports false.
+func (j *tinyJob[T]) keepWeights(ws *kernels.Scratch, w []T) (filled bool) {
+	if ws.Run == 0 {
+		return false
+	}
+	key := tapKey[T]{&w[0], len(w), j.d}
+	c, _ := ws.Kept(key).(*tapCopy[T])
+	if c == nil {
+		// Forget the copies of weights no pass has read since the run before this one
+		// (weights made anew at every run), which would otherwise pile up.
+		ws.Forget(func(_, v any) bool { c, ok := v.(*tapCopy[T]); return ok && c.run+1 < ws.Run })
+		c = &tapCopy[T]{wT: make([]T, len(j.live)*j.d.P*j.d.C)}
+		ws.Keep(key, c)
+	}
+	j.wT, filled = c.wT, c.run == ws.Run
+	if filled {
+		j.w = nil
+	}
+	c.run = ws.Run
+	return filled
+}
+
 // run runs step over [0, n) on the workers.
 func (j *tinyJob[T]) run(step tinyStep, n int) {
 	j.step = step
@@ -165,7 +207,9 @@ func (j *tinyJob[T]) Run(_, lo, hi int) {
 		}
 		tinyProducts(d, j.pairs, j.xT, j.wT, j.b, j.yT, j.y, lo, hi)
 	case tinyGradXFilters:
-		layOutWeights(d, j.live, j.w, j.wT, lo, hi)
+		if j.w != nil {
+			layOutWeights(d, j.live, j.w, j.wT, lo, hi)
+		}
 		layOutGrad(d, j.y, j.yT, lo, hi)
 	case tinyGradXChannels:
 		tinyGradX(d, j.pairs, j.wT, j.yT, j.xT, j.x, lo, hi)
@@ -249,6 +293,7 @@ func (p tinyPrepared[T]) Forward(ws *kernels.Scratch, x, y []T) error {
 func tinyBackwardX[T kernels.Float](ws *kernels.Scratch, d kernels.ConvDims, w, dy, dx []T) {
 	j := newTinyJob[T](ws, d)
 	j.w, j.y, j.x = w, dy, dx
+	j.keepWeights(ws, w)
 	j.run(tinyGradXFilters, d.P)
 	j.run(tinyGradXChannels, d.C)
 	kernels.ReturnJob(j)
@@ -300,12 +345,13 @@ func tinyGradW[T kernels.Float](d kernels.ConvDims, pairs, live []int32, xT, dyT
 			}
 		}
 	}
-	clear(dw[lo*d.C*kk : hi*d.C*kk])
-	for i, t := range live {
-		for q := lo; q < hi; q++ {
-			src := dwT[(i*d.P+q)*d.C : (i*d.P+q+1)*d.C]
-			dst := dw[q*d.C*kk : (q+1)*d.C*kk]
-			for c, v := range src {
+	// One filter's gradient at a time, zeroed and filled while it sits in the L1 cache: dw is
+	// written once (on a 1x1 map, nine tenths of it zeros).
+	for q := lo; q < hi; q++ {
+		dst := dw[q*d.C*kk : (q+1)*d.C*kk]
+		clear(dst)
+		for i, t := range live {
+			for c, v := range dwT[(i*d.P+q)*d.C : (i*d.P+q+1)*d.C] {
 				dst[c*kk+int(t)] = v
 			}
 		}

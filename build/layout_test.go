@@ -46,7 +46,7 @@ func testBlockedLayout(t *testing.T, size int) {
 	for _, s := range blockedP.vm.steps {
 		if strings.Contains(graph.OpKind(s.op)+s.op.String(), "channel blocks") {
 			relaid++
-			if graph.OpKind(s.op) == "Pool2D" {
+			if strings.HasPrefix(graph.OpKind(s.op), "Pool2D") {
 				pools++
 			}
 		}
@@ -78,7 +78,14 @@ func testBlockedLayout(t *testing.T, size int) {
 		if n.Name() != pn.Name() {
 			t.Fatalf("the two programs' nodes differ at %d: %s and %s", v, n.Name(), pn.Name())
 		}
-		a, b := blockedP.vm.value(n).Data().([]float32), plainP.vm.value(pn).Data().([]float32)
+		av, bv := blockedP.vm.value(n), plainP.vm.value(pn)
+		if av == nil || bv == nil {
+			if av != nil || bv != nil {
+				t.Fatalf("node %s is formed in one program only", n.Name())
+			}
+			continue // not formed: a ReLU moved past the pooling that reads it
+		}
+		a, b := av.Data().([]float32), bv.Data().([]float32)
 		for i := range b {
 			if a[i] != b[i] {
 				t.Fatalf("node %s %v, element %d: %v read from the blocked program, %v in NCHW", n.Name(), n.Shape(), i, a[i], b[i])

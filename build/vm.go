@@ -108,7 +108,9 @@ func newVM(g *gorgonia.ExprGraph, fuse bool, targets ...*gorgonia.Node) (*vm, er
 // BatchNorm after a convolution; a ReLU's gradient after a pooling's) and the step is the
 // only reader of that input. The merged
 // step writes the second step's output; the intermediate value is never formed. Chains
-// merge in turn: a convolution, its BatchNorm and their ReLU become one step.
+// merge in turn: a convolution, its BatchNorm and their ReLU become one step. A ReLU that
+// ends a step read only by a max pooling moves past the pooling (graph.SinkReLU); the
+// value between the two is then not the ReLU's, and counts as not formed.
 func (m *vm) fuse(targets []*gorgonia.Node) {
 	readers := make([]int, len(m.nodes))
 	producer := make([]int, len(m.nodes))
@@ -139,6 +141,15 @@ func (m *vm) fuse(targets []*gorgonia.Node) {
 				early = early && producer[k] < pi
 			}
 			f, ok := graph.Fuse(p.op, r.op, j)
+			if !ok {
+				if pf, rf, sunk := graph.SinkReLU(p.op, r.op, j); sunk {
+					m.fusedInto[m.nodes[q]] = rf // q now holds the values before the ReLU
+					p.op, r.op = pf, rf
+					p.pd, _ = pf.(gorgonia.UsePreallocDoer)
+					r.pd, _ = rf.(gorgonia.UsePreallocDoer)
+					break
+				}
+			}
 			if !early || !ok {
 				continue
 			}
@@ -240,7 +251,7 @@ func (m *vm) run() error {
 // value kept in a channel-blocked layout (see block) comes as a copy in NCHW.
 func (m *vm) value(n *gorgonia.Node) gorgonia.Value {
 	i, ok := m.slot[n]
-	if !ok || m.vals[i] == nil {
+	if _, fused := m.fusedInto[n]; !ok || fused || m.vals[i] == nil {
 		return nil
 	}
 	if b := m.blocked[i]; b != 0 {

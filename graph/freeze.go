@@ -131,6 +131,8 @@ func BlockingOf(o gorgonia.Op) Blocking {
 		return Blocking{Planes: k.mode == kernels.PoolMax}
 	case poolFast[float64]:
 		return Blocking{Planes: k.mode == kernels.PoolMax}
+	case poolReLU[float32], poolReLU[float64]:
+		return Blocking{Planes: true}
 	}
 	return Blocking{}
 }
@@ -174,12 +176,22 @@ func Relayout(o gorgonia.Op, b int, in, out bool) (gorgonia.Op, error) {
 		}
 	case poolFast[float32]:
 		if in && out && b > 0 && k.mode == kernels.PoolMax {
-			op.k = maxPoolBlocked[float32]{k.g, b}
+			op.k = maxPoolBlocked[float32]{k.g, b, false}
 			return op, nil
 		}
 	case poolFast[float64]:
 		if in && out && b > 0 && k.mode == kernels.PoolMax {
-			op.k = maxPoolBlocked[float64]{k.g, b}
+			op.k = maxPoolBlocked[float64]{k.g, b, false}
+			return op, nil
+		}
+	case poolReLU[float32]:
+		if in && out && b > 0 {
+			op.k = maxPoolBlocked[float32]{k.g, b, true}
+			return op, nil
+		}
+	case poolReLU[float64]:
+		if in && out && b > 0 {
+			op.k = maxPoolBlocked[float64]{k.g, b, true}
 			return op, nil
 		}
 	}
@@ -204,21 +216,22 @@ func (k globalAvgBlocked[T]) do(out gorgonia.Value, in ...gorgonia.Value) error 
 }
 
 // maxPoolBlocked is max pooling of maps in the channel-blocked layout of block b, into maps
-// in that layout.
+// in that layout, then the ReLU with relu (see poolReLU).
 type maxPoolBlocked[T kernels.Float] struct {
-	g convGeom
-	b int
+	g    convGeom
+	b    int
+	relu bool
 }
 
-func (k maxPoolBlocked[T]) kind() string { return "Pool2D" }
+func (k maxPoolBlocked[T]) kind() string { return "Pool2D" + reluSuffix(k.relu) }
 func (k maxPoolBlocked[T]) String() string {
-	return fmt.Sprintf("Pool2D(%v %v, channel blocks: in and out %d)", k.g, kernels.PoolMax, k.b)
+	return fmt.Sprintf("Pool2D(%v %v, channel blocks: in and out %d)%s", k.g, kernels.PoolMax, k.b, reluSuffix(k.relu))
 }
 func (k maxPoolBlocked[T]) dims() ([]int, int) { return poolFast[T]{}.dims() }
 func (k maxPoolBlocked[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
 	return poolShape(k.g, in[0])
 }
 func (k maxPoolBlocked[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
-	kernels.MaxPoolBlocked(kernels.NewPoolDims(k.g, kernels.PoolMax, in[0].Shape()), k.b, data[T](in[0]), data[T](out))
+	kernels.MaxPoolBlocked(kernels.NewPoolDims(k.g, kernels.PoolMax, in[0].Shape()), k.b, data[T](in[0]), data[T](out), k.relu)
 	return nil
 }

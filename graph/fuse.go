@@ -55,6 +55,69 @@ func Fuse(producer, consumer gorgonia.Op, arg int) (gorgonia.Op, bool) {
 	return op{k, p.dt}, true
 }
 
+// SinkReLU moves the ReLU that ends producer (a convolution or an inference BatchNorm fused
+// with one) past consumer, a max pooling that reads producer's output as its input number
+// arg: it returns producer without its ReLU and consumer followed by one. Max pooling and
+// the ReLU commute, NaN and -0 included (relu(max(x)) = max(relu(x))), and the ReLU then runs
+// over the pooled maps, a quarter of the size for a 3x3 window of stride 2, as the pooling
+// writes them. Producer's output then holds the values before the ReLU, so a compiler moves it
+// only where consumer is its one reader; like Fuse, only after differentiating.
+func SinkReLU(producer, consumer gorgonia.Op, arg int) (p, c gorgonia.Op, ok bool) {
+	po, ok := producer.(op)
+	if !ok || arg != 0 {
+		return nil, nil, false
+	}
+	co, ok := consumer.(op)
+	if !ok || co.dt != po.dt {
+		return nil, nil, false
+	}
+	var pk, ck kernel
+	switch k := po.k.(type) {
+	case convFused[float32]:
+		pk, ok = k.withoutReLU()
+	case convFused[float64]:
+		pk, ok = k.withoutReLU()
+	case batchNorm[float32]:
+		pk, ok = k.withoutReLU()
+	case batchNorm[float64]:
+		pk, ok = k.withoutReLU()
+	default:
+		ok = false
+	}
+	if !ok {
+		return nil, nil, false
+	}
+	switch k := co.k.(type) {
+	case poolFast[float32]:
+		ck, ok = poolReLU[float32]{k.g}, k.mode == kernels.PoolMax
+	case poolFast[float64]:
+		ck, ok = poolReLU[float64]{k.g}, k.mode == kernels.PoolMax
+	default:
+		ok = false
+	}
+	if !ok {
+		return nil, nil, false
+	}
+	return op{pk, po.dt}, op{ck, co.dt}, true
+}
+
+// withoutReLU returns k without its ReLU: the plain convolution when no BatchNorm is fused.
+func (k convFused[T]) withoutReLU() (kernel, bool) {
+	if !k.bn {
+		return k.conv, k.relu
+	}
+	ok := k.relu
+	k.relu = false
+	return k, ok
+}
+
+// withoutReLU returns k without its ReLU, for inference only.
+func (k batchNorm[T]) withoutReLU() (kernel, bool) {
+	ok := k.ReLU && !k.Training
+	k.ReLU = false
+	return k, ok
+}
+
 func (k batchNorm[T]) fuse(c kernel, arg int) (kernel, bool) {
 	if _, ok := c.(relu[T]); ok && arg == 0 && !k.ReLU {
 		k.ReLU = true

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -207,5 +208,105 @@ func TestFusedPoolGradReLU(t *testing.T) {
 		if _, ok := Fuse(op{k, tensor.Float64}, op{reluGrad[float64]{rank: 4}, tensor.Float64}, 0); ok {
 			t.Errorf("%v fused as the ReLU gradient's first input", k)
 		}
+	}
+}
+
+// TestSinkReLU: a max pooling followed by a ReLU (SinkReLU's form) computes, bit for bit, the
+// ReLU followed by the pooling, NaN and -0 included, in both element types; SinkReLU moves
+// only a ReLU that ends a convolution or an inference BatchNorm, and only past a max pooling.
+func TestSinkReLU(t *testing.T) {
+	x := make([]float64, 2*5*9*9)
+	for i := range x {
+		switch i % 17 {
+		case 2:
+			x[i] = math.NaN()
+		case 5:
+			x[i] = math.Copysign(0, -1)
+		case 9:
+			x[i] = 0
+		default:
+			x[i] = float64((i*29)%53)*0.125 - 4
+		}
+	}
+	for _, g := range []convGeom{{K: 3, S: 2, P: 1}, {K: 2, S: 2}, {K: 3, S: 1, P: 1}} {
+		checkSinkReLU(t, g, x)
+		x32 := make([]float32, len(x))
+		for i, v := range x {
+			x32[i] = float32(v)
+		}
+		checkSinkReLU(t, g, x32)
+	}
+
+	g := convGeom{K: 3, S: 2, P: 1}
+	maxPool := op{poolFast[float64]{g, kernels.PoolMax}, tensor.Float64}
+	bn := func(training, relu bool) op {
+		return op{batchNorm[float64]{kernels.BatchNormSpec{Training: training, Eps: 1e-5, Momentum: 0.9, ReLU: relu}, 4}, tensor.Float64}
+	}
+	p, c, ok := SinkReLU(bn(false, true), maxPool, 0)
+	if !ok || OpKind(p) != "BatchNorm2D" || OpKind(c) != "Pool2D+ReLU" {
+		t.Errorf("inference BatchNorm+ReLU before a max pooling: %v, %v, %v", p, c, ok)
+	}
+	p, _, ok = SinkReLU(op{convFused[float64]{conv: convFast[float64]{g: g}, bn: true, relu: true}, tensor.Float64}, maxPool, 0)
+	if !ok || OpKind(p) != "Conv2D+BatchNorm2D" {
+		t.Errorf("convolution+BatchNorm+ReLU: %v, %v", p, ok)
+	}
+	for name, c := range map[string]struct {
+		p, c op
+		arg  int
+	}{
+		"training BatchNorm":   {bn(true, true), maxPool, 0},
+		"no ReLU":              {bn(false, false), maxPool, 0},
+		"average pooling":      {bn(false, true), op{poolFast[float64]{g, kernels.PoolAvg}, tensor.Float64}, 0},
+		"not the first input":  {bn(false, true), maxPool, 1},
+		"an Add+ReLU":          {op{add[float64]{rank: 4, relu: true}, tensor.Float64}, maxPool, 0},
+		"another element type": {bn(false, true), op{poolFast[float32]{g, kernels.PoolMax}, tensor.Float32}, 0},
+	} {
+		if p, c, ok := SinkReLU(c.p, c.c, c.arg); ok {
+			t.Errorf("%s: moved: %v, %v", name, p, c)
+		}
+	}
+}
+
+// checkSinkReLU checks the pooling SinkReLU makes of a convolution with a ReLU and a max
+// pooling of geometry g against a ReLU then the pooling, on x as [2,5,9,9].
+func checkSinkReLU[T kernels.Float](t *testing.T, g convGeom, x []T) {
+	t.Helper()
+	dt := tensor.Float64
+	if _, ok := any(x).([]float32); ok {
+		dt = tensor.Float32
+	}
+	in := tensor.New(tensor.WithShape(2, 5, 9, 9), tensor.WithBacking(x))
+	r, err := op{relu[T]{rank: 4}, dt}.Do(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := op{poolFast[T]{g, kernels.PoolMax}, dt}
+	want, err := pool.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, c, ok := SinkReLU(op{convFused[T]{conv: convFast[T]{g: g}, relu: true}, dt}, pool, 0)
+	if !ok {
+		t.Fatalf("%v %v: not moved", dt, g)
+	}
+	got, err := c.Do(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, h := want.Data().([]T), got.Data().([]T)
+	nan, zero := 0, 0
+	for i := range w {
+		a, b := float64(w[i]), float64(h[i])
+		if math.IsNaN(a) {
+			nan++
+		} else if a == 0 {
+			zero++
+		}
+		if (a != b || math.Signbit(a) != math.Signbit(b)) && !(math.IsNaN(a) && math.IsNaN(b)) {
+			t.Fatalf("%v %v: element %d is %v, want %v", c, dt, i, b, a)
+		}
+	}
+	if nan == 0 || zero == 0 {
+		t.Errorf("%v %v: %d NaNs and %d zeros among the outputs, want some of each", c, dt, nan, zero)
 	}
 }

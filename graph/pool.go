@@ -40,6 +40,22 @@ func (k poolFast[T]) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgoni
 	return gorgonia.Nodes{dx}, err
 }
 
+// poolReLU is max pooling followed by a ReLU, the form a compiler gives a ReLU followed by a
+// max pooling (SinkReLU): the two commute, and the ReLU then runs over the pooled maps. It
+// only runs forward.
+type poolReLU[T kernels.Float] struct{ g convGeom }
+
+func (k poolReLU[T]) kind() string { return "Pool2D+ReLU" }
+func (k poolReLU[T]) String() string {
+	return fmt.Sprintf("Pool2D(%v %v)+ReLU", k.g, kernels.PoolMax)
+}
+func (k poolReLU[T]) dims() ([]int, int)                             { return []int{4}, 4 }
+func (k poolReLU[T]) shape(in ...tensor.Shape) (tensor.Shape, error) { return poolShape(k.g, in[0]) }
+func (k poolReLU[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
+	kernels.PoolForwardReLU(kernels.NewPoolDims(k.g, kernels.PoolMax, in[0].Shape()), data[T](in[0]), data[T](out))
+	return nil
+}
+
 // poolFastGrad computes dx from x, the pooling's output y (which gives each window's
 // maximum) and dy.
 type poolFastGrad[T kernels.Float] poolFast[T]

@@ -95,8 +95,17 @@ func TestMaxPoolBlocked(t *testing.T) {
 				}
 			}
 			clear(got)
-			kernels.MaxPoolBlocked(d, c.b, xb, got)
+			kernels.MaxPoolBlocked(d, c.b, xb, got, false)
 			check("MaxPoolBlocked", got)
+
+			// With the ReLU after it: the values of the ReLU before the pooling.
+			xr := make([]float32, in)
+			kernels.ReLUFor[float32]().ReLU(x, xr)
+			ref.PoolForward(d, xr, y)
+			kernels.ToBlocked(y, want, c.n, c.c, d.OH*d.OW, c.b)
+			clear(got)
+			kernels.MaxPoolBlocked(d, c.b, xb, got, true)
+			check("MaxPoolBlocked+ReLU", got)
 		})
 	}
 }

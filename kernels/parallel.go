@@ -353,8 +353,10 @@ func ApplyEpilogue[T Float](ep *Epilogue, d ConvDims, y []T) {
 	if ep == nil {
 		return
 	}
-	if ep.Mean == nil && ep.ReLU {
-		ReLUFor[T]().ReLU(y, y)
+	if ep.Mean == nil {
+		if ep.ReLU {
+			ReLUFor[T]().ReLU(y, y)
+		}
 		return
 	}
 	for o := 0; o < len(y); o += d.P * d.OHW {

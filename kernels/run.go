@@ -93,6 +93,16 @@ func PoolForward[T Float](d PoolDims, x, y []T) {
 	j.run()
 }
 
+// PoolForwardReLU pools x into y, then applies the ReLU to y, each worker's part while it is
+// still in the core's cache. For max pooling (d.Mode PoolMax) these are the values of max
+// pooling x after a ReLU (the two commute, NaN and -0 included), the ReLU then running over
+// the pooled maps instead of the larger ones.
+func PoolForwardReLU[T Float](d PoolDims, x, y []T) {
+	j := BorrowJob[poolJob[T]]()
+	j.k, j.d, j.x, j.y, j.reluOut = PoolFor[T](d), d, x, y, true
+	j.run()
+}
+
 // PoolBackward computes the pooling's input gradient (see Pool), the workers splitting the
 // planes.
 func PoolBackward[T Float](d PoolDims, x, y, dy, dx, relu []T) {
@@ -103,10 +113,11 @@ func PoolBackward[T Float](d PoolDims, x, y, dy, dx, relu []T) {
 
 // MaxPoolBlocked max-pools x into y, both in the channel-blocked layout of block b (d.Planes
 // = N*C, a multiple of b), the workers splitting the blocks of channels: on the first enabled
-// implementation that takes it, else in Go (MaxPoolBlockedGo).
-func MaxPoolBlocked[T Float](d PoolDims, b int, x, y []T) {
+// implementation that takes it, else in Go (MaxPoolBlockedGo). With relu, the ReLU follows
+// on each worker's part, as in PoolForwardReLU.
+func MaxPoolBlocked[T Float](d PoolDims, b int, x, y []T, relu bool) {
 	j := BorrowJob[poolJob[T]]()
-	j.d, j.x, j.y, j.block = d, x, y, b
+	j.d, j.x, j.y, j.block, j.reluOut = d, x, y, b, relu
 	for _, e := range setOf[T]().pool {
 		if k, ok := e.k.(BlockedMaxPool[T]); ok && e.m.enabled() && k.AcceptsBlockedMaxPool(d, b) {
 			e.m.mark()
@@ -118,14 +129,14 @@ func MaxPoolBlocked[T Float](d PoolDims, b int, x, y []T) {
 	ReturnJob(j)
 }
 
-// poolJob is a pooling's pass over its planes: forward from x into y, or backward into dx;
-// with block, forward over blocks of that many planes in the channel-blocked layout, on
-// blocked (nil: in Go).
+// poolJob is a pooling's pass over its planes: forward from x into y (then the ReLU on y,
+// with reluOut), or backward into dx; with block, forward over blocks of that many planes in
+// the channel-blocked layout, on blocked (nil: in Go).
 type poolJob[T Float] struct {
 	k                  Pool[T]
 	d                  PoolDims
 	x, y, dy, dx, relu []T
-	backward           bool
+	backward, reluOut  bool
 	block              int
 	blocked            BlockedMaxPool[T]
 }
@@ -142,10 +153,17 @@ func (j *poolJob[T]) Run(_, lo, hi int) {
 		} else {
 			MaxPoolBlockedGo(part, b, x, y)
 		}
+		if j.reluOut {
+			ReLUFor[T]().ReLU(y, y)
+		}
 		return
 	}
 	if !j.backward {
-		j.k.PoolForward(part, j.x[lo*in:hi*in], j.y[lo*out:hi*out])
+		y := j.y[lo*out : hi*out]
+		j.k.PoolForward(part, j.x[lo*in:hi*in], y)
+		if j.reluOut {
+			ReLUFor[T]().ReLU(y, y)
+		}
 		return
 	}
 	var r, yp []T

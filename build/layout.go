@@ -22,21 +22,29 @@ var blockLayouts = true
 // set is blocked when each of its values is written by a convolution or a step of the set,
 // read only by convolutions (as their data), steps of the set or global average pooling, has
 // a multiple of the block of channels, and is no target of the program (targets): those and
-// everything a caller feeds stay NCHW. value gives a caller a blocked value in NCHW.
+// everything a caller feeds stay NCHW. Where the convolutions' kernels differ in their block
+// (oneDNN and the broadcast kernels capped at different instruction sets), the block of the
+// most of them is taken. value gives a caller a blocked value in NCHW.
 func (m *vm) block(targets []*gorgonia.Node) error {
 	how := make([]graph.Blocking, len(m.steps))
+	count := map[int]int{} // convolutions by channel block
 	b := 0
 	for i, s := range m.steps {
 		how[i] = graph.BlockingOf(s.op)
-		if how[i].Block != 0 {
-			if b != 0 && how[i].Block != b {
-				return fmt.Errorf("convolutions with channel blocks of %d and %d", b, how[i].Block)
+		if c := how[i].Block; c != 0 {
+			count[c]++
+			if count[c] > count[b] || count[c] == count[b] && c > b {
+				b = c
 			}
-			b = how[i].Block
 		}
 	}
 	if b == 0 {
 		return nil
+	}
+	for i := range how { // kernels of other blocks (another instruction set's) keep NCHW
+		if how[i].Block != b {
+			how[i].Block = 0
+		}
 	}
 	n := len(m.nodes)
 	producer := make([]int, n)

@@ -167,6 +167,10 @@ var convCases = []struct{ n, cin, h, w, cout, k, s, p int }{
 	{1, 4, 4, 4, 8, 3, 1, 1},     // one image, small map, split by filters
 	{1, 64, 1, 1, 96, 3, 1, 1},   // one image of a 1x1 map (prepared: the centre tap only)
 	{1, 12, 2, 2, 20, 3, 1, 1},   // one image of a 2x2 map
+	{1, 512, 3, 3, 64, 3, 1, 1},  // one image, its channels in chunks
+	{1, 32, 9, 9, 48, 3, 2, 1},   // one image, stride 2, filters in part of a group
+	{1, 32, 8, 8, 64, 1, 2, 0},   // one image, 1x1 stride 2: no padding
+	{1, 3, 20, 20, 32, 7, 2, 3},  // a stem on one image
 	{33, 5, 8, 8, 7, 3, 1, 1},    // 8x8 maps, many chunks
 	{5, 16, 5, 5, 12, 5, 1, 0},   // the window covers the input: a matrix product
 	{64, 16, 5, 5, 120, 5, 1, 0}, // LeNet-5's conv5, a product big enough to split
@@ -401,9 +405,54 @@ func testPrepared[T kernels.Float](t *testing.T, impl string, k kernels.Conv[T],
 					t.Errorf("%s prepared conv forward %s bias %v epilogue %+v run %d: relative error %.3g", impl, c, bias != nil, ep, run, e)
 				}
 			}
+			if bp, ok := p.(kernels.BlockedConv[float32]); ok {
+				testBlockedConv(t, impl, bp, ws, d, c, any(x).([]float32), want)
+			}
 			if ep != nil && ep.Mean != nil {
 				ep.Mean[0] -= 100
 			}
+		}
+	}
+}
+
+// testBlockedConv checks each pass of p with its input, its output or both in the channel-
+// blocked layout against want, the reference's output of x; Blocked must refuse the maps
+// whose channels are not whole blocks.
+func testBlockedConv(t *testing.T, impl string, p kernels.BlockedConv[float32], ws *kernels.Scratch, d kernels.ConvDims, c string, x []float32, want []float64) {
+	t.Helper()
+	b := p.ChannelBlock()
+	if b == 0 {
+		return
+	}
+	xb := make([]float32, len(x))
+	if d.C%b == 0 {
+		kernels.ToBlocked(x, xb, d.N, d.C, d.HW, b)
+	}
+	for _, io := range [][2]bool{{true, false}, {false, true}, {true, true}} {
+		in, out := io[0], io[1]
+		bp, err := p.Blocked(in, out)
+		if refuse := in && d.C%b != 0 || out && d.P%b != 0; refuse || err != nil {
+			if refuse != (err != nil) {
+				t.Errorf("%s prepared conv %s blocked in %v out %v: error %v, want one: %v", impl, c, in, out, err, refuse)
+			}
+			continue
+		}
+		src := x
+		if in {
+			src = xb
+		}
+		got := make([]float32, len(want))
+		for i := range got {
+			got[i] = float32(math.NaN())
+		}
+		must(t, bp.Forward(ws, src, got))
+		if out {
+			plain := make([]float32, len(got))
+			kernels.FromBlocked(got, plain, d.N, d.P, d.OHW, b)
+			got = plain
+		}
+		if e := relErr(got, want); !(e <= tol[float32]()) {
+			t.Errorf("%s prepared conv forward %s blocked in %v out %v: relative error %.3g", impl, c, in, out, e)
 		}
 	}
 }

@@ -13,12 +13,21 @@
 // [0, w) once ph and pw are taken off). ob is 3, 4 or 6; the C values of a tap are taken chunk
 // at a time.
 //
+// The values of a tap come in runs of run values cs floats apart, a run's first value rjump
+// floats past the end of the one before (value j at (j/run)*(run*cs + rjump) + (j%run)*cs).
+//
 // On maps as they lie (NCHW) a tap is a place in the window and its values the channels: cs
-// is the padded plane, rs its width, cols 1. With few channels the maps are laid out
-// channels-last and a tap is a row of the window, its values the row's columns by channel
-// (C = KW*channels): rs is a padded row, cols the channels, cs 1.
+// is the padded plane, rs its width, cols 1, run C. On maps in the channel-blocked layout
+// ([C/L][H][W][L], L the instruction set's lanes) the channels come in runs of L: cs 1, cols
+// L, rs a padded row of L-channel positions, rjump the rest of a padded plane of them. With
+// few channels the maps are laid out channels-last and a tap is a row of the window, its
+// values the row's columns by channel (C = KW*channels): rs is a padded row, cols the
+// channels, cs 1, run C.
+//
+// The output y is [N][P][OHW], or with yb (the lanes) in the channel-blocked layout
+// [N][P/yb][OHW][yb].
 typedef struct {
-	int C, image, rs, cols, cs, h, w, ph, pw, ow, sh, sw, taps, groups, blocks, ob, chunk, P, OHW, relu;
+	int C, image, rs, cols, cs, run, rjump, h, w, ph, pw, ow, sh, sw, taps, groups, blocks, ob, chunk, P, OHW, relu, yb;
 } cnn_bconv;
 
 // The packed operands: the weights, the bias ([groups*g], or NULL), and the taps' row and
@@ -35,7 +44,7 @@ typedef struct {
 
 // cnn_*_bconv computes the units [u0, u1) of the images [n0, n1), a unit being a group of
 // filters for one block of positions, unit u = group*blocks + block: xp holds the padded
-// images (each image floats apart), y [N][P][OHW]. part holds the partial sums of as many
+// images (each image floats apart), y the output (see yb). part holds the partial sums of as many
 // blocks as the units span, ob*g floats each.
 void cnn_avx512_bconv(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, float *y, float *part,
     int n0, int n1, int u0, int u1);

@@ -4,9 +4,11 @@ package simd
 
 // #cgo CFLAGS: -O3
 // #include "bconv.h"
+// #include "simd.h"
 import "C"
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/nndl/cnn/kernels"
@@ -55,6 +57,8 @@ func acceptsBconv(d kernels.ConvDims) bool {
 // instruction set.
 type bconv struct {
 	isa    C.int
+	lanes  int  // the instruction set's vector width: the channel block of its layout
+	xb, yb bool // the input, the output in the channel-blocked layout of lanes (Blocked)
 	wide   bool // on the instruction set's wide kernel (bconvWidePositions)
 	d      kernels.ConvDims
 	dims   C.cnn_bconv
@@ -83,7 +87,7 @@ func prepareBconv(isa C.int, d kernels.ConvDims, w, b []float32, ep *kernels.Epi
 		g, ob = int(C.cnn_simd_bconv_g(isa, 1)), 3
 	}
 	geo := d.G
-	p := &bconv{isa: isa, wide: wide, d: d, last: rowTaps(d),
+	p := &bconv{isa: isa, lanes: lanesOf(isa), wide: wide, d: d, last: rowTaps(d),
 		hp: max((d.OH-1)*geo.SH+(geo.KH-1)*geo.DH+1, d.H+geo.PH),
 		wp: max((d.OW-1)*geo.SW+(geo.KW-1)*geo.DW+1, d.W+geo.PW)}
 	blocks, groups := (d.OHW+ob-1)/ob, (d.P+g-1)/g
@@ -122,14 +126,14 @@ func prepareBconv(isa C.int, d kernels.ConvDims, w, b []float32, ep *kernels.Epi
 		taps, values = len(rows), geo.KW*d.C
 		value = func(q, s, j int) int { return (q*d.C+j%d.C)*kk + rows[s]*geo.KW + j/d.C }
 		// Every column counts as data: a row of the window reads some.
-		dims.rs, dims.cols, dims.cs, dims.pw, dims.w = C.int(p.wp*d.C), C.int(d.C), 1, 0, C.int(p.wp)
+		dims.rs, dims.cols, dims.cs, dims.run, dims.pw, dims.w = C.int(p.wp*d.C), C.int(d.C), 1, C.int(values), 0, C.int(p.wp)
 	} else {
 		for _, t := range live {
 			p.tr, p.tc = append(p.tr, int32(t/geo.KW*geo.DH)), append(p.tc, int32(t%geo.KW*geo.DW))
 		}
 		taps, values = len(live), d.C
 		value = func(q, s, j int) int { return (q*d.C+j)*kk + live[s] }
-		dims.rs, dims.cols, dims.cs = C.int(p.wp), 1, C.int(p.hp*p.wp)
+		dims.rs, dims.cols, dims.cs, dims.run = C.int(p.wp), 1, C.int(p.hp*p.wp), C.int(values)
 	}
 
 	fw, fb, relu := kernels.FoldEpilogue(d, w, b, ep)
@@ -147,10 +151,10 @@ func prepareBconv(isa C.int, d kernels.ConvDims, w, b []float32, ep *kernels.Epi
 		clear(p.b[d.P:])
 	}
 	// The blocks of a group reuse its weights: a chunk of their values stays in the core's
-	// cache meanwhile.
+	// cache meanwhile. A chunk is whole blocks of 16 channels, as Blocked's layout takes them.
 	chunk := values
 	if blocks > 1 && taps > 0 {
-		chunk = min(values, max(16, bconvChunkBytes/(4*taps*g)))
+		chunk = min(values, max(16, bconvChunkBytes/(4*taps*g)/16*16))
 	}
 	dims.C, dims.ow, dims.sh, dims.sw = C.int(values), C.int(d.OW), C.int(geo.SH), C.int(geo.SW)
 	dims.taps, dims.groups, dims.blocks, dims.ob, dims.chunk = C.int(taps), C.int(groups), C.int(blocks), C.int(ob), C.int(chunk)
@@ -169,6 +173,11 @@ func (p *bconv) Forward(ws *kernels.Scratch, x, y []float32) error {
 	}
 	xp := x
 	switch {
+	case p.xb && (p.hp != d.H || p.wp != d.W): // planes of positions of lanes channels
+		xp = p.padded(ws)
+		l := p.lanes
+		C.cnn_bconv_pad(ptr(x), ptr(xp), C.int(d.N*d.C/l), C.int(d.H), C.int(d.W*l), C.int(p.hp), C.int(p.wp*l),
+			C.int(d.G.PH), C.int(d.G.PW*l))
 	case p.last:
 		xp = p.padded(ws)
 		C.cnn_bconv_pad_last(ptr(x), ptr(xp), C.int(d.N), C.int(d.C), C.int(d.H), C.int(d.W), C.int(p.hp), C.int(p.wp),
@@ -243,10 +252,54 @@ func (p *bconv) fill(y []float32) {
 			if p.dims.relu != 0 {
 				v = max(v, 0)
 			}
+			if p.yb {
+				l := p.lanes
+				at := ((n*d.P + q/l*l) * d.OHW) + q%l
+				for i := range d.OHW {
+					y[at+i*l] = v
+				}
+				continue
+			}
 			plane := y[(n*d.P+q)*d.OHW : (n*d.P+q+1)*d.OHW]
 			for i := range plane {
 				plane[i] = v
 			}
 		}
 	}
+}
+
+// lanesOf is the number of floats in a vector of isa.
+func lanesOf(isa C.int) int {
+	if isa == C.CNN_SIMD_AVX512 {
+		return 16
+	}
+	return 8
+}
+
+// ChannelBlock is the block of channels of the layout Blocked takes: the instruction set's
+// vector width (16 floats with AVX-512, 8 with AVX2), the block oneDNN's kernels take on it.
+func (p *bconv) ChannelBlock() int { return p.lanes }
+
+// Blocked returns the pass reading its input (in) or writing its output (out) in the
+// channel-blocked layout of ChannelBlock: the kernels then broadcast a position's channels
+// from one run of memory, and store a block of them as one vector.
+func (p *bconv) Blocked(in, out bool) (kernels.PreparedConv[float32], error) {
+	d, l := p.d, p.lanes
+	q := *p
+	q.xb, q.yb, q.dims = in, out, p.dims
+	q.dims.yb = 0
+	if in {
+		if p.last || d.C%l != 0 {
+			return nil, fmt.Errorf("broadcast convolution %v: %d input channels are not blocks of %d", d.G, d.C, l)
+		}
+		q.dims.rs, q.dims.cols, q.dims.cs, q.dims.run = C.int(p.wp*l), C.int(l), 1, C.int(l)
+		q.dims.rjump = C.int((p.hp*p.wp - 1) * l)
+	}
+	if out {
+		if d.P%l != 0 {
+			return nil, fmt.Errorf("broadcast convolution %v: %d output channels are not blocks of %d", d.G, d.P, l)
+		}
+		q.dims.yb = C.int(l)
+	}
+	return &q, nil
 }

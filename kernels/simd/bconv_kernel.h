@@ -44,6 +44,7 @@
 		_Pragma("GCC unroll 8") for (int v = 0; v < V; v++)                               \
 			acc[i][v] = !first ? VLOAD(part + i * G + LANES * v)                       \
 			          : a->b   ? VLOAD(a->b + gi * G + LANES * v) : VZERO();              \
+		const long coff = (long)(c0 / d->run) * ((long)d->run * d->cs + d->rjump) + (long)(c0 % d->run) * d->cs; \
 		int row[NP], col[NP]; /* where the positions' windows start */                  \
 		_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) {                            \
 			const int o = bi * OB + i;                                                    \
@@ -60,22 +61,37 @@
 				continue;                                                                 \
 			const float *x[NP];                                                           \
 			_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++)                          \
-				x[i] = xp + (long)(row[i] + tr) * d->rs + (long)(col[i] + tc) * d->cols + (long)c0 * d->cs; \
+				x[i] = xp + (long)(row[i] + tr) * d->rs + (long)(col[i] + tc) * d->cols + coff; \
 			const float *w = a->w + (((long)gi * d->taps + t) * d->C + c0) * G;           \
-			if (d->blocks == 1) /* the weights stream through once: prefetch them */     \
-				for (int c = c0; c < c1; c++, w += G) {                                   \
-					_Pragma("GCC unroll 8") for (int l = 0; l < G; l += 16)               \
-						_mm_prefetch((const char *)(w + PF * G + l), _MM_HINT_T0);        \
-					CHANNEL(NP);                                                          \
-				}                                                                         \
-			else                                                                          \
-				for (int c = c0; c < c1; c++, w += G)                                     \
-					CHANNEL(NP);                                                          \
+			for (int c = c0; c < c1;) { /* a run of values at a time */                   \
+				const int e = (c / d->run + 1) * d->run < c1 ? (c / d->run + 1) * d->run : c1; \
+				if (d->blocks == 1) /* the weights stream through once: prefetch them */ \
+					for (; c < e; c++, w += G) {                                          \
+						_Pragma("GCC unroll 8") for (int l = 0; l < G; l += 16)           \
+							_mm_prefetch((const char *)(w + PF * G + l), _MM_HINT_T0);    \
+						CHANNEL(NP);                                                      \
+					}                                                                     \
+				else                                                                      \
+					for (; c < e; c++, w += G)                                            \
+						CHANNEL(NP);                                                      \
+				_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) x[i] += d->rjump;    \
+			}                                                                             \
 		}                                                                                 \
 		if (!last) {                                                                      \
 			_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++)                          \
 			_Pragma("GCC unroll 8") for (int v = 0; v < V; v++)                           \
 				VSTORE(part + i * G + LANES * v, acc[i][v]);                              \
+			return;                                                                       \
+		}                                                                                 \
+		if (d->yb) { /* blocked: each vector is a block's channels at a position */      \
+			_Pragma("GCC unroll 8") for (int v = 0; v < V; v++) {                         \
+				const int q = gi * G + LANES * v;                                         \
+				if (q >= d->P)                                                            \
+					break;                                                                \
+				float *yq = y + ((long)(q / LANES) * d->OHW + bi * OB) * LANES;           \
+				_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++)                      \
+					VSTORE(yq + i * LANES, d->relu ? VRELU(acc[i][v]) : acc[i][v]);       \
+			}                                                                             \
 			return;                                                                       \
 		}                                                                                 \
 		float out[NP][G];                                                                 \

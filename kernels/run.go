@@ -129,6 +129,10 @@ func MaxPoolBlocked[T Float](d PoolDims, b int, x, y []T, relu bool) {
 	ReturnJob(j)
 }
 
+// reluStepFloats is about the most output a pooling followed by its ReLU writes before the
+// ReLU runs over it: 128 KB, well inside a core's L2.
+const reluStepFloats = 32 << 10
+
 // poolJob is a pooling's pass over its planes: forward from x into y (then the ReLU on y,
 // with reluOut), or backward into dx; with block, forward over blocks of that many planes in
 // the channel-blocked layout, on blocked (nil: in Go).
@@ -141,8 +145,15 @@ type poolJob[T Float] struct {
 	blocked            BlockedMaxPool[T]
 }
 
-func (j *poolJob[T]) Run(_, lo, hi int) {
+func (j *poolJob[T]) Run(wk, lo, hi int) {
 	in, out := j.d.H*j.d.W, j.d.OH*j.d.OW
+	if step := max(1, reluStepFloats/(out*max(1, j.block))); j.reluOut && hi-lo > step {
+		// A few planes at a time, for the ReLU to find them in the core's cache.
+		for s := lo; s < hi; s += step {
+			j.Run(wk, s, min(hi, s+step))
+		}
+		return
+	}
 	part := j.d
 	part.Planes = hi - lo
 	if b := j.block; b > 0 {

@@ -688,7 +688,8 @@ AVX2 void cnn_avx2_maxpool3_grad(const cnn_maxpool3 *d, const float *x, const fl
 
 // Max pooling of channel-blocked maps (cnn_pool_blocked): every position holds b channels
 // side by side, so a window's maximum is taken 8 channels at a time with plain vector loads.
-// The work is memory-bound, and this one kernel serves AVX-512 CPUs too.
+// AVX-512 CPUs run it on blocks of 8 channels; on blocks of 16, avx512_amd64.c's, which takes
+// a position's block in one vector.
 
 static inline int clip(int v, int hi) { return v < 0 ? 0 : v > hi ? hi : v; }
 

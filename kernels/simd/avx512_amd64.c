@@ -596,3 +596,32 @@ AVX512 void cnn_avx512_maxpool3_grad(const cnn_maxpool3 *d, const float *x, cons
 		}
 	}
 }
+
+// cnn_avx512_maxpool_blocked is cnn_avx2_maxpool_blocked on blocks of 16 channels (d->b a
+// multiple of 16): a position's block is one vector.
+AVX512 void cnn_avx512_maxpool_blocked(const cnn_pool_blocked *d, const float *x, float *y) {
+	const int b = d->b;
+	const __m512 qnan = _mm512_set1_ps(__builtin_nanf(""));
+	for (int pl = 0; pl < d->planes; pl++) {
+		const float *xp = x + (long)pl * d->h * d->w * b;
+		for (int i = 0; i < d->oh; i++) {
+			const int top = i * d->sh - d->ph;
+			const int r0 = top < 0 ? 0 : top, r1 = top + d->kh < d->h ? top + d->kh : d->h;
+			for (int j = 0; j < d->ow; j++, y += b) {
+				const int left = j * d->sw - d->pw;
+				const int c0 = left < 0 ? 0 : left, c1 = left + d->kw < d->w ? left + d->kw : d->w;
+				for (int l = 0; l < b; l += 16) {
+					__m512 m = _mm512_set1_ps(-__builtin_inff());
+					__mmask16 nan = 0;
+					for (int r = r0; r < r1; r++)
+						for (int c = c0; c < c1; c++) {
+							const __m512 v = _mm512_loadu_ps(xp + ((long)r * d->w + c) * b + l);
+							nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+							m = max2(m, v);
+						}
+					_mm512_storeu_ps(y + l, _mm512_mask_mov_ps(m, nan, qnan));
+				}
+			}
+		}
+	}
+}

@@ -176,16 +176,14 @@ func (p *bconv) Forward(ws *kernels.Scratch, x, y []float32) error {
 	case p.xb && (p.hp != d.H || p.wp != d.W): // planes of positions of lanes channels
 		xp = p.padded(ws)
 		l := p.lanes
-		C.cnn_bconv_pad(ptr(x), ptr(xp), C.int(d.N*d.C/l), C.int(d.H), C.int(d.W*l), C.int(p.hp), C.int(p.wp*l),
-			C.int(d.G.PH), C.int(d.G.PW*l))
+		pad(x, xp, d.N*d.C/l, d.H, d.W*l, p.hp, p.wp*l, d.G.PH, d.G.PW*l)
 	case p.last:
 		xp = p.padded(ws)
 		C.cnn_bconv_pad_last(ptr(x), ptr(xp), C.int(d.N), C.int(d.C), C.int(d.H), C.int(d.W), C.int(p.hp), C.int(p.wp),
 			C.int(d.G.PH), C.int(d.G.PW))
 	case p.hp != d.H || p.wp != d.W:
 		xp = p.padded(ws)
-		C.cnn_bconv_pad(ptr(x), ptr(xp), C.int(d.N*d.C), C.int(d.H), C.int(d.W), C.int(p.hp), C.int(p.wp),
-			C.int(d.G.PH), C.int(d.G.PW))
+		pad(x, xp, d.N*d.C, d.H, d.W, p.hp, p.wp, d.G.PH, d.G.PW)
 	}
 	units := int(p.dims.groups * p.dims.blocks)
 	ws.Reserve(kernels.Workers(), 1)
@@ -196,6 +194,25 @@ func (p *bconv) Forward(ws *kernels.Scratch, x, y []float32) error {
 	kernels.RunShared(units, pieces, j)
 	kernels.ReturnJob(j)
 	return nil
+}
+
+// pad copies the planes x [planes][h][w] into the inside of xp [planes][hp][wp] at row ph and
+// column pw (cnn_bconv_pad), the workers splitting the planes.
+func pad(x, xp []float32, planes, h, w, hp, wp, ph, pw int) {
+	j := kernels.BorrowJob[padJob]()
+	j.x, j.xp, j.h, j.w, j.hp, j.wp, j.ph, j.pw = x, xp, h, w, hp, wp, ph, pw
+	kernels.RunJob(planes, j)
+	kernels.ReturnJob(j)
+}
+
+type padJob struct {
+	x, xp                []float32
+	h, w, hp, wp, ph, pw int
+}
+
+func (j *padJob) Run(_, lo, hi int) {
+	C.cnn_bconv_pad(ptr(j.x[lo*j.h*j.w:]), ptr(j.xp[lo*j.hp*j.wp:]), C.int(hi-lo), C.int(j.h), C.int(j.w),
+		C.int(j.hp), C.int(j.wp), C.int(j.ph), C.int(j.pw))
 }
 
 // bconvPieceFLOPs is about the least work in a piece of a call the workers share

@@ -33,6 +33,18 @@
 		}                                                                                         \
 	} while (0)
 
+// CHANNEL_AT(NP, k) is CHANNEL for the k-th channel of a run of LANES, one float apart (the
+// channel-blocked layout): the input pointers stay where the run starts.
+#define CHANNEL_AT(NP, k)                                                                         \
+	do {                                                                                          \
+		VEC wv[V];                                                                                \
+		_Pragma("GCC unroll 8") for (int v = 0; v < V; v++) wv[v] = VLOAD(w + LANES * v);         \
+		_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) {                                    \
+			const VEC xv = VSET1(x[i][k]);                                                        \
+			_Pragma("GCC unroll 8") for (int v = 0; v < V; v++) acc[i][v] = VFMA(wv[v], xv, acc[i][v]); \
+		}                                                                                         \
+	} while (0)
+
 // BLOCK(OB, NP) computes block bi of group gi over the input channels [c0, c1), its first NP
 // positions real (the rest of the block lies past the map): it starts from the bias (first)
 // or from the partial sums in part, and ends in y through the ReLU (last) or back in part.
@@ -63,8 +75,22 @@
 			_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++)                          \
 				x[i] = xp + (long)(row[i] + tr) * d->rs + (long)(col[i] + tc) * d->cols + coff; \
 			const float *w = a->w + (((long)gi * d->taps + t) * d->C + c0) * G;           \
+			if (d->run == LANES && d->cs == 1) /* blocked: c0 and c1 whole runs */        \
+				for (int c = c0; c < c1; c += LANES) {                                    \
+					if (d->blocks == 1) /* the weights stream through once: prefetch them */ \
+						_Pragma("GCC unroll 16") for (int k = 0; k < LANES; k++, w += G) { \
+							_Pragma("GCC unroll 8") for (int l = 0; l < G; l += 16)       \
+								_mm_prefetch((const char *)(w + PF * G + l), _MM_HINT_T0); \
+							CHANNEL_AT(NP, k);                                            \
+						}                                                                 \
+					else                                                                  \
+						_Pragma("GCC unroll 16") for (int k = 0; k < LANES; k++, w += G)  \
+							CHANNEL_AT(NP, k);                                            \
+					_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) x[i] += LANES + d->rjump; \
+				}                                                                         \
+			else                                                                          \
 			for (int c = c0; c < c1;) { /* a run of values at a time */                   \
-				const int e = (c / d->run + 1) * d->run < c1 ? (c / d->run + 1) * d->run : c1; \
+				const int e = c + d->run < c1 ? c + d->run : c1; /* c0 starts a run */    \
 				if (d->blocks == 1) /* the weights stream through once: prefetch them */ \
 					for (; c < e; c++, w += G) {                                          \
 						_Pragma("GCC unroll 8") for (int l = 0; l < G; l += 16)           \

@@ -407,7 +407,10 @@ func testPrepared[T kernels.Float](t *testing.T, impl string, k kernels.Conv[T],
 				}
 			}
 			if bp, ok := p.(kernels.BlockedConv[float32]); ok {
-				testBlockedConv(t, impl, bp, ws, d, c, any(x).([]float32), want)
+				testBlockedConv(t, impl, bp, ws, d, c, any(x).([]float32), want, ep == nil || !ep.ReLU)
+			}
+			if ep == nil || !ep.ReLU {
+				testResidual(t, impl, p, rng, ws, c, x, want)
 			}
 			if ep != nil && ep.Mean != nil {
 				ep.Mean[0] -= 100
@@ -416,10 +419,39 @@ func testPrepared[T kernels.Float](t *testing.T, impl string, k kernels.Conv[T],
 	}
 }
 
+// testResidual checks p's pass followed by a residual sum and a ReLU or not (kernels.Residual)
+// against want, the reference's output of x before them, plus the residual, through the ReLU
+// as the ReLU kernels have it (NaN kept; the residual holds some).
+func testResidual[T kernels.Float](t *testing.T, impl string, p kernels.PreparedConv[T], rng *rand.Rand, ws *kernels.Scratch, c string, x []T, want []float64) {
+	t.Helper()
+	r := random[T](rng, len(want))
+	r[len(r)/2] = T(math.NaN())
+	for _, relu := range []bool{false, true} {
+		sum := make([]float64, len(want))
+		for i, w := range want {
+			sum[i] = w + float64(r[i])
+			if relu && !(sum[i] > 0 || math.IsNaN(sum[i])) {
+				sum[i] = 0
+			}
+		}
+		got := random[T](rng, len(want))
+		must(t, kernels.Residual(p, relu).ForwardResidual(ws, x, r, got))
+		if !math.IsNaN(float64(got[len(got)/2])) {
+			t.Errorf("%s prepared conv %s with a residual, ReLU %v: the residual's NaN gives %v", impl, c, relu, got[len(got)/2])
+		}
+		got[len(got)/2], sum[len(sum)/2] = 0, 0
+		if e := relErr(got, sum); !(e <= tol[T]()) {
+			t.Errorf("%s prepared conv %s with a residual, ReLU %v: relative error %.3g", impl, c, relu, e)
+		}
+	}
+}
+
 // testBlockedConv checks each pass of p with its input, its output or both in the channel-
 // blocked layout against want, the reference's output of x; Blocked must refuse the maps
 // whose channels are not whole blocks.
-func testBlockedConv(t *testing.T, impl string, p kernels.BlockedConv[float32], ws *kernels.Scratch, d kernels.ConvDims, c string, x []float32, want []float64) {
+// With residual (p has no ReLU of its own), the pass with a residual sum in the blocked
+// layout is checked too.
+func testBlockedConv(t *testing.T, impl string, p kernels.BlockedConv[float32], ws *kernels.Scratch, d kernels.ConvDims, c string, x []float32, want []float64, residual bool) {
 	t.Helper()
 	b := p.ChannelBlock()
 	if b == 0 {
@@ -454,6 +486,20 @@ func testBlockedConv(t *testing.T, impl string, p kernels.BlockedConv[float32], 
 		}
 		if e := relErr(got, want); !(e <= tol[float32]()) {
 			t.Errorf("%s prepared conv forward %s blocked in %v out %v: relative error %.3g", impl, c, in, out, e)
+		}
+		if residual && out {
+			r, rb, sum := make([]float32, len(want)), make([]float32, len(want)), make([]float64, len(want))
+			for i := range r {
+				r[i] = float32(i%7) - 3
+				sum[i] = max(want[i]+float64(r[i]), 0)
+			}
+			kernels.ToBlocked(r, rb, d.N, d.P, d.OHW, b)
+			yb, y := make([]float32, len(want)), make([]float32, len(want))
+			must(t, kernels.Residual(bp, true).ForwardResidual(ws, src, rb, yb))
+			kernels.FromBlocked(yb, y, d.N, d.P, d.OHW, b)
+			if e := relErr(y, sum); !(e <= tol[float32]()) {
+				t.Errorf("%s prepared conv forward %s blocked in %v out %v with a residual: relative error %.3g", impl, c, in, out, e)
+			}
 		}
 	}
 }

@@ -118,3 +118,41 @@ type BlockedConv[T Float] interface {
 	// of ChannelBlock channels.
 	Blocked(in, out bool) (PreparedConv[T], error)
 }
+
+// ResidualConv is a prepared convolution followed by a residual sum and, with relu, a ReLU:
+// y = relu(conv(x) + r), where r is laid out as y (a ResNet block's second convolution and
+// its shortcut).
+type ResidualConv[T Float] interface {
+	ForwardResidual(ws *Scratch, x, r, y []T) error
+}
+
+// ResidualPreparer is a PreparedConv whose kernels can add the residual as they write the
+// output.
+type ResidualPreparer[T Float] interface {
+	// Residual returns the pass adding a residual, then the ReLU with relu; the pass itself
+	// was prepared without a ReLU.
+	Residual(relu bool) ResidualConv[T]
+}
+
+// Residual returns p's pass (prepared without a ReLU) followed by the residual sum and, with
+// relu, the ReLU: on p's own kernels where they add it as they write (a ResidualPreparer),
+// else as p's pass, then ApplyAdd.
+func Residual[T Float](p PreparedConv[T], relu bool) ResidualConv[T] {
+	if r, ok := p.(ResidualPreparer[T]); ok {
+		return r.Residual(relu)
+	}
+	return addAfter[T]{p, relu}
+}
+
+type addAfter[T Float] struct {
+	p    PreparedConv[T]
+	relu bool
+}
+
+func (a addAfter[T]) ForwardResidual(ws *Scratch, x, r, y []T) error {
+	if err := a.p.Forward(ws, x, y); err != nil {
+		return err
+	}
+	ApplyAdd(y, r, y, a.relu)
+	return nil
+}

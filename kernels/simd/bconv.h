@@ -31,10 +31,12 @@ typedef struct {
 } cnn_bconv;
 
 // The packed operands: the weights, the bias ([groups*g], or NULL), and the taps' row and
-// column offsets in the window.
+// column offsets in the window; and the residual r (NULL: none), laid out as y, added to
+// the output before the ReLU.
 typedef struct {
 	const float *w, *b;
 	const int *tr, *tc;
+	const float *r;
 } cnn_bconv_args;
 
 // The width of a group of filters of each instruction set, and of AVX2's wide kernel.
@@ -64,4 +66,4 @@ void cnn_bconv_pad_last(const float *x, float *xp, int n, int c, int h, int w, i
 // cnn_simd_bconv_g is isa's group width; with wide, that of its wide kernel (0: none).
 int cnn_simd_bconv_g(int isa, int wide);
 void cnn_simd_bconv(int isa, int wide, const cnn_bconv *d, const float *w, const float *b, const int *tr, const int *tc,
-    const float *xp, float *y, float *part, int n0, int n1, int u0, int u1);
+    const float *r, const float *xp, float *y, float *part, int n0, int n1, int u0, int u1);

@@ -165,10 +165,27 @@ func prepareBconv(isa C.int, d kernels.ConvDims, w, b []float32, ep *kernels.Epi
 
 // Forward lays the images out zero-padded, then splits the units (a group of filters for a
 // block of positions) between the workers.
-func (p *bconv) Forward(ws *kernels.Scratch, x, y []float32) error {
+func (p *bconv) Forward(ws *kernels.Scratch, x, y []float32) error { return p.forward(ws, x, nil, y) }
+
+// Residual returns the pass adding a residual to the output, then the ReLU with relu: the
+// kernels add it as they write each block.
+func (p *bconv) Residual(relu bool) kernels.ResidualConv[float32] {
+	q := *p
+	q.dims.relu = flag(relu)
+	return residualBconv{&q}
+}
+
+type residualBconv struct{ p *bconv }
+
+func (r residualBconv) ForwardResidual(ws *kernels.Scratch, x, res, y []float32) error {
+	return r.p.forward(ws, x, res, y)
+}
+
+// forward computes y from x, then the residual r (nil: none), then the ReLU.
+func (p *bconv) forward(ws *kernels.Scratch, x, r, y []float32) error {
 	d := p.d
 	if len(p.tr) == 0 { // every window reads padding only
-		p.fill(y)
+		p.fill(r, y)
 		return nil
 	}
 	xp := x
@@ -188,7 +205,7 @@ func (p *bconv) Forward(ws *kernels.Scratch, x, y []float32) error {
 	units := int(p.dims.groups * p.dims.blocks)
 	ws.Reserve(kernels.Workers(), 1)
 	j := kernels.BorrowJob[bconvJob]()
-	j.p, j.ws, j.xp, j.y = p, ws, xp, y
+	j.p, j.ws, j.xp, j.r, j.y = p, ws, xp, r, y
 	pieces := p.pieces(units)
 	j.per = min(int(p.dims.blocks), (units+pieces-1)/pieces) * int(p.dims.ob) * p.g
 	kernels.RunShared(units, pieces, j)
@@ -239,17 +256,17 @@ func (p *bconv) pieces(units int) int {
 // bconvJob is a call of a broadcast convolution on the padded input xp into y, whose units
 // the workers split, each with partial sums of per floats.
 type bconvJob struct {
-	p     *bconv
-	ws    *kernels.Scratch
-	xp, y []float32
-	per   int
+	p        *bconv
+	ws       *kernels.Scratch
+	xp, r, y []float32
+	per      int
 }
 
 func (j *bconvJob) Run(wk, lo, hi int) {
 	p := j.p
 	part := kernels.Buffer[float32](j.ws, wk, 0, j.per)
 	C.cnn_simd_bconv(p.isa, flag(p.wide), &p.dims, ptr(p.w), ptr(p.b), (*C.int)(&p.tr[0]), (*C.int)(&p.tc[0]),
-		ptr(j.xp), ptr(j.y), ptr(part), 0, C.int(p.d.N), C.int(lo), C.int(hi))
+		ptr(j.r), ptr(j.xp), ptr(j.y), ptr(part), 0, C.int(p.d.N), C.int(lo), C.int(hi))
 }
 
 // padded returns the scratch's padded input buffer of this convolution, its border zero: it
@@ -263,29 +280,30 @@ func (p *bconv) padded(ws *kernels.Scratch) []float32 {
 	return b
 }
 
-// fill writes the output of windows that read padding only: the bias, through the ReLU.
-func (p *bconv) fill(y []float32) {
+// fill writes the output of windows that read padding only: the bias, plus the residual r
+// (nil: none), through the ReLU.
+func (p *bconv) fill(r, y []float32) {
 	d := p.d
 	for n := range d.N {
 		for q := range d.P {
-			var v float32
+			var b float32
 			if p.b != nil {
-				v = p.b[q]
+				b = p.b[q]
 			}
-			if p.dims.relu != 0 {
-				v = max(v, 0)
-			}
+			at, step := (n*d.P+q)*d.OHW, 1
 			if p.yb {
 				l := p.lanes
-				at := ((n*d.P + q/l*l) * d.OHW) + q%l
-				for i := range d.OHW {
-					y[at+i*l] = v
-				}
-				continue
+				at, step = (n*d.P+q/l*l)*d.OHW+q%l, l
 			}
-			plane := y[(n*d.P+q)*d.OHW : (n*d.P+q+1)*d.OHW]
-			for i := range plane {
-				plane[i] = v
+			for i := range d.OHW {
+				v := b
+				if r != nil {
+					v += r[at+i*step]
+				}
+				if p.dims.relu != 0 && !(v > 0 || v != v) {
+					v = 0 // as the kernels' ReLU: NaN kept, -0 made +0
+				}
+				y[at+i*step] = v
 			}
 		}
 	}

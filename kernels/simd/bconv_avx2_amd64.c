@@ -14,6 +14,7 @@
 #define VSTORE _mm256_storeu_ps
 #define VSET1 _mm256_set1_ps
 #define VZERO _mm256_setzero_ps
+#define VADD _mm256_add_ps
 #define VFMA _mm256_fmadd_ps
 #define ENTRY cnn_avx2_bconv
 

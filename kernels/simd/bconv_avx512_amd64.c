@@ -13,6 +13,7 @@
 #define VSTORE _mm512_storeu_ps
 #define VSET1 _mm512_set1_ps
 #define VZERO _mm512_setzero_ps
+#define VADD _mm512_add_ps
 #define VFMA _mm512_fmadd_ps
 #define ENTRY cnn_avx512_bconv
 

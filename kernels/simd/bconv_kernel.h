@@ -1,6 +1,6 @@
 // The broadcast convolution's kernel, written once for the instruction sets: the including
 // file (bconv_avx512_amd64.c, bconv_avx2_amd64.c) defines the vector type VEC of LANES floats,
-// its operations (VLOAD, VSTORE, VSET1, VZERO, VFMA, VRELU), the attribute ISA, the group
+// its operations (VLOAD, VSTORE, VSET1, VZERO, VADD, VFMA, VRELU), the attribute ISA, the group
 // width G (filters, a multiple of LANES) and the entry point's name ENTRY.
 //
 // A block is OB output positions (3, 4 or 6) for a group of G filters, held in
@@ -115,12 +115,28 @@
 				if (q >= d->P)                                                            \
 					break;                                                                \
 				float *yq = y + ((long)(q / LANES) * d->OHW + bi * OB) * LANES;           \
-				_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++)                      \
-					VSTORE(yq + i * LANES, d->relu ? VRELU(acc[i][v]) : acc[i][v]);       \
+				const float *rq = a->r ? a->r + (yq - y) : 0;                             \
+				_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) {                    \
+					const VEC s = rq ? VADD(acc[i][v], VLOAD(rq + i * LANES)) : acc[i][v]; \
+					VSTORE(yq + i * LANES, d->relu ? VRELU(s) : s);                       \
+				}                                                                         \
 			}                                                                             \
 			return;                                                                       \
 		}                                                                                 \
 		float out[NP][G];                                                                 \
+		if (a->r) { /* the sum, then the ReLU, a value at a time as VRELU has it */      \
+			_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++)                          \
+			_Pragma("GCC unroll 8") for (int v = 0; v < V; v++)                           \
+				VSTORE(out[i] + LANES * v, acc[i][v]);                                    \
+			const int q0 = gi * G, q1 = q0 + G < d->P ? q0 + G : d->P, o0 = bi * OB;      \
+			for (int q = q0; q < q1; q++)                                                 \
+				for (int i = 0; i < NP; i++) {                                            \
+					const long at = (long)q * d->OHW + o0 + i;                            \
+					const float s = out[i][q - q0] + a->r[at];                            \
+					y[at] = !d->relu || s > 0 || s != s ? s : 0.0f;                       \
+				}                                                                         \
+			return;                                                                       \
+		}                                                                                 \
 		_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++)                              \
 		_Pragma("GCC unroll 8") for (int v = 0; v < V; v++)                               \
 			VSTORE(out[i] + LANES * v, d->relu ? VRELU(acc[i][v]) : acc[i][v]);           \
@@ -179,6 +195,9 @@ ISA void ENTRY(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, flo
 	for (int n = n0; n < n1; n++) {
 		const float *xn = xp + (long)n * d->image;
 		float *yn = y + (long)n * d->P * d->OHW;
+		cnn_bconv_args an = *a; /* the residual of image n */
+		if (an.r)
+			an.r += (long)n * d->P * d->OHW;
 		for (int u = u0; u < u1;) {
 			// The blocks [b0, b1) of group gi, chunk by chunk of input channels.
 			const int gi = u / d->blocks, b0 = u % d->blocks;
@@ -186,7 +205,7 @@ ISA void ENTRY(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, flo
 			for (int c0 = 0; c0 < d->C; c0 += d->chunk) {
 				const int c1 = c0 + d->chunk < d->C ? c0 + d->chunk : d->C;
 				for (int bi = b0; bi < b1; bi++)
-					KNAME(block)(d, a, xn, yn, part + (long)(bi - b0) * d->ob * G, gi, bi, c0, c1, c0 == 0, c1 == d->C);
+					KNAME(block)(d, &an, xn, yn, part + (long)(bi - b0) * d->ob * G, gi, bi, c0, c1, c0 == 0, c1 == d->C);
 			}
 			u += b1 - b0;
 		}

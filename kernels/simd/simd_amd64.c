@@ -87,8 +87,8 @@ void cnn_simd_sum_channels(int isa, const float *dy, int n, int C, long inner, i
 void cnn_simd_axpy(int isa, float a, const float *x, float *y, long n) { isas[isa].axpy(a, x, y, n); }
 int cnn_simd_bconv_g(int isa, int wide) { return wide ? isas[isa].bconv_wide_g : isas[isa].bconv_g; }
 void cnn_simd_bconv(int isa, int wide, const cnn_bconv *d, const float *w, const float *b, const int *tr,
-    const int *tc, const float *xp, float *y, float *part, int n0, int n1, int u0, int u1) {
-	const cnn_bconv_args a = {w, b, tr, tc};
+    const int *tc, const float *r, const float *xp, float *y, float *part, int n0, int n1, int u0, int u1) {
+	const cnn_bconv_args a = {w, b, tr, tc, r};
 	(wide ? isas[isa].bconv_wide : isas[isa].bconv)(d, &a, xp, y, part, n0, n1, u0, u1);
 }
 void cnn_bconv_pad(const float *x, float *xp, int planes, int h, int w, int hp, int wp, int ph, int pw) {

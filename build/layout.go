@@ -18,7 +18,8 @@ var blockLayouts = true
 // (graph.Blocking) where every step that writes or reads them can take it: oneDNN's kernels
 // then read and write them as they lie, rather than reorder them in and out at every
 // convolution. The values joined by element-wise steps (a residual block's input, its
-// shortcut and its sum) or by a max pooling (its input and output) share one layout; such a
+// shortcut and its sum, also where a convolution adds the shortcut) or by a max pooling (its
+// input and output) share one layout; such a
 // set is blocked when each of its values is written by a convolution or a step of the set,
 // read only by convolutions (as their data), steps of the set or global average pooling, has
 // a multiple of the block of channels, and is no target of the program (targets): those and
@@ -84,6 +85,8 @@ func (m *vm) block(targets []*gorgonia.Node) error {
 			}
 		case how[i].Planes:
 			set[find(s.in[0])] = find(s.out)
+		case how[i].Residual:
+			set[find(s.in[len(s.in)-1])] = find(s.out)
 		}
 	}
 	ok := map[int]bool{} // by set: false once one of its values cannot be blocked
@@ -96,7 +99,8 @@ func (m *vm) block(targets []*gorgonia.Node) error {
 		}
 		for _, u := range readers[v] {
 			h := how[u.step]
-			can = can && (h.Elementwise || (h.Block == b || h.Pool || h.Planes) && u.arg == 0)
+			residual := h.Residual && h.Block == b && u.arg == len(m.steps[u.step].in)-1
+			can = can && (h.Elementwise || residual || (h.Block == b || h.Pool || h.Planes) && u.arg == 0)
 		}
 		if r := find(v); !can {
 			ok[r] = false

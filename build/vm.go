@@ -173,8 +173,8 @@ func (m *vm) fuse(targets []*gorgonia.Node) {
 }
 
 // freeze fixes the parameters of every step that has something to prepare (graph.Freeze):
-// the steps whose inputs past the first are all bound values, not computed ones, which then
-// read only their first input. It then gives the program its own copy of every other bound
+// the steps whose inputs past the first are all bound values, not computed ones, but for a
+// residual they add (graph.Data), which then read only their first input and that one. It then gives the program its own copy of every other bound
 // value a step reads, but those of fed (the inputs it is fed at each run).
 func (m *vm) freeze(fed ...*gorgonia.Node) error {
 	read := make([]bool, len(m.nodes))
@@ -184,7 +184,7 @@ func (m *vm) freeze(fed ...*gorgonia.Node) error {
 		bound := len(s.in) >= 2
 		for j, k := range s.in {
 			in[j] = m.vals[k]
-			bound = bound && (j == 0 || in[j] != nil)
+			bound = bound && (graph.Data(s.op, j) || in[j] != nil)
 		}
 		frozen := false
 		if bound {
@@ -198,7 +198,7 @@ func (m *vm) freeze(fed ...*gorgonia.Node) error {
 			}
 		}
 		for j, k := range s.in {
-			read[k] = read[k] || j == 0 || !frozen
+			read[k] = read[k] || graph.Data(s.op, j) || !frozen
 		}
 	}
 	for i, n := range m.nodes {

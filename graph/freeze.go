@@ -44,7 +44,11 @@ func Freeze(o gorgonia.Op, xs tensor.Shape, in []gorgonia.Value) (gorgonia.Op, b
 }
 
 func freeze[T kernels.Float](c convFused[T], xs tensor.Shape, in []gorgonia.Value) (kernel, error) {
-	for i, v := range in[1:] {
+	params := in[1:]
+	if c.add {
+		params = params[:len(params)-1] // the residual is data
+	}
+	for i, v := range params {
 		if v == nil {
 			return nil, fmt.Errorf("input %d has no value to freeze", i+1)
 		}
@@ -66,17 +70,52 @@ func freeze[T kernels.Float](c convFused[T], xs tensor.Shape, in []gorgonia.Valu
 	if err != nil {
 		return nil, err
 	}
-	return convFrozen[T]{c: c, prepared: p}, nil
+	return convFrozen[T]{c: c}.with(p), nil
 }
 
 // convFrozen is a convolution (with its fused epilogue, if any) on prepared weights: it
-// reads only its first input, and ignores the others. It fuses with nothing further. Its
-// input (xb) and output (yb) may be in a channel-blocked layout of that many channels (see
+// reads only its first input (and its last, the residual, when it adds one: see Data), and
+// ignores the others. It fuses with nothing further. Its input (xb) and output (yb, and
+// with it the residual) may be in a channel-blocked layout of that many channels (see
 // Relayout).
 type convFrozen[T kernels.Float] struct {
 	c        convFused[T]
 	prepared kernels.PreparedConv[T]
+	residual kernels.ResidualConv[T] // the pass with the residual sum, when c adds one
 	xb, yb   int
+}
+
+// with returns k running on p.
+func (k convFrozen[T]) with(p kernels.PreparedConv[T]) convFrozen[T] {
+	k.prepared, k.residual = p, nil
+	if k.c.add {
+		k.residual = kernels.Residual(p, k.c.relu)
+	}
+	return k
+}
+
+// Data reports whether input j of o is data that o reads at every run, not a parameter that
+// Freeze fixes: the first input, and a residual a fused convolution adds.
+func Data(o gorgonia.Op, j int) bool {
+	if j == 0 {
+		return true
+	}
+	op, ok := o.(op)
+	if !ok {
+		return false
+	}
+	in, _ := op.k.dims()
+	switch k := op.k.(type) {
+	case convFused[float32]:
+		return k.add && j == len(in)-1
+	case convFused[float64]:
+		return k.add && j == len(in)-1
+	case convFrozen[float32]:
+		return k.c.add && j == len(in)-1
+	case convFrozen[float64]:
+		return k.c.add && j == len(in)-1
+	}
+	return false
 }
 
 func (k convFrozen[T]) kind() string { return k.c.kind() }
@@ -91,6 +130,9 @@ func (k convFrozen[T]) dims() ([]int, int)                             { return 
 func (k convFrozen[T]) shape(in ...tensor.Shape) (tensor.Shape, error) { return k.c.shape(in...) }
 
 func (k convFrozen[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
+	if k.residual != nil {
+		return k.residual.ForwardResidual(k.c.conv.ws, data[T](in[0]), data[T](in[len(in)-1]), data[T](out))
+	}
 	return k.prepared.Forward(k.c.conv.ws, data[T](in[0]), data[T](out))
 }
 
@@ -110,6 +152,9 @@ type Blocking struct {
 	// Planes: the operation (max pooling) works on each channel's map alone, so that it
 	// can read and write them blocked, its input and output in one layout.
 	Planes bool
+	// Residual: the convolution adds its last input, the residual, to its output element by
+	// element, so that the two are in one layout.
+	Residual bool
 }
 
 // BlockingOf says how o can take a channel-blocked layout; the zero Blocking: not at all.
@@ -121,7 +166,7 @@ func BlockingOf(o gorgonia.Op) Blocking {
 	switch k := op.k.(type) {
 	case convFrozen[float32]:
 		if b, ok := k.prepared.(kernels.BlockedConv[float32]); ok {
-			return Blocking{Block: b.ChannelBlock()}
+			return Blocking{Block: b.ChannelBlock(), Residual: k.c.add}
 		}
 	case add[float32], add[float64]:
 		return Blocking{Elementwise: true}
@@ -155,7 +200,8 @@ func Relayout(o gorgonia.Op, b int, in, out bool) (gorgonia.Op, error) {
 		if err != nil {
 			return nil, err
 		}
-		k.prepared, k.xb, k.yb = p, 0, 0
+		k = k.with(p)
+		k.xb, k.yb = 0, 0
 		if in {
 			k.xb = b
 		}

@@ -28,6 +28,8 @@ func reluSuffix(relu bool) string {
 // fused form:
 //   - a ReLU after a BatchNorm2D, a residual Add or a convolution;
 //   - an inference-mode BatchNorm2D after a convolution (with or without a ReLU after it);
+//   - a residual Add (with or without its ReLU) after a convolution, with or without an
+//     inference BatchNorm, that has no ReLU of its own;
 //   - in the backward pass, a ReLU's gradient after a pooling's gradient (the ReLU before
 //     the pooling).
 //
@@ -103,7 +105,7 @@ func SinkReLU(producer, consumer gorgonia.Op, arg int) (p, c gorgonia.Op, ok boo
 
 // withoutReLU returns k without its ReLU: the plain convolution when no BatchNorm is fused.
 func (k convFused[T]) withoutReLU() (kernel, bool) {
-	if !k.bn {
+	if !k.bn && !k.add {
 		return k.conv, k.relu
 	}
 	ok := k.relu
@@ -135,24 +137,32 @@ func (k add[T]) fuse(c kernel, arg int) (kernel, bool) {
 }
 
 func (k convFast[T]) fuse(c kernel, arg int) (kernel, bool) {
-	if arg != 0 {
-		return nil, false
-	}
 	switch ck := c.(type) {
 	case relu[T]:
-		return convFused[T]{conv: k, relu: true}, true
+		return convFused[T]{conv: k, relu: true}, arg == 0
 	case batchNorm[T]:
-		if !ck.Training && !ck.ReLU {
+		if !ck.Training && !ck.ReLU && arg == 0 {
 			return convFused[T]{conv: k, bn: true, eps: ck.Eps}, true
 		}
+	case add[T]:
+		return convFused[T]{conv: k}.fuse(c, arg)
 	}
 	return nil, false
 }
 
 func (k convFused[T]) fuse(c kernel, arg int) (kernel, bool) {
-	if _, ok := c.(relu[T]); ok && arg == 0 && !k.relu {
-		k.relu = true
-		return k, true
+	switch ck := c.(type) {
+	case relu[T]:
+		if arg == 0 && !k.relu {
+			k.relu = true
+			return k, true
+		}
+	case add[T]:
+		// Either input of the sum: the fused step takes the other, the residual, last.
+		if ck.rank == 4 && !k.relu && !k.add {
+			k.add, k.relu = true, ck.relu
+			return k, true
+		}
 	}
 	return nil, false
 }
@@ -166,12 +176,14 @@ func (k poolFastGrad[T]) fuse(c kernel, arg int) (kernel, bool) {
 
 // convFused is a convolution that applies, as it writes each chunk of images, an
 // inference-mode BatchNorm (bn: its scale, shift, running mean and running variance follow
-// the convolution's inputs) and then a ReLU (relu). It only runs forward: a compiler forms
-// it from the declared layers after their gradients are in the graph.
+// the convolution's inputs), then a residual sum (add: the residual is the last input) and
+// then a ReLU (relu). It only runs forward: a compiler forms it from the declared layers
+// after their gradients are in the graph.
 type convFused[T kernels.Float] struct {
 	conv convFast[T]
 	bn   bool
 	eps  float64
+	add  bool
 	relu bool
 }
 
@@ -179,6 +191,9 @@ func (k convFused[T]) kind() string {
 	s := "Conv2D"
 	if k.bn {
 		s += "+BatchNorm2D"
+	}
+	if k.add {
+		s += "+Add"
 	}
 	return s + reluSuffix(k.relu)
 }
@@ -188,6 +203,9 @@ func (k convFused[T]) String() string {
 	if k.bn {
 		s += fmt.Sprintf("+BatchNorm2D(inference eps=%g)", k.eps)
 	}
+	if k.add {
+		s += "+Add"
+	}
 	return s + reluSuffix(k.relu)
 }
 
@@ -196,41 +214,58 @@ func (k convFused[T]) dims() ([]int, int) {
 	if k.bn {
 		in = append(in, 1, 1, 1, 1)
 	}
+	if k.add {
+		in = append(in, 4)
+	}
 	return in, out
 }
 
 func (k convFused[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
 	n := len(in)
-	if k.bn {
-		n -= 4
+	if k.add {
+		n--
 	}
-	y, err := k.conv.shape(in[:n]...)
+	m := n
+	if k.bn {
+		m -= 4
+	}
+	y, err := k.conv.shape(in[:m]...)
 	if err != nil {
 		return nil, err
 	}
 	if k.bn {
-		if err := channelShapes(y, in[n:]...); err != nil {
+		if err := channelShapes(y, in[m:n]...); err != nil {
 			return nil, err
 		}
+	}
+	if k.add && !in[n].Eq(y) {
+		return nil, fmt.Errorf("%v: residual %v, want the output's %v", k, in[n], y)
 	}
 	return y, nil
 }
 
-// do computes y from the inputs x, w, the bias if the convolution has one, and the
-// BatchNorm's four per-channel values if it is fused.
+// do computes y from the inputs x, w, the bias if the convolution has one, the BatchNorm's
+// four per-channel values if it is fused, and the residual if one is added.
 func (k convFused[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	ep, buf := k.epilogue(in)
 	if buf != nil {
 		defer kernels.GiveBack(buf)
 	}
-	return k.conv.forward(out, in[:len(convArity(k.conv.bias))], &ep)
+	if err := k.conv.forward(out, in[:len(convArity(k.conv.bias))], &ep); err != nil {
+		return err
+	}
+	if k.add {
+		kernels.ApplyAdd(data[T](out), data[T](in[len(in)-1]), data[T](out), k.relu)
+	}
+	return nil
 }
 
-// epilogue returns the epilogue of the inputs' BatchNorm values and ReLU, and the buffer that
-// holds its values, to give back (kernels.GiveBack) once it has been used (nil: none).
+// epilogue returns the epilogue of the inputs' BatchNorm values and ReLU (none when a
+// residual is added first), and the buffer that holds its values, to give back
+// (kernels.GiveBack) once it has been used (nil: none).
 func (k convFused[T]) epilogue(in []gorgonia.Value) (kernels.Epilogue, *[]float64) {
 	n := len(convArity(k.conv.bias))
-	ep := kernels.Epilogue{ReLU: k.relu}
+	ep := kernels.Epilogue{ReLU: k.relu && !k.add}
 	if !k.bn {
 		return ep, nil
 	}

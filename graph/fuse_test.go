@@ -310,3 +310,97 @@ func checkSinkReLU[T kernels.Float](t *testing.T, g convGeom, x []T) {
 		t.Errorf("%v %v: %d NaNs and %d zeros among the outputs, want some of each", c, dt, nan, zero)
 	}
 }
+
+// TestFusedConvResidual checks a convolution (with an inference BatchNorm or not) fused with
+// the residual sum after it, whichever input of the sum it is, and its ReLU or not, against
+// the operations run one after another; and the same frozen (graph.Freeze), the residual
+// then the one input besides the data that it reads at every run.
+func TestFusedConvResidual(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+		for _, c := range []struct {
+			n, cin, h, cout int
+			bn              bool
+		}{
+			{1, 16, 6, 32, true}, // one image: the broadcast kernels, float32
+			{4, 3, 8, 16, true},  // a batch: oneDNN in the dnnl build
+			{2, 16, 2, 32, false},
+		} {
+			typ := typedFor(dt)
+			conv, bn := typ.conv(convGeom{K: 3, S: 1, P: 1}, false, kernels.NewScratch()), typ.batchNorm(kernels.BatchNormSpec{Eps: 1e-5, Momentum: 0.9}, 4)
+			cast := func(v *tensor.Dense) gorgonia.Value {
+				if dt == tensor.Float64 {
+					return v
+				}
+				f := make([]float32, v.Shape().TotalSize())
+				for i, x := range v.Data().([]float64) {
+					f[i] = float32(x)
+				}
+				return tensor.New(tensor.WithShape(v.Shape()...), tensor.WithBacking(f))
+			}
+			in := []gorgonia.Value{cast(randDense(rng, -1, 1, c.n, c.cin, c.h, c.h)), cast(randDense(rng, -1, 1, c.cout, c.cin, 3, 3))}
+			y, err := op{conv, dt}.Do(in...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var f gorgonia.Op = op{conv, dt}
+			if c.bn {
+				bnIn := []gorgonia.Value{cast(randDense(rng, 0.5, 2, c.cout)), cast(randDense(rng, -1, 1, c.cout)), cast(randDense(rng, -1, 1, c.cout)), cast(randDense(rng, 0.5, 2, c.cout))}
+				if y, err = (op{bn, dt}).Do(append([]gorgonia.Value{y}, bnIn...)...); err != nil {
+					t.Fatal(err)
+				}
+				f, _ = Fuse(f, op{bn, dt}, 0)
+				in = append(in, bnIn...)
+			}
+			r := cast(randDense(rng, -1, 1, y.Shape()...))
+			for _, arg := range []int{0, 1} {
+				for _, relu := range []bool{false, true} {
+					sum := op{add[float64]{rank: 4, relu: relu}, dt}
+					if dt == tensor.Float32 {
+						sum = op{add[float32]{rank: 4, relu: relu}, dt}
+					}
+					args := []gorgonia.Value{y, r}
+					if arg == 1 {
+						args = []gorgonia.Value{r, y}
+					}
+					want, err := sum.Do(args...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					fused, ok := Fuse(f, sum, arg)
+					if !ok {
+						t.Fatalf("%v and %v did not fuse", f, sum)
+					}
+					frozen, ok, err := Freeze(fused, in[0].Shape(), append(append([]gorgonia.Value{nil}, in[1:]...), nil))
+					if err != nil || !ok {
+						t.Fatalf("%v: not frozen: %v", fused, err)
+					}
+					if !Data(frozen, len(in)) || Data(frozen, 1) {
+						t.Errorf("%v: the residual, input %d, is not the data it reads besides its first", frozen, len(in))
+					}
+					for k, o := range []gorgonia.Op{fused, frozen} {
+						got, err := o.Do(append(append([]gorgonia.Value(nil), in...), r)...)
+						if err != nil {
+							t.Fatal(err)
+						}
+						g, w := make([]float64, want.Shape().TotalSize()), make([]float64, want.Shape().TotalSize())
+						for i := range g {
+							g[i], w[i] = at(got, i), at(want, i)
+						}
+						tol := 0.0
+						if dt == tensor.Float32 || k == 1 {
+							tol = 1e-6 // the BatchNorm folded into the weights
+						}
+						if e := relErr(g, w); e > tol {
+							t.Errorf("%v %+v argument %d: relative error %.3g, want at most %g", o, c, arg, e, tol)
+						}
+					}
+				}
+			}
+		}
+	}
+	withReLU := op{convFused[float64]{conv: convFast[float64]{g: convGeom{K: 3, S: 1, P: 1}}, bn: true, relu: true}, tensor.Float64}
+	if _, ok := Fuse(withReLU, op{add[float64]{rank: 4}, tensor.Float64}, 0); ok {
+		t.Error("a convolution with a ReLU of its own fused with a residual sum")
+	}
+}

@@ -317,26 +317,18 @@ func lanesOf(isa C.int) int {
 	return 8
 }
 
-// ChannelBlock is the block of channels of the layout Blocked takes: with AVX-512 its vector
-// width, 16 floats, the block oneDNN's kernels take on it; 0 with AVX2, whose kernels run
-// as fast on maps as they lie (torchvision's ResNet18 on one 224x224 image: 21.1-21.9 ms as
-// they lie, 21.9-22.7 blocked by 8, alternating runs on a Xeon capped at AVX2; with AVX-512,
-// 14.2-16.3 and 11.3-12.0).
-func (p *bconv) ChannelBlock() int {
-	if p.lanes < 16 {
-		return 0
-	}
-	return p.lanes
-}
+// ChannelBlock is the block of channels of the layout Blocked takes: the instruction set's
+// vector width (16 floats with AVX-512, 8 with AVX2), the block oneDNN's kernels take on it.
+// Torchvision's ResNet18 on one 224x224 image took 11.3-12.0 ms blocked against 14.2-16.3 as
+// the maps lie with AVX-512, 20.1-20.2 against 22.7-22.8 with AVX2 (alternating runs on a
+// Xeon, capped for AVX2).
+func (p *bconv) ChannelBlock() int { return p.lanes }
 
 // Blocked returns the pass reading its input (in) or writing its output (out) in the
 // channel-blocked layout of ChannelBlock: the kernels then broadcast a position's channels
 // from one run of memory, and store a block of them as one vector.
 func (p *bconv) Blocked(in, out bool) (kernels.PreparedConv[float32], error) {
 	d, l := p.d, p.ChannelBlock()
-	if l == 0 && (in || out) {
-		return nil, fmt.Errorf("broadcast convolution %v: no blocked layout with AVX2", d.G)
-	}
 	q := *p
 	q.xb, q.yb, q.dims = in, out, p.dims
 	q.dims.yb = 0

@@ -83,16 +83,7 @@ func TestFusedConv(t *testing.T) {
 			conv := typ.conv(convGeom{K: 3, S: 1, P: 1}, c.bias, kernels.NewScratch())
 			bn := typ.batchNorm(kernels.BatchNormSpec{Eps: 1e-5, Momentum: 0.9}, 4)
 			relu := typ.relu(4)
-			cast := func(v *tensor.Dense) gorgonia.Value {
-				if dt == tensor.Float64 {
-					return v
-				}
-				f := make([]float32, v.Shape().TotalSize())
-				for i, x := range v.Data().([]float64) {
-					f[i] = float32(x)
-				}
-				return tensor.New(tensor.WithShape(v.Shape()...), tensor.WithBacking(f))
-			}
+			cast := func(v *tensor.Dense) gorgonia.Value { return castTo(dt, v) }
 			rvar := randDense(rng, 0.5, 2, c.cout)
 			in := []gorgonia.Value{cast(randDense(rng, -1, 1, c.n, c.cin, c.h, c.h)), cast(randDense(rng, -1, 1, c.cout, c.cin, 3, 3))}
 			if c.bias {
@@ -328,16 +319,7 @@ func TestFusedConvResidual(t *testing.T) {
 		} {
 			typ := typedFor(dt)
 			conv, bn := typ.conv(convGeom{K: 3, S: 1, P: 1}, false, kernels.NewScratch()), typ.batchNorm(kernels.BatchNormSpec{Eps: 1e-5, Momentum: 0.9}, 4)
-			cast := func(v *tensor.Dense) gorgonia.Value {
-				if dt == tensor.Float64 {
-					return v
-				}
-				f := make([]float32, v.Shape().TotalSize())
-				for i, x := range v.Data().([]float64) {
-					f[i] = float32(x)
-				}
-				return tensor.New(tensor.WithShape(v.Shape()...), tensor.WithBacking(f))
-			}
+			cast := func(v *tensor.Dense) gorgonia.Value { return castTo(dt, v) }
 			in := []gorgonia.Value{cast(randDense(rng, -1, 1, c.n, c.cin, c.h, c.h)), cast(randDense(rng, -1, 1, c.cout, c.cin, 3, 3))}
 			y, err := op{conv, dt}.Do(in...)
 			if err != nil {
@@ -403,4 +385,16 @@ func TestFusedConvResidual(t *testing.T) {
 	if _, ok := Fuse(withReLU, op{add[float64]{rank: 4}, tensor.Float64}, 0); ok {
 		t.Error("a convolution with a ReLU of its own fused with a residual sum")
 	}
+}
+
+// castTo returns v (float64) as a value of dt.
+func castTo(dt tensor.Dtype, v *tensor.Dense) gorgonia.Value {
+	if dt == tensor.Float64 {
+		return v
+	}
+	f := make([]float32, v.Shape().TotalSize())
+	for i, x := range v.Data().([]float64) {
+		f[i] = float32(x)
+	}
+	return tensor.New(tensor.WithShape(v.Shape()...), tensor.WithBacking(f))
 }

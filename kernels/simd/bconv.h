@@ -59,9 +59,11 @@ void cnn_avx2_bconv_wide(const cnn_bconv *d, const cnn_bconv_args *a, const floa
 // at row ph and column pw; the border of xp is left as it is (zero).
 void cnn_bconv_pad(const float *x, float *xp, int planes, int h, int w, int hp, int wp, int ph, int pw);
 
-// cnn_bconv_pad_last copies n images x [n][c][h][w] into the inside of xp [n][hp][wp][c],
-// channels last, at row ph and column pw; the border of xp is left as it is (zero).
-void cnn_bconv_pad_last(const float *x, float *xp, int n, int c, int h, int w, int hp, int wp, int ph, int pw);
+// cnn_bconv_pad_last copies the rows [r0, r1) of images x [n][c][h][w] (row q: image q/h,
+// row q%h) into the inside of xp [n][hp][wp][c], channels last, at row ph and column pw; the
+// border of xp is left as it is (zero).
+void cnn_bconv_pad_last(const float *x, float *xp, int c, int h, int w, int hp, int wp, int ph, int pw, int r0,
+    int r1);
 
 // cnn_simd_bconv_g is isa's group width; with wide, that of its wide kernel (0: none).
 int cnn_simd_bconv_g(int isa, int wide);

@@ -196,8 +196,10 @@ func (p *bconv) forward(ws *kernels.Scratch, x, r, y []float32) error {
 		pad(x, xp, d.N*d.C/l, d.H, d.W*l, p.hp, p.wp*l, d.G.PH, d.G.PW*l)
 	case p.last:
 		xp = p.padded(ws)
-		C.cnn_bconv_pad_last(ptr(x), ptr(xp), C.int(d.N), C.int(d.C), C.int(d.H), C.int(d.W), C.int(p.hp), C.int(p.wp),
-			C.int(d.G.PH), C.int(d.G.PW))
+		j := kernels.BorrowJob[padJob]()
+		j.last, j.c, j.x, j.xp, j.h, j.w, j.hp, j.wp, j.ph, j.pw = true, d.C, x, xp, d.H, d.W, p.hp, p.wp, d.G.PH, d.G.PW
+		kernels.RunJob(d.N*d.H, j)
+		kernels.ReturnJob(j)
 	case p.hp != d.H || p.wp != d.W:
 		xp = p.padded(ws)
 		pad(x, xp, d.N*d.C, d.H, d.W, p.hp, p.wp, d.G.PH, d.G.PW)
@@ -222,12 +224,20 @@ func pad(x, xp []float32, planes, h, w, hp, wp, ph, pw int) {
 	kernels.ReturnJob(j)
 }
 
+// padJob is a padding copy the workers split: by planes, or with last by rows of the images
+// laid out channels last (cnn_bconv_pad_last, c channels).
 type padJob struct {
-	x, xp                []float32
-	h, w, hp, wp, ph, pw int
+	last                    bool
+	x, xp                   []float32
+	c, h, w, hp, wp, ph, pw int
 }
 
 func (j *padJob) Run(_, lo, hi int) {
+	if j.last {
+		C.cnn_bconv_pad_last(ptr(j.x), ptr(j.xp), C.int(j.c), C.int(j.h), C.int(j.w), C.int(j.hp), C.int(j.wp),
+			C.int(j.ph), C.int(j.pw), C.int(lo), C.int(hi))
+		return
+	}
 	C.cnn_bconv_pad(ptr(j.x[lo*j.h*j.w:]), ptr(j.xp[lo*j.hp*j.wp:]), C.int(hi-lo), C.int(j.h), C.int(j.w),
 		C.int(j.hp), C.int(j.wp), C.int(j.ph), C.int(j.pw))
 }

@@ -96,12 +96,14 @@ void cnn_bconv_pad(const float *x, float *xp, int planes, int h, int w, int hp, 
 		for (int r = 0; r < h; r++)
 			memcpy(xp + (p * hp + ph + r) * wp + pw, x + (p * h + r) * w, sizeof(float) * w);
 }
-void cnn_bconv_pad_last(const float *x, float *xp, int n, int c, int h, int w, int hp, int wp, int ph, int pw) {
-	for (long i = 0; i < n; i++)
-		for (int k = 0; k < c; k++)
-			for (int r = 0; r < h; r++) {
-				const float *src = x + ((i * c + k) * h + r) * w;
-				float *dst = xp + ((i * hp + ph + r) * wp + pw) * c + k;
-				for (int j = 0; j < w; j++) dst[(long)j * c] = src[j];
-			}
+void cnn_bconv_pad_last(const float *x, float *xp, int c, int h, int w, int hp, int wp, int ph, int pw, int r0,
+    int r1) {
+	for (int q = r0; q < r1; q++) {
+		const int i = q / h, r = q % h;
+		const float *src = x + ((long)i * c * h + r) * w;
+		float *dst = xp + (((long)i * hp + ph + r) * wp + pw) * c;
+		for (int j = 0; j < w; j++)
+			for (int k = 0; k < c; k++)
+				dst[(long)j * c + k] = src[(long)k * h * w + j];
+	}
 }

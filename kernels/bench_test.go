@@ -104,6 +104,22 @@ func BenchmarkPreparedConv(b *testing.B) {
 					}
 					b.ReportMetric(flop*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 				})
+				// The same with its maps in the kernel's channel-blocked layout, as a frozen
+				// program keeps them between such convolutions.
+				if bp, ok := p.(kernels.BlockedConv[float32]); ok && bp.ChannelBlock() > 0 && c.cin%bp.ChannelBlock() == 0 && c.cout%bp.ChannelBlock() == 0 {
+					pb, err := bp.Blocked(true, true)
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.Run(name+"/"+impl+"/blocked", func(b *testing.B) {
+						for i := 0; i < b.N; i++ {
+							if err := pb.Forward(ws, x, y); err != nil {
+								b.Fatal(err)
+							}
+						}
+						b.ReportMetric(flop*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					})
+				}
 			}
 		}
 	}

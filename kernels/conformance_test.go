@@ -172,6 +172,7 @@ var convCases = []struct{ n, cin, h, w, cout, k, s, p int }{
 	{1, 32, 8, 8, 64, 1, 2, 0},   // one image, 1x1 stride 2: no padding
 	{1, 3, 20, 20, 32, 7, 2, 3},  // a stem on one image
 	{1, 16, 1, 1, 32, 1, 2, 1},   // one image, every window on padding only
+	{2, 32, 32, 32, 64, 3, 1, 1}, // much work an image: a prepared pass over the whole batch
 	{33, 5, 8, 8, 7, 3, 1, 1},    // 8x8 maps, many chunks
 	{5, 16, 5, 5, 12, 5, 1, 0},   // the window covers the input: a matrix product
 	{64, 16, 5, 5, 120, 5, 1, 0}, // LeNet-5's conv5, a product big enough to split

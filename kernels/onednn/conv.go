@@ -279,8 +279,20 @@ func wholeThreads(d kernels.ConvDims) int {
 func splitBatch(d kernels.ConvDims) bool { return d.P*d.K <= 2*d.N*d.C*d.HW }
 
 // runsWhole reports whether a convolution runs as one primitive over the whole batch: a deep
-// layer (see splitBatch), or fewer images than workers, which then all work on them.
-func runsWhole(d kernels.ConvDims) bool { return !splitBatch(d) || d.N < kernels.Workers() }
+// layer (see splitBatch), fewer images than workers, which then all work on them, or much
+// work an image (wholeImageMACs), which oneDNN's threads share well and whose weights are
+// then reordered once rather than once a worker.
+func runsWhole(d kernels.ConvDims) bool {
+	return !splitBatch(d) || d.N < kernels.Workers() || d.P*d.OHW*d.K >= wholeImageMACs
+}
+
+// wholeImageMACs is the least work an image (multiply-adds) for which a convolution runs
+// over the whole batch rather than split: torchvision's ResNet18 on 16 images at 224x224
+// (its layers 28 to 118 million an image) took 151-156 ms against 166-172 split for
+// inference and 714-731 against 748-776 for a training step, alternating on a Xeon with
+// AVX-512 (inference no different on an AMD EPYC Zen 4), while ResNet18's inference on 64
+// images at 32x32 (2.4 million at most) took 12-14 ms whole against 10 split.
+const wholeImageMACs = 1 << 24
 
 // foldEpilogue folds the inference BatchNorm of the forward kernel's epilogue ep, if any,
 // into the convolution: (conv(x, w) + b - mean)*a + shift = conv(x, w*a) + (b - mean)*a +
@@ -339,12 +351,10 @@ func (conv) ConvForward(ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []fl
 
 // forward runs the forward kernel over d's images, as one primitive over the batch or one
 // per worker's share of it (see runsWhole), each on the weights w or, given p, on the
-// weights p packed for that primitive; then the ReLU, with relu. A prepared pass (p) with
-// much work an image (wholeImageMACs) runs over the whole batch: its weights are reordered
-// once, not at every run, and oneDNN's threads then share each image.
+// weights p packed for that primitive; then the ReLU, with relu.
 func forward(ws *kernels.Scratch, d kernels.ConvDims, fwd forwardOpts, x, w []float32, p *prepared, bias, scales, y []float32, relu bool) error {
 	c := forwardCall{ws, d, fwd, x, w, p, bias, scales}
-	if !runsWhole(d) && (p == nil || d.P*d.OHW*d.K < wholeImageMACs) {
+	if !runsWhole(d) {
 		return c.split(y, relu)
 	}
 	err := c.run(0, d.N, wholeThreads(d), y)
@@ -353,13 +363,6 @@ func forward(ws *kernels.Scratch, d kernels.ConvDims, fwd forwardOpts, x, w []fl
 	}
 	return err
 }
-
-// wholeImageMACs is the least work an image (multiply-adds) for which a prepared forward
-// pass runs over the whole batch rather than split: torchvision's ResNet18 on 16 images at
-// 224x224 (its layers 28 to 118 million an image) took 159-172 ms against 170-184 split,
-// alternating on a Xeon with AVX-512 (no different on an AMD EPYC Zen 4), while ResNet18
-// on 64 images at 32x32 (2.4 million at most) took 12-14 ms whole against 10 split.
-const wholeImageMACs = 1 << 24
 
 // split runs the forward kernel on each worker's share of the images, one thread each.
 func (c forwardCall) split(y []float32, relu bool) error {

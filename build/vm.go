@@ -174,8 +174,9 @@ func (m *vm) fuse(targets []*gorgonia.Node) {
 
 // freeze fixes the parameters of every step that has something to prepare (graph.Freeze):
 // the steps whose inputs past the first are all bound values, not computed ones, but for a
-// residual they add (graph.Data), which then read only their first input and that one. It then gives the program its own copy of every other bound
-// value a step reads, but those of fed (the inputs it is fed at each run).
+// residual they add (graph.Data), which then read only their data inputs. It then gives the
+// program its own copy of every other bound value a step reads, but those of fed (the inputs
+// it is fed at each run).
 func (m *vm) freeze(fed ...*gorgonia.Node) error {
 	read := make([]bool, len(m.nodes))
 	for i := range m.steps {

@@ -105,18 +105,15 @@ func Data(o gorgonia.Op, j int) bool {
 		return false
 	}
 	in, _ := op.k.dims()
-	switch k := op.k.(type) {
-	case convFused[float32]:
-		return k.add && j == len(in)-1
-	case convFused[float64]:
-		return k.add && j == len(in)-1
-	case convFrozen[float32]:
-		return k.c.add && j == len(in)-1
-	case convFrozen[float64]:
-		return k.c.add && j == len(in)-1
-	}
-	return false
+	r, ok := op.k.(residualAdder)
+	return ok && r.addsResidual() && j == len(in)-1
 }
+
+// residualAdder is a kernel that may add its last input, a residual, to its output.
+type residualAdder interface{ addsResidual() bool }
+
+func (k convFused[T]) addsResidual() bool  { return k.add }
+func (k convFrozen[T]) addsResidual() bool { return k.c.add }
 
 func (k convFrozen[T]) kind() string { return k.c.kind() }
 func (k convFrozen[T]) String() string {

@@ -73,35 +73,27 @@ func SinkReLU(producer, consumer gorgonia.Op, arg int) (p, c gorgonia.Op, ok boo
 	if !ok || co.dt != po.dt {
 		return nil, nil, false
 	}
-	var pk, ck kernel
-	switch k := po.k.(type) {
-	case convFused[float32]:
-		pk, ok = k.withoutReLU()
-	case convFused[float64]:
-		pk, ok = k.withoutReLU()
-	case batchNorm[float32]:
-		pk, ok = k.withoutReLU()
-	case batchNorm[float64]:
-		pk, ok = k.withoutReLU()
-	default:
-		ok = false
-	}
+	pr, ok := po.k.(interface{ withoutReLU() (kernel, bool) })
 	if !ok {
 		return nil, nil, false
 	}
-	switch k := co.k.(type) {
-	case poolFast[float32]:
-		ck, ok = poolReLU[float32]{k.g}, k.mode == kernels.PoolMax
-	case poolFast[float64]:
-		ck, ok = poolReLU[float64]{k.g}, k.mode == kernels.PoolMax
-	default:
-		ok = false
+	cr, ok := co.k.(interface{ withReLU() (kernel, bool) })
+	if !ok {
+		return nil, nil, false
 	}
+	pk, ok := pr.withoutReLU()
+	if !ok {
+		return nil, nil, false
+	}
+	ck, ok := cr.withReLU()
 	if !ok {
 		return nil, nil, false
 	}
 	return op{pk, po.dt}, op{ck, co.dt}, true
 }
+
+// withReLU returns a max pooling followed by a ReLU (SinkReLU); false for average pooling.
+func (k poolFast[T]) withReLU() (kernel, bool) { return poolReLU[T]{k.g}, k.mode == kernels.PoolMax }
 
 // withoutReLU returns k without its ReLU: the plain convolution when no BatchNorm is fused.
 func (k convFused[T]) withoutReLU() (kernel, bool) {

@@ -605,11 +605,9 @@ AVX512 void cnn_avx512_maxpool_blocked(const cnn_pool_blocked *d, const float *x
 	for (int pl = 0; pl < d->planes; pl++) {
 		const float *xp = x + (long)pl * d->h * d->w * b;
 		for (int i = 0; i < d->oh; i++) {
-			const int top = i * d->sh - d->ph;
-			const int r0 = top < 0 ? 0 : top, r1 = top + d->kh < d->h ? top + d->kh : d->h;
+			const int r0 = cnn_clip(i * d->sh - d->ph, d->h), r1 = cnn_clip(i * d->sh - d->ph + d->kh, d->h);
 			for (int j = 0; j < d->ow; j++, y += b) {
-				const int left = j * d->sw - d->pw;
-				const int c0 = left < 0 ? 0 : left, c1 = left + d->kw < d->w ? left + d->kw : d->w;
+				const int c0 = cnn_clip(j * d->sw - d->pw, d->w), c1 = cnn_clip(j * d->sw - d->pw + d->kw, d->w);
 				for (int l = 0; l < b; l += 16) {
 					__m512 m = _mm512_set1_ps(-__builtin_inff());
 					__mmask16 nan = 0;

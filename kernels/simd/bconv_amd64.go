@@ -193,16 +193,13 @@ func (p *bconv) forward(ws *kernels.Scratch, x, r, y []float32) error {
 	case p.xb && (p.hp != d.H || p.wp != d.W): // planes of positions of lanes channels
 		xp = p.padded(ws)
 		l := p.lanes
-		pad(x, xp, d.N*d.C/l, d.H, d.W*l, p.hp, p.wp*l, d.G.PH, d.G.PW*l)
+		pad(d.N*d.C/l, padJob{x: x, xp: xp, h: d.H, w: d.W * l, hp: p.hp, wp: p.wp * l, ph: d.G.PH, pw: d.G.PW * l})
 	case p.last:
 		xp = p.padded(ws)
-		j := kernels.BorrowJob[padJob]()
-		j.last, j.c, j.x, j.xp, j.h, j.w, j.hp, j.wp, j.ph, j.pw = true, d.C, x, xp, d.H, d.W, p.hp, p.wp, d.G.PH, d.G.PW
-		kernels.RunJob(d.N*d.H, j)
-		kernels.ReturnJob(j)
+		pad(d.N*d.H, padJob{last: true, c: d.C, x: x, xp: xp, h: d.H, w: d.W, hp: p.hp, wp: p.wp, ph: d.G.PH, pw: d.G.PW})
 	case p.hp != d.H || p.wp != d.W:
 		xp = p.padded(ws)
-		pad(x, xp, d.N*d.C, d.H, d.W, p.hp, p.wp, d.G.PH, d.G.PW)
+		pad(d.N*d.C, padJob{x: x, xp: xp, h: d.H, w: d.W, hp: p.hp, wp: p.wp, ph: d.G.PH, pw: d.G.PW})
 	}
 	units := int(p.dims.groups * p.dims.blocks)
 	ws.Reserve(kernels.Workers(), 1)
@@ -215,17 +212,17 @@ func (p *bconv) forward(ws *kernels.Scratch, x, r, y []float32) error {
 	return nil
 }
 
-// pad copies the planes x [planes][h][w] into the inside of xp [planes][hp][wp] at row ph and
-// column pw (cnn_bconv_pad), the workers splitting the planes.
-func pad(x, xp []float32, planes, h, w, hp, wp, ph, pw int) {
+// pad runs the padding copy job, the workers splitting its n planes (or rows, with last).
+func pad(n int, job padJob) {
 	j := kernels.BorrowJob[padJob]()
-	j.x, j.xp, j.h, j.w, j.hp, j.wp, j.ph, j.pw = x, xp, h, w, hp, wp, ph, pw
-	kernels.RunJob(planes, j)
+	*j = job
+	kernels.RunJob(n, j)
 	kernels.ReturnJob(j)
 }
 
-// padJob is a padding copy the workers split: by planes, or with last by rows of the images
-// laid out channels last (cnn_bconv_pad_last, c channels).
+// padJob is a padding copy the workers split: the planes x [planes][h][w] into the inside of
+// xp [planes][hp][wp] at row ph and column pw (cnn_bconv_pad), or with last the rows of the
+// images laid out channels last (cnn_bconv_pad_last, c channels).
 type padJob struct {
 	last                    bool
 	x, xp                   []float32
@@ -340,8 +337,7 @@ func (p *bconv) ChannelBlock() int { return p.lanes }
 func (p *bconv) Blocked(in, out bool) (kernels.PreparedConv[float32], error) {
 	d, l := p.d, p.ChannelBlock()
 	q := *p
-	q.xb, q.yb, q.dims = in, out, p.dims
-	q.dims.yb = 0
+	q.xb, q.yb, q.dims.yb = in, out, 0
 	if in {
 		if p.last || d.C%l != 0 {
 			return nil, fmt.Errorf("broadcast convolution %v: %d input channels are not blocks of %d", d.G, d.C, l)

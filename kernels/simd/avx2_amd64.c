@@ -688,8 +688,9 @@ AVX2 void cnn_avx2_maxpool3_grad(const cnn_maxpool3 *d, const float *x, const fl
 
 // Max pooling of channel-blocked maps (cnn_pool_blocked): every position holds b channels
 // side by side, so a window's maximum is taken 8 channels at a time with plain vector loads.
-// AVX-512 CPUs run it on blocks of 8 channels; on blocks of 16, avx512_amd64.c's, which takes
-// a position's block in one vector.
+// The work is memory-bound, and this one kernel serves AVX-512 CPUs too.
+
+static inline int clip(int v, int hi) { return v < 0 ? 0 : v > hi ? hi : v; }
 
 // maxpool_lanes writes the maximum of 8*V channels from l over the window rows [r0, r1),
 // columns [c0, c1) of plane xp into yp.
@@ -720,9 +721,9 @@ AVX2 void cnn_avx2_maxpool_blocked(const cnn_pool_blocked *d, const float *x, fl
 	for (int pl = 0; pl < d->planes; pl++) {
 		const float *xp = x + (long)pl * d->h * d->w * b;
 		for (int i = 0; i < d->oh; i++) {
-			const int r0 = cnn_clip(i * d->sh - d->ph, d->h), r1 = cnn_clip(i * d->sh - d->ph + d->kh, d->h);
+			const int r0 = clip(i * d->sh - d->ph, d->h), r1 = clip(i * d->sh - d->ph + d->kh, d->h);
 			for (int j = 0; j < d->ow; j++, y += b) {
-				const int c0 = cnn_clip(j * d->sw - d->pw, d->w), c1 = cnn_clip(j * d->sw - d->pw + d->kw, d->w);
+				const int c0 = clip(j * d->sw - d->pw, d->w), c1 = clip(j * d->sw - d->pw + d->kw, d->w);
 				int l = 0;
 				for (; l + 16 <= b; l += 16)
 					maxpool_lanes_2(d, xp + l, y + l, r0, r1, c0, c1);

@@ -20,9 +20,6 @@ void cnn_avx512_pool2_grad(const float *x, const float *dy, const float *relu, f
 void cnn_avx512_maxpool3(const cnn_maxpool3 *d, const float *x, float *y);
 void cnn_avx512_maxpool3_grad(const cnn_maxpool3 *d, const float *x, const float *y, const float *dy,
     const float *relu, float *dx);
-// cnn_avx512_maxpool_blocked is cnn_avx2_maxpool_blocked for blocks of a multiple of 16
-// channels.
-void cnn_avx512_maxpool_blocked(const cnn_pool_blocked *d, const float *x, float *y);
 void cnn_avx512_relu(const float *x, float *y, long n);
 void cnn_avx512_add(const float *a, const float *b, float *y, long n, int relu);
 void cnn_avx512_relu_grad(const float *y, const float *dy, float *dx, long n);

@@ -596,30 +596,3 @@ AVX512 void cnn_avx512_maxpool3_grad(const cnn_maxpool3 *d, const float *x, cons
 		}
 	}
 }
-
-// cnn_avx512_maxpool_blocked is cnn_avx2_maxpool_blocked on blocks of 16 channels (d->b a
-// multiple of 16): a position's block is one vector.
-AVX512 void cnn_avx512_maxpool_blocked(const cnn_pool_blocked *d, const float *x, float *y) {
-	const int b = d->b;
-	const __m512 qnan = _mm512_set1_ps(__builtin_nanf(""));
-	for (int pl = 0; pl < d->planes; pl++) {
-		const float *xp = x + (long)pl * d->h * d->w * b;
-		for (int i = 0; i < d->oh; i++) {
-			const int r0 = cnn_clip(i * d->sh - d->ph, d->h), r1 = cnn_clip(i * d->sh - d->ph + d->kh, d->h);
-			for (int j = 0; j < d->ow; j++, y += b) {
-				const int c0 = cnn_clip(j * d->sw - d->pw, d->w), c1 = cnn_clip(j * d->sw - d->pw + d->kw, d->w);
-				for (int l = 0; l < b; l += 16) {
-					__m512 m = _mm512_set1_ps(-__builtin_inff());
-					__mmask16 nan = 0;
-					for (int r = r0; r < r1; r++)
-						for (int c = c0; c < c1; c++) {
-							const __m512 v = _mm512_loadu_ps(xp + ((long)r * d->w + c) * b + l);
-							nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-							m = max2(m, v);
-						}
-					_mm512_storeu_ps(y + l, _mm512_mask_mov_ps(m, nan, qnan));
-				}
-			}
-		}
-	}
-}

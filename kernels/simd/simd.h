@@ -26,9 +26,6 @@ typedef struct {
 	int planes, b, h, w, oh, ow, kh, kw, sh, sw, ph, pw;
 } cnn_pool_blocked;
 
-// cnn_clip is v clipped to [0, hi]: a pooling window's edge clipped to the input.
-static inline int cnn_clip(int v, int hi) { return v < 0 ? 0 : v > hi ? hi : v; }
-
 int cnn_simd_ok(int isa);
 int cnn_simd_max_k(int isa);
 void cnn_simd_weights(int isa, const float *w, float *wt, int P, int C, int K, int flip);

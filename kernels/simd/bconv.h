@@ -24,11 +24,20 @@
 // values the row's columns by channel (C = KW*channels): rs is a padded row, cols the
 // channels, cs 1, run C.
 //
+// With unpadded (the channel-blocked layout only), the input is not padded: image is
+// C*h*w, rs a row of L-channel positions of the map, rjump the rest of a plane of them, and
+// a position reads tap t at row (o/ow)*sh + tr[t] - ph and column (o%ow)*sw + tc[t] - pw,
+// where it reads zeros (cnn_bconv_zeros) outside the map.
+//
 // The output y is [N][P][OHW], or with yb (the lanes) in the channel-blocked layout
 // [N][P/yb][OHW][yb].
 typedef struct {
-	int C, image, rs, cols, cs, run, rjump, h, w, ph, pw, ow, sh, sw, taps, groups, blocks, ob, chunk, P, OHW, relu, yb;
+	int C, image, rs, cols, cs, run, rjump, h, w, ph, pw, ow, sh, sw, taps, groups, blocks, ob, chunk, P, OHW, relu, yb, unpadded;
 } cnn_bconv;
+
+// cnn_bconv_zeros is a run of 16 zeros, which an unpadded input's positions outside the map
+// read for every run of channels.
+extern const float cnn_bconv_zeros[16];
 
 // The packed operands: the weights, the bias ([groups*g], or NULL), and the taps' row and
 // column offsets in the window; and the residual r (NULL: none), laid out as y, added to

@@ -163,8 +163,8 @@ func prepareBconv(isa C.int, d kernels.ConvDims, w, b []float32, ep *kernels.Epi
 	return p
 }
 
-// Forward lays the images out zero-padded, then splits the units (a group of filters for a
-// block of positions) between the workers.
+// Forward lays the images out zero-padded (blocked input is read where it lies), then splits
+// the units (a group of filters for a block of positions) between the workers.
 func (p *bconv) Forward(ws *kernels.Scratch, x, y []float32) error { return p.forward(ws, x, nil, y) }
 
 // Residual returns the pass adding a residual to the output, then the ReLU with relu: the
@@ -190,10 +190,7 @@ func (p *bconv) forward(ws *kernels.Scratch, x, r, y []float32) error {
 	}
 	xp := x
 	switch {
-	case p.xb && (p.hp != d.H || p.wp != d.W): // planes of positions of lanes channels
-		xp = p.padded(ws)
-		l := p.lanes
-		pad(d.N*d.C/l, padJob{x: x, xp: xp, h: d.H, w: d.W * l, hp: p.hp, wp: p.wp * l, ph: d.G.PH, pw: d.G.PW * l})
+	case p.xb: // read as it lies, the kernels reading zeros outside the map
 	case p.last:
 		xp = p.padded(ws)
 		pad(d.N*d.H, padJob{last: true, c: d.C, x: x, xp: xp, h: d.H, w: d.W, hp: p.hp, wp: p.wp, ph: d.G.PH, pw: d.G.PW})
@@ -342,8 +339,8 @@ func (p *bconv) Blocked(in, out bool) (kernels.PreparedConv[float32], error) {
 		if p.last || d.C%l != 0 {
 			return nil, fmt.Errorf("broadcast convolution %v: %d input channels are not blocks of %d", d.G, d.C, l)
 		}
-		q.dims.rs, q.dims.cols, q.dims.cs, q.dims.run = C.int(p.wp*l), C.int(l), 1, C.int(l)
-		q.dims.rjump = C.int((p.hp*p.wp - 1) * l)
+		q.dims.rs, q.dims.cols, q.dims.cs, q.dims.run = C.int(d.W*l), C.int(l), 1, C.int(l)
+		q.dims.rjump, q.dims.image, q.dims.unpadded = C.int((d.H*d.W-1)*l), C.int(d.C*d.H*d.W), 1
 	}
 	if out {
 		if d.P%l != 0 {

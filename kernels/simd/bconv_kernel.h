@@ -72,8 +72,17 @@
 			if (!data)                                                                    \
 				continue;                                                                 \
 			const float *x[NP];                                                           \
-			_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++)                          \
-				x[i] = xp + (long)(row[i] + tr) * d->rs + (long)(col[i] + tc) * d->cols + coff; \
+			long step[NP]; /* from a run of LANES channels to the next, blocked */        \
+			_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) {                        \
+				const int r = row[i] + tr - d->ph, c = col[i] + tc - d->pw;               \
+				step[i] = LANES + d->rjump;                                               \
+				if (!d->unpadded)                                                         \
+					x[i] = xp + (long)(row[i] + tr) * d->rs + (long)(col[i] + tc) * d->cols + coff; \
+				else if ((unsigned)r < (unsigned)d->h && (unsigned)c < (unsigned)d->w)    \
+					x[i] = xp + (long)r * d->rs + (long)c * d->cols + coff;               \
+				else /* padding: the same run of zeros for every channel */              \
+					x[i] = cnn_bconv_zeros, step[i] = 0;                                  \
+			}                                                                             \
 			const float *w = a->w + (((long)gi * d->taps + t) * d->C + c0) * G;           \
 			if (d->run == LANES && d->cs == 1) /* blocked: c0 and c1 whole runs */        \
 				for (int c = c0; c < c1; c += LANES) {                                    \
@@ -86,7 +95,7 @@
 					else                                                                  \
 						_Pragma("GCC unroll 16") for (int k = 0; k < LANES; k++, w += G)  \
 							CHANNEL_AT(NP, k);                                            \
-					_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) x[i] += LANES + d->rjump; \
+					_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) x[i] += step[i]; \
 				}                                                                         \
 			else                                                                          \
 			for (int c = c0; c < c1;) { /* a run of values at a time */                   \

@@ -91,6 +91,7 @@ void cnn_simd_bconv(int isa, int wide, const cnn_bconv *d, const float *w, const
 	const cnn_bconv_args a = {w, b, tr, tc, r};
 	(wide ? isas[isa].bconv_wide : isas[isa].bconv)(d, &a, xp, y, part, n0, n1, u0, u1);
 }
+const float cnn_bconv_zeros[16] __attribute__((aligned(64)));
 void cnn_bconv_pad(const float *x, float *xp, int planes, int h, int w, int hp, int wp, int ph, int pw) {
 	for (long p = 0; p < planes; p++)
 		for (int r = 0; r < h; r++)

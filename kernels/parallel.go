@@ -188,8 +188,14 @@ func (g *group) finish() {
 // caller's own chunk usually ends close to the others', and a goroutine that blocks is
 // woken through the scheduler (some microseconds when its thread has gone to sleep).
 func (g *group) wait() {
-	for start := time.Now(); g.left.Load() != 0 && time.Since(start) < linger; {
-		runtime.Gosched()
+	start := time.Now()
+	for i := 1; g.left.Load() != 0; i++ {
+		if i%spinChecks == 0 {
+			if time.Since(start) > linger {
+				break
+			}
+			runtime.Gosched()
+		}
 	}
 	<-g.done
 }
@@ -244,6 +250,10 @@ var (
 // small kernel's work.
 const linger = 100 * time.Microsecond
 
+// spinChecks is how many times a waiting goroutine looks before it checks the clock and
+// yields its thread (runtime.Gosched) to any other goroutine: a microsecond or two.
+const spinChecks = 256
+
 // hire makes sure n goroutines serve tasks.
 func hire(n int) {
 	if int(hired.Load()) >= n {
@@ -271,16 +281,18 @@ func serve() {
 // poll looks for a task for up to linger, letting other goroutines run meanwhile.
 func poll() (task, bool) {
 	start := time.Now()
-	for {
+	for i := 1; ; i++ {
 		select {
 		case t := <-tasks:
 			return t, true
 		default:
 		}
-		if time.Since(start) > linger {
-			return task{}, false
+		if i%spinChecks == 0 {
+			if time.Since(start) > linger {
+				return task{}, false
+			}
+			runtime.Gosched()
 		}
-		runtime.Gosched()
 	}
 }
 

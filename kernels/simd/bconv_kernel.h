@@ -20,30 +20,46 @@
 // its weights out of the cache: 59-65 us per call at 4 KB ahead, 47-58 us at 12 KB.
 #define PF (16384 / (G * 4))
 
+// PRODUCTS(NP, X) adds the products of the weights at w with the values X(i) of NP positions
+// to their accumulators. It holds the block's accumulators and either the group's weight
+// vectors with one broadcast value or the positions' broadcast values with one weight vector,
+// whichever needs fewer registers: AVX2's 16 hold 12 accumulators, 3 values and a weight
+// (the wide kernel) or 12 accumulators, 2 weights and a value (the other), and spilling
+// costs up to a third of the speed (one core, BenchmarkPreparedConv: AVX2's kernel on 7x7
+// maps ran at 68-72 GFLOP/s broadcasting first against 101, its wide kernel at 56x56 at
+// 106-108 against 101-102).
+#define PRODUCTS(NP, X)                                                                           \
+	do {                                                                                          \
+		if (V <= NP) {                                                                            \
+			VEC wv[V];                                                                            \
+			_Pragma("GCC unroll 8") for (int v = 0; v < V; v++) wv[v] = VLOAD(w + LANES * v);     \
+			_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) {                                \
+				const VEC xv = VSET1(X(i));                                                       \
+				_Pragma("GCC unroll 8") for (int v = 0; v < V; v++) acc[i][v] = VFMA(wv[v], xv, acc[i][v]); \
+			}                                                                                     \
+		} else {                                                                                  \
+			VEC xv[NP];                                                                           \
+			_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) xv[i] = VSET1(X(i));             \
+			_Pragma("GCC unroll 8") for (int v = 0; v < V; v++) {                                 \
+				const VEC wv = VLOAD(w + LANES * v);                                              \
+				_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) acc[i][v] = VFMA(wv, xv[i], acc[i][v]); \
+			}                                                                                     \
+		}                                                                                         \
+	} while (0)
+
 // CHANNEL(NP) adds input channel c's products at one tap to the accumulators of NP
 // positions, advancing their input pointers to the next channel (cs floats on).
+#define AT_X(i) (*x[i])
 #define CHANNEL(NP)                                                                               \
 	do {                                                                                          \
-		VEC wv[V];                                                                                \
-		_Pragma("GCC unroll 8") for (int v = 0; v < V; v++) wv[v] = VLOAD(w + LANES * v);         \
-		_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) {                                    \
-			const VEC xv = VSET1(*x[i]);                                                          \
-			x[i] += d->cs;                                                                        \
-			_Pragma("GCC unroll 8") for (int v = 0; v < V; v++) acc[i][v] = VFMA(wv[v], xv, acc[i][v]); \
-		}                                                                                         \
+		PRODUCTS(NP, AT_X);                                                                       \
+		_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) x[i] += d->cs;                       \
 	} while (0)
 
 // CHANNEL_AT(NP, k) is CHANNEL for the k-th channel of a run of LANES, one float apart (the
 // channel-blocked layout): the input pointers stay where the run starts.
-#define CHANNEL_AT(NP, k)                                                                         \
-	do {                                                                                          \
-		VEC wv[V];                                                                                \
-		_Pragma("GCC unroll 8") for (int v = 0; v < V; v++) wv[v] = VLOAD(w + LANES * v);         \
-		_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) {                                    \
-			const VEC xv = VSET1(x[i][k]);                                                        \
-			_Pragma("GCC unroll 8") for (int v = 0; v < V; v++) acc[i][v] = VFMA(wv[v], xv, acc[i][v]); \
-		}                                                                                         \
-	} while (0)
+#define AT_XK(i) (x[i][k])
+#define CHANNEL_AT(NP, k) PRODUCTS(NP, AT_XK)
 
 // BLOCK(OB, NP) computes block bi of group gi over the input channels [c0, c1), its first NP
 // positions real (the rest of the block lies past the map): it starts from the bias (first)
@@ -223,5 +239,9 @@ ISA void ENTRY(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, flo
 
 #undef V
 #undef PF
+#undef PRODUCTS
+#undef AT_X
+#undef AT_XK
 #undef CHANNEL
+#undef CHANNEL_AT
 #undef BLOCK

@@ -73,30 +73,35 @@
 			acc[i][v] = !first ? VLOAD(part + i * G + LANES * v)                       \
 			          : a->b   ? VLOAD(a->b + gi * G + LANES * v) : VZERO();              \
 		const long coff = (long)(c0 / d->run) * ((long)d->run * d->cs + d->rjump) + (long)(c0 % d->run) * d->cs; \
-		int row[NP], col[NP]; /* where the positions' windows start */                  \
-		_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) {                            \
-			const int o = bi * OB + i;                                                    \
-			row[i] = o / d->ow * d->sh, col[i] = o % d->ow * d->sw;                       \
+		int row[NP], col[NP]; /* where the positions' windows start, less the padding */ \
+		const float *base[NP]; /* and the input there, at tap (0, 0) */                  \
+		{                                                                                 \
+			int r = bi * OB / d->ow, c = bi * OB % d->ow;                                 \
+			/* the padded input holds row -ph at 0; the unpadded reads 0 there */       \
+			const long shift = d->unpadded ? -(long)d->ph * d->rs - (long)d->pw * d->cols : 0; \
+			_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) {                        \
+				row[i] = r * d->sh - d->ph, col[i] = c * d->sw - d->pw;                   \
+				base[i] = xp + (long)r * d->sh * d->rs + (long)c * d->sw * d->cols + coff + shift; \
+				if (++c == d->ow)                                                         \
+					c = 0, r++;                                                           \
+			}                                                                             \
 		}                                                                                 \
 		for (int t = 0; t < d->taps; t++) {                                               \
 			const int tr = a->tr[t], tc = a->tc[t];                                       \
-			int data = 0;                                                                 \
+			int in[NP], data = 0; /* whether a position reads the map at this tap */     \
 			_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) {                        \
-				const int r = row[i] + tr - d->ph, c = col[i] + tc - d->pw;               \
-				data |= (unsigned)r < (unsigned)d->h && (unsigned)c < (unsigned)d->w;     \
+				in[i] = (unsigned)(row[i] + tr) < (unsigned)d->h && (unsigned)(col[i] + tc) < (unsigned)d->w; \
+				data |= in[i];                                                            \
 			}                                                                             \
 			if (!data)                                                                    \
 				continue;                                                                 \
+			const long toff = (long)tr * d->rs + (long)tc * d->cols;                      \
 			const float *x[NP];                                                           \
 			long step[NP]; /* from a run of LANES channels to the next, blocked */        \
 			_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) {                        \
-				const int r = row[i] + tr - d->ph, c = col[i] + tc - d->pw;               \
 				step[i] = LANES + d->rjump;                                               \
-				if (!d->unpadded)                                                         \
-					x[i] = xp + (long)(row[i] + tr) * d->rs + (long)(col[i] + tc) * d->cols + coff; \
-				else if ((unsigned)r < (unsigned)d->h && (unsigned)c < (unsigned)d->w)    \
-					x[i] = xp + (long)r * d->rs + (long)c * d->cols + coff;               \
-				else /* padding: the same run of zeros for every channel */              \
+				x[i] = base[i] + toff;                                                    \
+				if (d->unpadded && !in[i]) /* padding: one run of zeros for every channel */ \
 					x[i] = cnn_bconv_zeros, step[i] = 0;                                  \
 			}                                                                             \
 			const float *w = a->w + (((long)gi * d->taps + t) * d->C + c0) * G;           \

@@ -38,10 +38,14 @@ const (
 	// bconvWidePositions is the most output positions of a map that AVX2's broadcast kernels
 	// take 6 (or 4) at a time for 16 filters, its 16 registers holding their sums; on larger
 	// maps they take 3 at a time for 32 filters (ONNX Runtime's FMA3 kernels' shape), which
-	// reads each input value for 4 products where the other reads it for 2: 5-9% faster on
-	// torchvision's ResNet18 at 224x224, and 10% slower on ResNet18 at 32x32, whose maps are
-	// 8x8 and smaller after the stem (medians of 8 alternating runs).
-	bconvWidePositions = 64
+	// reads each weight for 3 products where the other reads it for 6, but each input value
+	// for 4 products where the other reads it for 2. Only on a 2x2 map, where the weights are
+	// most of what is read, is the narrow kernel ahead: one core, BenchmarkPreparedConv,
+	// capped for AVX2 on a Xeon, 87-93 GFLOP/s against 84-86 at 256x2x2, and 121-124 against
+	// 141 at 128x4x4; torchvision's ResNet18 on one image ran in 17.3-17.8 ms against 18.0-18.4
+	// with 64 here, ResNet18 at 32x32 in 482-484 us against 491-502 (medians of 3
+	// alternating runs).
+	bconvWidePositions = 4
 	// bconvRowChannels is the most channels for which the broadcast kernels take a window
 	// a row at a time (rowTaps).
 	bconvRowChannels = 4

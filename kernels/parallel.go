@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"math"
 	"reflect"
 	"runtime"
 	"sync"
@@ -154,20 +155,31 @@ func RunShared(n, pieces int, j Job) int {
 	return k
 }
 
-// sharedJob hands out the pieces of RunShared: its own range is the workers'.
+// sharedJob hands out the pieces of RunShared: its own range is the workers'. The even
+// workers take pieces from the front, the odd ones from the back, so that with two workers
+// each keeps to one end of the range, call after call: a convolution's worker then reads
+// mostly the part of its input that it wrote itself in the call before, from its own
+// core's cache.
 type sharedJob struct {
 	j         Job
 	n, pieces int
-	next      int64 // the next piece (atomic)
+	taken     atomic.Uint64 // pieces taken from the front (low half) and from the back
 }
 
 func (s *sharedJob) Run(w, _, _ int) {
 	for {
-		c := int(atomic.AddInt64(&s.next, 1) - 1)
-		if c >= s.pieces {
+		old := s.taken.Load()
+		front, back := int(old&math.MaxUint32), int(old>>32)
+		if front+back >= s.pieces {
 			return
 		}
-		s.j.Run(w, c*s.n/s.pieces, (c+1)*s.n/s.pieces)
+		c, next := front, old+1
+		if w%2 == 1 {
+			c, next = s.pieces-1-back, old+1<<32
+		}
+		if s.taken.CompareAndSwap(old, next) {
+			s.j.Run(w, c*s.n/s.pieces, (c+1)*s.n/s.pieces)
+		}
 	}
 }
 

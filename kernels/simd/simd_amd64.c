@@ -3,6 +3,7 @@
 // The kernels of each instruction set (avx512_amd64.c, avx2_amd64.c) behind one entry point
 // each, chosen by a table, so that the Go binding is written once.
 
+#include <immintrin.h>
 #include <string.h>
 #include "simd.h"
 #include "avx2.h"
@@ -97,13 +98,30 @@ void cnn_bconv_pad(const float *x, float *xp, int planes, int h, int w, int hp, 
 		for (int r = 0; r < h; r++)
 			memcpy(xp + (p * hp + ph + r) * wp + pw, x + (p * h + r) * w, sizeof(float) * w);
 }
+// interleave3 writes a0 b0 c0 a1 b1 c1 ... a3 b3 c3 from four values of each of a, b, c.
+static inline void interleave3(const float *a, const float *b, const float *c, float *d) {
+	const __m128 x = _mm_loadu_ps(a), y = _mm_loadu_ps(b), z = _mm_loadu_ps(c);
+	const __m128 lo = _mm_unpacklo_ps(x, y), hi = _mm_unpackhi_ps(x, y); /* a0 b0 a1 b1, a2 b2 a3 b3 */
+	const __m128 za = _mm_shuffle_ps(z, x, _MM_SHUFFLE(1, 1, 0, 0));      /* c0 c0 a1 a1 */
+	const __m128 yz = _mm_shuffle_ps(y, z, _MM_SHUFFLE(1, 1, 1, 1));      /* b1 b1 c1 c1 */
+	const __m128 zh = _mm_shuffle_ps(z, hi, _MM_SHUFFLE(3, 2, 2, 2));     /* c2 c2 a3 b3 */
+	const __m128 yz3 = _mm_shuffle_ps(y, z, _MM_SHUFFLE(3, 3, 3, 3));     /* b3 b3 c3 c3 */
+	_mm_storeu_ps(d, _mm_shuffle_ps(lo, za, _MM_SHUFFLE(2, 0, 1, 0)));    /* a0 b0 c0 a1 */
+	_mm_storeu_ps(d + 4, _mm_shuffle_ps(yz, hi, _MM_SHUFFLE(1, 0, 2, 0))); /* b1 c1 a2 b2 */
+	_mm_storeu_ps(d + 8, _mm_shuffle_ps(zh, yz3, _MM_SHUFFLE(2, 0, 2, 0))); /* c2 a3 b3 c3 */
+}
+
 void cnn_bconv_pad_last(const float *x, float *xp, int c, int h, int w, int hp, int wp, int ph, int pw, int r0,
     int r1) {
 	for (int q = r0; q < r1; q++) {
 		const int i = q / h, r = q % h;
 		const float *src = x + ((long)i * c * h + r) * w;
 		float *dst = xp + (((long)i * hp + ph + r) * wp + pw) * c;
-		for (int j = 0; j < w; j++)
+		int j = 0;
+		if (c == 3) /* an image's three colours, four positions at a time */
+			for (const long hw = (long)h * w; j + 4 <= w; j += 4)
+				interleave3(src + j, src + hw + j, src + 2 * hw + j, dst + 3L * j);
+		for (; j < w; j++)
 			for (int k = 0; k < c; k++)
 				dst[(long)j * c + k] = src[(long)k * h * w + j];
 	}

@@ -50,7 +50,7 @@ func TestBlockedLayout(t *testing.T) {
 
 // TestMaxPoolBlocked: max pooling of blocked maps, on every implementation this CPU runs and
 // in Go, gives the reference's NCHW pooling to the bit, blocked (any NaN matching any NaN):
-// windows clipped by padding on both sides, ties of +0 and -0, -Inf and NaN inputs.
+// windows clipped by padding on both sides, ties of +0 and -0, -Inf, +Inf and NaN inputs.
 func TestMaxPoolBlocked(t *testing.T) {
 	ref := kernels.Named[float32]("reference").Pool
 	for _, c := range []struct{ n, c, h, k, s, p, b int }{
@@ -70,6 +70,8 @@ func TestMaxPoolBlocked(t *testing.T) {
 					x[i] = float32(math.Copysign(0, float64(i%2*2-1)))
 				case 7:
 					x[i] = float32(math.Inf(-1))
+				case 11:
+					x[i] = float32(math.Inf(1))
 				default:
 					x[i] = float32((i*37)%101)*0.25 - 20
 				}

@@ -688,30 +688,48 @@ AVX2 void cnn_avx2_maxpool3_grad(const cnn_maxpool3 *d, const float *x, const fl
 
 // Max pooling of channel-blocked maps (cnn_pool_blocked): every position holds b channels
 // side by side, so a window's maximum is taken 8 channels at a time with plain vector loads.
-// The work is memory-bound, and this one kernel serves AVX-512 CPUs too.
+// This one kernel serves AVX-512 CPUs too.
 
 static inline int clip(int v, int hi) { return v < 0 ? 0 : v > hi ? hi : v; }
 
 // maxpool_lanes writes the maximum of 8*V channels from l over the window rows [r0, r1),
-// columns [c0, c1) of plane xp into yp.
+// columns [c0, c1) of plane xp into yp, as Go's max takes it: NaN if any value is, +0 over -0.
+// Three operations a value: the plain maximum, the bitwise and of the values (its sign bit
+// says whether every value had its sign set: the maximum is then -0 where it is a zero, else
+// +0) and their sum, which is NaN where a value is (or +Inf and -Inf meet): only then are the
+// values looked at again, each checked for NaN, at two operations more each.
 #define MAXPOOL_LANES(V)                                                                          \
 	static inline AVX2 void maxpool_lanes_##V(const cnn_pool_blocked *d, const float *xp, float *yp, int r0, \
 	    int r1, int c0, int c1) {                                                             \
 		const long b = d->b;                                                                  \
-		__m256 m[V], nan[V];                                                                  \
+		const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));          \
+		__m256 m[V], all[V], sum[V];                                                          \
 		for (int v = 0; v < V; v++)                                                           \
-			m[v] = _mm256_set1_ps(-__builtin_inff()), nan[v] = _mm256_setzero_ps();           \
+			m[v] = _mm256_set1_ps(-__builtin_inff()), all[v] = _mm256_castsi256_ps(_mm256_set1_epi32(-1)), \
+			sum[v] = _mm256_setzero_ps();                                                     \
 		for (int r = r0; r < r1; r++)                                                         \
 			for (int c = c0; c < c1; c++) {                                                   \
 				const float *p = xp + ((long)r * d->w + c) * b;                               \
 				for (int v = 0; v < V; v++) {                                                 \
 					const __m256 x = _mm256_loadu_ps(p + 8 * v);                              \
-					nan[v] = _mm256_or_ps(nan[v], _mm256_cmp_ps(x, x, _CMP_UNORD_Q));         \
-					m[v] = max2(m[v], x);                                                     \
+					m[v] = _mm256_max_ps(m[v], x);                                            \
+					all[v] = _mm256_and_ps(all[v], x), sum[v] = _mm256_add_ps(sum[v], x);     \
 				}                                                                             \
 			}                                                                                 \
-		for (int v = 0; v < V; v++)                                                           \
-			_mm256_storeu_ps(yp + 8 * v, _mm256_blendv_ps(m[v], _mm256_set1_ps(__builtin_nanf("")), nan[v])); \
+		for (int v = 0; v < V; v++) {                                                         \
+			__m256 y = _mm256_and_ps(m[v], _mm256_or_ps(all[v], magnitude));                  \
+			const __m256 odd = _mm256_cmp_ps(sum[v], sum[v], _CMP_UNORD_Q);                   \
+			if (!_mm256_testz_ps(odd, odd)) { /* a NaN, or +Inf and -Inf */                  \
+				__m256 nan = _mm256_setzero_ps();                                             \
+				for (int r = r0; r < r1; r++)                                                 \
+					for (int c = c0; c < c1; c++) {                                           \
+						const __m256 x = _mm256_loadu_ps(xp + ((long)r * d->w + c) * b + 8 * v); \
+						nan = _mm256_or_ps(nan, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));           \
+					}                                                                         \
+				y = _mm256_blendv_ps(y, _mm256_set1_ps(__builtin_nanf("")), nan);             \
+			}                                                                                 \
+			_mm256_storeu_ps(yp + 8 * v, y);                                                  \
+		}                                                                                     \
 	}
 MAXPOOL_LANES(1)
 MAXPOOL_LANES(2)

@@ -58,8 +58,12 @@
 
 // CHANNEL_AT(NP, k) is CHANNEL for the k-th channel of a run of LANES, one float apart (the
 // channel-blocked layout): the input pointers stay where the run starts.
-#define AT_XK(i) (x[i][k])
-#define CHANNEL_AT(NP, k) PRODUCTS(NP, AT_XK)
+#define AT_XK(i) (x[i][k_])
+#define CHANNEL_AT(NP, k)                                                                         \
+	do {                                                                                          \
+		const int k_ = (k);                                                                       \
+		PRODUCTS(NP, AT_XK);                                                                      \
+	} while (0)
 
 // BLOCK(OB, NP) computes block bi of group gi over the input channels [c0, c1), its first NP
 // positions real (the rest of the block lies past the map): it starts from the bias (first)
@@ -74,14 +78,14 @@
 			          : a->b   ? VLOAD(a->b + gi * G + LANES * v) : VZERO();              \
 		const long coff = (long)(c0 / d->run) * ((long)d->run * d->cs + d->rjump) + (long)(c0 % d->run) * d->cs; \
 		int row[NP], col[NP]; /* where the positions' windows start, less the padding */ \
-		const float *base[NP]; /* and the input there, at tap (0, 0) */                  \
+		long base[NP]; /* and where in the input it reads tap (0, 0) */                   \
 		{                                                                                 \
 			int r = bi * OB / d->ow, c = bi * OB % d->ow;                                 \
 			/* the padded input holds row -ph at 0; the unpadded reads 0 there */       \
 			const long shift = d->unpadded ? -(long)d->ph * d->rs - (long)d->pw * d->cols : 0; \
 			_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) {                        \
 				row[i] = r * d->sh - d->ph, col[i] = c * d->sw - d->pw;                   \
-				base[i] = xp + (long)r * d->sh * d->rs + (long)c * d->sw * d->cols + coff + shift; \
+				base[i] = (long)r * d->sh * d->rs + (long)c * d->sw * d->cols + coff + shift; \
 				if (++c == d->ow)                                                         \
 					c = 0, r++;                                                           \
 			}                                                                             \
@@ -99,10 +103,9 @@
 			const float *x[NP];                                                           \
 			long step[NP]; /* from a run of LANES channels to the next, blocked */        \
 			_Pragma("GCC unroll 8") for (int i = 0; i < NP; i++) {                        \
-				step[i] = LANES + d->rjump;                                               \
-				x[i] = base[i] + toff;                                                    \
-				if (d->unpadded && !in[i]) /* padding: one run of zeros for every channel */ \
-					x[i] = cnn_bconv_zeros, step[i] = 0;                                  \
+				const int zero = d->unpadded && !in[i]; /* padding: one run of zeros for every channel */ \
+				x[i] = zero ? cnn_bconv_zeros : xp + base[i] + toff;                     \
+				step[i] = zero ? 0 : LANES + d->rjump;                                    \
 			}                                                                             \
 			const float *w = a->w + (((long)gi * d->taps + t) * d->C + c0) * G;           \
 			if (d->run == LANES && d->cs == 1) /* blocked: c0 and c1 whole runs */        \

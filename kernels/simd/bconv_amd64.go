@@ -254,7 +254,8 @@ const bconvPieceFLOPs = 4 << 20
 func (p *bconv) pieces(units int) int {
 	d := p.d
 	flops := 2 * d.N * d.P * d.OHW * d.K
-	n := min(units, max(kernels.Workers(), min(16*kernels.Workers(), flops/bconvPieceFLOPs)))
+	w := kernels.Workers()
+	n := min(units, max(w, min(16*w, (flops/bconvPieceFLOPs+w-1)/w*w))) // the workers' share even
 	if g := int(p.dims.groups); g >= 2*kernels.Workers() && n > g {
 		n = g
 	}

@@ -201,7 +201,7 @@ var convCases = []struct{ n, cin, h, w, cout, k, s, p int }{
 	{2, 24, 8, 8, 70, 1, 2, 0},   // a 1x1 stride-2 shortcut on two images
 	{4, 9, 3, 3, 17, 3, 1, 1},    // four images of 3x3 maps: blocks that end inside the map
 	{1, 480, 3, 3, 20, 3, 1, 1},  // deep enough for the broadcast kernels to take the channels in chunks
-	{1, 300, 9, 9, 40, 3, 1, 1},  // and AVX2's wide ones, on a map of more than 64 positions
+	{1, 300, 9, 9, 40, 3, 1, 1},  // and AVX2's wide ones, on a map of 9x9
 	{3, 130, 4, 4, 24, 3, 1, 1},  // and on three images
 	{1, 3, 40, 40, 8, 3, 1, 1},   // one image of a large map
 	{1, 2, 30, 30, 20, 3, 2, 1},  // and with stride 2

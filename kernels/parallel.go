@@ -201,13 +201,7 @@ func (g *group) finish() {
 // woken through the scheduler (some microseconds when its thread has gone to sleep).
 func (g *group) wait() {
 	start := time.Now()
-	for i := 1; g.left.Load() != 0; i++ {
-		if i%spinChecks == 0 {
-			if time.Since(start) > linger {
-				break
-			}
-			runtime.Gosched()
-		}
+	for i := 1; g.left.Load() != 0 && keepLooking(i, start); i++ {
 	}
 	<-g.done
 }
@@ -266,6 +260,19 @@ const linger = 100 * time.Microsecond
 // yields its thread (runtime.Gosched) to any other goroutine: a microsecond or two.
 const spinChecks = 256
 
+// keepLooking is called at a waiting goroutine's i-th look since start: every spinChecks
+// looks it yields the thread, and it reports false once linger has passed.
+func keepLooking(i int, start time.Time) bool {
+	if i%spinChecks != 0 {
+		return true
+	}
+	if time.Since(start) > linger {
+		return false
+	}
+	runtime.Gosched()
+	return true
+}
+
 // hire makes sure n goroutines serve tasks.
 func hire(n int) {
 	if int(hired.Load()) >= n {
@@ -293,19 +300,14 @@ func serve() {
 // poll looks for a task for up to linger, letting other goroutines run meanwhile.
 func poll() (task, bool) {
 	start := time.Now()
-	for i := 1; ; i++ {
+	for i := 1; keepLooking(i, start); i++ {
 		select {
 		case t := <-tasks:
 			return t, true
 		default:
 		}
-		if i%spinChecks == 0 {
-			if time.Since(start) > linger {
-				return task{}, false
-			}
-			runtime.Gosched()
-		}
 	}
+	return task{}, false
 }
 
 // float64s lends per-channel work arrays to kernels without a Scratch (BatchNorm), so that a

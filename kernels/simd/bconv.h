@@ -55,7 +55,7 @@ typedef struct {
 
 // cnn_*_bconv computes the units [u0, u1) of the images [n0, n1), a unit being a group of
 // filters for one block of positions, unit u = group*blocks + block: xp holds the padded
-// images (each image floats apart), y the output (see yb). part holds the partial sums of as many
+// images (unpadded: the images as they lie), each image floats apart, y the output (see yb). part holds the partial sums of as many
 // blocks as the units span, ob*g floats each.
 void cnn_avx512_bconv(const cnn_bconv *d, const cnn_bconv_args *a, const float *xp, float *y, float *part,
     int n0, int n1, int u0, int u1);

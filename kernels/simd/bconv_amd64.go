@@ -61,8 +61,6 @@ func acceptsBconv(d kernels.ConvDims) bool {
 // instruction set.
 type bconv struct {
 	isa    C.int
-	lanes  int  // the instruction set's vector width: the channel block of its layout
-	xb, yb bool // the input, the output in the channel-blocked layout of lanes (Blocked)
 	wide   bool // on the instruction set's wide kernel (bconvWidePositions)
 	d      kernels.ConvDims
 	dims   C.cnn_bconv
@@ -91,7 +89,7 @@ func prepareBconv(isa C.int, d kernels.ConvDims, w, b []float32, ep *kernels.Epi
 		g, ob = int(C.cnn_simd_bconv_g(isa, 1)), 3
 	}
 	geo := d.G
-	p := &bconv{isa: isa, lanes: lanesOf(isa), wide: wide, d: d, last: rowTaps(d),
+	p := &bconv{isa: isa, wide: wide, d: d, last: rowTaps(d),
 		hp: max((d.OH-1)*geo.SH+(geo.KH-1)*geo.DH+1, d.H+geo.PH),
 		wp: max((d.OW-1)*geo.SW+(geo.KW-1)*geo.DW+1, d.W+geo.PW)}
 	blocks, groups := (d.OHW+ob-1)/ob, (d.P+g-1)/g
@@ -194,7 +192,7 @@ func (p *bconv) forward(ws *kernels.Scratch, x, r, y []float32) error {
 	}
 	xp := x
 	switch {
-	case p.xb: // read as it lies, the kernels reading zeros outside the map
+	case p.dims.unpadded != 0: // blocked (Blocked): read as it lies, zeros outside the map
 	case p.last:
 		xp = p.padded(ws)
 		pad(d.N*d.H, padJob{last: true, c: d.C, x: x, xp: xp, h: d.H, w: d.W, hp: p.hp, wp: p.wp, ph: d.G.PH, pw: d.G.PW})
@@ -256,7 +254,7 @@ func (p *bconv) pieces(units int) int {
 	flops := 2 * d.N * d.P * d.OHW * d.K
 	w := kernels.Workers()
 	n := min(units, max(w, min(16*w, (flops/bconvPieceFLOPs+w-1)/w*w))) // the workers' share even
-	if g := int(p.dims.groups); g >= 2*kernels.Workers() && n > g {
+	if g := int(p.dims.groups); g >= 2*w && n > g {
 		n = g
 	}
 	return n
@@ -300,8 +298,7 @@ func (p *bconv) fill(r, y []float32) {
 				b = p.b[q]
 			}
 			at, step := (n*d.P+q)*d.OHW, 1
-			if p.yb {
-				l := p.lanes
+			if l := int(p.dims.yb); l != 0 {
 				at, step = (n*d.P+q/l*l)*d.OHW+q%l, l
 			}
 			for i := range d.OHW {
@@ -318,20 +315,17 @@ func (p *bconv) fill(r, y []float32) {
 	}
 }
 
-// lanesOf is the number of floats in a vector of isa.
-func lanesOf(isa C.int) int {
-	if isa == C.CNN_SIMD_AVX512 {
-		return 16
-	}
-	return 8
-}
-
 // ChannelBlock is the block of channels of the layout Blocked takes: the instruction set's
 // vector width (16 floats with AVX-512, 8 with AVX2), the block oneDNN's kernels take on it.
 // Torchvision's ResNet18 on one 224x224 image took 11.3-12.0 ms blocked against 14.2-16.3 as
 // the maps lie with AVX-512, 20.1-20.2 against 22.7-22.8 with AVX2 (alternating runs on a
 // Xeon, capped for AVX2).
-func (p *bconv) ChannelBlock() int { return p.lanes }
+func (p *bconv) ChannelBlock() int {
+	if p.isa == C.CNN_SIMD_AVX512 {
+		return 16
+	}
+	return 8
+}
 
 // Blocked returns the pass reading its input (in) or writing its output (out) in the
 // channel-blocked layout of ChannelBlock: the kernels then broadcast a position's channels
@@ -339,7 +333,7 @@ func (p *bconv) ChannelBlock() int { return p.lanes }
 func (p *bconv) Blocked(in, out bool) (kernels.PreparedConv[float32], error) {
 	d, l := p.d, p.ChannelBlock()
 	q := *p
-	q.xb, q.yb, q.dims.yb = in, out, 0
+	q.dims.yb, q.dims.unpadded = 0, 0
 	if in {
 		if p.last || d.C%l != 0 {
 			return nil, fmt.Errorf("broadcast convolution %v: %d input channels are not blocks of %d", d.G, d.C, l)

@@ -74,6 +74,7 @@ func BenchmarkPreparedConv(b *testing.B) {
 			{128, 4, 256, 3, 2, 1}, {256, 2, 256, 3, 1, 1}, {256, 2, 512, 3, 2, 1}, {512, 1, 512, 3, 1, 1},
 			// and at 224x224
 			{3, 224, 64, 7, 2, 3}, {64, 56, 64, 3, 1, 1}, {128, 28, 128, 3, 1, 1}, {256, 14, 256, 3, 1, 1}, {512, 7, 512, 3, 1, 1},
+			{64, 56, 128, 1, 2, 0}, {128, 28, 256, 1, 2, 0}, {256, 14, 512, 1, 2, 0},
 		} {
 			if n > 1 && c.h > 32 {
 				continue // one image at 224x224
@@ -127,13 +128,13 @@ func BenchmarkPreparedConv(b *testing.B) {
 
 // BenchmarkPool times float32 pooling, on each implementation that takes the window, on the
 // shapes of ResNet18's stem at batch 64 on 32x32 images and batch 16 on 224x224 ones, and
-// of LeNet-5 at batch 64, on one thread.
+// of LeNet-5 at batch 64, on one thread; and one image's stem output on the workers.
 func BenchmarkPool(b *testing.B) {
 	for _, c := range []struct {
 		n, c, h, k, s, p int
 		mode             kernels.PoolMode
 	}{
-		{64, 64, 16, 3, 2, 1, kernels.PoolMax}, {16, 64, 112, 3, 2, 1, kernels.PoolMax},
+		{64, 64, 16, 3, 2, 1, kernels.PoolMax}, {16, 64, 112, 3, 2, 1, kernels.PoolMax}, {1, 64, 112, 3, 2, 1, kernels.PoolMax},
 		{64, 6, 28, 2, 2, 0, kernels.PoolMax}, {64, 16, 10, 2, 2, 0, kernels.PoolAvg},
 	} {
 		g := kernels.ConvGeom{K: c.k, S: c.s, P: c.p}
@@ -160,8 +161,29 @@ func BenchmarkPool(b *testing.B) {
 					k.PoolBackward(d, x, y, y, dx, nil)
 				}
 			})
+			// The same maps in the channel-blocked layout of 16, as a frozen program keeps them.
+			if bk, ok := k.(kernels.BlockedMaxPool[float32]); ok && c.c%16 == 0 && bk.AcceptsBlockedMaxPool(d, 16) {
+				b.Run(name+"/"+impl+"/blocked", func(b *testing.B) {
+					for i := 0; i < b.N; i++ {
+						bk.MaxPoolBlocked(d, 16, x, y)
+					}
+				})
+			}
 		}
 	}
+	// One 224x224 image's stem output, blocked, the workers splitting it as a frozen
+	// program's pooling does.
+	g := kernels.ConvGeom{K: 3, S: 2, P: 1}
+	d := kernels.NewPoolDims(g, kernels.PoolMax, []int{1, 64, 112, 112})
+	x, y := make([]float32, 64*112*112), make([]float32, d.Planes*d.OH*d.OW)
+	for i := range x {
+		x[i] = float32(i%7) - 3
+	}
+	b.Run("1x64x112x112-blocked-relu/workers", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			kernels.MaxPoolBlocked(d, 16, x, y, true)
+		}
+	})
 }
 
 // BenchmarkParallelWake times handing an empty task to the workers after the caller has

@@ -53,13 +53,21 @@ func TestBlockedLayout(t *testing.T) {
 // windows clipped by padding on both sides, ties of +0 and -0, -Inf, +Inf and NaN inputs.
 func TestMaxPoolBlocked(t *testing.T) {
 	ref := kernels.Named[float32]("reference").Pool
-	for _, c := range []struct{ n, c, h, k, s, p, b int }{
-		{1, 8, 7, 3, 2, 1, 8}, {2, 16, 12, 3, 2, 1, 8}, {2, 32, 9, 3, 2, 1, 16}, {1, 16, 8, 2, 2, 0, 16},
-		{3, 16, 5, 3, 1, 1, 8}, {1, 32, 11, 5, 3, 2, 16},
+	for _, c := range []struct {
+		n, c, h, k, s, p, b int
+		ceil                bool
+	}{
+		{1, 8, 7, 3, 2, 1, 8, false}, {2, 16, 12, 3, 2, 1, 8, false}, {2, 32, 9, 3, 2, 1, 16, false}, {1, 16, 8, 2, 2, 0, 16, false},
+		{3, 16, 5, 3, 1, 1, 8, false}, {1, 32, 11, 5, 3, 2, 16, false},
+		// the 3-wide windows at stride 2 that take their columns once for two windows:
+		// unpadded, rounded up, on maps of one to a few columns, 16 and 24 channels a block
+		{1, 16, 10, 3, 2, 0, 16, false}, {1, 16, 10, 3, 2, 0, 16, true}, {2, 8, 6, 3, 2, 1, 8, true},
+		{1, 16, 1, 3, 2, 1, 16, false}, {1, 16, 2, 3, 2, 1, 8, false}, {1, 16, 3, 3, 2, 0, 16, false},
+		{1, 48, 7, 3, 2, 1, 24, false},
 	} {
-		g := kernels.ConvGeom{K: c.k, S: c.s, P: c.p}
+		g := kernels.ConvGeom{K: c.k, S: c.s, P: c.p, Ceil: c.ceil}
 		d := kernels.NewPoolDims(g, kernels.PoolMax, []int{c.n, c.c, c.h, c.h})
-		t.Run(fmt.Sprintf("%dx%dx%d/%dx%ds%dp%d/b%d", c.n, c.c, c.h, c.k, c.k, c.s, c.p, c.b), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%dx%dx%d/%dx%ds%dp%d/ceil=%v/b%d", c.n, c.c, c.h, c.k, c.k, c.s, c.p, c.ceil, c.b), func(t *testing.T) {
 			in, out := c.n*c.c*c.h*c.h, c.n*c.c*d.OH*d.OW
 			x, xb := make([]float32, in), make([]float32, in)
 			for i := range x {

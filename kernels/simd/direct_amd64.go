@@ -187,10 +187,10 @@ func (direct) AcceptsBlockedMaxPool(d kernels.PoolDims, b int) bool {
 	return d.Mode == kernels.PoolMax && b%8 == 0 && d.G.DH == 1 && d.G.DW == 1
 }
 
-// MaxPoolBlocked runs cnn_avx2_maxpool_blocked: both instruction sets have AVX2, and the work
-// is memory-bound (an AVX-512 kernel taking a 16-channel block in one vector measured within
-// this machine's noise of it: 3.5-4.0 ms against 3.8-4.2 on torchvision ResNet18's stem
-// output at b16).
+// MaxPoolBlocked runs cnn_avx2_maxpool_blocked: both instruction sets have AVX2, and an
+// AVX-512 kernel taking a 16-channel block in one vector measured within this machine's noise
+// of the AVX2 one taking a window at a time (3.5-4.0 ms against 3.8-4.2 on torchvision
+// ResNet18's stem output at b16, on a Xeon).
 func (direct) MaxPoolBlocked(d kernels.PoolDims, b int, x, y []float32) {
 	if d.Planes == 0 {
 		return

@@ -12,7 +12,7 @@ import (
 // TestBlockedLayout: ToBlocked puts value (n, c, p) where the layout says, FromBlocked takes
 // it back, and MeanPlanesBlocked gives MeanPlanes' averages to the bit.
 func TestBlockedLayout(t *testing.T) {
-	for _, c := range []struct{ n, c, hw, b int }{{1, 8, 1, 8}, {2, 16, 9, 8}, {3, 32, 5, 16}, {1, 16, 49, 16}} {
+	for _, c := range []struct{ n, c, hw, b int }{{1, 8, 1, 8}, {2, 16, 9, 8}, {3, 32, 5, 16}, {1, 16, 49, 16}, {2, 12, 3, 4}, {1, 24, 5, 12}} {
 		t.Run(fmt.Sprintf("%dx%dx%d/b%d", c.n, c.c, c.hw, c.b), func(t *testing.T) {
 			size := c.n * c.c * c.hw
 			x, xb, back := make([]float32, size), make([]float32, size), make([]float32, size)

@@ -17,9 +17,9 @@ func Matmul[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, 
 		}
 		return
 	}
-	if transB && m <= splitRows && n*k >= splitWeights && n >= 32*Workers() {
+	if m <= splitRows && n*k >= splitWeights && n >= 32*Workers() {
 		j := BorrowJob[gemmColumns[T]]()
-		*j = gemmColumns[T]{transA, m, k, alpha, a, lda, b, ldb, beta, c, ldc}
+		*j = gemmColumns[T]{transA, transB, m, k, alpha, a, lda, b, ldb, beta, c, ldc}
 		RunJob(n, j)
 		ReturnJob(j)
 		return
@@ -27,30 +27,34 @@ func Matmul[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, 
 	GemmFor[T]().Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-// A product of a few rows by a large transposed B (a linear layer's weights, on one image)
-// is a pass over B: the workers split its columns, B's rows, rather than leave it to one
-// core (splitRows rows at most, B of splitWeights values at least).
+// A product of a few rows by a large B (a linear layer's weights, on one image or a few) is
+// a pass over B: the workers split its columns rather than leave it to one core (splitRows
+// rows at most, B of splitWeights values at least).
 const (
-	splitRows    = 4
+	splitRows    = 16
 	splitWeights = 1 << 18
 )
 
-// gemmColumns is Matmul with B transposed, its columns [lo, hi) of C computed as worker w.
+// gemmColumns is Matmul, its columns [lo, hi) of C computed as worker w.
 type gemmColumns[T Float] struct {
-	transA bool
-	m, k   int
-	alpha  T
-	a      []T
-	lda    int
-	b      []T
-	ldb    int
-	beta   T
-	c      []T
-	ldc    int
+	transA, transB bool
+	m, k           int
+	alpha          T
+	a              []T
+	lda            int
+	b              []T
+	ldb            int
+	beta           T
+	c              []T
+	ldc            int
 }
 
 func (j *gemmColumns[T]) Run(_, lo, hi int) {
-	GemmFor[T]().Gemm(j.transA, true, j.m, hi-lo, j.k, j.alpha, j.a, j.lda, j.b[lo*j.ldb:], j.ldb, j.beta, j.c[lo:], j.ldc)
+	b := j.b[lo:] // column lo of B, or with transB its row lo
+	if j.transB {
+		b = j.b[lo*j.ldb:]
+	}
+	GemmFor[T]().Gemm(j.transA, j.transB, j.m, hi-lo, j.k, j.alpha, j.a, j.lda, b, j.ldb, j.beta, j.c[lo:], j.ldc)
 }
 
 // ConvForward computes y = conv(x, w) (+ b), then applies ep (nil: nothing).

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"fmt"
-	"slices"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -34,10 +33,6 @@ func Freeze(o gorgonia.Op, xs tensor.Shape, in []gorgonia.Value) (gorgonia.Op, b
 		k, err = freeze(c, xs, in)
 	case convFused[float64]:
 		k, err = freeze(c, xs, in)
-	case linear[float32]:
-		k, err = freezeLinear(c, in)
-	case linear[float64]:
-		k, err = freezeLinear(c, in)
 	default:
 		return o, false, nil
 	}
@@ -76,58 +71,6 @@ func freeze[T kernels.Float](c convFused[T], xs tensor.Shape, in []gorgonia.Valu
 		return nil, err
 	}
 	return convFrozen[T]{c: c}.with(p), nil
-}
-
-// freezeLinear lays linear layer c's weights out once, transposed.
-func freezeLinear[T kernels.Float](c linear[T], in []gorgonia.Value) (kernel, error) {
-	for i, v := range in[1:] {
-		if v == nil {
-			return nil, fmt.Errorf("input %d has no value to freeze", i+1)
-		}
-	}
-	ws := in[1].Shape()
-	out, din := ws[0], ws[1]
-	w := data[T](in[1])
-	k := linearFrozen[T]{c: c, wt: make([]T, din*out)}
-	for o := range out {
-		for i := range din {
-			k.wt[i*out+o] = w[o*din+i]
-		}
-	}
-	if c.bias {
-		k.b = slices.Clone(data[T](in[2]))
-	}
-	return k, nil
-}
-
-// linearFrozen is a linear layer on its weights transposed once, [in, out]: the matrix
-// product then reads them along their rows, which on a batch of 16 images (torchvision's
-// 1000 classes from 512 features, oneDNN's sgemm on one core) took 180 us against 365 for
-// the weights as PyTorch lays them out (an AMD EPYC Zen 4). It reads only its first input.
-type linearFrozen[T kernels.Float] struct {
-	c     linear[T]
-	wt, b []T
-}
-
-func (k linearFrozen[T]) kind() string                                   { return k.c.kind() }
-func (k linearFrozen[T]) String() string                                 { return k.c.String() + " frozen" }
-func (k linearFrozen[T]) dims() ([]int, int)                             { return k.c.dims() }
-func (k linearFrozen[T]) shape(in ...tensor.Shape) (tensor.Shape, error) { return k.c.shape(in...) }
-
-func (k linearFrozen[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
-	x := in[0].Shape()
-	n, din := x[0], x[1]
-	dout := len(k.wt) / din
-	y := data[T](out)
-	var beta T
-	if k.b != nil {
-		for i := range n {
-			copy(y[i*dout:(i+1)*dout], k.b)
-		}
-		beta = 1
-	}
-	kernels.Matmul(false, false, n, dout, din, 1, data[T](in[0]), din, k.wt, dout, beta, y, dout)
-	return nil
 }
 
 // convFrozen is a convolution (with its fused epilogue, if any) on prepared weights: it

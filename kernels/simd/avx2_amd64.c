@@ -692,6 +692,26 @@ AVX2 void cnn_avx2_maxpool3_grad(const cnn_maxpool3 *d, const float *x, const fl
 
 static inline int clip(int v, int hi) { return v < 0 ? 0 : v > hi ? hi : v; }
 
+// maxpool_result is the maximum of 8 channels of plane xp over the window rows [r0, r1),
+// columns [c0, c1), from the plain maximum m, bitwise and all and sum of its values (see
+// maxpool_lanes): -0 only where every value had its sign set, NaN where a value is, which
+// is looked for only where the sum is NaN (a NaN, or +Inf and -Inf).
+static inline AVX2 __m256 maxpool_result(const cnn_pool_blocked *d, const float *xp, __m256 m, __m256 all,
+    __m256 sum, int r0, int r1, int c0, int c1) {
+	const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+	const __m256 y = _mm256_and_ps(m, _mm256_or_ps(all, magnitude));
+	const __m256 odd = _mm256_cmp_ps(sum, sum, _CMP_UNORD_Q);
+	if (_mm256_testz_ps(odd, odd))
+		return y;
+	__m256 nan = _mm256_setzero_ps();
+	for (int r = r0; r < r1; r++)
+		for (int c = c0; c < c1; c++) {
+			const __m256 x = _mm256_loadu_ps(xp + ((long)r * d->w + c) * d->b);
+			nan = _mm256_or_ps(nan, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+		}
+	return _mm256_blendv_ps(y, _mm256_set1_ps(__builtin_nanf("")), nan);
+}
+
 // maxpool_lanes writes the maximum of 8*V channels from l over the window rows [r0, r1),
 // columns [c0, c1) of plane xp into yp, as Go's max takes it: NaN if any value is, +0 over -0.
 // Three operations a value: the plain maximum, the bitwise and of the values (its sign bit
@@ -702,7 +722,6 @@ static inline int clip(int v, int hi) { return v < 0 ? 0 : v > hi ? hi : v; }
 	static inline AVX2 void maxpool_lanes_##V(const cnn_pool_blocked *d, const float *xp, float *yp, int r0, \
 	    int r1, int c0, int c1) {                                                             \
 		const long b = d->b;                                                                  \
-		const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));          \
 		__m256 m[V], all[V], sum[V];                                                          \
 		for (int v = 0; v < V; v++)                                                           \
 			m[v] = _mm256_set1_ps(-__builtin_inff()), all[v] = _mm256_castsi256_ps(_mm256_set1_epi32(-1)), \
@@ -716,20 +735,8 @@ static inline int clip(int v, int hi) { return v < 0 ? 0 : v > hi ? hi : v; }
 					all[v] = _mm256_and_ps(all[v], x), sum[v] = _mm256_add_ps(sum[v], x);     \
 				}                                                                             \
 			}                                                                                 \
-		for (int v = 0; v < V; v++) {                                                         \
-			__m256 y = _mm256_and_ps(m[v], _mm256_or_ps(all[v], magnitude));                  \
-			const __m256 odd = _mm256_cmp_ps(sum[v], sum[v], _CMP_UNORD_Q);                   \
-			if (!_mm256_testz_ps(odd, odd)) { /* a NaN, or +Inf and -Inf */                  \
-				__m256 nan = _mm256_setzero_ps();                                             \
-				for (int r = r0; r < r1; r++)                                                 \
-					for (int c = c0; c < c1; c++) {                                           \
-						const __m256 x = _mm256_loadu_ps(xp + ((long)r * d->w + c) * b + 8 * v); \
-						nan = _mm256_or_ps(nan, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));           \
-					}                                                                         \
-				y = _mm256_blendv_ps(y, _mm256_set1_ps(__builtin_nanf("")), nan);             \
-			}                                                                                 \
-			_mm256_storeu_ps(yp + 8 * v, y);                                                  \
-		}                                                                                     \
+		for (int v = 0; v < V; v++)                                                           \
+			_mm256_storeu_ps(yp + 8 * v, maxpool_result(d, xp + 8 * v, m[v], all[v], sum[v], r0, r1, c0, c1)); \
 	}
 MAXPOOL_LANES(1)
 MAXPOOL_LANES(2)
@@ -768,7 +775,6 @@ MAXPOOL_LANES(2)
 	   values, reduced once, serve the two windows that share it, so that a value takes about  \
 	   two operations of each kind instead of three. */                                         \
 	static AVX2 void maxpool_row3_##V(const cnn_pool_blocked *d, const float *xp, float *yp, int r0, int r1) { \
-		const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));             \
 		reduced##V carry = {0};                                                                   \
 		for (int j = 0; j < d->ow; j++, yp += d->b) {                                             \
 			const int c = 2 * j - d->pw; /* the window's columns c, c+1, c+2, clipped to [0, w) */ \
@@ -784,20 +790,9 @@ MAXPOOL_LANES(2)
 				carry = column##V(d, xp, r0, r1, c + 2);                                          \
 				r = have ? join##V(r, carry) : carry;                                             \
 			}                                                                                     \
-			for (int v = 0; v < V; v++) {                                                         \
-				__m256 y = _mm256_and_ps(r.m[v], _mm256_or_ps(r.all[v], magnitude));              \
-				const __m256 odd = _mm256_cmp_ps(r.sum[v], r.sum[v], _CMP_UNORD_Q);               \
-				if (!_mm256_testz_ps(odd, odd)) { /* a NaN, or +Inf and -Inf: look for NaN */    \
-					__m256 nan = _mm256_setzero_ps();                                             \
-					for (int i = r0; i < r1; i++)                                                 \
-						for (int k = c < 0 ? 0 : c; k <= c + 2 && k < d->w; k++) {                \
-							const __m256 x = _mm256_loadu_ps(xp + ((long)i * d->w + k) * d->b + 8 * v); \
-							nan = _mm256_or_ps(nan, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));           \
-						}                                                                         \
-					y = _mm256_blendv_ps(y, _mm256_set1_ps(__builtin_nanf("")), nan);             \
-				}                                                                                 \
-				_mm256_storeu_ps(yp + 8 * v, y);                                                  \
-			}                                                                                     \
+			for (int v = 0; v < V; v++)                                                           \
+				_mm256_storeu_ps(yp + 8 * v, maxpool_result(d, xp + 8 * v, r.m[v], r.all[v], r.sum[v], r0, r1, \
+				    c < 0 ? 0 : c, c + 3 < d->w ? c + 3 : d->w));                                  \
 		}                                                                                         \
 	}
 MAXPOOL_ROW3(1)

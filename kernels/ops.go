@@ -30,6 +30,26 @@ type Conv[T Float] interface {
 	ConvBackwardWeights(ws *Scratch, d ConvDims, x, dy, dw []T) error
 }
 
+// ConvLayout is the layout of a convolution's maps: X is the channel block of its input and
+// of the input's gradient, Y that of its output and of the output's gradient, 0 for NCHW
+// (see layout.go).
+type ConvLayout struct{ X, Y int }
+
+// BlockedConvPasses is a Conv whose three passes also take their maps in the channel-blocked
+// layout, reading and writing them as they lie.
+type BlockedConvPasses[T Float] interface {
+	Conv[T]
+	// ConvBlock is the channel block it takes convolution d's maps in, or 0 where it takes
+	// only NCHW.
+	ConvBlock(d ConvDims) int
+	// ConvForwardIn is ConvForward on maps in layout l.
+	ConvForwardIn(ws *Scratch, d ConvDims, l ConvLayout, x, w, b, y []T, ep *Epilogue) error
+	// ConvBackwardDataIn is ConvBackwardData on maps in layout l.
+	ConvBackwardDataIn(ws *Scratch, d ConvDims, l ConvLayout, w, dy, dx []T) error
+	// ConvBackwardWeightsIn is ConvBackwardWeights on maps in layout l.
+	ConvBackwardWeightsIn(ws *Scratch, d ConvDims, l ConvLayout, x, dy, dw []T) error
+}
+
 // Pool is max or average pooling and its gradient.
 type Pool[T Float] interface {
 	// AcceptsPool reports whether the implementation runs pooling d.

@@ -1,5 +1,7 @@
 package kernels
 
+import "fmt"
+
 // The entry points: each picks the implementation for the call and, for the operations that
 // run on the calling goroutine, splits the work between the workers.
 
@@ -70,6 +72,65 @@ func ConvBackwardData[T Float](ws *Scratch, d ConvDims, w, dy, dx []T) error {
 // ConvBackwardWeights computes a convolution's weight gradient dw from x and dy.
 func ConvBackwardWeights[T Float](ws *Scratch, d ConvDims, x, dy, dw []T) error {
 	return ConvFor[T](d).ConvBackwardWeights(ws, d, x, dy, dw)
+}
+
+// ConvBlock is the channel block in which the kernel that runs convolution d takes its maps
+// (ConvForwardIn and the gradients' passes), or 0 where it takes them only in NCHW.
+func ConvBlock[T Float](d ConvDims) int {
+	if k, ok := ConvFor[T](d).(BlockedConvPasses[T]); ok {
+		return k.ConvBlock(d)
+	}
+	return 0
+}
+
+// ConvForwardIn is ConvForward on maps in layout l (the zero ConvLayout: NCHW).
+func ConvForwardIn[T Float](ws *Scratch, d ConvDims, l ConvLayout, x, w, b, y []T, ep *Epilogue) error {
+	if l == (ConvLayout{}) {
+		return ConvForward(ws, d, x, w, b, y, ep)
+	}
+	k, err := blockedConv[T](d, l)
+	if err != nil {
+		return err
+	}
+	return k.ConvForwardIn(ws, d, l, x, w, b, y, ep)
+}
+
+// ConvBackwardDataIn is ConvBackwardData on maps in layout l.
+func ConvBackwardDataIn[T Float](ws *Scratch, d ConvDims, l ConvLayout, w, dy, dx []T) error {
+	if l == (ConvLayout{}) {
+		return ConvBackwardData(ws, d, w, dy, dx)
+	}
+	k, err := blockedConv[T](d, l)
+	if err != nil {
+		return err
+	}
+	return k.ConvBackwardDataIn(ws, d, l, w, dy, dx)
+}
+
+// ConvBackwardWeightsIn is ConvBackwardWeights on maps in layout l.
+func ConvBackwardWeightsIn[T Float](ws *Scratch, d ConvDims, l ConvLayout, x, dy, dw []T) error {
+	if l == (ConvLayout{}) {
+		return ConvBackwardWeights(ws, d, x, dy, dw)
+	}
+	k, err := blockedConv[T](d, l)
+	if err != nil {
+		return err
+	}
+	return k.ConvBackwardWeightsIn(ws, d, l, x, dy, dw)
+}
+
+// blockedConv is the kernel that runs convolution d, if it takes the maps in layout l.
+func blockedConv[T Float](d ConvDims, l ConvLayout) (BlockedConvPasses[T], error) {
+	k, ok := ConvFor[T](d).(BlockedConvPasses[T])
+	b := 0
+	if ok {
+		b = k.ConvBlock(d)
+	}
+	if b == 0 || l.X != 0 && (l.X != b || d.C%b != 0) || l.Y != 0 && (l.Y != b || d.P%b != 0) {
+		return nil, fmt.Errorf("convolution %v of %d to %d channels: no kernel takes its maps in channel blocks of %d (input) and %d (output)",
+			d.G, d.C, d.P, l.X, l.Y)
+	}
+	return k, nil
 }
 
 // smallWork is the number of elements below which an element-wise operation runs on the

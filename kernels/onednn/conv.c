@@ -148,8 +148,6 @@ cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, in
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (kind != CNN_CONV_FORWARD)
-		xblock = yblock = 0;
 	TRY(dnnl_memory_desc_init_by_tag(&x, 4, xd, dnnl_f32, blocked_tag(xblock)));
 	TRY(dnnl_memory_desc_init_by_tag(&wt, 4, wd, dnnl_f32, dnnl_oihw));
 	TRY(dnnl_memory_desc_init_by_tag(&b, 1, bd, dnnl_f32, dnnl_x));

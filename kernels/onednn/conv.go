@@ -39,8 +39,8 @@ type primKey struct {
 }
 
 // forwardOpts are what a forward kernel adds to the convolution, whether its weights come
-// packed, and the channel block of its input and output maps, 0 for NCHW (see
-// cnn_conv_create).
+// packed, and the channel block of its input and output maps (and of their gradients, for
+// the other two kernels), 0 for NCHW (see cnn_conv_create).
 type forwardOpts struct {
 	bias, fold, packed bool
 	xblock, yblock     int
@@ -344,8 +344,23 @@ var reluOnly = &kernels.Epilogue{ReLU: true}
 
 // ConvForward applies the epilogue's BatchNorm through the weights (see foldEpilogue) and
 // its ReLU after the kernel: oneDNN's would turn NaN into 0 and hide a diverged run.
-func (conv) ConvForward(ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []float32, ep *kernels.Epilogue) error {
+func (c conv) ConvForward(ws *kernels.Scratch, d kernels.ConvDims, x, w, b, y []float32, ep *kernels.Epilogue) error {
+	return c.ConvForwardIn(ws, d, kernels.ConvLayout{}, x, w, b, y, ep)
+}
+
+// ConvBlock is the channel block oneDNN's kernels take their maps in on this CPU (see
+// ChannelBlock), for a convolution it takes, else 0.
+func (c conv) ConvBlock(d kernels.ConvDims) int {
+	if !c.AcceptsConv(d) {
+		return 0
+	}
+	return int(C.cnn_conv_block())
+}
+
+// ConvForwardIn is ConvForward on maps in layout l.
+func (conv) ConvForwardIn(ws *kernels.Scratch, d kernels.ConvDims, l kernels.ConvLayout, x, w, b, y []float32, ep *kernels.Epilogue) error {
 	fwd, bias, scales := foldEpilogue(ws, d, b, ep)
+	fwd.xblock, fwd.yblock = l.X, l.Y
 	return forward(ws, d, fwd, x, w, nil, bias, scales, y, ep != nil && ep.ReLU)
 }
 
@@ -374,7 +389,7 @@ func (c forwardCall) split(y []float32, relu bool) error {
 // splitJob is a pass run on each worker's share of the images, one thread each: the forward
 // pass of call into out (then the ReLU, with relu); with kind convGradXKernel the input
 // gradient of the weights a and dy b into out; with convGradWKernel (SumImages) the weight
-// gradient of x a and dy b.
+// gradient of x a and dy b. The gradients' maps are in the layout of call.fwd's blocks.
 type splitJob struct {
 	call      forwardCall
 	kind      convKind
@@ -387,7 +402,7 @@ func (j *splitJob) Run(_, lo, hi int) {
 	d := j.call.d
 	in, outImg := d.C*d.HW, d.P*d.OHW
 	if j.kind == convGradXKernel {
-		j.f.keep(runPrim(j.call.ws, convGradXKernel, d, lo, hi, 1, forwardOpts{}, j.b[lo*outImg:hi*outImg], j.a, nil, nil, j.out[lo*in:hi*in]))
+		j.f.keep(runPrim(j.call.ws, convGradXKernel, d, lo, hi, 1, j.call.fwd, j.b[lo*outImg:hi*outImg], j.a, nil, nil, j.out[lo*in:hi*in]))
 		return
 	}
 	yi := j.out[lo*outImg : hi*outImg]
@@ -399,7 +414,7 @@ func (j *splitJob) Run(_, lo, hi int) {
 func (j *splitJob) SumImages(_ int, dst []float32, lo, hi int) {
 	d := j.call.d
 	in, outImg := d.C*d.HW, d.P*d.OHW
-	j.f.keep(runPrim(j.call.ws, convGradWKernel, d, lo, hi, 1, forwardOpts{}, j.a[lo*in:hi*in], j.b[lo*outImg:hi*outImg], nil, nil, dst))
+	j.f.keep(runPrim(j.call.ws, convGradWKernel, d, lo, hi, 1, j.call.fwd, j.a[lo*in:hi*in], j.b[lo*outImg:hi*outImg], nil, nil, dst))
 }
 
 // run runs the job over n images, gives it back and returns the first error.
@@ -433,21 +448,33 @@ func (c forwardCall) run(lo, hi, threads int, yi []float32) error {
 	return runPrim(c.ws, convForwardKernel, c.d, lo, hi, threads, c.fwd, c.x[lo*in:hi*in], w, c.bias, c.scales, yi)
 }
 
-func (conv) ConvBackwardData(ws *kernels.Scratch, d kernels.ConvDims, w, dy, dx []float32) error {
+func (c conv) ConvBackwardData(ws *kernels.Scratch, d kernels.ConvDims, w, dy, dx []float32) error {
+	return c.ConvBackwardDataIn(ws, d, kernels.ConvLayout{}, w, dy, dx)
+}
+
+// ConvBackwardDataIn is ConvBackwardData on maps in layout l.
+func (conv) ConvBackwardDataIn(ws *kernels.Scratch, d kernels.ConvDims, l kernels.ConvLayout, w, dy, dx []float32) error {
+	maps := forwardOpts{xblock: l.X, yblock: l.Y}
 	if runsWhole(d) {
-		return runWhole(ws, convGradXKernel, d, forwardOpts{}, dy, w, nil, nil, dx)
+		return runWhole(ws, convGradXKernel, d, maps, dy, w, nil, nil, dx)
 	}
 	j := kernels.BorrowJob[splitJob]()
-	j.call, j.kind, j.a, j.b, j.out = forwardCall{ws: ws, d: d}, convGradXKernel, w, dy, dx
+	j.call, j.kind, j.a, j.b, j.out = forwardCall{ws: ws, d: d, fwd: maps}, convGradXKernel, w, dy, dx
 	return j.run(d.N)
 }
 
-func (conv) ConvBackwardWeights(ws *kernels.Scratch, d kernels.ConvDims, x, dy, dw []float32) error {
+func (c conv) ConvBackwardWeights(ws *kernels.Scratch, d kernels.ConvDims, x, dy, dw []float32) error {
+	return c.ConvBackwardWeightsIn(ws, d, kernels.ConvLayout{}, x, dy, dw)
+}
+
+// ConvBackwardWeightsIn is ConvBackwardWeights on maps in layout l.
+func (conv) ConvBackwardWeightsIn(ws *kernels.Scratch, d kernels.ConvDims, l kernels.ConvLayout, x, dy, dw []float32) error {
+	maps := forwardOpts{xblock: l.X, yblock: l.Y}
 	if runsWhole(d) {
-		return runWhole(ws, convGradWKernel, d, forwardOpts{}, x, dy, nil, nil, dw)
+		return runWhole(ws, convGradWKernel, d, maps, x, dy, nil, nil, dw)
 	}
 	j := kernels.BorrowJob[splitJob]()
-	j.call, j.kind, j.a, j.b = forwardCall{ws: ws, d: d}, convGradWKernel, x, dy
+	j.call, j.kind, j.a, j.b = forwardCall{ws: ws, d: d, fwd: maps}, convGradWKernel, x, dy
 	kernels.SumOverImages(ws, 0, d.N, dw, j)
 	err := j.f.err
 	kernels.ReturnJob(j)

@@ -12,8 +12,9 @@ enum { CNN_CONV_FORWARD, CNN_CONV_BACKWARD_DATA, CNN_CONV_BACKWARD_WEIGHTS };
 // output channel's weights by a factor given at each run (fold: an inference BatchNorm folded
 // into the convolution, whose shift then comes as the bias). With packed, the forward
 // kernel's weights come at each run already in its own layout, as cnn_conv_pack wrote them.
-// A forward kernel's x (xblock) and y (yblock) may come in the channel-blocked layout
-// [n][c/b][h][w][b] of block b, 8 or 16 (0: NCHW); the channels must then be a multiple of b.
+// The maps x (xblock) and y (yblock), and their gradients dx and dy, may come in the
+// channel-blocked layout [n][c/b][h][w][b] of block b, 8 or 16 (0: NCHW); the channels must
+// then be a multiple of b.
 // On failure it returns NULL and writes the reason into err.
 cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, int s, int pad,
                           int bias, int fold, int packed, int xblock, int yblock, int threads, char *err,

@@ -1,6 +1,9 @@
 package kernels
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // BatchNormSpec are a BatchNorm layer's settings.
 type BatchNormSpec struct {
@@ -27,7 +30,16 @@ const BatchNormGradRows = 6
 // statistics (in training) and one for y, the workers splitting the channels: each takes its
 // channels from the first pass to the last.
 func BatchNormForward[T Float](k BatchNormSpec, s []int, x, scale, shift, rmean, rvar, y []T) {
-	j := newBNJob[T](k, s, 8, bnForwardPass)
+	j := newBNJob[T](k, s, 0, 8, bnForwardPass)
+	j.x, j.scale, j.shift, j.rmean, j.rvar, j.y = x, scale, shift, rmean, rvar, y
+	j.run()
+}
+
+// BatchNormForwardBlocked is BatchNormForward on x and y in the channel-blocked layout of
+// block b (layout.go), s still the NCHW shape [N,C,H,W] and C a multiple of b: y is x's
+// normalisation in the same layout, and the workers split whole blocks of channels.
+func BatchNormForwardBlocked[T Float](k BatchNormSpec, s []int, b int, x, scale, shift, rmean, rvar, y []T) {
+	j := newBNJob[T](k, s, checkBlock(s, b), 8, bnForwardPass)
 	j.x, j.scale, j.shift, j.rmean, j.rvar, j.y = x, scale, shift, rmean, rvar, y
 	j.run()
 }
@@ -37,8 +49,8 @@ func (j *bnJob[T]) forward(lo, hi int) {
 	k, c, w := j.k, j.c, j.w
 	sums, p, ks := w[:4*c], w[4*c:7*c], w[7*c:]
 	if k.Training {
-		firstValues(j.x, j.hw, lo, hi, ks)
-		j.bn.BatchNormSums(j.n, c, j.hw, lo, hi, j.x, nil, ks, sums)
+		j.firstValues(lo, hi, ks)
+		j.sums(lo, hi, nil, ks, sums)
 	}
 	for q := lo; q < hi; q++ {
 		mean, v := float64(j.rmean[q]), float64(j.rvar[q])
@@ -49,34 +61,46 @@ func (j *bnJob[T]) forward(lo, hi int) {
 		}
 		p[3*q], p[3*q+1], p[3*q+2] = mean, float64(j.scale[q])/math.Sqrt(v+k.Eps), float64(j.shift[q])
 	}
-	j.bn.BatchNormApply(j.n, c, j.hw, lo, hi, j.x, j.y, p, k.ReLU)
+	j.apply(lo, hi, j.x, p, k.ReLU)
 }
 
 // bnJob is a BatchNorm call's arguments, which one of its passes computes channel by channel
-// on the workers; w is the per-channel work space.
+// on the workers, in blocks of b channels when the maps are in the channel-blocked layout (b
+// is 0 for NCHW); w is the per-channel work space.
 type bnJob[T Float] struct {
 	pass                                     bnPass
 	k                                        BatchNormSpec
 	bn                                       BatchNorm[T]
-	n, c, hw                                 int
+	n, c, hw, b                              int
 	m                                        float64
 	x, scale, shift, rmean, rvar, dy, y, out []T
 	buf                                      *[]float64
 	w                                        []float64
 }
 
-// newBNJob borrows a job for pass over x of shape s, with per channels floats of work space
-// per channel.
-func newBNJob[T Float](k BatchNormSpec, s []int, per int, pass bnPass) *bnJob[T] {
+// newBNJob borrows a job for pass over x of NCHW shape s, blocked by b channels (0: NCHW),
+// with per floats of work space per channel.
+func newBNJob[T Float](k BatchNormSpec, s []int, b, per int, pass bnPass) *bnJob[T] {
 	j := BorrowJob[bnJob[T]]()
 	j.pass, j.k, j.bn = pass, k, BatchNormFor[T]()
-	j.n, j.c, j.hw = s[0], s[1], s[2]*s[3]
+	j.n, j.c, j.hw, j.b = s[0], s[1], s[2]*s[3], b
 	j.m = float64(j.n * j.hw)
 	j.buf, j.w = Borrow(per * j.c)
 	return j
 }
 
+// checkBlock returns b, after checking that it is a block of the channels of shape s.
+func checkBlock(s []int, b int) int {
+	if b <= 0 || s[1]%b != 0 {
+		panic(fmt.Sprintf("kernels: BatchNorm on %v in blocks of %d channels: the block must divide the channels", s, b))
+	}
+	return b
+}
+
+// Run runs the job's pass on the blocks [lo,hi) of channels (of one channel in NCHW).
 func (j *bnJob[T]) Run(_, lo, hi int) {
+	u := j.unit()
+	lo, hi = lo*u, hi*u
 	switch j.pass {
 	case bnForwardPass:
 		j.forward(lo, hi)
@@ -98,20 +122,51 @@ const (
 
 // run runs the job's pass over all channels and gives the job back.
 func (j *bnJob[T]) run() {
-	RunJob(j.c, j)
+	RunJob(j.c/j.unit(), j)
 	GiveBack(j.buf)
 	ReturnJob(j)
 }
 
-// firstValues sets ks[q] to the first value of channel q of x [N,C,hw] (0 for empty maps), for
-// the channels [lo,hi).
-func firstValues[T Float](x []T, hw, lo, hi int, ks []float64) {
+// unit is the number of channels the workers split the job's into: its block, or one.
+func (j *bnJob[T]) unit() int { return max(j.b, 1) }
+
+// firstValues sets ks[q] to the first value of channel q of x (image 0, position 0; 0 for
+// empty maps), for the channels [lo,hi).
+func (j *bnJob[T]) firstValues(lo, hi int, ks []float64) {
 	for q := lo; q < hi; q++ {
 		ks[q] = 0
-		if hw > 0 && len(x) > 0 {
-			ks[q] = float64(x[q*hw])
+		if j.hw > 0 && len(j.x) > 0 {
+			ks[q] = float64(j.x[blockedAt(q, j.c, j.hw, j.unit())])
 		}
 	}
+}
+
+// sums, apply and grad run the BatchNorm passes of the job's implementation on the job's
+// layout, for channels [lo,hi): the sums of x (and dy), y (dx in inference) from x (dy) and
+// p, and dx in training.
+
+func (j *bnJob[T]) sums(lo, hi int, dy []T, ks, s []float64) {
+	if j.b == 0 {
+		j.bn.BatchNormSums(j.n, j.c, j.hw, lo, hi, j.x, dy, ks, s)
+		return
+	}
+	j.bn.BatchNormSumsBlocked(j.n, j.c, j.hw, j.b, lo, hi, j.x, dy, ks, s)
+}
+
+func (j *bnJob[T]) apply(lo, hi int, x []T, p []float64, relu bool) {
+	if j.b == 0 {
+		j.bn.BatchNormApply(j.n, j.c, j.hw, lo, hi, x, j.y, p, relu)
+		return
+	}
+	j.bn.BatchNormApplyBlocked(j.n, j.c, j.hw, j.b, lo, hi, x, j.y, p, relu)
+}
+
+func (j *bnJob[T]) grad(lo, hi int, p []float64) {
+	if j.b == 0 {
+		j.bn.BatchNormGrad(j.n, j.c, j.hw, lo, hi, j.x, j.dy, j.y, p)
+		return
+	}
+	j.bn.BatchNormGradBlocked(j.n, j.c, j.hw, j.b, lo, hi, j.x, j.dy, j.y, p)
 }
 
 // moments returns a channel's mean and biased variance from its sums of x-k and (x-k)^2
@@ -128,7 +183,15 @@ func moments(s []float64, k, m float64) (mean, variance float64) {
 // T values (a high and a low part) so that float32 carries them to about 48 bits. In training
 // the statistics are the batch's, recomputed in the same pass over x and dy.
 func BatchNormGradSums[T Float](k BatchNormSpec, s []int, x, rmean, rvar, dy, out []T) {
-	j := newBNJob[T](k, s, 5, bnGradSumsPass)
+	j := newBNJob[T](k, s, 0, 5, bnGradSumsPass)
+	j.x, j.rmean, j.rvar, j.dy, j.out = x, rmean, rvar, dy, out
+	j.run()
+}
+
+// BatchNormGradSumsBlocked is BatchNormGradSums on x and dy in the channel-blocked layout of
+// block b, s the NCHW shape and C a multiple of b; the summary out [6,C] is the same.
+func BatchNormGradSumsBlocked[T Float](k BatchNormSpec, s []int, b int, x, rmean, rvar, dy, out []T) {
+	j := newBNJob[T](k, s, checkBlock(s, b), 5, bnGradSumsPass)
 	j.x, j.rmean, j.rvar, j.dy, j.out = x, rmean, rvar, dy, out
 	j.run()
 }
@@ -137,13 +200,13 @@ func BatchNormGradSums[T Float](k BatchNormSpec, s []int, x, rmean, rvar, dy, ou
 func (j *bnJob[T]) gradSums(lo, hi int) {
 	sums, ks := j.w[:4*j.c], j.w[4*j.c:]
 	if j.k.Training {
-		firstValues(j.x, j.hw, lo, hi, ks)
+		j.firstValues(lo, hi, ks)
 	} else {
 		for q := lo; q < hi; q++ {
 			ks[q] = float64(j.rmean[q])
 		}
 	}
-	j.bn.BatchNormSums(j.n, j.c, j.hw, lo, hi, j.x, j.dy, ks, sums)
+	j.sums(lo, hi, j.dy, ks, sums)
 	for q := lo; q < hi; q++ {
 		summarise(j.k, q, j.c, j.m, sums[4*q:4*q+4], ks[q], j.rmean, j.rvar, j.out)
 	}
@@ -177,7 +240,15 @@ func split[T Float](v float64) (hi, lo T) {
 //
 // in inference the statistics are constants and dx = dy*scale/sqrt(var+eps).
 func BatchNormGradX[T Float](k BatchNormSpec, s []int, x, scale, sums, dy, dx []T) {
-	j := newBNJob[T](k, s, 5, bnGradXPass)
+	j := newBNJob[T](k, s, 0, 5, bnGradXPass)
+	j.x, j.scale, j.out, j.dy, j.y = x, scale, sums, dy, dx
+	j.run()
+}
+
+// BatchNormGradXBlocked is BatchNormGradX on x, dy and dx in the channel-blocked layout of
+// block b, s the NCHW shape and C a multiple of b, from BatchNormGradSumsBlocked's summary.
+func BatchNormGradXBlocked[T Float](k BatchNormSpec, s []int, b int, x, scale, sums, dy, dx []T) {
+	j := newBNJob[T](k, s, checkBlock(s, b), 5, bnGradXPass)
 	j.x, j.scale, j.out, j.dy, j.y = x, scale, sums, dy, dx
 	j.run()
 }
@@ -196,8 +267,8 @@ func (j *bnJob[T]) gradX(lo, hi int) {
 		p[5*q], p[5*q+1], p[5*q+2], p[5*q+3], p[5*q+4] = mean, inv, a, float64(sums[q])/j.m, float64(sums[c+q])/j.m
 	}
 	if !j.k.Training {
-		j.bn.BatchNormApply(j.n, c, j.hw, lo, hi, j.dy, j.y, p, false)
+		j.apply(lo, hi, j.dy, p, false)
 		return
 	}
-	j.bn.BatchNormGrad(j.n, c, j.hw, lo, hi, j.x, j.dy, j.y, p)
+	j.grad(lo, hi, p)
 }

@@ -54,3 +54,74 @@ func BenchmarkBatchNorm(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBatchNormBlocked times the float32 passes of BenchmarkBatchNorm, and the forward
+// pass in training with the ReLU, on maps in NCHW and in the channel-blocked layouts of
+// oneDNN (blocks of 16 and 8 channels) side by side, on the shapes of torchvision's ResNet at
+// 3x224x224 batch 16 (the stem's output and layers 1, 2 and 4).
+func BenchmarkBatchNormBlocked(b *testing.B) {
+	for _, s := range [][]int{{16, 64, 112, 112}, {16, 64, 56, 56}, {16, 128, 28, 28}, {16, 512, 7, 7}} {
+		n, c, hw := s[0], s[1], s[2]*s[3]
+		x, dy, y := make([]float32, n*c*hw), make([]float32, n*c*hw), make([]float32, n*c*hw)
+		for i := range x {
+			x[i], dy[i] = float32(i%97)/97-0.3, float32(i%89)/89-0.5
+		}
+		scale, shift, rmean, rvar := make([]float32, c), make([]float32, c), make([]float32, c), make([]float32, c)
+		for q := range c {
+			scale[q], rvar[q] = 1, 1
+		}
+		sums := make([]float32, kernels.BatchNormGradRows*c)
+		train := kernels.BatchNormSpec{Training: true, Eps: 1e-5, Momentum: 0.9}
+		trainReLU := kernels.BatchNormSpec{Training: true, Eps: 1e-5, Momentum: 0.9, ReLU: true}
+		eval := kernels.BatchNormSpec{Eps: 1e-5, Momentum: 0.9}
+		for _, impl := range runnable() {
+			if kernels.Named[float32](impl).BatchNorm == nil {
+				continue
+			}
+			for _, pass := range []struct {
+				name string
+				f    func(blk int)
+			}{
+				{"train", func(blk int) { forwardIn(blk, train, s, x, scale, shift, rmean, rvar, y) }},
+				{"train-relu", func(blk int) { forwardIn(blk, trainReLU, s, x, scale, shift, rmean, rvar, y) }},
+				{"eval", func(blk int) { forwardIn(blk, eval, s, x, scale, shift, rmean, rvar, y) }},
+				{"backward", func(blk int) {
+					if blk == 0 {
+						kernels.BatchNormGradSums(train, s, x, rmean, rvar, dy, sums)
+						kernels.BatchNormGradX(train, s, x, scale, sums, dy, y)
+						return
+					}
+					kernels.BatchNormGradSumsBlocked(train, s, blk, x, rmean, rvar, dy, sums)
+					kernels.BatchNormGradXBlocked(train, s, blk, x, scale, sums, dy, y)
+				}},
+			} {
+				for _, blk := range []int{0, 16, 8} {
+					layout := "nchw"
+					if blk > 0 {
+						layout = fmt.Sprintf("b%d", blk)
+					}
+					b.Run(fmt.Sprintf("%v/%s/%s/%s", s, impl, pass.name, layout), func(b *testing.B) {
+						restore, err := kernels.Pin(impl)
+						if err != nil {
+							b.Fatal(err)
+						}
+						defer restore()
+						for i := 0; i < b.N; i++ {
+							pass.f(blk)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// forwardIn runs BatchNormForward on maps in NCHW (blk 0) or BatchNormForwardBlocked on maps
+// blocked by blk channels.
+func forwardIn(blk int, k kernels.BatchNormSpec, s []int, x, scale, shift, rmean, rvar, y []float32) {
+	if blk == 0 {
+		kernels.BatchNormForward(k, s, x, scale, shift, rmean, rvar, y)
+		return
+	}
+	kernels.BatchNormForwardBlocked(k, s, blk, x, scale, shift, rmean, rvar, y)
+}

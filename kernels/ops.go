@@ -118,4 +118,14 @@ type BatchNorm[T Float] interface {
 	// channel q: with the mean, the inverse deviation, scale times it, the mean of dy and the
 	// mean of dy*xhat, the input gradient of a training-mode BatchNorm.
 	BatchNormGrad(n, c, hw, c0, c1 int, x, dy, dx []T, p []float64)
+
+	// The same three passes on maps in the channel-blocked layout of block b,
+	// [n,c/b,hw,b] (layout.go), c0 and c1 multiples of b.
+
+	// BatchNormSumsBlocked is BatchNormSums on x and dy blocked by b.
+	BatchNormSumsBlocked(n, c, hw, b, c0, c1 int, x, dy []T, k, s []float64)
+	// BatchNormApplyBlocked is BatchNormApply on x and y blocked by b. x may be y.
+	BatchNormApplyBlocked(n, c, hw, b, c0, c1 int, x, y []T, p []float64, relu bool)
+	// BatchNormGradBlocked is BatchNormGrad on x, dy and dx blocked by b.
+	BatchNormGradBlocked(n, c, hw, b, c0, c1 int, x, dy, dx []T, p []float64)
 }

@@ -83,3 +83,90 @@ func (impl[T]) BatchNormGrad(n, c, hw, c0, c1 int, x, dy, dx []T, p []float64) {
 		}
 	}
 }
+
+// The blocked passes take a block of b channels at a time, whose values lie in rows of b, a
+// row per position, each image's rows one after the other: lane l of each row is the block's
+// channel l.
+
+// BatchNormSumsBlocked adds each block's lanes over its images and positions in s itself,
+// four sums a channel, in float64.
+func (impl[T]) BatchNormSumsBlocked(n, c, hw, b, c0, c1 int, x, dy []T, k, s []float64) {
+	clear(s[4*c0 : 4*c1])
+	for q0 := c0; q0 < c1; q0 += b {
+		ks, acc := k[q0:q0+b], s[4*q0:4*(q0+b)]
+		for i := 0; i < n; i++ {
+			o := (i*c + q0) * hw
+			if dy == nil {
+				laneSums(x[o:o+hw*b], ks, acc)
+				continue
+			}
+			laneGradSums(x[o:o+hw*b], dy[o:o+hw*b], ks, acc)
+		}
+	}
+}
+
+// laneSums adds to acc[4l] and acc[4l+1] the sums of x-k[l] and (x-k[l])^2 over lane l of the
+// rows of x, each of len(k) values.
+func laneSums[T kernels.Float](x []T, k, acc []float64) {
+	b := len(k)
+	for r := 0; r+b <= len(x); r += b {
+		for l, v := range x[r : r+b] {
+			d := float64(v) - k[l]
+			a := acc[4*l : 4*l+2 : 4*l+2]
+			a[0] += d
+			a[1] += d * d
+		}
+	}
+}
+
+// laneGradSums adds to acc[4l..4l+3] the sums of x-k[l], (x-k[l])^2, dy and dy*(x-k[l]) over
+// lane l of the rows of x and dy, each of len(k) values.
+func laneGradSums[T kernels.Float](x, dy []T, k, acc []float64) {
+	b := len(k)
+	dy = dy[:len(x)]
+	for r := 0; r+b <= len(x); r += b {
+		g := dy[r : r+b]
+		for l, v := range x[r : r+b] {
+			d, e := float64(v)-k[l], float64(g[l])
+			a := acc[4*l : 4*l+4 : 4*l+4]
+			a[0] += d
+			a[1] += d * d
+			a[2] += e
+			a[3] += e * d
+		}
+	}
+}
+
+func (impl[T]) BatchNormApplyBlocked(n, c, hw, b, c0, c1 int, x, y []T, p []float64, relu bool) {
+	for i := 0; i < n; i++ {
+		for q0 := c0; q0 < c1; q0 += b {
+			o, pb := (i*c+q0)*hw, p[3*q0:3*(q0+b)]
+			for r := o; r < o+hw*b; r += b {
+				yr := y[r : r+b]
+				for l, v := range x[r : r+b] {
+					t := pb[3*l : 3*l+3 : 3*l+3]
+					yr[l] = T((float64(v)-t[0])*t[1] + t[2])
+					if relu {
+						yr[l] = max(yr[l], 0)
+					}
+				}
+			}
+		}
+	}
+}
+
+func (impl[T]) BatchNormGradBlocked(n, c, hw, b, c0, c1 int, x, dy, dx []T, p []float64) {
+	for i := 0; i < n; i++ {
+		for q0 := c0; q0 < c1; q0 += b {
+			o, pb := (i*c+q0)*hw, p[5*q0:5*(q0+b)]
+			for r := o; r < o+hw*b; r += b {
+				xr, out := x[r:r+b], dx[r:r+b]
+				for l, g := range dy[r : r+b] {
+					t := pb[5*l : 5*l+5 : 5*l+5]
+					xhat := (float64(xr[l]) - t[0]) * t[1]
+					out[l] = T(t[2] * (float64(g) - t[3] - xhat*t[4]))
+				}
+			}
+		}
+	}
+}

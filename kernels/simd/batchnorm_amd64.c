@@ -20,9 +20,8 @@
 
 // widen loads 8 floats as two vectors of 4 doubles.
 static inline AVX2 void widen(const float *p, __m256d *lo, __m256d *hi) {
-	const __m256 v = _mm256_loadu_ps(p);
-	*lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
-	*hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+	*lo = _mm256_cvtps_pd(_mm_loadu_ps(p));
+	*hi = _mm256_cvtps_pd(_mm_loadu_ps(p + 4));
 }
 
 // narrow rounds two vectors of 4 doubles to 8 floats.
@@ -260,4 +259,193 @@ AVX2 void cnn_bn_grad(const float *x, const float *dy, float *dx, int n, int C, 
 			for (; j + 8 <= hw; j += 8) _mm256_storeu_ps(dx + o + j, grad8(x + o + j, dy + o + j, v));
 			for (; j < hw; j++) dx[o + j] = grad1(x[o + j], dy[o + j], pq);
 		}
+}
+
+// The blocked passes: maps in the channel-blocked layout of b channels, where each image's
+// block is a run of hw*b values in rows of ld values, lane t of a row the block's channel
+// t % b. A row is the block's b values at one position (ld = b), or for blocks of 1, 2 or 4
+// channels the 8 values of 8/b positions (ld = 8), so that blocks of 4, 8 or 16 channels
+// fill whole vectors: the per-channel values are per lane, loaded once per vector of lanes
+// rather than spread over a plane. Other blocks take what does not fill a vector value by
+// value.
+//
+// The passes take groups of blocks that together have at most MAXW lanes, whose per-lane
+// values they lay out once for all the images (on the stack), and go image by image through
+// the group's runs, which lie one after the other. Blocks of more than MAXW channels go one
+// at a time, in windows of MAXW lanes of each row. Within a run, the rows go in tiles of
+// TILE values, each vector of lanes through the tile in turn, its per-lane values (or sums)
+// in registers; the tile stays in the level-1 cache between.
+#define MAXW 64
+#define TILE 1024
+
+// row_len is the length ld of the rows of a block of b channels.
+static int row_len(int b) { return b < 8 && 8 % b == 0 ? 8 : b; }
+
+// blocked is the geometry of a blocked pass: rows of ld values, of which a run has rows whole
+// ones and rem values of the next; groups of per blocks, or windows of MAXW lanes.
+typedef struct {
+	int b, ld, per, rem;
+	long rows, tile;
+} blocked;
+
+static blocked geometry(long hw, int b) {
+	blocked g = {.b = b, .ld = row_len(b)};
+	g.per = g.ld <= MAXW ? MAXW / g.ld : 1;
+	g.rows = hw * b / g.ld;
+	g.rem = hw * b % g.ld;
+	g.tile = g.ld >= TILE ? 1 : TILE / g.ld;
+	return g;
+}
+
+// lanes sets e[t], for the lanes [0,w) of the window at lane w0 of the rows of the block of
+// b channels from channel q0, to p[stride*q + off], the value of lane t's channel q.
+static void lanes(double *e, const double *p, int stride, int off, int q0, int b, int w0, int w) {
+	for (int t = 0, l = w0 % b; t < w; t++, l = l + 1 < b ? l + 1 : 0) e[t] = p[stride * (q0 + l) + off];
+}
+
+// lane1 adds x (and *g) to the sums of lane t, acc[u][t].
+static inline void lane1(float x, const float *g, double k, double (*acc)[MAXW], int t) {
+	double v[4] = {acc[0][t], acc[1][t], acc[2][t], acc[3][t]};
+	sums1(x, g, k, v);
+	for (int u = 0; u < 4; u++) acc[u][t] = v[u];
+}
+
+// bsums_run adds the sums of lanes [0,w) of a run (x and dy at its window) to acc[u][l+t],
+// lane t's k being ke[l+t].
+static AVX2 void bsums_run(const float *x, const float *dy, const blocked *g, int w, int l,
+    const double *ke, double (*acc)[MAXW]) {
+	const long ld = g->ld, rows = g->rows;
+	for (long r0 = 0; r0 < rows; r0 += g->tile) {
+		const long r1 = r0 + g->tile < rows ? r0 + g->tile : rows;
+		int t = 0;
+		for (; t + 8 <= w; t += 8) {
+			__m256d a[8];
+			for (int u = 0; u < 4; u++) {
+				a[2 * u] = _mm256_loadu_pd(acc[u] + l + t);
+				a[2 * u + 1] = _mm256_loadu_pd(acc[u] + l + t + 4);
+			}
+			const __m256d k0 = _mm256_loadu_pd(ke + l + t), k1 = _mm256_loadu_pd(ke + l + t + 4);
+			for (long r = r0; r < r1; r++) sums8(x + r * ld + t, dy ? dy + r * ld + t : 0, k0, k1, a);
+			for (int u = 0; u < 4; u++) {
+				_mm256_storeu_pd(acc[u] + l + t, a[2 * u]);
+				_mm256_storeu_pd(acc[u] + l + t + 4, a[2 * u + 1]);
+			}
+		}
+		for (; t < w; t++)
+			for (long r = r0; r < r1; r++) lane1(x[r * ld + t], dy ? dy + r * ld + t : 0, ke[l + t], acc, l + t);
+	}
+	for (int t = 0; t < g->rem; t++)
+		lane1(x[rows * ld + t], dy ? dy + rows * ld + t : 0, ke[l + t], acc, l + t);
+}
+
+AVX2 void cnn_bn_sums_blocked(const float *x, const float *dy, int n, int C, long hw, int b, int c0,
+    int c1, const double *k, double *s) {
+	const blocked g = geometry(hw, b);
+	for (int u = 4 * c0; u < 4 * c1; u++) s[u] = 0;
+	for (int q0 = c0; q0 < c1; q0 += g.per * b) {
+		const int nb = g.per < (c1 - q0) / b ? g.per : (c1 - q0) / b;
+		for (int w0 = 0; w0 < g.ld; w0 += MAXW) {
+			const int w = g.ld - w0 < MAXW ? g.ld - w0 : MAXW;
+			double acc[4][MAXW] = {{0}}, ke[MAXW];
+			for (int j = 0; j < nb; j++) lanes(ke + j * w, k, 1, 0, q0 + j * b, b, w0, w);
+			for (int i = 0; i < n; i++)
+				for (int j = 0; j < nb; j++) {
+					const long o = ((long)i * C + q0 + j * b) * hw + w0;
+					bsums_run(x + o, dy ? dy + o : 0, &g, w, j * w, ke, acc);
+				}
+			for (int j = 0; j < nb; j++)
+				for (int t = 0, l = w0 % b; t < w; t++, l = l + 1 < b ? l + 1 : 0)
+					for (int u = 0; u < 4; u++) s[4 * (q0 + j * b + l) + u] += acc[u][j * w + t];
+		}
+	}
+}
+
+// bapply_run computes y from x on lanes [0,w) of a run, lane t's mean, factor and shift being
+// e[0..2][l+t].
+static AVX2 void bapply_run(const float *x, float *y, const blocked *g, int w, int l, const double (*e)[MAXW],
+    int relu) {
+	const long ld = g->ld, rows = g->rows;
+	for (long r0 = 0; r0 < rows; r0 += g->tile) {
+		const long r1 = r0 + g->tile < rows ? r0 + g->tile : rows;
+		int t = 0;
+		for (; t + 8 <= w; t += 8) {
+			const int j = l + t;
+			const __m256d m0 = _mm256_loadu_pd(e[0] + j), m1 = _mm256_loadu_pd(e[0] + j + 4);
+			const __m256d a0 = _mm256_loadu_pd(e[1] + j), a1 = _mm256_loadu_pd(e[1] + j + 4);
+			const __m256d b0 = _mm256_loadu_pd(e[2] + j), b1 = _mm256_loadu_pd(e[2] + j + 4);
+			for (long r = r0; r < r1; r++)
+				_mm256_storeu_ps(y + r * ld + t, apply8(x + r * ld + t, m0, m1, a0, a1, b0, b1, relu));
+		}
+		for (; t < w; t++)
+			for (long r = r0; r < r1; r++)
+				y[r * ld + t] = apply1(x[r * ld + t], e[0][l + t], e[1][l + t], e[2][l + t], relu);
+	}
+	for (int t = 0; t < g->rem; t++)
+		y[rows * ld + t] = apply1(x[rows * ld + t], e[0][l + t], e[1][l + t], e[2][l + t], relu);
+}
+
+AVX2 void cnn_bn_apply_blocked(const float *x, float *y, int n, int C, long hw, int b, int c0, int c1,
+    const double *p, int relu) {
+	const blocked g = geometry(hw, b);
+	for (int q0 = c0; q0 < c1; q0 += g.per * b) {
+		const int nb = g.per < (c1 - q0) / b ? g.per : (c1 - q0) / b;
+		for (int w0 = 0; w0 < g.ld; w0 += MAXW) {
+			const int w = g.ld - w0 < MAXW ? g.ld - w0 : MAXW;
+			double e[3][MAXW];
+			for (int j = 0; j < nb; j++)
+				for (int u = 0; u < 3; u++) lanes(e[u] + j * w, p, 3, u, q0 + j * b, b, w0, w);
+			for (int i = 0; i < n; i++)
+				for (int j = 0; j < nb; j++) {
+					const long o = ((long)i * C + q0 + j * b) * hw + w0;
+					bapply_run(x + o, y + o, &g, w, j * w, e, relu);
+				}
+		}
+	}
+}
+
+// bgrad_run computes dx from x and dy on lanes [0,w) of a run, lane t's five values of
+// grad8 being e[0..4][l+t].
+static AVX2 void bgrad_run(const float *x, const float *dy, float *dx, const blocked *g, int w, int l,
+    const double (*e)[MAXW]) {
+	const long ld = g->ld, rows = g->rows;
+	for (long r0 = 0; r0 < rows; r0 += g->tile) {
+		const long r1 = r0 + g->tile < rows ? r0 + g->tile : rows;
+		int t = 0;
+		for (; t + 8 <= w; t += 8) {
+			__m256d v[10];
+			for (int u = 0; u < 5; u++) {
+				v[2 * u] = _mm256_loadu_pd(e[u] + l + t);
+				v[2 * u + 1] = _mm256_loadu_pd(e[u] + l + t + 4);
+			}
+			for (long r = r0; r < r1; r++) _mm256_storeu_ps(dx + r * ld + t, grad8(x + r * ld + t, dy + r * ld + t, v));
+		}
+		for (; t < w; t++) {
+			const double pt[5] = {e[0][l + t], e[1][l + t], e[2][l + t], e[3][l + t], e[4][l + t]};
+			for (long r = r0; r < r1; r++) dx[r * ld + t] = grad1(x[r * ld + t], dy[r * ld + t], pt);
+		}
+	}
+	for (int t = 0; t < g->rem; t++) {
+		const long o = rows * ld + t;
+		const double pt[5] = {e[0][l + t], e[1][l + t], e[2][l + t], e[3][l + t], e[4][l + t]};
+		dx[o] = grad1(x[o], dy[o], pt);
+	}
+}
+
+AVX2 void cnn_bn_grad_blocked(const float *x, const float *dy, float *dx, int n, int C, long hw, int b,
+    int c0, int c1, const double *p) {
+	const blocked g = geometry(hw, b);
+	for (int q0 = c0; q0 < c1; q0 += g.per * b) {
+		const int nb = g.per < (c1 - q0) / b ? g.per : (c1 - q0) / b;
+		for (int w0 = 0; w0 < g.ld; w0 += MAXW) {
+			const int w = g.ld - w0 < MAXW ? g.ld - w0 : MAXW;
+			double e[5][MAXW];
+			for (int j = 0; j < nb; j++)
+				for (int u = 0; u < 5; u++) lanes(e[u] + j * w, p, 5, u, q0 + j * b, b, w0, w);
+			for (int i = 0; i < n; i++)
+				for (int j = 0; j < nb; j++) {
+					const long o = ((long)i * C + q0 + j * b) * hw + w0;
+					bgrad_run(x + o, dy + o, dx + o, &g, w, j * w, e);
+				}
+		}
+	}
 }

@@ -128,7 +128,8 @@ func BenchmarkPreparedConv(b *testing.B) {
 
 // BenchmarkPool times float32 pooling, on each implementation that takes the window, on the
 // shapes of ResNet18's stem at batch 64 on 32x32 images and batch 16 on 224x224 ones, and
-// of LeNet-5 at batch 64, on one thread; and one image's stem output on the workers.
+// of LeNet-5 at batch 64, on one thread; one image's stem output on the workers; and the
+// gradient of the batch of 16's stem pooling on the workers, NCHW against blocked.
 func BenchmarkPool(b *testing.B) {
 	for _, c := range []struct {
 		n, c, h, k, s, p int
@@ -157,6 +158,8 @@ func BenchmarkPool(b *testing.B) {
 				}
 			})
 			b.Run(name+"/"+impl+"/backward", func(b *testing.B) {
+				k.PoolForward(d, x, y) // the maxima the gradient looks for
+				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					k.PoolBackward(d, x, y, y, dx, nil)
 				}
@@ -168,6 +171,19 @@ func BenchmarkPool(b *testing.B) {
 						bk.MaxPoolBlocked(d, 16, x, y)
 					}
 				})
+			}
+			// Its gradient, without and with the ReLU's before the pooling (x itself, as a
+			// training program passes it).
+			if gk, ok := k.(kernels.BlockedPoolBackward[float32]); ok && c.c%16 == 0 && gk.AcceptsBlockedPoolBackward(d, 16) {
+				for _, relu := range [][]float32{nil, x} {
+					b.Run(fmt.Sprintf("%s/%s/blocked-backward-relu=%v", name, impl, relu != nil), func(b *testing.B) {
+						kernels.MaxPoolBlockedGo(d, 16, x, y)
+						b.ResetTimer()
+						for i := 0; i < b.N; i++ {
+							gk.PoolBackwardBlocked(d, 16, x, y, y, dx, relu)
+						}
+					})
+				}
 			}
 		}
 	}
@@ -184,6 +200,33 @@ func BenchmarkPool(b *testing.B) {
 			kernels.MaxPoolBlocked(d, 16, x, y, true)
 		}
 	})
+	// The stem pooling's gradient in a training step on 16 images, the workers splitting it,
+	// in NCHW (PoolBackward) and blocked by 16 (PoolBackwardBlocked), without and with the
+	// ReLU's gradient (x itself as the ReLU's output, as a training program passes it): the
+	// same values, each pair of runs alternating.
+	d = kernels.NewPoolDims(g, kernels.PoolMax, []int{16, 64, 112, 112})
+	x, dx := make([]float32, 16*64*112*112), make([]float32, 16*64*112*112)
+	for i := range x {
+		x[i] = float32(i%7) - 3
+	}
+	y, yb, dy := make([]float32, d.Planes*d.OH*d.OW), make([]float32, d.Planes*d.OH*d.OW), make([]float32, d.Planes*d.OH*d.OW)
+	for i := range dy {
+		dy[i] = float32(i%13) - 6
+	}
+	kernels.PoolForward(d, x, y)
+	kernels.MaxPoolBlocked(d, 16, x, yb, false)
+	for _, relu := range [][]float32{nil, x} {
+		b.Run(fmt.Sprintf("16x64x112x112-backward-relu=%v/workers/nchw", relu != nil), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				kernels.PoolBackward(d, x, y, dy, dx, relu)
+			}
+		})
+		b.Run(fmt.Sprintf("16x64x112x112-backward-relu=%v/workers/blocked", relu != nil), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				kernels.PoolBackwardBlocked(d, 16, x, yb, dy, dx, relu)
+			}
+		})
+	}
 }
 
 // BenchmarkParallelWake times handing an empty task to the workers after the caller has

@@ -825,3 +825,128 @@ AVX2 void cnn_avx2_maxpool_blocked(const cnn_pool_blocked *d, const float *x, fl
 		}
 	}
 }
+
+// Max pooling's input gradient on channel-blocked maps (cnn_avx2_maxpool_blocked_grad), 8
+// channels a vector. A window's lanes find their tap in the NCHW kernels' order: each tap
+// takes dy in the lanes where it equals the window's maximum y and no tap before it has;
+// the windows add into dx in the order of the outputs, as the NCHW kernels add them.
+
+// nan_tap returns the position (row times w plus column) that takes the gradient of
+// one channel's window [r0, r1) x [c0, c1) when none of its inputs equals its maximum y (a
+// NaN), as the NCHW kernel like has it (see CNN_POOL_LIKE_MAXPOOL3), xl[p*b] being the
+// channel's input at position p.
+static int nan_tap(const cnn_pool_blocked *d, const float *xl, float y, int r0, int r1, int c0, int c1, int like) {
+	const int w = d->w;
+	if (like == CNN_POOL_LIKE_POOL2) return (r1 - 1) * w + c1 - 1;
+	float best = -__builtin_inff();
+	int at = r0 * w + c0;
+	for (int r = r0; r < r1; r++)
+		for (int c = c0; c < c1; c++) {
+			const float v = xl[((long)r * w + c) * d->b];
+			if (like == CNN_POOL_LIKE_MAXPOOL3) {
+				if (v != v && y != y) return r * w + c;
+			} else if (v > best)
+				best = v, at = r * w + c;
+		}
+	return at;
+}
+
+// maxpool_grad_row adds the gradient of output row i, window rows [r0, r1), of the 8*V
+// channels from lane l into dx's rows drow[0..r1-r0) (or, like the 2x2 kernels, writes it:
+// their windows do not overlap), from plane xp of x and the row's maxima yr and gradient gr
+// (these three at lane l).
+static inline __attribute__((always_inline)) AVX2 void maxpool_grad_row(const cnn_pool_blocked *d, int V,
+    const float *xp, const float *yr, const float *gr, float *const *drow, int l, int r0, int r1, int like) {
+	const long b = d->b;
+	const int assign = like == CNN_POOL_LIKE_POOL2;
+	for (int j = 0; j < d->ow; j++, yr += b, gr += b) {
+		const int c0 = clip(j * d->sw - d->pw, d->w), c1 = clip(j * d->sw - d->pw + d->kw, d->w);
+		__m256 y[2], g[2], found[2];
+		for (int v = 0; v < V; v++)
+			y[v] = _mm256_loadu_ps(yr + 8 * v), g[v] = _mm256_loadu_ps(gr + 8 * v), found[v] = _mm256_setzero_ps();
+		for (int r = r0; r < r1; r++)
+			for (int c = c0; c < c1; c++) {
+				const float *xq = xp + ((long)r * d->w + c) * b;
+				float *q = drow[r - r0] + c * b + l;
+				for (int v = 0; v < V; v++) {
+					const __m256 first = _mm256_andnot_ps(found[v], _mm256_cmp_ps(_mm256_loadu_ps(xq + 8 * v), y[v], _CMP_EQ_OQ));
+					found[v] = _mm256_or_ps(found[v], first);
+					const __m256 take = _mm256_and_ps(first, g[v]);
+					_mm256_storeu_ps(q + 8 * v, assign ? take : _mm256_add_ps(_mm256_loadu_ps(q + 8 * v), take));
+				}
+			}
+		// The lanes no tap equals, where the maximum is NaN: one at a time.
+		for (int v = 0; v < V; v++)
+			for (int left = ~_mm256_movemask_ps(found[v]) & 0xff; left; left &= left - 1) {
+				const int k = 8 * v + __builtin_ctz(left), at = nan_tap(d, xp + k, yr[k], r0, r1, c0, c1, like);
+				float *q = drow[at / d->w - r0] + (at % d->w) * b + l + k;
+				*q = assign ? gr[k] : *q + gr[k];
+			}
+	}
+}
+
+static AVX2 void maxpool_grad_row_1(const cnn_pool_blocked *d, const float *xp, const float *yr, const float *gr,
+    float *const *drow, int l, int r0, int r1, int like) {
+	maxpool_grad_row(d, 1, xp, yr, gr, drow, l, r0, r1, like);
+}
+
+static AVX2 void maxpool_grad_row_2(const cnn_pool_blocked *d, const float *xp, const float *yr, const float *gr,
+    float *const *drow, int l, int r0, int r1, int like) {
+	maxpool_grad_row(d, 2, xp, yr, gr, drow, l, r0, r1, like);
+}
+
+// The most floats of dx's rows in flight that cnn_avx2_maxpool_blocked_grad keeps on its
+// stack (128 KB; ResNet's stem at b16 takes 21 KB), else it adds into dx in place.
+#define POOL_GRAD_RING (32 << 10)
+
+// final_row writes row r of dx, dr, from its sums in the rows in flight, sum (the same row
+// where they are added in place), zeroed where the ReLU's output rr (NULL: none) is not
+// positive; streamed past the cache with stream.
+static AVX2 void final_row(float *dr, const float *sum, const float *rr, long n, int stream) {
+	const __m256 zero = _mm256_setzero_ps();
+	if (!rr && sum == dr) return;
+	for (long k = 0; k < n; k += 8) {
+		__m256 v = _mm256_loadu_ps(sum + k);
+		if (rr) v = _mm256_and_ps(_mm256_cmp_ps(_mm256_loadu_ps(rr + k), zero, _CMP_GT_OQ), v);
+		if (stream)
+			_mm256_stream_ps(dr + k, v);
+		else
+			_mm256_storeu_ps(dr + k, v);
+	}
+}
+
+AVX2 void cnn_avx2_maxpool_blocked_grad(const cnn_pool_blocked *d, const float *x, const float *y, const float *dy,
+    const float *relu, float *dx, int like, int stream) {
+	const long b = d->b, row = (long)d->w * b, in = d->h * row, out = (long)d->oh * d->ow * b;
+	// dx's rows in flight: those the windows of the output row reach, at most kh, each zeroed
+	// before the first window reaches it and written out once the last has (on the stack
+	// where they fit: dx is then written once, streamed if stream says so).
+	const int ring = (long)d->kh * row <= POOL_GRAD_RING;
+	float sums[ring ? d->kh * row : 1];
+	float *drow[d->kh];
+	stream = stream && ring && ((unsigned long)dx & 31) == 0;
+	for (int pl = 0; pl < d->planes; pl++) {
+		const float *xp = x + pl * in, *rp = relu ? relu + pl * in : 0;
+		float *dp = dx + pl * in;
+#define SUMS(r) (ring ? sums + (long)((r) % d->kh) * row : dp + (long)(r) * row)
+		int cleared = 0, done = 0; // rows [0, cleared) zeroed, [0, done) written out
+		for (int i = 0; i <= d->oh; i++) {
+			const int r0 = i < d->oh ? clip(i * d->sh - d->ph, d->h) : d->h;
+			const int r1 = i < d->oh ? clip(i * d->sh - d->ph + d->kh, d->h) : d->h;
+			// The rows above this output row's windows are final (those no window reached, 0).
+			for (; done < r0; done++) {
+				if (done >= cleared) memset(SUMS(done), 0, sizeof(float) * row), cleared = done + 1;
+				final_row(dp + done * row, SUMS(done), rp ? rp + done * row : 0, row, stream);
+			}
+			if (i == d->oh) break;
+			for (; cleared < r1; cleared++) memset(SUMS(cleared), 0, sizeof(float) * row);
+			for (int r = r0; r < r1; r++) drow[r - r0] = SUMS(r);
+			const long o = pl * out + (long)i * d->ow * b;
+			int l = 0;
+			for (; l + 16 <= b; l += 16) maxpool_grad_row_2(d, xp + l, y + o + l, dy + o + l, drow, l, r0, r1, like);
+			if (l < b) maxpool_grad_row_1(d, xp + l, y + o + l, dy + o + l, drow, l, r0, r1, like);
+		}
+#undef SUMS
+	}
+	if (stream) _mm_sfence();
+}

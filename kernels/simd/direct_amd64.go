@@ -195,10 +195,43 @@ func (direct) MaxPoolBlocked(d kernels.PoolDims, b int, x, y []float32) {
 	if d.Planes == 0 {
 		return
 	}
-	g := d.G
-	p := C.cnn_pool_blocked{planes: C.int(d.Planes / b), b: C.int(b), h: C.int(d.H), w: C.int(d.W), oh: C.int(d.OH), ow: C.int(d.OW),
-		kh: C.int(g.KH), kw: C.int(g.KW), sh: C.int(g.SH), sw: C.int(g.SW), ph: C.int(g.PH), pw: C.int(g.PW)}
+	p := blockedDims(d, b)
 	C.cnn_avx2_maxpool_blocked(&p, ptr(x), ptr(y))
+}
+
+// AcceptsBlockedPoolBackward takes the gradients of the poolings AcceptsBlockedMaxPool takes.
+func (k direct) AcceptsBlockedPoolBackward(d kernels.PoolDims, b int) bool {
+	return k.AcceptsBlockedMaxPool(d, b)
+}
+
+// PoolBackwardBlocked runs cnn_avx2_maxpool_blocked_grad on both instruction sets, as
+// MaxPoolBlocked does; it gives what PoolBackward's NCHW kernel for d gives, NaN and -0
+// included: this implementation's for the windows it takes (maxpool3, Is2x2), purego's for
+// the others.
+func (direct) PoolBackwardBlocked(d kernels.PoolDims, b int, x, y, dy, dx, relu []float32) {
+	if d.Planes == 0 {
+		return
+	}
+	like := C.int(C.CNN_POOL_LIKE_PUREGO)
+	if maxpool3(d) {
+		like = C.CNN_POOL_LIKE_MAXPOOL3
+	} else if d.Is2x2() {
+		like = C.CNN_POOL_LIKE_POOL2
+	}
+	p := blockedDims(d, b)
+	C.cnn_avx2_maxpool_blocked_grad(&p, ptr(x), ptr(y), ptr(dy), ptr(relu), ptr(dx), like,
+		flag(len(dx) >= streamFloats))
+}
+
+// streamFloats is the smallest gradient the blocked pooling writes past the cache: 8 MB, a
+// quarter of this machine's L3, which its reader would not find there.
+const streamFloats = 2 << 20
+
+// blockedDims is d, blocked by b, as the kernels of blocked maps take it.
+func blockedDims(d kernels.PoolDims, b int) C.cnn_pool_blocked {
+	g := d.G
+	return C.cnn_pool_blocked{planes: C.int(d.Planes / b), b: C.int(b), h: C.int(d.H), w: C.int(d.W), oh: C.int(d.OH), ow: C.int(d.OW),
+		kh: C.int(g.KH), kw: C.int(g.KW), sh: C.int(g.SH), sw: C.int(g.SW), ph: C.int(g.PH), pw: C.int(g.PW)}
 }
 
 // maxpool3Dims is d as cnn_maxpool3 takes it.

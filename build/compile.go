@@ -100,10 +100,10 @@ func Compile(m graph.Model, params *graph.Params, opts Options) (*Program, error
 		if err := p.vm.freeze(p.Input, p.Labels); err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Name, err)
 		}
-		if blockLayouts {
-			if err := p.vm.block(targets); err != nil {
-				return nil, fmt.Errorf("%s: laying out the maps: %w", m.Name, err)
-			}
+	}
+	if blockLayouts {
+		if err := p.vm.block(targets); err != nil {
+			return nil, fmt.Errorf("%s: laying out the maps: %w", m.Name, err)
 		}
 	}
 	return p, nil
@@ -151,7 +151,7 @@ func (p *Program) Run() error { return p.vm.run() }
 // Value returns the current value of a node of the program, or an error for a node it does
 // not form: one no output needs, or one whose operation the program fused with the
 // operation reading it (graph.Fuse: a convolution followed by a ReLU computes the ReLU's
-// output directly; compile with Options.NoFuse to keep every node). A frozen program's maps
+// output directly; compile with Options.NoFuse to keep every node). A program's maps
 // between convolutions may lie in their kernels' channel-blocked layout (see block): Value
 // returns a copy of those in NCHW.
 func (p *Program) Value(n *gorgonia.Node) (gorgonia.Value, error) {

@@ -10,28 +10,31 @@ import (
 	"github.com/nndl/cnn/kernels"
 )
 
-// blockLayouts turns on block, the layout pass of frozen programs (a test turns it off to
-// compare).
+// blockLayouts turns on block, the layout pass (a test turns it off to compare).
 var blockLayouts = true
 
-// block keeps a frozen program's maps in its convolutions' channel-blocked layout
-// (graph.Blocking) where every step that writes or reads them can take it: oneDNN's kernels
-// then read and write them as they lie, rather than reorder them in and out at every
-// convolution. The values joined by element-wise steps (a residual block's input, its
-// shortcut and its sum, also where a convolution adds the shortcut) or by a max pooling (its
-// input and output) share one layout; such a
-// set is blocked when each of its values is written by a convolution or a step of the set,
-// read only by convolutions (as their data), steps of the set or global average pooling, has
-// a multiple of the block of channels, and is no target of the program (targets): those and
-// everything a caller feeds stay NCHW. Where the convolutions' kernels differ in their block
-// (oneDNN and the broadcast kernels capped at different instruction sets), the block of the
-// most of them is taken. value gives a caller a blocked value in NCHW.
+// block keeps a program's maps in its convolutions' channel-blocked layout (graph.Blocking)
+// where every step that writes or reads them can take it: oneDNN's kernels then read and
+// write them as they lie, rather than reorder them in and out at every convolution, and the
+// steps between (BatchNorm, ReLU, the residual sums, pooling, and their gradients in a
+// training program) run on that layout too. The values a step joins (graph.Joined: those of
+// an element-wise step, or a BatchNorm's or a max pooling's input and output) share one
+// layout; such a set is blocked when each of its values is written and read only by steps
+// that can take it so, has a multiple of the block of channels, and is no target of the
+// program (targets): those and everything a caller feeds stay NCHW. Where the convolutions'
+// kernels differ in their block (oneDNN and the broadcast kernels capped at different
+// instruction sets), the block of the most of them is taken. value gives a caller a blocked
+// value in NCHW.
 func (m *vm) block(targets []*gorgonia.Node) error {
 	how := make([]graph.Blocking, len(m.steps))
-	count := map[int]int{} // convolutions by channel block
+	count := map[int]int{} // steps by channel block
 	b := 0
 	for i, s := range m.steps {
-		how[i] = graph.BlockingOf(s.op)
+		shapes := make([]tensor.Shape, len(s.in))
+		for j, k := range s.in {
+			shapes[j] = m.nodes[k].Shape()
+		}
+		how[i] = graph.BlockingOf(s.op, shapes)
 		if c := how[i].Block; c != 0 {
 			count[c]++
 			if count[c] > count[b] || count[c] == count[b] && c > b {
@@ -43,8 +46,8 @@ func (m *vm) block(targets []*gorgonia.Node) error {
 		return nil
 	}
 	for i := range how { // kernels of other blocks (another instruction set's) keep NCHW
-		if how[i].Block != b {
-			how[i].Block = 0
+		if how[i].Block != 0 && how[i].Block != b {
+			how[i] = graph.Blocking{}
 		}
 	}
 	n := len(m.nodes)
@@ -66,7 +69,7 @@ func (m *vm) block(targets []*gorgonia.Node) error {
 			target[i] = true
 		}
 	}
-	set := make([]int, n) // union-find of the values joined by element-wise steps
+	set := make([]int, n) // union-find of the values steps join
 	for i := range set {
 		set[i] = i
 	}
@@ -78,29 +81,29 @@ func (m *vm) block(targets []*gorgonia.Node) error {
 		return set[i]
 	}
 	for i, s := range m.steps {
-		switch {
-		case how[i].Elementwise:
-			for _, k := range s.in {
-				set[find(k)] = find(s.out)
+		first := -1
+		join := func(v int) {
+			if first < 0 {
+				first = v
 			}
-		case how[i].Planes:
-			set[find(s.in[0])] = find(s.out)
-		case how[i].Residual:
-			set[find(s.in[len(s.in)-1])] = find(s.out)
+			set[find(v)] = find(first)
+		}
+		for j, k := range s.in {
+			if how[i].InLayout(j) == graph.Joined {
+				join(k)
+			}
+		}
+		if how[i].Out == graph.Joined {
+			join(s.out)
 		}
 	}
 	ok := map[int]bool{} // by set: false once one of its values cannot be blocked
 	for v := range n {
 		shape := m.nodes[v].Shape()
-		can := !target[v] && producer[v] >= 0 && len(shape) == 4 && shape[1]%b == 0
-		if can {
-			p := how[producer[v]]
-			can = p.Elementwise || p.Planes || p.Block == b
-		}
+		can := !target[v] && producer[v] >= 0 && len(shape) == 4 && shape[1]%b == 0 &&
+			how[producer[v]].Out != graph.NCHW
 		for _, u := range readers[v] {
-			h := how[u.step]
-			residual := h.Residual && h.Block == b && u.arg == len(m.steps[u.step].in)-1
-			can = can && (h.Elementwise || residual || (h.Block == b || h.Pool || h.Planes) && u.arg == 0)
+			can = can && how[u.step].InLayout(u.arg) != graph.NCHW
 		}
 		if r := find(v); !can {
 			ok[r] = false
@@ -111,8 +114,14 @@ func (m *vm) block(targets []*gorgonia.Node) error {
 	blocked := func(v int) bool { return ok[find(v)] }
 	for i := range m.steps {
 		s := &m.steps[i]
-		in, out := blocked(s.in[0]), blocked(s.out)
-		if how[i].Elementwise || !in && !out {
+		in := make([]bool, len(s.in))
+		any := false
+		for j, k := range s.in {
+			in[j] = blocked(k)
+			any = any || in[j]
+		}
+		out := blocked(s.out)
+		if how[i].Agnostic || !any && !out {
 			continue
 		}
 		f, err := graph.Relayout(s.op, b, in, out)

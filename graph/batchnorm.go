@@ -110,10 +110,12 @@ func (n *Net) batchNorm(name string, x *gorgonia.Node, typ string, rank int, cou
 // batchNorm normalises x [N,C,H,W] per channel. Inputs: x, scale [C], shift [C], running
 // mean [C], running variance [C]; only the first three are differentiated. In training mode
 // the forward pass normalises with the batch statistics and updates the running statistics
-// in place; in inference mode it reads them.
+// in place; in inference mode it reads them. Its maps (x, y, and dy and dx in the gradient's
+// passes) may be in the channel-blocked layout of block (0: NCHW).
 type batchNorm[T kernels.Float] struct {
 	kernels.BatchNormSpec
-	rank int // of the input: 4 for BatchNorm2D's [N,C,H,W], 2 for BatchNorm1D's [N,C]
+	rank  int // of the input: 4 for BatchNorm2D's [N,C,H,W], 2 for BatchNorm1D's [N,C]
+	block int
 }
 
 func (k batchNorm[T]) kind() string { return k.layer() + reluSuffix(k.ReLU) }
@@ -138,7 +140,37 @@ func (k batchNorm[T]) String() string {
 	if k.Training {
 		mode = "training"
 	}
-	return fmt.Sprintf("%s(%s eps=%g momentum=%g)%s", k.layer(), mode, k.Eps, k.Momentum, reluSuffix(k.ReLU))
+	return fmt.Sprintf("%s(%s eps=%g momentum=%g)%s%s", k.layer(), mode, k.Eps, k.Momentum, blocksString("maps", k.block), reluSuffix(k.ReLU))
+}
+
+// blocking: BatchNorm2D works on each channel's map alone, its input and output in one
+// layout; in the gradient's passes (batchNormSums, batchNormGradX) x and dy too.
+func (k batchNorm[T]) blocking(in []tensor.Shape) Blocking { return k.mapsBlocking(len(in), Joined, 0) }
+
+// mapsBlocking is the Blocking of a pass of n inputs, of which those at maps are Joined maps,
+// and the output out.
+func (k batchNorm[T]) mapsBlocking(n int, out Layout, maps ...int) Blocking {
+	if k.rank != 4 {
+		return Blocking{}
+	}
+	l := layouts(n, NCHW)
+	for _, j := range maps {
+		l[j] = Joined
+	}
+	return Blocking{In: l, Out: out}
+}
+
+// relaid returns k on maps in the channel-blocked layout of block b if in marks its maps, at
+// maps, blocked, and out the same of its output.
+func (k batchNorm[T]) relaid(b int, in []bool, out bool, maps ...int) (batchNorm[T], error) {
+	var err error
+	k.block, err = joined(b, in, out, maps...)
+	return k, err
+}
+
+func (k batchNorm[T]) relayout(b int, in []bool, out bool) (kernel, error) {
+	r, err := k.relaid(b, in, out, 0)
+	return r, err
 }
 
 func (k batchNorm[T]) dims() ([]int, int) { return []int{k.rank, 1, 1, 1, 1}, k.rank }
@@ -171,6 +203,10 @@ func (k batchNorm[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 		return fmt.Errorf("batch statistics need more than one value per feature, got a batch of %d", s[0])
 	case k.Training && m < 2:
 		return fmt.Errorf("batch statistics need more than one value per channel, got %d (batch %d of %dx%d maps)", m, s[0], s[2], s[3])
+	}
+	if k.block != 0 {
+		kernels.BatchNormForwardBlocked(k.BatchNormSpec, s, k.block, data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](in[4]), data[T](out))
+		return nil
 	}
 	kernels.BatchNormForward(k.BatchNormSpec, s, data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](in[4]), data[T](out))
 	return nil
@@ -220,8 +256,23 @@ func (k batchNormSums[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
 	return tensor.Shape{kernels.BatchNormGradRows, x[1]}, nil
 }
 func (k batchNormSums[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
-	kernels.BatchNormGradSums(k.bn.BatchNormSpec, as4D(in[0].Shape()), data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](out))
+	s, x, rmean, rvar, dy := as4D(in[0].Shape()), data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3])
+	if b := k.bn.block; b != 0 {
+		kernels.BatchNormGradSumsBlocked(k.bn.BatchNormSpec, s, b, x, rmean, rvar, dy, data[T](out))
+		return nil
+	}
+	kernels.BatchNormGradSums(k.bn.BatchNormSpec, s, x, rmean, rvar, dy, data[T](out))
 	return nil
+}
+
+func (k batchNormSums[T]) blocking(in []tensor.Shape) Blocking {
+	return k.bn.mapsBlocking(len(in), NCHW, 0, 3)
+}
+
+func (k batchNormSums[T]) relayout(b int, in []bool, _ bool) (kernel, error) {
+	var err error
+	k.bn, err = k.bn.relaid(b, in, in[0], 0, 3) // its output is no map
+	return k, err
 }
 
 // sameShape checks that the input x and the gradient dy have the same shape of the layer's rank.
@@ -254,8 +305,23 @@ func (k batchNormGradX[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
 	return x.Clone(), nil
 }
 func (k batchNormGradX[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
-	kernels.BatchNormGradX(k.bn.BatchNormSpec, as4D(in[0].Shape()), data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](out))
+	s, x, scale, sums, dy := as4D(in[0].Shape()), data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3])
+	if b := k.bn.block; b != 0 {
+		kernels.BatchNormGradXBlocked(k.bn.BatchNormSpec, s, b, x, scale, sums, dy, data[T](out))
+		return nil
+	}
+	kernels.BatchNormGradX(k.bn.BatchNormSpec, s, x, scale, sums, dy, data[T](out))
 	return nil
+}
+
+func (k batchNormGradX[T]) blocking(in []tensor.Shape) Blocking {
+	return k.bn.mapsBlocking(len(in), Joined, 0, 3)
+}
+
+func (k batchNormGradX[T]) relayout(b int, in []bool, out bool) (kernel, error) {
+	var err error
+	k.bn, err = k.bn.relaid(b, in, out, 0, 3)
+	return k, err
 }
 
 // batchNormRow copies one row of the summary of batchNormSums: row 0 is d(loss)/d(shift),

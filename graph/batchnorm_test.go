@@ -43,7 +43,7 @@ func bnInputs(rng *rand.Rand) []*tensor.Dense {
 func TestBatchNormFiniteDifference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, training := range []bool{true, false} {
-		k := batchNorm[float64]{kernels.BatchNormSpec{Training: training, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}, 4}
+		k := batchNorm[float64]{BatchNormSpec: kernels.BatchNormSpec{Training: training, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}, rank: 4}
 		t.Run(k.String(), func(t *testing.T) {
 			checkFiniteDifferences(t, rng, k, bnInputs(rng))
 		})
@@ -61,7 +61,7 @@ func TestBatchNormForward(t *testing.T) {
 		in := bnInputs(rng)
 		x, scale, shift := in[0].Data().([]float64), in[1].Data().([]float64), in[2].Data().([]float64)
 		rmean, rvar := slices.Clone(in[3].Data().([]float64)), slices.Clone(in[4].Data().([]float64))
-		k := batchNorm[float64]{kernels.BatchNormSpec{Training: training, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}, 4}
+		k := batchNorm[float64]{BatchNormSpec: kernels.BatchNormSpec{Training: training, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}, rank: 4}
 		out := tensor.New(tensor.Of(tensor.Float64), tensor.WithShape(2, 3, 4, 5))
 		for i := range out.Data().([]float64) {
 			out.Data().([]float64)[i] = math.NaN() // the forward must overwrite everything
@@ -184,7 +184,7 @@ func TestBatchNormFloat32(t *testing.T) {
 			in32 = append(in32, tensor.New(tensor.WithShape(d.Shape()...), tensor.WithBacking(v)))
 		}
 		bn := kernels.BatchNormSpec{Training: training, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}
-		k64, k32 := batchNorm[float64]{bn, 4}, batchNorm[float32]{bn, 4}
+		k64, k32 := batchNorm[float64]{BatchNormSpec: bn, rank: 4}, batchNorm[float32]{BatchNormSpec: bn, rank: 4}
 		sums64 := mustDo(t, op{batchNormSums[float64]{k64}, tensor.Float64}, in64[0], in64[3], in64[4], dy)
 		sums32 := mustDo(t, op{batchNormSums[float32]{k32}, tensor.Float32}, in32[0], in32[3], in32[4], in32[5])
 		for _, c := range []struct {

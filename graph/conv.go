@@ -39,16 +39,43 @@ func convArity(bias bool) []int {
 	return []int{4, 4}
 }
 
-// convFast computes y = conv(x, w) (+ b) on the kernels' implementations.
+// convFast computes y = conv(x, w) (+ b) on the kernels' implementations, its maps in
+// layout l.
 type convFast[T kernels.Float] struct {
 	g    convGeom
 	bias bool
 	ws   *kernels.Scratch
+	l    kernels.ConvLayout
 }
 
 func (k convFast[T]) kind() string { return "Conv2D" }
 func (k convFast[T]) String() string {
-	return fmt.Sprintf("Conv2D(%v bias=%v)", k.g, k.bias)
+	return fmt.Sprintf("Conv2D(%v bias=%v)%s", k.g, k.bias, layoutString(k.l))
+}
+
+// layoutString describes a convolution's layout l, "" for NCHW.
+func layoutString(l kernels.ConvLayout) string {
+	if l == (kernels.ConvLayout{}) {
+		return ""
+	}
+	return fmt.Sprintf(" (channel blocks: in %d, out %d)", l.X, l.Y)
+}
+
+// blocking: the input and output may each be blocked, in the block of the kernel that runs
+// the convolution.
+func (k convFast[T]) blocking(in []tensor.Shape) Blocking {
+	b := kernels.ConvBlock[T](kernels.NewConvDims(k.g, in[0], in[1]))
+	if b == 0 {
+		return Blocking{}
+	}
+	l := layouts(len(in), NCHW)
+	l[0] = Either
+	return Blocking{Block: b, In: l, Out: Either}
+}
+
+func (k convFast[T]) relayout(b int, in []bool, out bool) (kernel, error) {
+	k.l = kernels.ConvLayout{X: blockOf(b, in[0]), Y: blockOf(b, out)}
+	return k, nil
 }
 func (k convFast[T]) dims() ([]int, int)                             { return convArity(k.bias), 4 }
 func (k convFast[T]) shape(in ...tensor.Shape) (tensor.Shape, error) { return convShape(k.g, in...) }
@@ -65,15 +92,15 @@ func (k convFast[T]) forward(out gorgonia.Value, in []gorgonia.Value, ep *kernel
 	if k.bias {
 		b = data[T](in[2])
 	}
-	return kernels.ConvForward(k.ws, d, data[T](in[0]), data[T](in[1]), b, data[T](out), ep)
+	return kernels.ConvForwardIn(k.ws, d, k.l, data[T](in[0]), data[T](in[1]), b, data[T](out), ep)
 }
 
 func (k convFast[T]) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	dx, err := apply(convGradX[T]{k.g, in[0].Shape().Clone(), k.ws}, in[1], grad)
+	dx, err := apply(convGradX[T]{g: k.g, xs: in[0].Shape().Clone(), ws: k.ws}, in[1], grad)
 	if err != nil {
 		return nil, err
 	}
-	dw, err := apply(convGradW[T]{k.g, in[1].Shape().Clone(), k.ws}, in[0], grad)
+	dw, err := apply(convGradW[T]{g: k.g, wt: in[1].Shape().Clone(), ws: k.ws}, in[0], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -87,40 +114,74 @@ func (k convFast[T]) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgoni
 	return gorgonia.Nodes{dx, dw, db}, nil
 }
 
-// convGradX computes dx from w and dy.
+// convGradX computes dx from w and dy, the maps in layout l.
 type convGradX[T kernels.Float] struct {
 	g  convGeom
 	xs tensor.Shape
 	ws *kernels.Scratch
+	l  kernels.ConvLayout
 }
 
-func (k convGradX[T]) kind() string       { return "Conv2DGradX" }
-func (k convGradX[T]) String() string     { return fmt.Sprintf("Conv2DGradX(%v %v)", k.g, k.xs) }
+func (k convGradX[T]) kind() string { return "Conv2DGradX" }
+func (k convGradX[T]) String() string {
+	return fmt.Sprintf("Conv2DGradX(%v %v)%s", k.g, k.xs, layoutString(k.l))
+}
+
+// blocking: dy and dx may each be blocked, as the forward pass's output and input.
+func (k convGradX[T]) blocking(in []tensor.Shape) Blocking {
+	b := kernels.ConvBlock[T](kernels.NewConvDims(k.g, k.xs, in[0]))
+	if b == 0 {
+		return Blocking{}
+	}
+	return Blocking{Block: b, In: []Layout{NCHW, Either}, Out: Either}
+}
+
+func (k convGradX[T]) relayout(b int, in []bool, out bool) (kernel, error) {
+	k.l = kernels.ConvLayout{X: blockOf(b, out), Y: blockOf(b, in[1])}
+	return k, nil
+}
 func (k convGradX[T]) dims() ([]int, int) { return []int{4, 4}, 4 }
 func (k convGradX[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
 	return k.xs.Clone(), nil
 }
 func (k convGradX[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	d := kernels.NewConvDims(k.g, k.xs, in[0].Shape())
-	return kernels.ConvBackwardData(k.ws, d, data[T](in[0]), data[T](in[1]), data[T](out))
+	return kernels.ConvBackwardDataIn(k.ws, d, k.l, data[T](in[0]), data[T](in[1]), data[T](out))
 }
 
-// convGradW computes dw from x and dy.
+// convGradW computes dw from x and dy, the maps in layout l.
 type convGradW[T kernels.Float] struct {
 	g  convGeom
 	wt tensor.Shape
 	ws *kernels.Scratch
+	l  kernels.ConvLayout
 }
 
-func (k convGradW[T]) kind() string       { return "Conv2DGradW" }
-func (k convGradW[T]) String() string     { return fmt.Sprintf("Conv2DGradW(%v %v)", k.g, k.wt) }
+func (k convGradW[T]) kind() string { return "Conv2DGradW" }
+func (k convGradW[T]) String() string {
+	return fmt.Sprintf("Conv2DGradW(%v %v)%s", k.g, k.wt, layoutString(k.l))
+}
+
+// blocking: x and dy may each be blocked; dw is no map.
+func (k convGradW[T]) blocking(in []tensor.Shape) Blocking {
+	b := kernels.ConvBlock[T](kernels.NewConvDims(k.g, in[0], k.wt))
+	if b == 0 {
+		return Blocking{}
+	}
+	return Blocking{Block: b, In: []Layout{Either, Either}}
+}
+
+func (k convGradW[T]) relayout(b int, in []bool, _ bool) (kernel, error) {
+	k.l = kernels.ConvLayout{X: blockOf(b, in[0]), Y: blockOf(b, in[1])}
+	return k, nil
+}
 func (k convGradW[T]) dims() ([]int, int) { return []int{4, 4}, 4 }
 func (k convGradW[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
 	return k.wt.Clone(), nil
 }
 func (k convGradW[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	d := kernels.NewConvDims(k.g, in[0].Shape(), k.wt)
-	return kernels.ConvBackwardWeights(k.ws, d, data[T](in[0]), data[T](in[1]), data[T](out))
+	return kernels.ConvBackwardWeightsIn(k.ws, d, k.l, data[T](in[0]), data[T](in[1]), data[T](out))
 }
 
 // biasGrad sums dy [N,P,H,W] (or [N,P]) over every axis but the channel axis.

@@ -122,6 +122,11 @@ func (k relu[T]) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.No
 	return gorgonia.Nodes{dx}, err
 }
 
+func (k relu[T]) blocking([]tensor.Shape) Blocking               { return elementwise(1) }
+func (k relu[T]) relayout(int, []bool, bool) (kernel, error)     { return k, nil }
+func (k reluGrad[T]) blocking([]tensor.Shape) Blocking           { return elementwise(2) }
+func (k reluGrad[T]) relayout(int, []bool, bool) (kernel, error) { return k, nil }
+
 // reluGrad passes dy where the ReLU's output y is positive.
 type reluGrad[T kernels.Float] relu[T]
 

@@ -133,148 +133,34 @@ func (k convFrozen[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	return k.prepared.Forward(k.c.conv.ws, data[T](in[0]), data[T](out))
 }
 
-// Blocking is how an operation of a frozen program can take maps in a channel-blocked layout
-// ([N][C/b][H][W][b], see kernels.BlockedConv), which holds the same values as NCHW in
-// another order.
-type Blocking struct {
-	// Block is the channel block of a frozen convolution that can read its input or write its
-	// output blocked (Relayout), or 0.
-	Block int
-	// Elementwise: the operation reads its inputs and writes its output element by element,
-	// all of one shape (the residual Add), so that they may all be in any one layout.
-	Elementwise bool
-	// Pool: the operation (global average pooling) can read its input blocked; its output
-	// [N,C,1,1] is the same in both layouts.
-	Pool bool
-	// Planes: the operation (max pooling) works on each channel's map alone, so that it
-	// can read and write them blocked, its input and output in one layout.
-	Planes bool
-	// Residual: the convolution adds its last input, the residual, to its output element by
-	// element, so that the two are in one layout.
-	Residual bool
-}
-
-// BlockingOf says how o can take a channel-blocked layout; the zero Blocking: not at all.
-func BlockingOf(o gorgonia.Op) Blocking {
-	op, ok := o.(op)
+// blocking: the input and output may each be blocked, in the block of the prepared kernel;
+// a residual it adds, in the output's layout.
+func (k convFrozen[T]) blocking(in []tensor.Shape) Blocking {
+	bc, ok := k.prepared.(kernels.BlockedConv[T])
 	if !ok {
 		return Blocking{}
 	}
-	switch k := op.k.(type) {
-	case convFrozen[float32]:
-		if b, ok := k.prepared.(kernels.BlockedConv[float32]); ok {
-			return Blocking{Block: b.ChannelBlock(), Residual: k.c.add}
-		}
-	case add[float32], add[float64]:
-		return Blocking{Elementwise: true}
-	case globalAvg[float32], globalAvg[float64]:
-		return Blocking{Pool: true}
-	case poolFast[float32]:
-		return Blocking{Planes: k.mode == kernels.PoolMax}
-	case poolFast[float64]:
-		return Blocking{Planes: k.mode == kernels.PoolMax}
-	case poolReLU[float32], poolReLU[float64]:
-		return Blocking{Planes: true}
+	l, out := layouts(len(in), NCHW), Either
+	l[0] = Either
+	if k.c.add {
+		l[len(in)-1], out = Joined, Joined
 	}
-	return Blocking{}
+	return Blocking{Block: bc.ChannelBlock(), In: l, Out: out}
 }
 
-// Relayout returns o reading its first input (in) and writing its output (out) in the
-// channel-blocked layout of block b where set: a frozen convolution whose BlockingOf has that
-// Block, global average pooling (in only) or max pooling (both).
-func Relayout(o gorgonia.Op, b int, in, out bool) (gorgonia.Op, error) {
-	op, ok := o.(op)
-	if !ok {
-		return nil, fmt.Errorf("%v: not an operation that takes a blocked layout", o)
+func (k convFrozen[T]) relayout(b int, in []bool, out bool) (kernel, error) {
+	bc, ok := k.prepared.(kernels.BlockedConv[T])
+	if !ok || bc.ChannelBlock() != b {
+		return nil, fmt.Errorf("its kernel takes no channel blocks of %d", b)
 	}
-	switch k := op.k.(type) {
-	case convFrozen[float32]:
-		bc, ok := k.prepared.(kernels.BlockedConv[float32])
-		if !ok || bc.ChannelBlock() != b {
-			return nil, fmt.Errorf("%v: its kernel takes no channel blocks of %d", o, b)
-		}
-		p, err := bc.Blocked(in, out)
-		if err != nil {
-			return nil, err
-		}
-		k = k.with(p)
-		k.xb, k.yb = 0, 0
-		if in {
-			k.xb = b
-		}
-		if out {
-			k.yb = b
-		}
-		op.k = k
-		return op, nil
-	case globalAvg[float32]:
-		if in && !out && b > 0 {
-			op.k = globalAvgBlocked[float32]{b}
-			return op, nil
-		}
-	case globalAvg[float64]:
-		if in && !out && b > 0 {
-			op.k = globalAvgBlocked[float64]{b}
-			return op, nil
-		}
-	case poolFast[float32]:
-		if in && out && b > 0 && k.mode == kernels.PoolMax {
-			op.k = maxPoolBlocked[float32]{k.g, b, false}
-			return op, nil
-		}
-	case poolFast[float64]:
-		if in && out && b > 0 && k.mode == kernels.PoolMax {
-			op.k = maxPoolBlocked[float64]{k.g, b, false}
-			return op, nil
-		}
-	case poolReLU[float32]:
-		if in && out && b > 0 {
-			op.k = maxPoolBlocked[float32]{k.g, b, true}
-			return op, nil
-		}
-	case poolReLU[float64]:
-		if in && out && b > 0 {
-			op.k = maxPoolBlocked[float64]{k.g, b, true}
-			return op, nil
-		}
+	if k.c.add && in[len(in)-1] != out {
+		return nil, fmt.Errorf("its residual and output cannot be laid out apart")
 	}
-	return nil, fmt.Errorf("%v: cannot take channel blocks of %d (input %v, output %v)", o, b, in, out)
-}
-
-// globalAvgBlocked is global average pooling of maps in the channel-blocked layout of block b.
-type globalAvgBlocked[T kernels.Float] struct{ b int }
-
-func (k globalAvgBlocked[T]) kind() string { return "GlobalAvgPool2D" }
-func (k globalAvgBlocked[T]) String() string {
-	return fmt.Sprintf("GlobalAvgPool2D (channel blocks: in %d)", k.b)
-}
-func (k globalAvgBlocked[T]) dims() ([]int, int) { return globalAvg[T]{}.dims() }
-func (k globalAvgBlocked[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
-	return globalAvg[T]{}.shape(in...)
-}
-func (k globalAvgBlocked[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
-	s := in[0].Shape()
-	kernels.MeanPlanesBlocked(data[T](in[0]), data[T](out), s[0], s[1], s[2]*s[3], k.b)
-	return nil
-}
-
-// maxPoolBlocked is max pooling of maps in the channel-blocked layout of block b, into maps
-// in that layout, then the ReLU with relu (see poolReLU).
-type maxPoolBlocked[T kernels.Float] struct {
-	g    convGeom
-	b    int
-	relu bool
-}
-
-func (k maxPoolBlocked[T]) kind() string { return "Pool2D" + reluSuffix(k.relu) }
-func (k maxPoolBlocked[T]) String() string {
-	return fmt.Sprintf("Pool2D(%v %v, channel blocks: in and out %d)%s", k.g, kernels.PoolMax, k.b, reluSuffix(k.relu))
-}
-func (k maxPoolBlocked[T]) dims() ([]int, int) { return poolFast[T]{}.dims() }
-func (k maxPoolBlocked[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
-	return poolShape(k.g, in[0])
-}
-func (k maxPoolBlocked[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
-	kernels.MaxPoolBlocked(kernels.NewPoolDims(k.g, kernels.PoolMax, in[0].Shape()), k.b, data[T](in[0]), data[T](out), k.relu)
-	return nil
+	p, err := bc.Blocked(in[0], out)
+	if err != nil {
+		return nil, err
+	}
+	k = k.with(p)
+	k.xb, k.yb = blockOf(b, in[0]), blockOf(b, out)
+	return k, nil
 }

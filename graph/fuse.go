@@ -93,7 +93,7 @@ func SinkReLU(producer, consumer gorgonia.Op, arg int) (p, c gorgonia.Op, ok boo
 }
 
 // withReLU returns a max pooling followed by a ReLU (SinkReLU); false for average pooling.
-func (k poolFast[T]) withReLU() (kernel, bool) { return poolReLU[T]{k.g}, k.mode == kernels.PoolMax }
+func (k poolFast[T]) withReLU() (kernel, bool) { return poolReLU[T]{g: k.g}, k.mode == kernels.PoolMax }
 
 // withoutReLU returns k without its ReLU: the plain convolution when no BatchNorm is fused.
 func (k convFused[T]) withoutReLU() (kernel, bool) {

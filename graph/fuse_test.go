@@ -26,8 +26,8 @@ func TestFusedReLU(t *testing.T) {
 		k  kernel
 		in []gorgonia.Value
 	}{
-		{batchNorm[float64]{kernels.BatchNormSpec{Training: false, Eps: 1e-5, Momentum: 0.9}, 4}, []gorgonia.Value{x, ch(), ch(), ch(), rvar}},
-		{batchNorm[float64]{kernels.BatchNormSpec{Training: true, Eps: 1e-5, Momentum: 0.9}, 4}, []gorgonia.Value{x, ch(), ch(), ch(), rvar.Clone().(*tensor.Dense)}},
+		{batchNorm[float64]{BatchNormSpec: kernels.BatchNormSpec{Training: false, Eps: 1e-5, Momentum: 0.9}, rank: 4}, []gorgonia.Value{x, ch(), ch(), ch(), rvar}},
+		{batchNorm[float64]{BatchNormSpec: kernels.BatchNormSpec{Training: true, Eps: 1e-5, Momentum: 0.9}, rank: 4}, []gorgonia.Value{x, ch(), ch(), ch(), rvar.Clone().(*tensor.Dense)}},
 		{add[float64]{rank: 4}, []gorgonia.Value{x, rnd(3, 4, 5, 5)}},
 	} {
 		plain, err := op{c.k, tensor.Float64}.Do(c.in...)
@@ -137,7 +137,7 @@ func TestFusedConv(t *testing.T) {
 			}
 		}
 	}
-	if _, ok := Fuse(op{convFast[float64]{g: convGeom{K: 3, S: 1}}, tensor.Float64}, op{batchNorm[float64]{kernels.BatchNormSpec{Training: true}, 4}, tensor.Float64}, 0); ok {
+	if _, ok := Fuse(op{convFast[float64]{g: convGeom{K: 3, S: 1}}, tensor.Float64}, op{batchNorm[float64]{BatchNormSpec: kernels.BatchNormSpec{Training: true}, rank: 4}, tensor.Float64}, 0); ok {
 		t.Error("a convolution fused with a training-mode BatchNorm")
 	}
 }
@@ -156,7 +156,7 @@ func at(v gorgonia.Value, i int) float64 {
 func TestFusedPoolGradReLU(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, k := range []poolFastGrad[float64]{
-		{convGeom{K: 2, S: 2}, kernels.PoolMax}, {convGeom{K: 3, S: 2, P: 1}, kernels.PoolMax}, {convGeom{K: 2, S: 2}, kernels.PoolAvg},
+		{g: convGeom{K: 2, S: 2}, mode: kernels.PoolMax}, {g: convGeom{K: 3, S: 2, P: 1}, mode: kernels.PoolMax}, {g: convGeom{K: 2, S: 2}, mode: kernels.PoolAvg},
 	} {
 		y := randDense(rng, -1, 0.2, 2, 3, 8, 8) // the ReLU's output (mostly zeros), as the pooling's input
 		for i, v := range y.Data().([]float64) {
@@ -229,9 +229,9 @@ func TestSinkReLU(t *testing.T) {
 	}
 
 	g := convGeom{K: 3, S: 2, P: 1}
-	maxPool := op{poolFast[float64]{g, kernels.PoolMax}, tensor.Float64}
+	maxPool := op{poolFast[float64]{g: g, mode: kernels.PoolMax}, tensor.Float64}
 	bn := func(training, relu bool) op {
-		return op{batchNorm[float64]{kernels.BatchNormSpec{Training: training, Eps: 1e-5, Momentum: 0.9, ReLU: relu}, 4}, tensor.Float64}
+		return op{batchNorm[float64]{BatchNormSpec: kernels.BatchNormSpec{Training: training, Eps: 1e-5, Momentum: 0.9, ReLU: relu}, rank: 4}, tensor.Float64}
 	}
 	p, c, ok := SinkReLU(bn(false, true), maxPool, 0)
 	if !ok || OpKind(p) != "BatchNorm2D" || OpKind(c) != "Pool2D+ReLU" {
@@ -247,10 +247,10 @@ func TestSinkReLU(t *testing.T) {
 	}{
 		"training BatchNorm":   {bn(true, true), maxPool, 0},
 		"no ReLU":              {bn(false, false), maxPool, 0},
-		"average pooling":      {bn(false, true), op{poolFast[float64]{g, kernels.PoolAvg}, tensor.Float64}, 0},
+		"average pooling":      {bn(false, true), op{poolFast[float64]{g: g, mode: kernels.PoolAvg}, tensor.Float64}, 0},
 		"not the first input":  {bn(false, true), maxPool, 1},
 		"an Add+ReLU":          {op{add[float64]{rank: 4, relu: true}, tensor.Float64}, maxPool, 0},
-		"another element type": {bn(false, true), op{poolFast[float32]{g, kernels.PoolMax}, tensor.Float32}, 0},
+		"another element type": {bn(false, true), op{poolFast[float32]{g: g, mode: kernels.PoolMax}, tensor.Float32}, 0},
 	} {
 		if p, c, ok := SinkReLU(c.p, c.c, c.arg); ok {
 			t.Errorf("%s: moved: %v, %v", name, p, c)
@@ -271,7 +271,7 @@ func checkSinkReLU[T kernels.Float](t *testing.T, g convGeom, x []T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := op{poolFast[T]{g, kernels.PoolMax}, dt}
+	pool := op{poolFast[T]{g: g, mode: kernels.PoolMax}, dt}
 	want, err := pool.Do(r)
 	if err != nil {
 		t.Fatal(err)

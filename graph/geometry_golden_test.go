@@ -29,7 +29,7 @@ func (c geometryCase) kernels() []diffKernel {
 	mode := kernels.PoolMax
 	switch c.Op {
 	case "conv2d":
-		return []diffKernel{convFast[float32]{g, c.Bias, kernels.NewScratch()}, convNaive[float32]{g, c.Bias}}
+		return []diffKernel{convFast[float32]{g: g, bias: c.Bias, ws: kernels.NewScratch()}, convNaive[float32]{g, c.Bias}}
 	case "adaptiveavgpool2d":
 		return []diffKernel{adaptiveAvg[float32]{c.Output[0], c.Output[1]}}
 	case "avgpool2d":
@@ -38,7 +38,7 @@ func (c geometryCase) kernels() []diffKernel {
 			mode = kernels.PoolAvgExclusive
 		}
 	}
-	ks := []diffKernel{poolFast[float32]{g, mode}}
+	ks := []diffKernel{poolFast[float32]{g: g, mode: mode}}
 	if g.PH == 0 && g.PW == 0 {
 		ks = append(ks, poolNaive[float32]{g, mode})
 	}
@@ -117,15 +117,15 @@ func TestGeometryFiniteDifferences(t *testing.T) {
 		k  diffKernel
 		in []*tensor.Dense
 	}{
-		{convFast[float64]{geo(3, 3, 1, 1, 2, 2, 2, 2, 1), true, ws}, []*tensor.Dense{rnd(2, 3, 7, 6), rnd(4, 3, 3, 3), rnd(4)}},
-		{convFast[float64]{geo(3, 2, 2, 1, 1, 1, 1, 2, 2), false, ws}, []*tensor.Dense{rnd(2, 4, 9, 10), rnd(6, 2, 3, 2)}},
-		{convFast[float64]{geo(3, 3, 2, 2, 1, 1, 1, 1, 4), true, ws}, []*tensor.Dense{rnd(2, 4, 7, 7), rnd(4, 1, 3, 3), rnd(4)}},
-		{convFast[float64]{geo(1, 5, 1, 1, 0, 2, 1, 1, 1), true, ws}, []*tensor.Dense{rnd(1, 2, 3, 12), rnd(3, 2, 1, 5), rnd(3)}},
+		{convFast[float64]{g: geo(3, 3, 1, 1, 2, 2, 2, 2, 1), bias: true, ws: ws}, []*tensor.Dense{rnd(2, 3, 7, 6), rnd(4, 3, 3, 3), rnd(4)}},
+		{convFast[float64]{g: geo(3, 2, 2, 1, 1, 1, 1, 2, 2), bias: false, ws: ws}, []*tensor.Dense{rnd(2, 4, 9, 10), rnd(6, 2, 3, 2)}},
+		{convFast[float64]{g: geo(3, 3, 2, 2, 1, 1, 1, 1, 4), bias: true, ws: ws}, []*tensor.Dense{rnd(2, 4, 7, 7), rnd(4, 1, 3, 3), rnd(4)}},
+		{convFast[float64]{g: geo(1, 5, 1, 1, 0, 2, 1, 1, 1), bias: true, ws: ws}, []*tensor.Dense{rnd(1, 2, 3, 12), rnd(3, 2, 1, 5), rnd(3)}},
 		{convNaive[float64]{geo(2, 3, 1, 2, 1, 1, 2, 1, 3), true}, []*tensor.Dense{rnd(2, 3, 6, 7), rnd(6, 1, 2, 3), rnd(6)}},
-		{poolFast[float64]{ceil(geo(3, 3, 2, 2, 1, 1, 1, 1, 1)), kernels.PoolMax}, []*tensor.Dense{rnd(2, 2, 8, 8)}},
-		{poolFast[float64]{ceil(geo(2, 2, 2, 2, 0, 0, 1, 1, 1)), kernels.PoolAvg}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
-		{poolFast[float64]{ceil(geo(3, 2, 2, 1, 1, 1, 1, 1, 1)), kernels.PoolAvgExclusive}, []*tensor.Dense{rnd(1, 2, 8, 7)}},
-		{poolFast[float64]{geo(3, 2, 2, 1, 1, 1, 1, 1, 1), kernels.PoolAvg}, []*tensor.Dense{rnd(1, 2, 8, 7)}},
+		{poolFast[float64]{g: ceil(geo(3, 3, 2, 2, 1, 1, 1, 1, 1)), mode: kernels.PoolMax}, []*tensor.Dense{rnd(2, 2, 8, 8)}},
+		{poolFast[float64]{g: ceil(geo(2, 2, 2, 2, 0, 0, 1, 1, 1)), mode: kernels.PoolAvg}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
+		{poolFast[float64]{g: ceil(geo(3, 2, 2, 1, 1, 1, 1, 1, 1)), mode: kernels.PoolAvgExclusive}, []*tensor.Dense{rnd(1, 2, 8, 7)}},
+		{poolFast[float64]{g: geo(3, 2, 2, 1, 1, 1, 1, 1, 1), mode: kernels.PoolAvg}, []*tensor.Dense{rnd(1, 2, 8, 7)}},
 		{adaptiveAvg[float64]{3, 4}, []*tensor.Dense{rnd(2, 2, 7, 9)}},
 		{adaptiveAvg[float64]{5, 5}, []*tensor.Dense{rnd(1, 2, 3, 4)}},
 	} {

@@ -114,12 +114,12 @@ func gradCases(rng *rand.Rand) []gradCase {
 	labels := tensor.New(tensor.WithShape(3), tensor.WithBacking([]float64{2, 0, 4}))
 	geo := convGeom{K: 3, S: 2, P: 1}
 	return []gradCase{
-		{convFast[float64]{geo, true, kernels.NewScratch()}, []*tensor.Dense{rnd(2, 3, 7, 6), rnd(4, 3, 3, 3), rnd(4)}},
-		{convFast[float64]{convGeom{K: 2, S: 1, P: 0}, false, kernels.NewScratch()}, []*tensor.Dense{rnd(1, 2, 4, 5), rnd(3, 2, 2, 2)}},
+		{convFast[float64]{g: geo, bias: true, ws: kernels.NewScratch()}, []*tensor.Dense{rnd(2, 3, 7, 6), rnd(4, 3, 3, 3), rnd(4)}},
+		{convFast[float64]{g: convGeom{K: 2, S: 1, P: 0}, bias: false, ws: kernels.NewScratch()}, []*tensor.Dense{rnd(1, 2, 4, 5), rnd(3, 2, 2, 2)}},
 		{convNaive[float64]{geo, true}, []*tensor.Dense{rnd(2, 3, 7, 6), rnd(4, 3, 3, 3), rnd(4)}},
-		{poolFast[float64]{convGeom{K: 3, S: 2, P: 1}, kernels.PoolMax}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
-		{poolFast[float64]{convGeom{K: 3, S: 2, P: 1}, kernels.PoolAvg}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
-		{poolFast[float64]{convGeom{K: 3, S: 2, P: 1}, kernels.PoolAvgExclusive}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
+		{poolFast[float64]{g: convGeom{K: 3, S: 2, P: 1}, mode: kernels.PoolMax}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
+		{poolFast[float64]{g: convGeom{K: 3, S: 2, P: 1}, mode: kernels.PoolAvg}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
+		{poolFast[float64]{g: convGeom{K: 3, S: 2, P: 1}, mode: kernels.PoolAvgExclusive}, []*tensor.Dense{rnd(2, 2, 7, 7)}},
 		{poolNaive[float64]{convGeom{K: 2, S: 2}, kernels.PoolMax}, []*tensor.Dense{rnd(2, 2, 6, 6)}},
 		{poolNaive[float64]{convGeom{K: 2, S: 2}, kernels.PoolAvg}, []*tensor.Dense{rnd(2, 2, 6, 6)}},
 		{globalAvg[float64]{}, []*tensor.Dense{rnd(2, 3, 4, 5)}},
@@ -127,8 +127,8 @@ func gradCases(rng *rand.Rand) []gradCase {
 		{relu[float64]{rank: 2}, []*tensor.Dense{rnd(4, 6)}},
 		{reshape[float64]{from: tensor.Shape{2, 3, 2, 2}, to: tensor.Shape{2, 12}}, []*tensor.Dense{rnd(2, 3, 2, 2)}},
 		{softmaxCE[float64]{}, []*tensor.Dense{rnd(3, 5), labels}},
-		{batchNorm[float64]{kernels.BatchNormSpec{Training: true, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}, 4}, bnInputs(rng)},
-		{batchNorm[float64]{kernels.BatchNormSpec{Training: false, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}, 4}, bnInputs(rng)},
+		{batchNorm[float64]{BatchNormSpec: kernels.BatchNormSpec{Training: true, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}, rank: 4}, bnInputs(rng)},
+		{batchNorm[float64]{BatchNormSpec: kernels.BatchNormSpec{Training: false, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}, rank: 4}, bnInputs(rng)},
 		{add[float64]{rank: 4}, []*tensor.Dense{rnd(2, 3, 2, 2), rnd(2, 3, 2, 2)}},
 	}
 }

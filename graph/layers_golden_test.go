@@ -51,7 +51,7 @@ func goldenKernel(t *testing.T, c layerCase, get func(string) *tensor.Dense) dif
 		}
 		return mul[float32]{1, rank}
 	case "BatchNorm1D":
-		return batchNorm[float32]{kernels.BatchNormSpec{Training: c.Attrs.Training, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}, 2}
+		return batchNorm[float32]{BatchNormSpec: kernels.BatchNormSpec{Training: c.Attrs.Training, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}, rank: 2}
 	case "LinearNoBias":
 		return linear[float32]{bias: false}
 	case "Dropout":

@@ -30,7 +30,7 @@ func newDropout(p float64, training bool, name string) dropout[float64] {
 func newLayerGradCases(rng *rand.Rand) []gradCase {
 	rnd := func(lo, hi float64, shape ...int) *tensor.Dense { return randDense(rng, lo, hi, shape...) }
 	bn := func(training bool) gradCase {
-		k := batchNorm[float64]{kernels.BatchNormSpec{Training: training, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}, 2}
+		k := batchNorm[float64]{BatchNormSpec: kernels.BatchNormSpec{Training: training, Eps: BatchNormEpsilon, Momentum: BatchNormMomentum}, rank: 2}
 		return gradCase{k, []*tensor.Dense{rnd(-2, 3, 6, 4), rnd(0.5, 1.5, 4), rnd(-1, 1, 4), rnd(-0.5, 0.5, 4), rnd(0.5, 2, 4)}}
 	}
 	var cases []gradCase

@@ -118,14 +118,14 @@ func TestOpsAgainstPyTorch(t *testing.T) {
 			var ks []diffKernel
 			switch c.Op {
 			case "conv2d":
-				ks = []diffKernel{convFast[float32]{geo, c.Bias, kernels.NewScratch()}, convNaive[float32]{geo, c.Bias}}
+				ks = []diffKernel{convFast[float32]{g: geo, bias: c.Bias, ws: kernels.NewScratch()}, convNaive[float32]{geo, c.Bias}}
 			case "maxpool2d":
-				ks = []diffKernel{poolFast[float32]{geo, kernels.PoolMax}}
+				ks = []diffKernel{poolFast[float32]{g: geo, mode: kernels.PoolMax}}
 				if c.Padding == 0 {
 					ks = append(ks, poolNaive[float32]{geo, kernels.PoolMax})
 				}
 			case "avgpool2d":
-				ks = []diffKernel{poolFast[float32]{geo, kernels.PoolAvg}}
+				ks = []diffKernel{poolFast[float32]{g: geo, mode: kernels.PoolAvg}}
 				if c.Padding == 0 {
 					ks = append(ks, poolNaive[float32]{geo, kernels.PoolAvg})
 				}

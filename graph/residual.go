@@ -51,6 +51,9 @@ func (k add[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	return nil
 }
 
+func (k add[T]) blocking([]tensor.Shape) Blocking           { return elementwise(2) }
+func (k add[T]) relayout(int, []bool, bool) (kernel, error) { return k, nil }
+
 // grads passes the upstream gradient unchanged to both inputs.
 func (k add[T]) grads(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	return gorgonia.Nodes{grad, grad}, nil

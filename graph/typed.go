@@ -39,20 +39,22 @@ func typedFor(dt tensor.Dtype) typed {
 type typedAs[T kernels.Float] struct{}
 
 func (typedAs[T]) conv(g convGeom, bias bool, ws *kernels.Scratch) kernel {
-	return convFast[T]{g, bias, ws}
+	return convFast[T]{g: g, bias: bias, ws: ws}
 }
-func (typedAs[T]) convNaive(g convGeom, bias bool) kernel              { return convNaive[T]{g, bias} }
-func (typedAs[T]) pool(g convGeom, mode poolMode) kernel               { return poolFast[T]{g, mode} }
-func (typedAs[T]) poolNaive(g convGeom, mode poolMode) kernel          { return poolNaive[T]{g, mode} }
-func (typedAs[T]) adaptiveAvg(oh, ow int) kernel                       { return adaptiveAvg[T]{oh, ow} }
-func (typedAs[T]) globalAvg() kernel                                   { return globalAvg[T]{} }
-func (typedAs[T]) linear(bias bool) kernel                             { return linear[T]{bias} }
-func (typedAs[T]) relu(rank int) kernel                                { return relu[T]{rank} }
-func (typedAs[T]) reshape(from, to tensor.Shape) kernel                { return reshape[T]{from, to} }
-func (typedAs[T]) loss() kernel                                        { return softmaxCE[T]{} }
-func (typedAs[T]) batchNorm(bn kernels.BatchNormSpec, rank int) kernel { return batchNorm[T]{bn, rank} }
-func (typedAs[T]) add(rank int) kernel                                 { return add[T]{rank: rank} }
-func (typedAs[T]) activation(a Act, rank int) kernel                   { return activation[T]{a, rank} }
-func (typedAs[T]) dropout(d dropoutSpec, rank int) kernel              { return dropout[T]{d, rank} }
-func (typedAs[T]) concat(channels []int, rank int) kernel              { return concat[T]{channels, rank} }
-func (typedAs[T]) mul(bcast, rank int) kernel                          { return mul[T]{bcast, rank} }
+func (typedAs[T]) convNaive(g convGeom, bias bool) kernel     { return convNaive[T]{g, bias} }
+func (typedAs[T]) pool(g convGeom, mode poolMode) kernel      { return poolFast[T]{g: g, mode: mode} }
+func (typedAs[T]) poolNaive(g convGeom, mode poolMode) kernel { return poolNaive[T]{g, mode} }
+func (typedAs[T]) adaptiveAvg(oh, ow int) kernel              { return adaptiveAvg[T]{oh, ow} }
+func (typedAs[T]) globalAvg() kernel                          { return globalAvg[T]{} }
+func (typedAs[T]) linear(bias bool) kernel                    { return linear[T]{bias} }
+func (typedAs[T]) relu(rank int) kernel                       { return relu[T]{rank} }
+func (typedAs[T]) reshape(from, to tensor.Shape) kernel       { return reshape[T]{from, to} }
+func (typedAs[T]) loss() kernel                               { return softmaxCE[T]{} }
+func (typedAs[T]) batchNorm(bn kernels.BatchNormSpec, rank int) kernel {
+	return batchNorm[T]{BatchNormSpec: bn, rank: rank}
+}
+func (typedAs[T]) add(rank int) kernel                    { return add[T]{rank: rank} }
+func (typedAs[T]) activation(a Act, rank int) kernel      { return activation[T]{a, rank} }
+func (typedAs[T]) dropout(d dropoutSpec, rank int) kernel { return dropout[T]{d, rank} }
+func (typedAs[T]) concat(channels []int, rank int) kernel { return concat[T]{channels, rank} }
+func (typedAs[T]) mul(bcast, rank int) kernel             { return mul[T]{bcast, rank} }

@@ -28,21 +28,7 @@ func TestBlockedLayout(t *testing.T) {
 func testBlockedLayout(t *testing.T, size int) {
 	m := resnet.New(resnet.Config{InChannels: 3, Classes: 10, Width: 16, Residual: true})
 	m.Input = []int{3, size, size}
-	params := graph.NewParams(tensor.Float32, 3)
-	compile := func(block bool) *Program {
-		t.Helper()
-		defer func(was bool) { blockLayouts = was }(blockLayouts)
-		blockLayouts = block
-		p, err := Compile(m, params, Options{Batch: 8, Frozen: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	plainP, blockedP := compile(false), compile(true)
-	if len(blockedP.vm.blocked) == 0 {
-		t.Skip("no convolution kernel of this build takes a blocked layout (oneDNN: -tags dnnl)")
-	}
+	plainP, blockedP := compileBoth(t, m, Options{Batch: 8, Frozen: true})
 	relaid, pools := 0, 0
 	for _, s := range blockedP.vm.steps {
 		if strings.Contains(graph.OpKind(s.op)+s.op.String(), "channel blocks") {
@@ -96,6 +82,27 @@ func testBlockedLayout(t *testing.T, size int) {
 	t.Logf("%d of %d values blocked, %d steps relaid", len(blockedP.vm.blocked), len(blockedP.vm.nodes), relaid)
 }
 
+// compileBoth compiles m with opts twice, on parameters alike: laid out in NCHW, and with the
+// layout pass; it skips the test where no value is blocked.
+func compileBoth(t *testing.T, m graph.Model, opts Options) (plain, blocked *Program) {
+	t.Helper()
+	compile := func(block bool) *Program {
+		t.Helper()
+		defer func(was bool) { blockLayouts = was }(blockLayouts)
+		blockLayouts = block
+		p, err := Compile(m, graph.NewParams(tensor.Float32, 3), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	plain, blocked = compile(false), compile(true)
+	if len(blocked.vm.blocked) == 0 {
+		t.Skip("no convolution kernel of this build takes a blocked layout (oneDNN: -tags dnnl)")
+	}
+	return plain, blocked
+}
+
 // TestBlockedTraining: a training program whose maps, and their gradients, stay in the
 // convolutions' channel-blocked layout computes what the same program laid out in NCHW
 // computes, over two batches: the loss and the logits to the bit, every parameter's gradient
@@ -107,20 +114,7 @@ func testBlockedLayout(t *testing.T, size int) {
 func TestBlockedTraining(t *testing.T) {
 	m := resnet.New(resnet.Config{InChannels: 3, Classes: 10, Width: 16, Residual: true})
 	m.Input = []int{3, 128, 128} // the last stage's 4x4 maps run on oneDNN too
-	compile := func(block bool) *Program {
-		t.Helper()
-		defer func(was bool) { blockLayouts = was }(blockLayouts)
-		blockLayouts = block
-		p, err := Compile(m, graph.NewParams(tensor.Float32, 3), Options{Batch: 8, Train: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	plainP, blockedP := compile(false), compile(true)
-	if len(blockedP.vm.blocked) == 0 {
-		t.Skip("no convolution kernel of this build takes a blocked layout (oneDNN: -tags dnnl)")
-	}
+	plainP, blockedP := compileBoth(t, m, Options{Batch: 8, Train: true})
 	kinds := map[string]int{}
 	for _, s := range blockedP.vm.steps {
 		if strings.Contains(s.op.String(), "channel blocks") {

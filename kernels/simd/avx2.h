@@ -23,7 +23,7 @@ void cnn_avx2_maxpool3_grad(const cnn_maxpool3 *d, const float *x, const float *
     const float *relu, float *dx);
 // cnn_avx2_maxpool_blocked max-pools the planes of x into y: per channel the largest value
 // of the window, +0 over -0, NaN if any of them is.
-void cnn_avx2_maxpool_blocked(const cnn_pool_blocked *d, const float *x, float *y);
+void cnn_avx2_maxpool_blocked(cnn_pool_blocked d, const float *x, float *y);
 // The NCHW kernel whose gradient a blocked one gives, NaN and -0 included, by the window:
 // cnn_avx2_maxpool3_grad's (a window whose maximum is NaN gives its gradient to its first
 // NaN), the 2x2 kernels' (to its last input; and each input takes its window's gradient as
@@ -37,7 +37,7 @@ enum { CNN_POOL_LIKE_MAXPOOL3, CNN_POOL_LIKE_POOL2, CNN_POOL_LIKE_PUREGO };
 // past the cache (a large output its reader will not find there anyway). Both instruction
 // sets run it: 16 channels a vector in AVX-512 measured slower on the Zen 4 (one image's stem
 // pooling gradient, one core: 0.44-0.57 ms against 0.36-0.45).
-void cnn_avx2_maxpool_blocked_grad(const cnn_pool_blocked *d, const float *x, const float *y, const float *dy,
+void cnn_avx2_maxpool_blocked_grad(cnn_pool_blocked d, const float *x, const float *y, const float *dy,
     const float *relu, float *dx, int like, int stream);
 void cnn_avx2_relu(const float *x, float *y, long n);
 void cnn_avx2_add(const float *a, const float *b, float *y, long n, int relu);

@@ -790,7 +790,8 @@ MAXPOOL_LANES(2)
 MAXPOOL_ROW3(1)
 MAXPOOL_ROW3(2)
 
-AVX2 void cnn_avx2_maxpool_blocked(const cnn_pool_blocked *d, const float *x, float *y) {
+AVX2 void cnn_avx2_maxpool_blocked(cnn_pool_blocked dims, const float *x, float *y) {
+	const cnn_pool_blocked *d = &dims;
 	const int b = d->b;
 	// A 3-wide window at stride 2 (ResNet's), padded by at most 1 so that no window is
 	// empty: a row of outputs 16 channels at a time (on one 224x224 image's stem output, one
@@ -915,8 +916,9 @@ static AVX2 void final_row(float *dr, const float *sum, const float *rr, long n,
 	}
 }
 
-AVX2 void cnn_avx2_maxpool_blocked_grad(const cnn_pool_blocked *d, const float *x, const float *y, const float *dy,
+AVX2 void cnn_avx2_maxpool_blocked_grad(cnn_pool_blocked dims, const float *x, const float *y, const float *dy,
     const float *relu, float *dx, int like, int stream) {
+	const cnn_pool_blocked *d = &dims;
 	const long b = d->b, row = (long)d->w * b, in = d->h * row, out = (long)d->oh * d->ow * b;
 	// dx's rows in flight: those the windows of the output row reach, at most kh, each zeroed
 	// before the first window reaches it and written out once the last has (on the stack

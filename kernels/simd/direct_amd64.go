@@ -165,7 +165,7 @@ func maxpool3(d kernels.PoolDims) bool {
 func (k direct) PoolForward(d kernels.PoolDims, x, y []float32) {
 	if !d.Is2x2() {
 		m := maxpool3Dims(d)
-		C.cnn_simd_maxpool3(k.isa, &m, ptr(x), ptr(y))
+		C.cnn_simd_maxpool3(k.isa, m, ptr(x), ptr(y))
 		return
 	}
 	C.cnn_simd_pool2(k.isa, ptr(x), ptr(y), C.int(d.Planes), C.int(d.H), C.int(d.W), flag(d.Mode != kernels.PoolMax))
@@ -176,7 +176,7 @@ func (k direct) PoolForward(d kernels.PoolDims, x, y []float32) {
 func (k direct) PoolBackward(d kernels.PoolDims, x, y, dy, dx, relu []float32) {
 	if !d.Is2x2() {
 		m := maxpool3Dims(d)
-		C.cnn_simd_maxpool3_grad(k.isa, &m, ptr(x), ptr(y), ptr(dy), ptr(relu), ptr(dx))
+		C.cnn_simd_maxpool3_grad(k.isa, m, ptr(x), ptr(y), ptr(dy), ptr(relu), ptr(dx))
 		return
 	}
 	C.cnn_simd_pool2_grad(k.isa, ptr(x), ptr(dy), ptr(relu), ptr(dx), C.int(d.Planes), C.int(d.H), C.int(d.W), flag(d.Mode != kernels.PoolMax))
@@ -196,7 +196,7 @@ func (direct) MaxPoolBlocked(d kernels.PoolDims, b int, x, y []float32) {
 		return
 	}
 	p := blockedDims(d, b)
-	C.cnn_avx2_maxpool_blocked(&p, ptr(x), ptr(y))
+	C.cnn_avx2_maxpool_blocked(p, ptr(x), ptr(y))
 }
 
 // AcceptsBlockedPoolBackward takes the gradients of the poolings AcceptsBlockedMaxPool takes.
@@ -219,7 +219,7 @@ func (direct) PoolBackwardBlocked(d kernels.PoolDims, b int, x, y, dy, dx, relu 
 		like = C.CNN_POOL_LIKE_POOL2
 	}
 	p := blockedDims(d, b)
-	C.cnn_avx2_maxpool_blocked_grad(&p, ptr(x), ptr(y), ptr(dy), ptr(relu), ptr(dx), like,
+	C.cnn_avx2_maxpool_blocked_grad(p, ptr(x), ptr(y), ptr(dy), ptr(relu), ptr(dx), like,
 		flag(len(dx) >= streamFloats))
 }
 
@@ -227,7 +227,8 @@ func (direct) PoolBackwardBlocked(d kernels.PoolDims, b int, x, y, dy, dx, relu 
 // quarter of this machine's L3, which its reader would not find there.
 const streamFloats = 2 << 20
 
-// blockedDims is d, blocked by b, as the kernels of blocked maps take it.
+// blockedDims is d, blocked by b, as the kernels of blocked maps take it (by value: a Go
+// pointer handed to C would move the struct to the heap at every call).
 func blockedDims(d kernels.PoolDims, b int) C.cnn_pool_blocked {
 	g := d.G
 	return C.cnn_pool_blocked{planes: C.int(d.Planes / b), b: C.int(b), h: C.int(d.H), w: C.int(d.W), oh: C.int(d.OH), ow: C.int(d.OW),

@@ -38,8 +38,8 @@ void cnn_simd_backward_w(int isa, const float *x, const float *dy, float *dw, in
 void cnn_simd_pool2(int isa, const float *x, float *y, int planes, int h, int w, int avg);
 void cnn_simd_pool2_grad(int isa, const float *x, const float *dy, const float *relu, float *dx,
     int planes, int h, int w, int avg);
-void cnn_simd_maxpool3(int isa, const cnn_maxpool3 *d, const float *x, float *y);
-void cnn_simd_maxpool3_grad(int isa, const cnn_maxpool3 *d, const float *x, const float *y, const float *dy,
+void cnn_simd_maxpool3(int isa, cnn_maxpool3 d, const float *x, float *y);
+void cnn_simd_maxpool3_grad(int isa, cnn_maxpool3 d, const float *x, const float *y, const float *dy,
     const float *relu, float *dx);
 void cnn_simd_relu(int isa, const float *x, float *y, long n);
 void cnn_simd_add(int isa, const float *a, const float *b, float *y, long n, int relu);

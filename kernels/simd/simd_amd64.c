@@ -69,10 +69,10 @@ void cnn_simd_pool2_grad(int isa, const float *x, const float *dy, const float *
     int planes, int h, int w, int avg) {
 	isas[isa].pool2_grad(x, dy, relu, dx, planes, h, w, avg);
 }
-void cnn_simd_maxpool3(int isa, const cnn_maxpool3 *d, const float *x, float *y) { isas[isa].maxpool3(d, x, y); }
-void cnn_simd_maxpool3_grad(int isa, const cnn_maxpool3 *d, const float *x, const float *y, const float *dy,
+void cnn_simd_maxpool3(int isa, cnn_maxpool3 d, const float *x, float *y) { isas[isa].maxpool3(&d, x, y); }
+void cnn_simd_maxpool3_grad(int isa, cnn_maxpool3 d, const float *x, const float *y, const float *dy,
     const float *relu, float *dx) {
-	isas[isa].maxpool3_grad(d, x, y, dy, relu, dx);
+	isas[isa].maxpool3_grad(&d, x, y, dy, relu, dx);
 }
 void cnn_simd_relu(int isa, const float *x, float *y, long n) { isas[isa].relu(x, y, n); }
 void cnn_simd_add(int isa, const float *a, const float *b, float *y, long n, int relu) {

@@ -115,13 +115,13 @@ func (m *vm) block(targets []*gorgonia.Node) error {
 	for i := range m.steps {
 		s := &m.steps[i]
 		in := make([]bool, len(s.in))
-		any := false
+		some := false
 		for j, k := range s.in {
 			in[j] = blocked(k)
-			any = any || in[j]
+			some = some || in[j]
 		}
 		out := blocked(s.out)
-		if how[i].Agnostic || !any && !out {
+		if how[i].Agnostic || !some && !out {
 			continue
 		}
 		f, err := graph.Relayout(s.op, b, in, out)

@@ -75,14 +75,13 @@ func freeze[T kernels.Float](c convFused[T], xs tensor.Shape, in []gorgonia.Valu
 
 // convFrozen is a convolution (with its fused epilogue, if any) on prepared weights: it
 // reads only its first input (and its last, the residual, when it adds one: see Data), and
-// ignores the others. It fuses with nothing further. Its input (xb) and output (yb, and
-// with it the residual) may be in a channel-blocked layout of that many channels (see
-// Relayout).
+// ignores the others. It fuses with nothing further. Its input and output (and with it the
+// residual) may be in a channel-blocked layout, l (see Relayout).
 type convFrozen[T kernels.Float] struct {
 	c        convFused[T]
 	prepared kernels.PreparedConv[T]
 	residual kernels.ResidualConv[T] // the pass with the residual sum, when c adds one
-	xb, yb   int
+	l        kernels.ConvLayout
 }
 
 // with returns k running on p.
@@ -117,11 +116,7 @@ func (k convFrozen[T]) addsResidual() bool { return k.c.add }
 
 func (k convFrozen[T]) kind() string { return k.c.kind() }
 func (k convFrozen[T]) String() string {
-	s := k.c.String() + " frozen"
-	if k.xb != 0 || k.yb != 0 {
-		s += fmt.Sprintf(" (channel blocks: in %d, out %d)", k.xb, k.yb)
-	}
-	return s
+	return k.c.String() + " frozen" + layoutString(k.l)
 }
 func (k convFrozen[T]) dims() ([]int, int)                             { return k.c.dims() }
 func (k convFrozen[T]) shape(in ...tensor.Shape) (tensor.Shape, error) { return k.c.shape(in...) }
@@ -161,6 +156,6 @@ func (k convFrozen[T]) relayout(b int, in []bool, out bool) (kernel, error) {
 		return nil, err
 	}
 	k = k.with(p)
-	k.xb, k.yb = blockOf(b, in[0]), blockOf(b, out)
+	k.l = kernels.ConvLayout{X: blockOf(b, in[0]), Y: blockOf(b, out)}
 	return k, nil
 }

@@ -696,7 +696,7 @@ static inline int clip(int v, int hi) { return v < 0 ? 0 : v > hi ? hi : v; }
 // row of a window. A window's rows lie a row of the map apart (7 KB on ResNet's stem output,
 // 112 positions of 16 channels), and the hardware's prefetchers did not keep the 3 streams
 // coming: the forward kernel waited on these loads, 16 224x224 images' stem output on one
-// core in 8.7-10.0 ms (AMD EPYC Zen 5), 4.4-5.2 with 16 ahead (4 ahead 6.5-6.9, 8 ahead
+// core in 8.7-10.0 ms (AMD EPYC Zen 5), 4.4-5.6 with 16 ahead (4 ahead 6.5-6.9, 8 ahead
 // 5.6, 32 and 48 ahead 4.7-4.8). The gradient's kernel, prefetching so, was no faster.
 #define CNN_POOL_AHEAD 16
 

@@ -14,7 +14,8 @@ import (
 var blockLayouts = true
 
 // block keeps a program's maps in its convolutions' channel-blocked layout (graph.Blocking)
-// where every step that writes or reads them can take it: oneDNN's kernels then read and
+// (or channels last, NHWC, where its frozen convolutions' kernels take that: see
+// kernels.ChannelsLast) where every step that writes or reads them can take it: oneDNN's kernels then read and
 // write them as they lie, rather than reorder them in and out at every convolution, and the
 // steps between (BatchNorm, ReLU, the residual sums, pooling, and their gradients in a
 // training program) run on that layout too. The values a step joins (graph.Joined: those of
@@ -100,7 +101,7 @@ func (m *vm) block(targets []*gorgonia.Node) error {
 	ok := map[int]bool{} // by set: false once one of its values cannot be blocked
 	for v := range n {
 		shape := m.nodes[v].Shape()
-		can := !target[v] && producer[v] >= 0 && len(shape) == 4 && shape[1]%b == 0 &&
+		can := !target[v] && producer[v] >= 0 && len(shape) == 4 && shape[1]%kernels.BlockOf(b, shape[1]) == 0 &&
 			how[producer[v]].Out != graph.NCHW
 		for _, u := range readers[v] {
 			can = can && how[u.step].InLayout(u.arg) != graph.NCHW
@@ -140,7 +141,7 @@ func (m *vm) block(targets []*gorgonia.Node) error {
 	return nil
 }
 
-// plain returns a copy in NCHW of value v, laid out in channel blocks of b.
+// plain returns a copy in NCHW of value v, laid out in channel blocks of b (or channels last).
 func plain(v gorgonia.Value, b int) (gorgonia.Value, error) {
 	s := v.Shape()
 	t, ok := v.(*tensor.Dense)
@@ -150,9 +151,9 @@ func plain(v gorgonia.Value, b int) (gorgonia.Value, error) {
 	out := tensor.New(tensor.Of(t.Dtype()), tensor.WithShape(s.Clone()...))
 	switch x := t.Data().(type) {
 	case []float32:
-		kernels.FromBlocked(x, out.Data().([]float32), s[0], s[1], s[2]*s[3], b)
+		kernels.FromBlocked(x, out.Data().([]float32), s[0], s[1], s[2]*s[3], kernels.BlockOf(b, s[1]))
 	case []float64:
-		kernels.FromBlocked(x, out.Data().([]float64), s[0], s[1], s[2]*s[3], b)
+		kernels.FromBlocked(x, out.Data().([]float64), s[0], s[1], s[2]*s[3], kernels.BlockOf(b, s[1]))
 	default:
 		return nil, fmt.Errorf("a blocked value of %v", t.Dtype())
 	}

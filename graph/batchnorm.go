@@ -205,7 +205,7 @@ func (k batchNorm[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 		return fmt.Errorf("batch statistics need more than one value per channel, got %d (batch %d of %dx%d maps)", m, s[0], s[2], s[3])
 	}
 	if k.block != 0 {
-		kernels.BatchNormForwardBlocked(k.BatchNormSpec, s, k.block, data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](in[4]), data[T](out))
+		kernels.BatchNormForwardBlocked(k.BatchNormSpec, s, kernels.BlockOf(k.block, s[1]), data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](in[4]), data[T](out))
 		return nil
 	}
 	kernels.BatchNormForward(k.BatchNormSpec, s, data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3]), data[T](in[4]), data[T](out))
@@ -258,7 +258,7 @@ func (k batchNormSums[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
 func (k batchNormSums[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	s, x, rmean, rvar, dy := as4D(in[0].Shape()), data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3])
 	if b := k.bn.block; b != 0 {
-		kernels.BatchNormGradSumsBlocked(k.bn.BatchNormSpec, s, b, x, rmean, rvar, dy, data[T](out))
+		kernels.BatchNormGradSumsBlocked(k.bn.BatchNormSpec, s, kernels.BlockOf(b, s[1]), x, rmean, rvar, dy, data[T](out))
 		return nil
 	}
 	kernels.BatchNormGradSums(k.bn.BatchNormSpec, s, x, rmean, rvar, dy, data[T](out))
@@ -307,7 +307,7 @@ func (k batchNormGradX[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
 func (k batchNormGradX[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	s, x, scale, sums, dy := as4D(in[0].Shape()), data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](in[3])
 	if b := k.bn.block; b != 0 {
-		kernels.BatchNormGradXBlocked(k.bn.BatchNormSpec, s, b, x, scale, sums, dy, data[T](out))
+		kernels.BatchNormGradXBlocked(k.bn.BatchNormSpec, s, kernels.BlockOf(b, s[1]), x, scale, sums, dy, data[T](out))
 		return nil
 	}
 	kernels.BatchNormGradX(k.bn.BatchNormSpec, s, x, scale, sums, dy, data[T](out))

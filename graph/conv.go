@@ -58,7 +58,7 @@ func layoutString(l kernels.ConvLayout) string {
 	if l == (kernels.ConvLayout{}) {
 		return ""
 	}
-	return fmt.Sprintf(" (channel blocks: in %d, out %d)", l.X, l.Y)
+	return fmt.Sprintf(" (channel blocks: in %s, out %s)", blockName(l.X), blockName(l.Y))
 }
 
 // blocking: the input and output may each be blocked, in the block of the kernel that runs

@@ -5,11 +5,15 @@ import (
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/nndl/cnn/kernels"
 )
 
 // The channel-blocked layout of maps [N][C][H][W], for a block of b channels, is
 // [N][C/b][H][W][b] (see kernels.ToBlocked): the same values as NCHW in another order, the
-// one oneDNN's convolution kernels compute in. A program may keep the maps between its
+// one oneDNN's convolution kernels compute in; its block may also be kernels.ChannelsLast,
+// NHWC, the block all of each map's channels (oneDNN's inference kernels on AVX-512). A
+// program may keep the maps between its
 // convolutions in it, so that the kernels read and write them as they lie rather than
 // reorder them in and out at every call; the operations between (BatchNorm, the ReLU, the
 // residual sums, pooling, and their gradients) then run on it too. BlockingOf says how an
@@ -31,7 +35,8 @@ const (
 
 // Blocking is how an operation can take maps in the channel-blocked layout.
 type Blocking struct {
-	// Block is the channel block its kernel takes its maps in, or 0 where any block will do
+	// Block is the channel block its kernel takes its maps in (kernels.ChannelsLast: NHWC), or
+	// 0 where any block will do
 	// (an operation on each channel's map alone, or element by element).
 	Block int
 	// In gives how each input may be laid out (NCHW past its end); Out, the output.
@@ -123,7 +128,15 @@ func blocksString(what string, b int) string {
 	if b == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" (channel blocks: %s %d)", what, b)
+	return fmt.Sprintf(" (channel blocks: %s %s)", what, blockName(b))
+}
+
+// blockName names the layout of block b: its number of channels, or "channels last".
+func blockName(b int) string {
+	if b == kernels.ChannelsLast {
+		return "channels last"
+	}
+	return fmt.Sprint(b)
 }
 
 // elementwise is the Blocking of an element-wise kernel of n inputs.

@@ -38,7 +38,7 @@ func (k poolFast[T]) shape(in ...tensor.Shape) (tensor.Shape, error) { return po
 func (k poolFast[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	d := kernels.NewPoolDims(k.g, k.mode, in[0].Shape())
 	if k.block != 0 {
-		kernels.MaxPoolBlocked(d, k.block, data[T](in[0]), data[T](out), false)
+		kernels.MaxPoolBlocked(d, kernels.BlockOf(k.block, in[0].Shape()[1]), data[T](in[0]), data[T](out), false)
 		return nil
 	}
 	kernels.PoolForward(d, data[T](in[0]), data[T](out))
@@ -81,7 +81,7 @@ func (k poolReLU[T]) shape(in ...tensor.Shape) (tensor.Shape, error) { return po
 func (k poolReLU[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	d := kernels.NewPoolDims(k.g, kernels.PoolMax, in[0].Shape())
 	if k.block != 0 {
-		kernels.MaxPoolBlocked(d, k.block, data[T](in[0]), data[T](out), true)
+		kernels.MaxPoolBlocked(d, kernels.BlockOf(k.block, in[0].Shape()[1]), data[T](in[0]), data[T](out), true)
 		return nil
 	}
 	kernels.PoolForwardReLU(d, data[T](in[0]), data[T](out))
@@ -126,7 +126,7 @@ func (k poolFastGrad[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 func (k poolFastGrad[T]) backward(out gorgonia.Value, in []gorgonia.Value, relu []T) error {
 	d := kernels.NewPoolDims(k.g, k.mode, in[0].Shape())
 	if k.block != 0 {
-		kernels.PoolBackwardBlocked(d, k.block, data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](out), relu)
+		kernels.PoolBackwardBlocked(d, kernels.BlockOf(k.block, in[0].Shape()[1]), data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](out), relu)
 		return nil
 	}
 	kernels.PoolBackward(d, data[T](in[0]), data[T](in[1]), data[T](in[2]), data[T](out), relu)
@@ -176,7 +176,7 @@ func (globalAvg[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
 func (k globalAvg[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	s := in[0].Shape()
 	if k.block != 0 {
-		kernels.MeanPlanesBlocked(data[T](in[0]), data[T](out), s[0], s[1], s[2]*s[3], k.block)
+		kernels.MeanPlanesBlocked(data[T](in[0]), data[T](out), s[0], s[1], s[2]*s[3], kernels.BlockOf(k.block, s[1]))
 		return nil
 	}
 	purego.MeanPlanes(s[2]*s[3], data[T](in[0]), data[T](out))
@@ -211,7 +211,7 @@ func (k globalAvgGrad[T]) shape(in ...tensor.Shape) (tensor.Shape, error) {
 }
 func (k globalAvgGrad[T]) do(out gorgonia.Value, in ...gorgonia.Value) error {
 	if k.block != 0 {
-		kernels.SpreadPlanesBlocked(k.xs[0], k.xs[1], k.xs[2]*k.xs[3], k.block, data[T](in[0]), data[T](out))
+		kernels.SpreadPlanesBlocked(k.xs[0], k.xs[1], k.xs[2]*k.xs[3], kernels.BlockOf(k.block, k.xs[1]), data[T](in[0]), data[T](out))
 		return nil
 	}
 	purego.SpreadPlanes(k.xs[2]*k.xs[3], data[T](in[0]), data[T](out))

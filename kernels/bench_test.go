@@ -105,9 +105,9 @@ func BenchmarkPreparedConv(b *testing.B) {
 					}
 					b.ReportMetric(flop*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 				})
-				// The same with its maps in the kernel's channel-blocked layout, as a frozen
-				// program keeps them between such convolutions.
-				if bp, ok := p.(kernels.BlockedConv[float32]); ok && bp.ChannelBlock() > 0 && c.cin%bp.ChannelBlock() == 0 && c.cout%bp.ChannelBlock() == 0 {
+				// The same with its maps in the kernel's channel-blocked layout (or channels
+				// last), as a frozen program keeps them between such convolutions.
+				if bp, ok := p.(kernels.BlockedConv[float32]); ok && blockedFits(bp.ChannelBlock(), c.cin, c.cout) {
 					pb, err := bp.Blocked(true, true)
 					if err != nil {
 						b.Fatal(err)
@@ -124,6 +124,12 @@ func BenchmarkPreparedConv(b *testing.B) {
 			}
 		}
 	}
+}
+
+// blockedFits reports whether maps of cin and cout channels fit the layout of block b (0:
+// none).
+func blockedFits(b, cin, cout int) bool {
+	return b != 0 && cin%kernels.BlockOf(b, cin) == 0 && cout%kernels.BlockOf(b, cout) == 0
 }
 
 // BenchmarkPool times float32 pooling, on each implementation that takes the window, on the

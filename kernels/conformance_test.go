@@ -448,7 +448,7 @@ func testResidual[T kernels.Float](t *testing.T, impl string, p kernels.Prepared
 }
 
 // testBlockedConv checks each pass of p with its input, its output or both in the channel-
-// blocked layout against want, the reference's output of x; Blocked must refuse the maps
+// blocked layout (or channels last) against want, the reference's output of x; Blocked must refuse the maps
 // whose channels are not whole blocks.
 // With residual (p has no ReLU of its own), the pass with a residual sum in the blocked
 // layout is checked too.
@@ -458,14 +458,15 @@ func testBlockedConv(t *testing.T, impl string, p kernels.BlockedConv[float32], 
 	if b == 0 {
 		return
 	}
+	bx, by := kernels.BlockOf(b, d.C), kernels.BlockOf(b, d.P) // the input's and output's
 	xb := make([]float32, len(x))
-	if d.C%b == 0 {
-		kernels.ToBlocked(x, xb, d.N, d.C, d.HW, b)
+	if d.C%bx == 0 {
+		kernels.ToBlocked(x, xb, d.N, d.C, d.HW, bx)
 	}
 	for _, io := range [][2]bool{{true, false}, {false, true}, {true, true}} {
 		in, out := io[0], io[1]
 		bp, err := p.Blocked(in, out)
-		if refuse := in && d.C%b != 0 || out && d.P%b != 0; refuse || err != nil {
+		if refuse := in && d.C%bx != 0 || out && d.P%by != 0; refuse || err != nil {
 			if refuse != (err != nil) {
 				t.Errorf("%s prepared conv %s blocked in %v out %v: error %v, want one: %v", impl, c, in, out, err, refuse)
 			}
@@ -482,7 +483,7 @@ func testBlockedConv(t *testing.T, impl string, p kernels.BlockedConv[float32], 
 		must(t, bp.Forward(ws, src, got))
 		if out {
 			plain := make([]float32, len(got))
-			kernels.FromBlocked(got, plain, d.N, d.P, d.OHW, b)
+			kernels.FromBlocked(got, plain, d.N, d.P, d.OHW, by)
 			got = plain
 		}
 		if e := relErr(got, want); !(e <= tol[float32]()) {
@@ -494,10 +495,10 @@ func testBlockedConv(t *testing.T, impl string, p kernels.BlockedConv[float32], 
 				r[i] = float32(i%7) - 3
 				sum[i] = max(want[i]+float64(r[i]), 0)
 			}
-			kernels.ToBlocked(r, rb, d.N, d.P, d.OHW, b)
+			kernels.ToBlocked(r, rb, d.N, d.P, d.OHW, by)
 			yb, y := make([]float32, len(want)), make([]float32, len(want))
 			must(t, kernels.Residual(bp, true).ForwardResidual(ws, src, rb, yb))
-			kernels.FromBlocked(yb, y, d.N, d.P, d.OHW, b)
+			kernels.FromBlocked(yb, y, d.N, d.P, d.OHW, by)
 			if e := relErr(y, sum); !(e <= tol[float32]()) {
 				t.Errorf("%s prepared conv forward %s blocked in %v out %v with a residual: relative error %.3g", impl, c, in, out, e)
 			}

@@ -7,6 +7,20 @@ import "math"
 // c%b. C must be a multiple of b. It holds the same values as NCHW, in another order; oneDNN
 // calls it nChw16c (b = 16) and nChw8c (b = 8).
 
+// ChannelsLast, as a layout's block, is the layout [N][H][W][C] (NHWC): the blocked layout
+// whose block is all of a map's channels (BlockOf), the one oneDNN's brgemm-based inference
+// kernels compute in.
+const ChannelsLast = -1
+
+// BlockOf is the block of channels of c-channel maps in the layout of block b: c for
+// ChannelsLast, else b.
+func BlockOf(b, c int) int {
+	if b == ChannelsLast {
+		return c
+	}
+	return b
+}
+
 // blockedAt is where map i (image i/c, channel i%c) of c channels of hw positions starts in
 // the blocked layout of block b: its position p is p*b further on.
 func blockedAt(i, c, hw, b int) int {

@@ -111,11 +111,12 @@ func FoldedBias[T Float](b []T, ep *Epilogue, fb []T) {
 // at every call.
 type BlockedConv[T Float] interface {
 	PreparedConv[T]
-	// ChannelBlock is the block of channels of the layout, or 0 if there is none.
+	// ChannelBlock is the block of channels of the layout, ChannelsLast for NHWC, or 0 if
+	// there is none.
 	ChannelBlock() int
 	// Blocked returns the pass reading its input (in) and writing its output (out) in the
 	// blocked layout where set, else as they lie; the maps so laid out must have a multiple
-	// of ChannelBlock channels.
+	// of ChannelBlock channels (BlockOf).
 	Blocked(in, out bool) (PreparedConv[T], error)
 }
 

@@ -124,9 +124,10 @@ static dnnl_status_t add_operand(cnn_conv *cv, int arg, int output, const dnnl_m
 	return st;
 }
 
-// blocked_tag is the channel-blocked layout of block b (8 or 16), or plain NCHW for 0.
+// blocked_tag is the channel-blocked layout of block b (8 or 16), channels last (NHWC) for
+// CNN_CHANNELS_LAST, or plain NCHW for 0.
 static dnnl_format_tag_t blocked_tag(int b) {
-	return b == 16 ? dnnl_nChw16c : b == 8 ? dnnl_nChw8c : dnnl_nchw;
+	return b == 16 ? dnnl_nChw16c : b == 8 ? dnnl_nChw8c : b == CNN_CHANNELS_LAST ? dnnl_nhwc : dnnl_nchw;
 }
 
 cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, int s, int pad,
@@ -161,7 +162,10 @@ cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, in
 		bias = fold = packed = 0;
 	cv->packed = packed;
 	bias = bias || fold;
-	TRY(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &xa, &wa,
+	// Prepared weights serve inference only, where oneDNN has kernels of its own (see
+	// cnn_conv_inference_block).
+	dnnl_prop_kind_t prop = packed ? dnnl_forward_inference : dnnl_forward_training;
+	TRY(dnnl_convolution_forward_desc_init(&fd, prop, dnnl_convolution_direct, &xa, &wa,
 	                                       bias ? &b : NULL, &ya, strides, padding, padding));
 	TRY(dnnl_primitive_desc_create(&fwd, &fd, attr, engine, NULL));
 	switch (kind) {
@@ -381,4 +385,38 @@ static void block_init(void) {
 int cnn_conv_block(void) {
 	pthread_once(&block_once, block_init);
 	return block;
+}
+
+// The layout the inference kernels take their maps in, found once as block is: channels last
+// where oneDNN's inference kernel for them is its brgemm-based one (brgconv, on AVX-512),
+// faster than the blocked kernels that serve training: 16 224x224 images' 3x3 convolutions on
+// an AMD EPYC Zen 5 took 7.3-8.4 ms against 8.6-8.8, stride 2 4.0-4.7 against 4.8-6.3, the
+// stem 8.9 against 10.3 (ONEDNN_VERBOSE, fastest of 6 runs).
+static int inference_block;
+static pthread_once_t inference_once = PTHREAD_ONCE_INIT;
+static void inference_init(void) {
+	inference_block = cnn_conv_block();
+	dnnl_dims_t xd = {2, 64, 8, 8}, wd = {64, 64, 3, 3}, strides = {1, 1}, padding = {1, 1};
+	dnnl_memory_desc_t x, wt, y;
+	dnnl_convolution_desc_t fd;
+	dnnl_primitive_desc_t pd;
+	const char *impl = NULL;
+	if (engine_status != dnnl_success ||
+	    dnnl_memory_desc_init_by_tag(&x, 4, xd, dnnl_f32, dnnl_nhwc) != dnnl_success ||
+	    dnnl_memory_desc_init_by_tag(&wt, 4, wd, dnnl_f32, dnnl_format_tag_any) != dnnl_success ||
+	    dnnl_memory_desc_init_by_tag(&y, 4, xd, dnnl_f32, dnnl_nhwc) != dnnl_success ||
+	    dnnl_convolution_forward_desc_init(&fd, dnnl_forward_inference, dnnl_convolution_direct, &x, &wt, NULL, &y,
+	                                       strides, padding, padding) != dnnl_success ||
+	    dnnl_primitive_desc_create(&pd, &fd, attr, engine, NULL) != dnnl_success)
+		return;
+	if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
+	    strncmp(impl, "brg", 3) == 0)
+		inference_block = CNN_CHANNELS_LAST;
+	dnnl_primitive_desc_destroy(pd);
+}
+
+int cnn_conv_inference_block(void) {
+	pthread_once(&block_once, block_init);
+	pthread_once(&inference_once, inference_init);
+	return inference_block;
 }

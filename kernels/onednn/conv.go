@@ -537,9 +537,17 @@ func (p *prepared) Forward(ws *kernels.Scratch, x, y []float32) error {
 	return forward(ws, p.d, p.fwd, x, nil, p, p.bias, nil, y, p.relu)
 }
 
-// ChannelBlock is the block of channels oneDNN's forward kernels take their maps in on this
-// CPU (16 with AVX-512, 8 with AVX2), or 0.
-func (p *prepared) ChannelBlock() int { return int(C.cnn_conv_block()) }
+// ChannelBlock is the layout oneDNN's inference kernels take their maps in on this CPU:
+// channels last (kernels.ChannelsLast) where they are its brgemm-based ones (AVX-512), else
+// the block of channels of the forward kernels (16 with AVX-512, 8 with AVX2), or 0. On fewer
+// images than workers it is the forward kernels' block, that of the broadcast kernels,
+// which run the other layers of such a program.
+func (p *prepared) ChannelBlock() int {
+	if p.d.N < kernels.Workers() {
+		return int(C.cnn_conv_block())
+	}
+	return int(C.cnn_conv_inference_block())
+}
 
 // Blocked returns the pass with its input (in) or output (out) in that layout: its kernel
 // then reads or writes those maps as they lie.
@@ -551,13 +559,13 @@ func (p *prepared) Blocked(in, out bool) (kernels.PreparedConv[float32], error) 
 	fwd := p.fwd
 	fwd.xblock, fwd.yblock = 0, 0
 	if in {
-		if p.d.C%b != 0 {
+		if p.d.C%kernels.BlockOf(b, p.d.C) != 0 {
 			return nil, fmt.Errorf("oneDNN convolution %v: %d input channels are not blocks of %d", p.d.G, p.d.C, b)
 		}
 		fwd.xblock = b
 	}
 	if out {
-		if p.d.P%b != 0 {
+		if p.d.P%kernels.BlockOf(b, p.d.P) != 0 {
 			return nil, fmt.Errorf("oneDNN convolution %v: %d output channels are not blocks of %d", p.d.G, p.d.P, b)
 		}
 		fwd.yblock = b

@@ -6,6 +6,9 @@ typedef struct cnn_conv cnn_conv;
 
 enum { CNN_CONV_FORWARD, CNN_CONV_BACKWARD_DATA, CNN_CONV_BACKWARD_WEIGHTS };
 
+// CNN_CHANNELS_LAST, as a layout's block, is the layout [n][h][w][c].
+#define CNN_CHANNELS_LAST (-1)
+
 // cnn_conv_create prepares one kernel for an NCHW input [n,c,h,w], OIHW weights [p,c,k,k],
 // stride s and padding pad on every side, to run on the given number of OpenMP threads (1:
 // the calling thread only). The forward kernel may add a [p] bias (bias) and scale each
@@ -14,7 +17,8 @@ enum { CNN_CONV_FORWARD, CNN_CONV_BACKWARD_DATA, CNN_CONV_BACKWARD_WEIGHTS };
 // kernel's weights come at each run already in its own layout, as cnn_conv_pack wrote them.
 // The maps x (xblock) and y (yblock), and their gradients dx and dy, may come in the
 // channel-blocked layout [n][c/b][h][w][b] of block b, 8 or 16 (0: NCHW); the channels must
-// then be a multiple of b.
+// then be a multiple of b. CNN_CHANNELS_LAST lays them out [n][h][w][c] (NHWC).
+// A packed forward kernel is made for inference, the others for training.
 // On failure it returns NULL and writes the reason into err.
 cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, int s, int pad,
                           int bias, int fold, int packed, int xblock, int yblock, int threads, char *err,
@@ -23,6 +27,10 @@ cnn_conv *cnn_conv_create(int kind, int n, int c, int h, int w, int p, int k, in
 // cnn_conv_block returns the channel block (8 or 16) the forward kernels take their maps in
 // on this CPU, or 0 if they take another layout.
 int cnn_conv_block(void);
+
+// cnn_conv_inference_block returns the layout a packed forward kernel takes its maps in on this
+// CPU: CNN_CHANNELS_LAST, or a channel block as cnn_conv_block.
+int cnn_conv_inference_block(void);
 
 // cnn_conv_run runs the kernel. Its operands, in plain layouts:
 //   forward:          a = x,  b = w, bias, scales (fold), out = y

@@ -177,6 +177,14 @@ func BenchmarkPool(b *testing.B) {
 						bk.MaxPoolBlocked(d, 16, x, y)
 					}
 				})
+				// And channels last, as a frozen program on oneDNN's inference kernels keeps them.
+				if bk.AcceptsBlockedMaxPool(d, c.c) {
+					b.Run(name+"/"+impl+"/channels-last", func(b *testing.B) {
+						for i := 0; i < b.N; i++ {
+							bk.MaxPoolBlocked(d, c.c, x, y)
+						}
+					})
+				}
 			}
 			// Its gradient, without and with the ReLU's before the pooling (x itself, as a
 			// training program passes it).

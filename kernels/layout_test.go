@@ -64,6 +64,8 @@ func TestMaxPoolBlocked(t *testing.T) {
 		{1, 16, 10, 3, 2, 0, 16, false}, {1, 16, 10, 3, 2, 0, 16, true}, {2, 8, 6, 3, 2, 1, 8, true},
 		{1, 16, 1, 3, 2, 1, 16, false}, {1, 16, 2, 3, 2, 1, 8, false}, {1, 16, 3, 3, 2, 0, 16, false},
 		{1, 48, 7, 3, 2, 1, 24, false},
+		// channels last: a block of all the channels, taken an output at a time
+		{2, 64, 9, 3, 2, 1, 64, false}, {1, 40, 12, 3, 2, 1, 40, true}, {1, 32, 2, 3, 2, 1, 32, false},
 	} {
 		g := kernels.ConvGeom{K: c.k, S: c.s, P: c.p, Ceil: c.ceil}
 		d := kernels.NewPoolDims(g, kernels.PoolMax, []int{c.n, c.c, c.h, c.h})

@@ -352,33 +352,41 @@ int cnn_conv_pack(cnn_conv *cv, const float *w, const float *scales, float *out)
 	return st;
 }
 
-// The block the forward kernels take their maps in, found once on a convolution of 64
-// channels to 64 (ResNet18's layer1).
+// probe creates the forward kernel of prop kind prop for a convolution of 64 channels to 64
+// (ResNet18's layer1) on maps of layout maps (dnnl_format_tag_any: the kernel's choice).
+static dnnl_status_t probe(dnnl_prop_kind_t prop, dnnl_format_tag_t maps, dnnl_primitive_desc_t *pd) {
+	dnnl_dims_t xd = {2, 64, 8, 8}, wd = {64, 64, 3, 3}, strides = {1, 1}, padding = {1, 1};
+	dnnl_memory_desc_t x, wt;
+	dnnl_convolution_desc_t fd;
+	dnnl_status_t st;
+	pthread_once(&engine_once, engine_init);
+	if ((st = engine_status) != dnnl_success ||
+	    (st = dnnl_memory_desc_init_by_tag(&x, 4, xd, dnnl_f32, maps)) != dnnl_success ||
+	    (st = dnnl_memory_desc_init_by_tag(&wt, 4, wd, dnnl_f32, dnnl_format_tag_any)) != dnnl_success ||
+	    (st = dnnl_convolution_forward_desc_init(&fd, prop, dnnl_convolution_direct, &x, &wt, NULL, &x, strides,
+	                                             padding, padding)) != dnnl_success)
+		return st;
+	return dnnl_primitive_desc_create(pd, &fd, attr, engine, NULL);
+}
+
+// The block the forward kernels take their maps in, found once (probe).
 static int block;
 static pthread_once_t block_once = PTHREAD_ONCE_INIT;
 static void block_init(void) {
-	pthread_once(&engine_once, engine_init);
-	if (engine_status != dnnl_success)
-		return;
-	dnnl_dims_t xd = {2, 64, 8, 8}, wd = {64, 64, 3, 3}, strides = {1, 1}, padding = {1, 1};
-	dnnl_memory_desc_t x, wt, y, b8, b16;
-	dnnl_convolution_desc_t fd;
+	dnnl_dims_t xd = {2, 64, 8, 8};
+	dnnl_memory_desc_t b8, b16;
 	dnnl_primitive_desc_t pd;
-	if (dnnl_memory_desc_init_by_tag(&x, 4, xd, dnnl_f32, dnnl_format_tag_any) != dnnl_success ||
-	    dnnl_memory_desc_init_by_tag(&wt, 4, wd, dnnl_f32, dnnl_format_tag_any) != dnnl_success ||
-	    dnnl_memory_desc_init_by_tag(&y, 4, xd, dnnl_f32, dnnl_format_tag_any) != dnnl_success ||
-	    dnnl_memory_desc_init_by_tag(&b8, 4, xd, dnnl_f32, dnnl_nChw8c) != dnnl_success ||
-	    dnnl_memory_desc_init_by_tag(&b16, 4, xd, dnnl_f32, dnnl_nChw16c) != dnnl_success ||
-	    dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &x, &wt, NULL, &y,
-	                                       strides, padding, padding) != dnnl_success ||
-	    dnnl_primitive_desc_create(&pd, &fd, attr, engine, NULL) != dnnl_success)
+	if (probe(dnnl_forward_training, dnnl_format_tag_any, &pd) != dnnl_success)
 		return;
 	const dnnl_memory_desc_t *src = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
 	const dnnl_memory_desc_t *dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-	if (dnnl_memory_desc_equal(src, &b16) && dnnl_memory_desc_equal(dst, &b16))
-		block = 16;
-	else if (dnnl_memory_desc_equal(src, &b8) && dnnl_memory_desc_equal(dst, &b8))
-		block = 8;
+	if (dnnl_memory_desc_init_by_tag(&b8, 4, xd, dnnl_f32, dnnl_nChw8c) == dnnl_success &&
+	    dnnl_memory_desc_init_by_tag(&b16, 4, xd, dnnl_f32, dnnl_nChw16c) == dnnl_success) {
+		if (dnnl_memory_desc_equal(src, &b16) && dnnl_memory_desc_equal(dst, &b16))
+			block = 16;
+		else if (dnnl_memory_desc_equal(src, &b8) && dnnl_memory_desc_equal(dst, &b8))
+			block = 8;
+	}
 	dnnl_primitive_desc_destroy(pd);
 }
 
@@ -387,27 +395,18 @@ int cnn_conv_block(void) {
 	return block;
 }
 
-// The layout the inference kernels take their maps in, found once as block is: channels last
-// where oneDNN's inference kernel for them is its brgemm-based one (brgconv, on AVX-512),
+// The layout the inference kernels take their maps in, found once (probe): channels last
+// where oneDNN's inference kernel on them is its brgemm-based one (brgconv, on AVX-512),
 // faster than the blocked kernels that serve training: 16 224x224 images' 3x3 convolutions on
 // an AMD EPYC Zen 5 took 7.3-8.4 ms against 8.6-8.8, stride 2 4.0-4.7 against 4.8-6.3, the
-// stem 8.9 against 10.3 (ONEDNN_VERBOSE, fastest of 6 runs).
+// stem 8.9 against 10.3 (ONEDNN_VERBOSE, fastest of 6 runs); else the forward kernels' block.
 static int inference_block;
 static pthread_once_t inference_once = PTHREAD_ONCE_INIT;
 static void inference_init(void) {
-	inference_block = cnn_conv_block();
-	dnnl_dims_t xd = {2, 64, 8, 8}, wd = {64, 64, 3, 3}, strides = {1, 1}, padding = {1, 1};
-	dnnl_memory_desc_t x, wt, y;
-	dnnl_convolution_desc_t fd;
 	dnnl_primitive_desc_t pd;
 	const char *impl = NULL;
-	if (engine_status != dnnl_success ||
-	    dnnl_memory_desc_init_by_tag(&x, 4, xd, dnnl_f32, dnnl_nhwc) != dnnl_success ||
-	    dnnl_memory_desc_init_by_tag(&wt, 4, wd, dnnl_f32, dnnl_format_tag_any) != dnnl_success ||
-	    dnnl_memory_desc_init_by_tag(&y, 4, xd, dnnl_f32, dnnl_nhwc) != dnnl_success ||
-	    dnnl_convolution_forward_desc_init(&fd, dnnl_forward_inference, dnnl_convolution_direct, &x, &wt, NULL, &y,
-	                                       strides, padding, padding) != dnnl_success ||
-	    dnnl_primitive_desc_create(&pd, &fd, attr, engine, NULL) != dnnl_success)
+	inference_block = cnn_conv_block();
+	if (probe(dnnl_forward_inference, dnnl_nhwc, &pd) != dnnl_success)
 		return;
 	if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
 	    strncmp(impl, "brg", 3) == 0)
@@ -416,7 +415,6 @@ static void inference_init(void) {
 }
 
 int cnn_conv_inference_block(void) {
-	pthread_once(&block_once, block_init);
 	pthread_once(&inference_once, inference_init);
 	return inference_block;
 }

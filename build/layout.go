@@ -13,10 +13,10 @@ import (
 // blockLayouts turns on block, the layout pass (a test turns it off to compare).
 var blockLayouts = true
 
-// block keeps a program's maps in its convolutions' channel-blocked layout (graph.Blocking)
-// (or channels last, NHWC, where its frozen convolutions' kernels take that: see
-// kernels.ChannelsLast) where every step that writes or reads them can take it: oneDNN's kernels then read and
-// write them as they lie, rather than reorder them in and out at every convolution, and the
+// block keeps a program's maps in its convolutions' channel-blocked layout (graph.Blocking;
+// or channels last, NHWC, where its frozen convolutions' kernels take that: see
+// kernels.ChannelsLast) where every step that writes or reads them can take it: oneDNN's
+// kernels then read and write them as they lie, rather than reorder them in and out at every convolution, and the
 // steps between (BatchNorm, ReLU, the residual sums, pooling, and their gradients in a
 // training program) run on that layout too. The values a step joins (graph.Joined: those of
 // an element-wise step, or a BatchNorm's or a max pooling's input and output) share one

@@ -13,9 +13,8 @@ import (
 // [N][C/b][H][W][b] (see kernels.ToBlocked): the same values as NCHW in another order, the
 // one oneDNN's convolution kernels compute in; its block may also be kernels.ChannelsLast,
 // NHWC, the block all of each map's channels (oneDNN's inference kernels on AVX-512). A
-// program may keep the maps between its
-// convolutions in it, so that the kernels read and write them as they lie rather than
-// reorder them in and out at every call; the operations between (BatchNorm, the ReLU, the
+// program may keep the maps between its convolutions in it, so that the kernels read and
+// write them as they lie rather than reorder them in and out at every call; the operations between (BatchNorm, the ReLU, the
 // residual sums, pooling, and their gradients) then run on it too. BlockingOf says how an
 // operation can take it, Relayout returns the operation on it.
 
@@ -36,8 +35,8 @@ const (
 // Blocking is how an operation can take maps in the channel-blocked layout.
 type Blocking struct {
 	// Block is the channel block its kernel takes its maps in (kernels.ChannelsLast: NHWC), or
-	// 0 where any block will do
-	// (an operation on each channel's map alone, or element by element).
+	// 0 where any block will do (an operation on each channel's map alone, or element by
+	// element).
 	Block int
 	// In gives how each input may be laid out (NCHW past its end); Out, the output.
 	In  []Layout

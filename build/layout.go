@@ -16,9 +16,9 @@ var blockLayouts = true
 // block keeps a program's maps in its convolutions' channel-blocked layout (graph.Blocking;
 // or channels last, NHWC, where its frozen convolutions' kernels take that: see
 // kernels.ChannelsLast) where every step that writes or reads them can take it: oneDNN's
-// kernels then read and write them as they lie, rather than reorder them in and out at every convolution, and the
-// steps between (BatchNorm, ReLU, the residual sums, pooling, and their gradients in a
-// training program) run on that layout too. The values a step joins (graph.Joined: those of
+// kernels then read and write them as they lie, rather than reorder them in and out at
+// every convolution, and the steps between (BatchNorm, ReLU, the residual sums, pooling, and
+// their gradients in a training program) run on that layout too. The values a step joins (graph.Joined: those of
 // an element-wise step, or a BatchNorm's or a max pooling's input and output) share one
 // layout; such a set is blocked when each of its values is written and read only by steps
 // that can take it so, has a multiple of the block of channels, and is no target of the
@@ -101,7 +101,7 @@ func (m *vm) block(targets []*gorgonia.Node) error {
 	ok := map[int]bool{} // by set: false once one of its values cannot be blocked
 	for v := range n {
 		shape := m.nodes[v].Shape()
-		can := !target[v] && producer[v] >= 0 && len(shape) == 4 && shape[1]%kernels.BlockOf(b, shape[1]) == 0 &&
+		can := !target[v] && producer[v] >= 0 && len(shape) == 4 && kernels.FitsBlocks(shape[1], b) &&
 			how[producer[v]].Out != graph.NCHW
 		for _, u := range readers[v] {
 			can = can && how[u.step].InLayout(u.arg) != graph.NCHW

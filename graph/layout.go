@@ -14,9 +14,9 @@ import (
 // one oneDNN's convolution kernels compute in; its block may also be kernels.ChannelsLast,
 // NHWC, the block all of each map's channels (oneDNN's inference kernels on AVX-512). A
 // program may keep the maps between its convolutions in it, so that the kernels read and
-// write them as they lie rather than reorder them in and out at every call; the operations between (BatchNorm, the ReLU, the
-// residual sums, pooling, and their gradients) then run on it too. BlockingOf says how an
-// operation can take it, Relayout returns the operation on it.
+// write them as they lie rather than reorder them in and out at every call; the operations
+// between (BatchNorm, the ReLU, the residual sums, pooling, and their gradients) then run on
+// it too. BlockingOf says how an operation can take it, Relayout returns the operation on it.
 
 // Layout is how an operation may lay out one of its maps.
 type Layout uint8

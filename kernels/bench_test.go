@@ -107,7 +107,7 @@ func BenchmarkPreparedConv(b *testing.B) {
 				})
 				// The same with its maps in the kernel's channel-blocked layout (or channels
 				// last), as a frozen program keeps them between such convolutions.
-				if bp, ok := p.(kernels.BlockedConv[float32]); ok && blockedFits(bp.ChannelBlock(), c.cin, c.cout) {
+				if bp, ok := p.(kernels.BlockedConv[float32]); ok && kernels.FitsBlocks(c.cin, bp.ChannelBlock()) && kernels.FitsBlocks(c.cout, bp.ChannelBlock()) {
 					pb, err := bp.Blocked(true, true)
 					if err != nil {
 						b.Fatal(err)
@@ -124,12 +124,6 @@ func BenchmarkPreparedConv(b *testing.B) {
 			}
 		}
 	}
-}
-
-// blockedFits reports whether maps of cin and cout channels fit the layout of block b (0:
-// none).
-func blockedFits(b, cin, cout int) bool {
-	return b != 0 && cin%kernels.BlockOf(b, cin) == 0 && cout%kernels.BlockOf(b, cout) == 0
 }
 
 // BenchmarkPool times float32 pooling, on each implementation that takes the window, on the

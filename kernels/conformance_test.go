@@ -448,8 +448,8 @@ func testResidual[T kernels.Float](t *testing.T, impl string, p kernels.Prepared
 }
 
 // testBlockedConv checks each pass of p with its input, its output or both in the channel-
-// blocked layout (or channels last) against want, the reference's output of x; Blocked must refuse the maps
-// whose channels are not whole blocks.
+// blocked layout (or channels last) against want, the reference's output of x; Blocked must
+// refuse the maps whose channels are not whole blocks.
 // With residual (p has no ReLU of its own), the pass with a residual sum in the blocked
 // layout is checked too.
 func testBlockedConv(t *testing.T, impl string, p kernels.BlockedConv[float32], ws *kernels.Scratch, d kernels.ConvDims, c string, x []float32, want []float64, residual bool) {

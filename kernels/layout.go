@@ -21,6 +21,10 @@ func BlockOf(b, c int) int {
 	return b
 }
 
+// FitsBlocks reports whether c channels are whole blocks of the layout of block b (always,
+// channels last; never, for no block).
+func FitsBlocks(c, b int) bool { return b != 0 && c%BlockOf(b, c) == 0 }
+
 // blockedAt is where map i (image i/c, channel i%c) of c channels of hw positions starts in
 // the blocked layout of block b: its position p is p*b further on.
 func blockedAt(i, c, hw, b int) int {

@@ -559,13 +559,13 @@ func (p *prepared) Blocked(in, out bool) (kernels.PreparedConv[float32], error) 
 	fwd := p.fwd
 	fwd.xblock, fwd.yblock = 0, 0
 	if in {
-		if p.d.C%kernels.BlockOf(b, p.d.C) != 0 {
+		if !kernels.FitsBlocks(p.d.C, b) {
 			return nil, fmt.Errorf("oneDNN convolution %v: %d input channels are not blocks of %d", p.d.G, p.d.C, b)
 		}
 		fwd.xblock = b
 	}
 	if out {
-		if p.d.P%kernels.BlockOf(b, p.d.P) != 0 {
+		if !kernels.FitsBlocks(p.d.P, b) {
 			return nil, fmt.Errorf("oneDNN convolution %v: %d output channels are not blocks of %d", p.d.G, p.d.P, b)
 		}
 		fwd.yblock = b
